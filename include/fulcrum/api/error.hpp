@@ -1,0 +1,29 @@
+#pragma once
+// Errors in OpenAI's shape: {"error": {"message", "type", "param", "code"}}.
+#include <optional>
+#include <string>
+
+namespace fulcrum::api {
+
+struct ApiError {
+  unsigned status = 500;
+  std::string type;     // "invalid_request_error", "api_error", ...
+  std::string code;     // "model_not_found", ... ("" → null)
+  std::string message;  // for humans; never carries a secret, a prompt or a completion
+  std::string param;    // the offending request field ("" → null)
+
+  std::string to_json() const;
+
+  static ApiError invalid_request(std::string message, std::string param = {},
+                                  std::string code = {});
+  static ApiError model_not_found(std::string_view model);
+  static ApiError not_found(std::string_view path);
+  static ApiError method_not_allowed(std::string_view method, std::string_view path);
+  static ApiError body_too_large(std::size_t limit);
+  static ApiError headers_too_large(std::size_t limit);
+  static ApiError bad_gateway(std::string message);
+  static ApiError gateway_timeout(std::string message);
+  static ApiError internal(std::string message);
+};
+
+}  // namespace fulcrum::api

@@ -1,0 +1,40 @@
+#pragma once
+// Money is an integer until it is shown (STYLE.md principle 7).
+#include <compare>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace fulcrum::core {
+
+// An amount of US dollars in nano-dollars. int64 holds ±9.2 billion USD, and a price of
+// 0.001 USD per 1M tokens still costs a whole number of nano-dollars per thousand tokens.
+struct Money {
+  std::int64_t nano_usd = 0;
+
+  static Money from_usd(double usd);
+  double usd() const { return static_cast<double>(nano_usd) / 1e9; }
+  // Fixed-point decimal with nine places trimmed of trailing zeros: "0.00042", "0".
+  std::string to_decimal() const;
+
+  Money& operator+=(Money other) {
+    nano_usd += other.nano_usd;
+    return *this;
+  }
+  friend Money operator+(Money a, Money b) { return Money{a.nano_usd + b.nano_usd}; }
+  friend auto operator<=>(Money, Money) = default;
+};
+
+// A token price in USD per one million tokens, held as micro-dollars per million tokens
+// (equivalently pico-dollars per token), so YAML prices like 0.075 are exact.
+struct PricePerMillion {
+  std::int64_t micro_usd = 0;
+
+  static std::optional<PricePerMillion> from_usd(double usd_per_million);
+  double usd() const { return static_cast<double>(micro_usd) / 1e6; }
+  // tokens × price, rounded to the nearest nano-dollar.
+  Money cost_of(std::int64_t tokens) const;
+  friend auto operator<=>(PricePerMillion, PricePerMillion) = default;
+};
+
+}  // namespace fulcrum::core

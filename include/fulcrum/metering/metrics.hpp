@@ -1,0 +1,101 @@
+#pragma once
+// Fulcrum's Prometheus metrics (names from DESIGN.md §5). Label sets that the request path
+// needs are resolved once per configuration into a MeterTable, so recording a request is a
+// handful of atomic adds with no label hashing and no allocation.
+#include <array>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fulcrum/api/usage.hpp"
+#include "fulcrum/config/config.hpp"
+#include "fulcrum/core/money.hpp"
+
+namespace prometheus {
+class Counter;
+class Gauge;
+class Histogram;
+class Registry;
+}  // namespace prometheus
+
+namespace fulcrum::metering {
+
+class MoneyCell;
+class MoneyCounterFamily;
+
+enum class Outcome {
+  success,         // 2xx relayed in full
+  client_error,    // the request was invalid (ours or the upstream's 4xx)
+  upstream_error,  // every target failed, or the upstream broke mid-response
+  timeout,         // an upstream deadline passed
+  client_closed,   // the client went away before the response ended
+};
+inline constexpr std::size_t kOutcomeCount = 5;
+const char* to_string(Outcome outcome);
+
+// The meters of one (alias, target) pair.
+struct TargetMeters {
+  std::array<prometheus::Counter*, kOutcomeCount> requests{};
+  prometheus::Counter* input_tokens = nullptr;
+  prometheus::Counter* cached_tokens = nullptr;
+  prometheus::Counter* output_tokens = nullptr;
+  MoneyCell* cost = nullptr;
+  prometheus::Histogram* duration = nullptr;
+  prometheus::Histogram* ttft = nullptr;
+};
+
+// Meters resolved for one Config snapshot; indexed like Config::models[i].targets[j].
+struct MeterTable {
+  std::vector<std::vector<TargetMeters>> by_alias;
+  std::vector<prometheus::Gauge*> in_flight;  // by endpoint index
+  // Requests that never reached a target: unknown alias, invalid body, every target failed.
+  std::array<prometheus::Counter*, kOutcomeCount> unrouted{};
+};
+
+// Counts a request against its endpoint's in-flight gauge for the guard's lifetime.
+class InFlight {
+ public:
+  explicit InFlight(prometheus::Gauge* gauge);
+  ~InFlight();
+  InFlight(const InFlight&) = delete;
+  InFlight& operator=(const InFlight&) = delete;
+
+ private:
+  prometheus::Gauge* gauge_;
+};
+
+// One finished request, as metering sees it.
+struct Completion {
+  const TargetMeters* meters = nullptr;  // null when no target answered
+  Outcome outcome = Outcome::success;
+  std::optional<api::Usage> usage;
+  core::Money cost;
+  double duration_seconds = 0;
+  std::optional<double> ttft_seconds;
+};
+
+class Metrics {
+ public:
+  explicit Metrics(std::string_view version);
+  ~Metrics();
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+
+  std::shared_ptr<const MeterTable> bind(const config::Config& config);
+
+  void record(const MeterTable& table, const Completion& completion);
+  void fallback(std::string_view from, std::string_view to, std::string_view reason);
+
+  // The Prometheus text exposition of every metric.
+  std::string scrape() const;
+
+ private:
+  struct Families;
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<MoneyCounterFamily> cost_;
+  std::unique_ptr<Families> families_;
+};
+
+}  // namespace fulcrum::metering

@@ -1,0 +1,33 @@
+#pragma once
+// The running gateway: worker threads, listeners, shared runtime. Composed by main.cpp.
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "fulcrum/config/config.hpp"
+
+namespace fulcrum::net {
+
+class Gateway {
+ public:
+  Gateway(config::Config config, std::string version);
+  ~Gateway();
+  Gateway(const Gateway&) = delete;
+  Gateway& operator=(const Gateway&) = delete;
+
+  // Binds both listeners (throws std::system_error when an address is taken) and starts the
+  // worker threads. The bound ports are known when it returns (useful with port 0).
+  void start();
+  // Blocks until stop() is called or SIGINT/SIGTERM arrives.
+  void wait();
+  void stop();
+
+  std::uint16_t data_port() const;
+  std::uint16_t admin_port() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace fulcrum::net

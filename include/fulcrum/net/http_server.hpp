@@ -1,0 +1,29 @@
+#pragma once
+// One HTTP/1.1 connection: read requests within limits and deadlines, reject malformed or
+// ambiguous framing, and hand each request to a handler until either side ends keep-alive.
+#include <functional>
+
+#include "fulcrum/config/config.hpp"
+#include "fulcrum/net/asio.hpp"
+
+namespace fulcrum::net {
+
+using Request = http::request<http::string_body>;
+
+// Handles one request, writing the response itself (it may stream). Returns whether the
+// connection may carry another request.
+using RequestHandler = std::function<awaitable<bool>(beast::tcp_stream&, Request&)>;
+
+awaitable<void> serve_connection(tcp::socket socket, config::Limits limits,
+                                 RequestHandler handler);
+
+// Accepts until the acceptor is closed, spawning serve_connection for each socket.
+awaitable<void> accept_loop(tcp::acceptor& acceptor, std::function<config::Limits()> limits,
+                            RequestHandler handler);
+
+// Writes a whole response with a deadline; false when the client is gone.
+awaitable<bool> write_response(beast::tcp_stream& stream,
+                               http::response<http::string_body>& response,
+                               core::Duration timeout);
+
+}  // namespace fulcrum::net

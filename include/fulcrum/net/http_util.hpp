@@ -1,0 +1,39 @@
+#pragma once
+// Small HTTP helpers shared by the gateway and fulcrum-sim.
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "fulcrum/api/error.hpp"
+#include "fulcrum/net/asio.hpp"
+
+namespace fulcrum::net {
+
+// Latency over throughput on every socket: without it small SSE chunks wait 40 ms for ACKs.
+void set_nodelay(tcp::socket& socket);
+
+// Rejects request heads that HTTP/1.1 parsers disagree on (request smuggling): both
+// Content-Length and Transfer-Encoding, a Transfer-Encoding other than "chunked", and CR, LF
+// or NUL inside a header value. Returns why, or nullopt when the head is acceptable.
+template <class Fields>
+std::optional<std::string> framing_problem(const http::header<true, Fields>& head);
+
+// The request path without its query string.
+std::string_view path_of(std::string_view target);
+
+// A complete JSON response.
+http::response<http::string_body> json_response(unsigned status, std::string body,
+                                                 unsigned version, bool keep_alive);
+http::response<http::string_body> error_response(const api::ApiError& error, unsigned version,
+                                                 bool keep_alive);
+
+// Binds a listening socket; with reuse_port several acceptors share one port and the kernel
+// spreads connections across them (one acceptor per worker thread).
+tcp::acceptor make_acceptor(asio::io_context& io, const tcp::endpoint& at, bool reuse_port);
+
+// Resolves "127.0.0.1", "::1", "localhost", "0.0.0.0" without I/O beyond getaddrinfo.
+tcp::endpoint resolve_listen(const std::string& host, std::uint16_t port);
+
+}  // namespace fulcrum::net
+
+#include "fulcrum/net/http_util_impl.hpp"

@@ -1,0 +1,33 @@
+#pragma once
+// Template definitions for http_util.hpp.
+
+namespace fulcrum::net {
+
+template <class Fields>
+std::optional<std::string> framing_problem(const http::header<true, Fields>& head) {
+  std::size_t content_lengths = 0;
+  std::size_t transfer_encodings = 0;
+  for (const auto& field : head) {
+    const auto value = field.value();
+    for (char c : value) {
+      if (c == '\r' || c == '\n' || c == '\0') {
+        return "header values must not contain CR, LF or NUL";
+      }
+    }
+    if (field.name() == http::field::content_length) ++content_lengths;
+    if (field.name() == http::field::transfer_encoding) ++transfer_encodings;
+  }
+  if (content_lengths > 0 && transfer_encodings > 0) {
+    return "a request must not carry both Content-Length and Transfer-Encoding";
+  }
+  if (content_lengths > 1) return "a request must carry at most one Content-Length";
+  if (transfer_encodings > 0) {
+    if (transfer_encodings > 1 || !beast::iequals(head[http::field::transfer_encoding], "chunked")) {
+      return "the only Transfer-Encoding accepted is chunked";
+    }
+    if (head.version() < 11) return "chunked requests need HTTP/1.1";
+  }
+  return std::nullopt;
+}
+
+}  // namespace fulcrum::net

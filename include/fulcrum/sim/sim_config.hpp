@@ -1,0 +1,51 @@
+#pragma once
+// fulcrum-sim's settings: simulated OpenAI-compatible endpoints with chosen latency,
+// capacity, cold starts and failures, and exact, deterministic usage.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fulcrum/core/duration.hpp"
+#include "fulcrum/core/expected.hpp"
+#include "fulcrum/core/url.hpp"
+
+namespace fulcrum::sim {
+
+struct SimEndpoint {
+  std::string name;
+  core::HostPort listen{"127.0.0.1", 0};
+  std::string prefix;  // "" or e.g. "/gpu-a": several endpoints may share one port
+
+  // Speed. tokens_per_second 0 means "all at once".
+  core::Duration ttft{0};
+  double tokens_per_second = 0;
+  // Provisioned behaviour: at most this many requests generate at once; the rest queue.
+  unsigned max_concurrency = 0;  // 0 = unlimited
+  // Serverless scale-to-zero: after this much idle time the next request pays cold_start.
+  core::Duration cold_start{0};
+  core::Duration cold_after_idle{0};
+
+  // Output and usage.
+  unsigned completion_tokens = 16;  // when the request sets no max_tokens
+  unsigned cached_tokens = 0;       // reported as prompt_tokens_details.cached_tokens (capped)
+  unsigned embedding_dimensions = 8;
+  std::string api_key;  // when set, requests must carry "Authorization: Bearer <api_key>"
+
+  // Failure injection.
+  unsigned fail_status = 0;         // every request answers this status
+  unsigned fail_first = 0;          // the first N requests answer fail_first_status
+  unsigned fail_first_status = 500;
+  double rate_429 = 0;              // this fraction of requests answer 429 (evenly spread)
+  unsigned retry_after = 0;         // seconds, sent with 429s when non-zero
+  int cut_after_chunks = -1;        // drop the connection after K content chunks
+  int stall_after_chunks = -1;      // stop sending after K content chunks (never resume)
+};
+
+struct SimConfig {
+  std::vector<SimEndpoint> endpoints;
+};
+
+// From YAML: {endpoints: {name: {listen, prefix, ttft, tokens_per_second, ...}}}.
+core::Expected<SimConfig, std::string> load_sim_config(const std::string& path);
+
+}  // namespace fulcrum::sim

@@ -1,0 +1,61 @@
+#include "fulcrum/api/error.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace fulcrum::api {
+
+std::string ApiError::to_json() const {
+  nlohmann::json error = {
+      {"message", message},
+      {"type", type},
+      {"param", param.empty() ? nlohmann::json(nullptr) : nlohmann::json(param)},
+      {"code", code.empty() ? nlohmann::json(nullptr) : nlohmann::json(code)},
+  };
+  // Replace, not throw, on invalid UTF-8: a message may quote a client's bytes.
+  return nlohmann::json{{"error", std::move(error)}}.dump(-1, ' ', false,
+                                                          nlohmann::json::error_handler_t::replace);
+}
+
+ApiError ApiError::invalid_request(std::string message, std::string param, std::string code) {
+  return {400, "invalid_request_error", std::move(code), std::move(message), std::move(param)};
+}
+
+ApiError ApiError::model_not_found(std::string_view model) {
+  return {404, "invalid_request_error", "model_not_found",
+          "The model '" + std::string(model) + "' does not exist or you do not have access to it.",
+          "model"};
+}
+
+ApiError ApiError::not_found(std::string_view path) {
+  return {404, "invalid_request_error", "unknown_url",
+          "Unknown request URL: " + std::string(path) + ".", ""};
+}
+
+ApiError ApiError::method_not_allowed(std::string_view method, std::string_view path) {
+  return {405, "invalid_request_error", "method_not_allowed",
+          "Method " + std::string(method) + " is not allowed on " + std::string(path) + ".", ""};
+}
+
+ApiError ApiError::body_too_large(std::size_t limit) {
+  return {413, "invalid_request_error", "request_too_large",
+          "The request body exceeds the limit of " + std::to_string(limit) + " bytes.", ""};
+}
+
+ApiError ApiError::headers_too_large(std::size_t limit) {
+  return {431, "invalid_request_error", "headers_too_large",
+          "The request headers exceed the limit of " + std::to_string(limit) + " bytes.", ""};
+}
+
+ApiError ApiError::bad_gateway(std::string message) {
+  return {502, "api_error", "upstream_error", std::move(message), ""};
+}
+
+ApiError ApiError::gateway_timeout(std::string message) {
+  return {504, "api_error", "upstream_timeout", std::move(message), ""};
+}
+
+ApiError ApiError::internal(std::string message) {
+  return {500, "api_error", "internal_error", std::move(message), ""};
+}
+
+}  // namespace fulcrum::api

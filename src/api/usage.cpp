@@ -1,0 +1,97 @@
+#include "fulcrum/api/usage.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace fulcrum::api {
+namespace {
+
+std::optional<std::int64_t> count_at(const nlohmann::json& object, const char* key) {
+  const auto it = object.find(key);
+  if (it == object.end() || it->is_null()) return std::int64_t{0};
+  if (!it->is_number_integer() && !it->is_number_unsigned()) return std::nullopt;
+  const auto value = it->get<std::int64_t>();
+  if (value < 0) return std::nullopt;
+  return value;
+}
+
+}  // namespace
+
+std::optional<Usage> usage_from(const nlohmann::json& usage) {
+  if (!usage.is_object()) return std::nullopt;
+  Usage out;
+  const auto input = count_at(usage, "prompt_tokens");
+  const auto output = count_at(usage, "completion_tokens");
+  if (!input || !output) return std::nullopt;
+  out.input = *input;
+  out.output = *output;
+  const auto details = usage.find("prompt_tokens_details");
+  if (details != usage.end() && details->is_object()) {
+    const auto cached = count_at(*details, "cached_tokens");
+    if (!cached) return std::nullopt;
+    out.cached_input = std::min(*cached, out.input);
+  }
+  return out;
+}
+
+namespace {
+
+// The `usage` object of a response sits at its end; parsing just that object spares a full
+// parse of large responses (embeddings). Returns the object's text, or nullopt when the
+// shortcut does not apply and the caller should parse the whole document.
+std::optional<std::string_view> trailing_usage_object(std::string_view json_text) {
+  const auto key = json_text.rfind("\"usage\"");
+  // A quote escaped inside some string value is not a key.
+  if (key == std::string_view::npos || key == 0 || json_text[key - 1] == '\\') return std::nullopt;
+  std::size_t i = key + 7;
+  while (i < json_text.size() && (json_text[i] == ' ' || json_text[i] == ':' ||
+                                  json_text[i] == '\n' || json_text[i] == '\r' ||
+                                  json_text[i] == '\t')) {
+    ++i;
+  }
+  if (i >= json_text.size() || json_text[i] != '{') return std::nullopt;
+  int depth = 0;
+  bool in_string = false;
+  for (std::size_t j = i; j < json_text.size(); ++j) {
+    const char c = json_text[j];
+    if (in_string) {
+      if (c == '\\') ++j;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    if (c == '{') ++depth;
+    if (c == '}' && --depth == 0) return json_text.substr(i, j - i + 1);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<Usage> usage_in_document(std::string_view json_text) {
+  if (const auto object = trailing_usage_object(json_text)) {
+    const auto usage = nlohmann::json::parse(*object, nullptr, /*allow_exceptions=*/false);
+    if (auto parsed = usage_from(usage)) return parsed;
+  }
+  const auto document = nlohmann::json::parse(json_text, nullptr, /*allow_exceptions=*/false);
+  if (!document.is_object()) return std::nullopt;
+  const auto usage = document.find("usage");
+  if (usage == document.end()) return std::nullopt;
+  return usage_from(*usage);
+}
+
+bool may_carry_usage(std::string_view json_text) {
+  constexpr std::string_view kKey = "\"usage\"";
+  for (auto at = json_text.find(kKey); at != std::string_view::npos;
+       at = json_text.find(kKey, at + 1)) {
+    std::size_t i = at + kKey.size();
+    while (i < json_text.size() && (json_text[i] == ' ' || json_text[i] == ':' ||
+                                    json_text[i] == '\t' || json_text[i] == '\n' ||
+                                    json_text[i] == '\r')) {
+      ++i;
+    }
+    if (i < json_text.size() && json_text[i] == '{') return true;
+  }
+  return false;
+}
+
+}  // namespace fulcrum::api

@@ -1,0 +1,96 @@
+// The composition root: parse the command line, load the configuration, set up logging,
+// run the gateway until a signal stops it.
+#include <spdlog/async.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+#include <iostream>
+#include <string>
+
+#include "fulcrum/config/loader.hpp"
+#include "fulcrum/net/gateway.hpp"
+
+namespace {
+
+constexpr const char* kUsage = R"(fulcrum: an LLM gateway for serverless and provisioned endpoints
+
+usage:
+  fulcrum --config FILE     run the gateway on FILE (YAML, schema version 1)
+  fulcrum --check FILE      validate FILE, print every problem, exit 0 when it is valid
+  fulcrum --version         print the version
+  fulcrum --help            print this text
+
+The data plane speaks the OpenAI API (point an SDK's base_url at http://HOST:PORT/v1);
+the admin listener serves /metrics, /healthz and /readyz.
+)";
+
+void setup_logging() {
+  // Access lines go through a bounded queue to one thread: the request path never waits on
+  // the terminal. When the queue is full the oldest line is dropped rather than a client stalled.
+  spdlog::init_thread_pool(64 * 1024, 1);
+  auto sink = std::make_shared<spdlog::sinks::stdout_sink_mt>();
+  auto logger = std::make_shared<spdlog::async_logger>("fulcrum", sink, spdlog::thread_pool(),
+                                                       spdlog::async_overflow_policy::overrun_oldest);
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+  logger->flush_on(spdlog::level::info);
+  spdlog::set_default_logger(logger);
+}
+
+int print_issues(const std::vector<fulcrum::config::Issue>& issues) {
+  for (const auto& issue : issues) std::cerr << issue.to_string() << "\n";
+  std::cerr << issues.size() << (issues.size() == 1 ? " problem" : " problems")
+            << " in the configuration\n";
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string config_path;
+  bool check_only = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::cout << kUsage;
+      return 0;
+    }
+    if (arg == "--version") {
+      std::cout << "fulcrum " << FULCRUM_VERSION << "\n";
+      return 0;
+    }
+    if ((arg == "--config" || arg == "--check") && i + 1 < argc) {
+      check_only = arg == "--check";
+      config_path = argv[++i];
+      continue;
+    }
+    std::cerr << "fulcrum: unknown argument '" << arg << "'\n\n" << kUsage;
+    return 2;
+  }
+  if (config_path.empty()) {
+    std::cerr << kUsage;
+    return 2;
+  }
+
+  auto config = fulcrum::config::load_file(config_path);
+  if (!config) return print_issues(config.error());
+  if (check_only) {
+    std::cout << config_path << ": ok (" << config->endpoints.size() << " endpoints, "
+              << config->models.size() << " models)\n";
+    return 0;
+  }
+
+  setup_logging();
+  try {
+    fulcrum::net::Gateway gateway(std::move(*config), FULCRUM_VERSION);
+    gateway.start();
+    gateway.wait();
+  } catch (const std::exception& e) {
+    spdlog::critical("fatal: {}", e.what());
+    spdlog::shutdown();
+    return 1;
+  }
+  spdlog::info("stopped");
+  spdlog::shutdown();
+  return 0;
+}

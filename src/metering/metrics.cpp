@@ -1,0 +1,188 @@
+#include "fulcrum/metering/metrics.hpp"
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include <sstream>
+
+#include "fulcrum/metering/money_counter.hpp"
+
+namespace fulcrum::metering {
+
+const char* to_string(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::success: return "success";
+    case Outcome::client_error: return "client_error";
+    case Outcome::upstream_error: return "upstream_error";
+    case Outcome::timeout: return "timeout";
+    case Outcome::client_closed: return "client_closed";
+  }
+  return "unknown";
+}
+
+namespace {
+
+// Until the router issue adds routes and SLO classes, every request takes the default ones.
+constexpr const char* kDefaultRoute = "default";
+constexpr const char* kDefaultSloClass = "standard";
+// Until API keys exist, spend belongs to no team.
+constexpr const char* kNoTeam = "none";
+
+const prometheus::Histogram::BucketBoundaries& duration_buckets() {
+  static const prometheus::Histogram::BucketBoundaries buckets{
+      0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300};
+  return buckets;
+}
+
+const prometheus::Histogram::BucketBoundaries& ttft_buckets() {
+  static const prometheus::Histogram::BucketBoundaries buckets{
+      0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+  return buckets;
+}
+
+}  // namespace
+
+struct Metrics::Families {
+  explicit Families(prometheus::Registry& registry)
+      : requests(prometheus::BuildCounter()
+                     .Name("fulcrum_requests_total")
+                     .Help("Requests handled, by route, SLO class, alias, endpoint and outcome.")
+                     .Register(registry)),
+        tokens(prometheus::BuildCounter()
+                   .Name("fulcrum_tokens_total")
+                   .Help("Tokens processed, by endpoint, upstream model and type "
+                         "(input includes cached).")
+                   .Register(registry)),
+        duration(prometheus::BuildHistogram()
+                     .Name("fulcrum_request_duration_seconds")
+                     .Help("Time from the request's arrival to the last byte of its response.")
+                     .Register(registry)),
+        ttft(prometheus::BuildHistogram()
+                 .Name("fulcrum_time_to_first_token_seconds")
+                 .Help("Time from the request's arrival to the first response byte relayed.")
+                 .Register(registry)),
+        in_flight(prometheus::BuildGauge()
+                      .Name("fulcrum_endpoint_in_flight")
+                      .Help("Requests currently being served by each endpoint.")
+                      .Register(registry)),
+        fallbacks(prometheus::BuildCounter()
+                      .Name("fulcrum_fallbacks_total")
+                      .Help("Moves from a failing target to the next one, by reason.")
+                      .Register(registry)),
+        build_info(prometheus::BuildGauge()
+                       .Name("fulcrum_build_info")
+                       .Help("Always 1; the version label tells which build runs.")
+                       .Register(registry)) {}
+
+  prometheus::Family<prometheus::Counter>& requests;
+  prometheus::Family<prometheus::Counter>& tokens;
+  prometheus::Family<prometheus::Histogram>& duration;
+  prometheus::Family<prometheus::Histogram>& ttft;
+  prometheus::Family<prometheus::Gauge>& in_flight;
+  prometheus::Family<prometheus::Counter>& fallbacks;
+  prometheus::Family<prometheus::Gauge>& build_info;
+};
+
+Metrics::Metrics(std::string_view version)
+    : registry_(std::make_shared<prometheus::Registry>()),
+      cost_(std::make_unique<MoneyCounterFamily>(
+          "fulcrum_cost_usd_total",
+          "Marginal cost in USD, by endpoint, upstream model and team (provisioned: 0 at the "
+          "margin).")),
+      families_(std::make_unique<Families>(*registry_)) {
+  families_->build_info.Add({{"version", std::string(version)}}).Set(1);
+}
+
+Metrics::~Metrics() = default;
+
+std::shared_ptr<const MeterTable> Metrics::bind(const config::Config& config) {
+  auto table = std::make_shared<MeterTable>();
+  Families& f = *families_;
+  for (const config::Endpoint& endpoint : config.endpoints) {
+    table->in_flight.push_back(&f.in_flight.Add({{"endpoint", endpoint.name}}));
+  }
+  for (std::size_t o = 0; o < kOutcomeCount; ++o) {
+    table->unrouted[o] = &f.requests.Add({{"route", kDefaultRoute},
+                                          {"slo_class", kDefaultSloClass},
+                                          {"model", "none"},
+                                          {"endpoint", "none"},
+                                          {"kind", "none"},
+                                          {"outcome", to_string(static_cast<Outcome>(o))}});
+  }
+  for (const config::ModelAlias& alias : config.models) {
+    auto& row = table->by_alias.emplace_back();
+    for (const config::Target& target : alias.targets) {
+      const config::Endpoint& endpoint = config.endpoints[target.endpoint];
+      const std::string kind = config::to_string(endpoint.kind);
+      TargetMeters meters;
+      for (std::size_t o = 0; o < kOutcomeCount; ++o) {
+        meters.requests[o] = &f.requests.Add({{"route", kDefaultRoute},
+                                              {"slo_class", kDefaultSloClass},
+                                              {"model", alias.name},
+                                              {"endpoint", endpoint.name},
+                                              {"kind", kind},
+                                              {"outcome", to_string(static_cast<Outcome>(o))}});
+      }
+      const auto tokens = [&](const char* type) {
+        return &f.tokens.Add({{"endpoint", endpoint.name},
+                              {"kind", kind},
+                              {"model", target.upstream_model},
+                              {"type", type}});
+      };
+      meters.input_tokens = tokens("input");
+      meters.cached_tokens = tokens("cached");
+      meters.output_tokens = tokens("output");
+      meters.cost = &cost_->add({{"endpoint", endpoint.name},
+                                 {"kind", kind},
+                                 {"model", target.upstream_model},
+                                 {"team", kNoTeam}});
+      meters.duration =
+          &f.duration.Add({{"model", alias.name}, {"endpoint", endpoint.name}}, duration_buckets());
+      meters.ttft =
+          &f.ttft.Add({{"model", alias.name}, {"endpoint", endpoint.name}}, ttft_buckets());
+      row.push_back(meters);
+    }
+  }
+  return table;
+}
+
+InFlight::InFlight(prometheus::Gauge* gauge) : gauge_(gauge) { gauge_->Increment(); }
+InFlight::~InFlight() { gauge_->Decrement(); }
+
+void Metrics::record(const MeterTable& table, const Completion& c) {
+  const auto outcome = static_cast<std::size_t>(c.outcome);
+  if (c.meters == nullptr) {
+    table.unrouted[outcome]->Increment();
+    return;
+  }
+  const TargetMeters& m = *c.meters;
+  m.requests[outcome]->Increment();
+  if (c.usage) {
+    m.input_tokens->Increment(static_cast<double>(c.usage->input));
+    m.cached_tokens->Increment(static_cast<double>(c.usage->cached_input));
+    m.output_tokens->Increment(static_cast<double>(c.usage->output));
+  }
+  m.cost->add(c.cost);
+  m.duration->Observe(c.duration_seconds);
+  if (c.ttft_seconds) m.ttft->Observe(*c.ttft_seconds);
+}
+
+void Metrics::fallback(std::string_view from, std::string_view to, std::string_view reason) {
+  // Rare by nature, so the label lookup here is acceptable.
+  families_->fallbacks
+      .Add({{"from", std::string(from)}, {"to", std::string(to)}, {"reason", std::string(reason)}})
+      .Increment();
+}
+
+std::string Metrics::scrape() const {
+  auto families = registry_->Collect();
+  for (auto& family : cost_->Collect()) families.push_back(std::move(family));
+  std::ostringstream out;
+  prometheus::TextSerializer().Serialize(out, families);
+  return out.str();
+}
+
+}  // namespace fulcrum::metering

@@ -1,0 +1,154 @@
+#include "fulcrum/net/gateway.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <thread>
+
+#include "admin_handler.hpp"
+#include "fulcrum/net/http_server.hpp"
+#include "fulcrum/net/http_util.hpp"
+#include "proxy_handler.hpp"
+#include "runtime.hpp"
+
+namespace fulcrum::net {
+namespace {
+
+std::string models_json(const config::Config& config) {
+  nlohmann::json data = nlohmann::json::array();
+  for (const auto& alias : config.models) {
+    data.push_back({{"id", alias.name}, {"object", "model"}, {"created", 0}, {"owned_by", "fulcrum"}});
+  }
+  return nlohmann::json{{"object", "list"}, {"data", std::move(data)}}.dump();
+}
+
+ssl::context make_client_tls() {
+  ssl::context tls(ssl::context::tls_client);
+  tls.set_default_verify_paths();  // the system trust store
+  tls.set_verify_mode(ssl::verify_peer);
+  tls.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                  ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+  return tls;
+}
+
+}  // namespace
+
+Runtime::Runtime(config::Config config, std::string version)
+    : version_(std::move(version)), metrics_(version_), tls_(make_client_tls()) {
+  auto snapshot = std::make_shared<Snapshot>();
+  snapshot->meters = metrics_.bind(config);
+  snapshot->models_json = models_json(config);
+  snapshot->config = std::move(config);
+  snapshot_.store(std::move(snapshot));
+}
+
+Worker::Worker(unsigned worker_index, Runtime& runtime) : index(worker_index), ids(worker_index) {
+  const auto snapshot = runtime.snapshot();
+  for (const auto& endpoint : snapshot->config.endpoints) {
+    // The snapshot outlives the pools: Runtime holds it for the gateway's life.
+    pools.push_back(std::make_unique<UpstreamPool>(io, endpoint, runtime.tls()));
+  }
+}
+
+struct Gateway::Impl {
+  Impl(config::Config config, std::string version)
+      : runtime(std::move(config), std::move(version)) {}
+
+  Runtime runtime;
+  std::vector<std::unique_ptr<Worker>> workers;
+  std::vector<std::unique_ptr<ProxyHandler>> proxies;
+  std::vector<tcp::acceptor> data_acceptors;
+  std::unique_ptr<tcp::acceptor> admin_acceptor;
+  std::unique_ptr<AdminHandler> admin;
+  std::unique_ptr<asio::signal_set> signals;
+  std::vector<std::thread> threads;
+  std::uint16_t data_port = 0;
+  std::uint16_t admin_port = 0;
+};
+
+Gateway::Gateway(config::Config config, std::string version)
+    : impl_(std::make_unique<Impl>(std::move(config), std::move(version))) {}
+
+Gateway::~Gateway() {
+  stop();
+  wait();
+}
+
+void Gateway::start() {
+  Impl& g = *impl_;
+  const config::ServerConfig server = g.runtime.snapshot()->config.server;
+  unsigned count = server.threads != 0 ? server.threads : std::thread::hardware_concurrency();
+  count = std::max(1u, count);
+
+  for (unsigned i = 0; i < count; ++i) {
+    g.workers.push_back(std::make_unique<Worker>(i, g.runtime));
+    g.proxies.push_back(std::make_unique<ProxyHandler>(g.runtime, *g.workers.back()));
+  }
+  // One acceptor per worker on the same port (SO_REUSEPORT): the first binds, possibly to
+  // port 0, and the others join the port it got.
+  tcp::endpoint data_at = resolve_listen(server.listen.host, server.listen.port);
+  for (unsigned i = 0; i < count; ++i) {
+    g.data_acceptors.push_back(make_acceptor(g.workers[i]->io, data_at, /*reuse_port=*/true));
+    data_at = g.data_acceptors.back().local_endpoint();
+  }
+  g.data_port = data_at.port();
+  const tcp::endpoint admin_at = resolve_listen(server.admin_listen.host, server.admin_listen.port);
+  g.admin_acceptor = std::make_unique<tcp::acceptor>(
+      make_acceptor(g.workers[0]->io, admin_at, /*reuse_port=*/false));
+  g.admin_port = g.admin_acceptor->local_endpoint().port();
+  g.admin = std::make_unique<AdminHandler>(g.runtime);
+
+  Runtime* runtime = &g.runtime;
+  const auto limits = [runtime] { return runtime->snapshot()->config.server.limits; };
+  for (unsigned i = 0; i < count; ++i) {
+    ProxyHandler* proxy = g.proxies[i].get();
+    asio::co_spawn(g.workers[i]->io,
+                   accept_loop(g.data_acceptors[i], limits,
+                               [proxy](beast::tcp_stream& client, Request& request) {
+                                 return proxy->handle(client, request);
+                               }),
+                   asio::detached);
+  }
+  AdminHandler* admin = g.admin.get();
+  asio::co_spawn(g.workers[0]->io,
+                 accept_loop(*g.admin_acceptor, limits,
+                             [admin](beast::tcp_stream& client, Request& request) {
+                               return admin->handle(client, request);
+                             }),
+                 asio::detached);
+
+  g.signals = std::make_unique<asio::signal_set>(g.workers[0]->io, SIGINT, SIGTERM);
+  g.signals->async_wait([this](const error_code& ec, int signal) {
+    if (ec) return;
+    spdlog::info("signal {} received: stopping", signal);
+    stop();
+  });
+
+  for (auto& worker : g.workers) {
+    g.threads.emplace_back([&io = worker->io] {
+      const auto guard = asio::make_work_guard(io);
+      io.run();
+    });
+  }
+  g.runtime.ready = true;
+  spdlog::info("listening data={}:{} admin={}:{} threads={}", server.listen.host, g.data_port,
+               server.admin_listen.host, g.admin_port, count);
+}
+
+void Gateway::wait() {
+  for (auto& thread : impl_->threads) {
+    if (thread.joinable()) thread.join();
+  }
+}
+
+void Gateway::stop() {
+  Impl& g = *impl_;
+  g.runtime.ready = false;
+  // Graceful drain (finish in-flight requests) belongs to the operations issue; this stops
+  // every worker at once.
+  for (auto& worker : g.workers) worker->io.stop();
+}
+
+std::uint16_t Gateway::data_port() const { return impl_->data_port; }
+std::uint16_t Gateway::admin_port() const { return impl_->admin_port; }
+
+}  // namespace fulcrum::net

@@ -1,0 +1,50 @@
+#include "fulcrum/net/http_util.hpp"
+
+namespace fulcrum::net {
+
+void set_nodelay(tcp::socket& socket) {
+  error_code ignored;  // a socket that is already closed has no delay to set
+  socket.set_option(tcp::no_delay(true), ignored);
+}
+
+std::string_view path_of(std::string_view target) {
+  return target.substr(0, target.find('?'));
+}
+
+http::response<http::string_body> json_response(unsigned status, std::string body,
+                                                 unsigned version, bool keep_alive) {
+  http::response<http::string_body> res{static_cast<http::status>(status), version};
+  res.set(http::field::content_type, "application/json");
+  res.body() = std::move(body);
+  res.keep_alive(keep_alive);
+  res.prepare_payload();
+  return res;
+}
+
+http::response<http::string_body> error_response(const api::ApiError& error, unsigned version,
+                                                 bool keep_alive) {
+  return json_response(error.status, error.to_json(), version, keep_alive);
+}
+
+tcp::acceptor make_acceptor(asio::io_context& io, const tcp::endpoint& at, bool reuse_port) {
+  tcp::acceptor acceptor(io);
+  acceptor.open(at.protocol());
+  acceptor.set_option(asio::socket_base::reuse_address(true));
+  if (reuse_port) {
+    using reuse_port_option = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+    acceptor.set_option(reuse_port_option(true));
+  }
+  acceptor.bind(at);
+  acceptor.listen(asio::socket_base::max_listen_connections);
+  return acceptor;
+}
+
+tcp::endpoint resolve_listen(const std::string& host, std::uint16_t port) {
+  asio::io_context io;
+  tcp::resolver resolver(io);
+  const auto results = resolver.resolve(host, std::to_string(port),
+                                        tcp::resolver::passive | tcp::resolver::numeric_service);
+  return results.begin()->endpoint();
+}
+
+}  // namespace fulcrum::net

@@ -1,0 +1,109 @@
+#include "fulcrum/net/http_server.hpp"
+#include "fulcrum/net/http_util.hpp"
+
+namespace fulcrum::net {
+namespace {
+
+bool is_quiet_close(const error_code& ec) {
+  return ec == http::error::end_of_stream || ec == asio::error::eof ||
+         ec == asio::error::connection_reset || ec == asio::error::operation_aborted ||
+         ec == beast::error::timeout || ec == http::error::partial_message;
+}
+
+}  // namespace
+
+awaitable<bool> write_response(beast::tcp_stream& stream,
+                               http::response<http::string_body>& response,
+                               core::Duration timeout) {
+  error_code ec;
+  stream.expires_after(timeout);
+  co_await http::async_write(stream, response, as_result(ec));
+  co_return !ec;
+}
+
+awaitable<void> serve_connection(tcp::socket socket, config::Limits limits,
+                                 RequestHandler handler) {
+  set_nodelay(socket);
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer;
+  bool first = true;
+  for (;;) {
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
+    parser.body_limit(limits.max_body_bytes);
+
+    error_code ec;
+    // A new connection must send its head promptly; an idle keep-alive one may wait longer.
+    stream.expires_after(first ? limits.header_timeout : limits.idle_timeout);
+    co_await http::async_read_header(stream, buffer, parser, as_result(ec));
+    const unsigned version = parser.is_header_done() ? parser.get().version() : 11;
+    if (ec == http::error::header_limit) {
+      auto res = error_response(api::ApiError::headers_too_large(limits.max_header_bytes), 11, false);
+      co_await write_response(stream, res, limits.header_timeout);
+      break;
+    }
+    if (ec == http::error::body_limit) {
+      auto res = error_response(api::ApiError::body_too_large(limits.max_body_bytes), version, false);
+      co_await write_response(stream, res, limits.header_timeout);
+      break;
+    }
+    if (ec && (is_quiet_close(ec) || buffer.size() == 0)) break;
+    if (ec) {
+      auto res = error_response(api::ApiError::invalid_request("Malformed HTTP request."), 11, false);
+      co_await write_response(stream, res, limits.header_timeout);
+      break;
+    }
+    if (auto problem = framing_problem(parser.get())) {
+      auto res = error_response(api::ApiError::invalid_request(*problem), version, false);
+      co_await write_response(stream, res, limits.header_timeout);
+      break;
+    }
+    if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
+      http::response<http::empty_body> go_on{http::status::continue_, version};
+      stream.expires_after(limits.header_timeout);
+      co_await http::async_write(stream, go_on, as_result(ec));
+      if (ec) break;
+    }
+
+    stream.expires_after(limits.idle_timeout);
+    co_await http::async_read(stream, buffer, parser, as_result(ec));
+    if (ec == http::error::body_limit) {
+      auto res = error_response(api::ApiError::body_too_large(limits.max_body_bytes), version, false);
+      co_await write_response(stream, res, limits.header_timeout);
+      break;
+    }
+    if (ec && is_quiet_close(ec)) break;
+    if (ec) {
+      auto res = error_response(api::ApiError::invalid_request("Malformed HTTP request body."),
+                                version, false);
+      co_await write_response(stream, res, limits.header_timeout);
+      break;
+    }
+
+    Request request = parser.release();
+    const bool keep_alive = co_await handler(stream, request);
+    if (!keep_alive || !request.keep_alive()) break;
+    first = false;
+  }
+  error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+awaitable<void> accept_loop(tcp::acceptor& acceptor, std::function<config::Limits()> limits,
+                            RequestHandler handler) {
+  for (;;) {
+    error_code ec;
+    tcp::socket socket = co_await acceptor.async_accept(as_result(ec));
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+    if (ec) {
+      // EMFILE and friends: back off briefly instead of spinning, then keep accepting.
+      asio::steady_timer pause(acceptor.get_executor(), std::chrono::milliseconds(10));
+      co_await pause.async_wait(as_result(ec));
+      continue;
+    }
+    asio::co_spawn(acceptor.get_executor(),
+                   serve_connection(std::move(socket), limits(), handler), asio::detached);
+  }
+}
+
+}  // namespace fulcrum::net

@@ -1,0 +1,531 @@
+#include "proxy_handler.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <limits>
+
+#include "access_log.hpp"
+#include "fulcrum/api/sse_scanner.hpp"
+#include "fulcrum/api/usage.hpp"
+#include "fulcrum/metering/cost.hpp"
+#include "fulcrum/net/http_util.hpp"
+#include "fulcrum/router/plan.hpp"
+
+namespace fulcrum::net {
+namespace {
+
+using metering::Outcome;
+using TimePoint = core::Clock::time_point;
+
+// A non-streamed response is held whole to put its cost in a header; beyond this it is
+// refused rather than exhausting memory. Large embedding batches fit comfortably.
+constexpr std::size_t kMaxWholeResponseBytes = 256u << 20;
+// An upstream's own 4xx explanation is short; longer bodies are cut.
+constexpr std::size_t kMaxErrorBodyBytes = 1u << 20;
+constexpr std::size_t kReadChunk = 16 * 1024;
+
+// Never wait past the attempt's total deadline, and never arm a zero timer.
+core::Duration bounded(core::Duration op, TimePoint deadline) {
+  const auto left = std::chrono::duration_cast<core::Duration>(deadline - core::Clock::now());
+  return std::max(core::Duration(1), std::min(op, left));
+}
+
+double millis_between(TimePoint from, TimePoint to) {
+  return std::chrono::duration<double, std::milli>(to - from).count();
+}
+
+std::string_view operation_name(api::Operation op) {
+  switch (op) {
+    case api::Operation::chat_completions: return "chat";
+    case api::Operation::completions: return "completions";
+    case api::Operation::embeddings: return "embeddings";
+  }
+  return "unknown";
+}
+
+// Upstream text may echo the key we sent (some providers quote a bad key back).
+std::string scrub(std::string text, const core::Secret& key) {
+  if (key.empty()) return text;
+  const std::string_view secret = key.reveal();
+  for (auto at = text.find(secret); at != std::string::npos; at = text.find(secret, at)) {
+    text.replace(at, secret.size(), "[redacted]");
+  }
+  return text;
+}
+
+bool is_stale_close(const error_code& ec) {
+  return ec == http::error::end_of_stream || ec == asio::error::eof ||
+         ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
+         ec == http::error::partial_message;
+}
+
+bool has_empty_choices(std::string_view json_text) {
+  const auto document = nlohmann::json::parse(json_text, nullptr, false);
+  if (!document.is_object()) return false;
+  const auto choices = document.find("choices");
+  return choices != document.end() && choices->is_array() && choices->empty();
+}
+
+// Reads the rest of a response body into `out`, each read bounded by the idle timeout and
+// all by the attempt's deadline.
+template <class Stream, class Parser>
+awaitable<error_code> read_body(Stream& upstream, UpstreamConnection& connection, Parser& parser,
+                                std::string& out, std::size_t limit, core::Duration idle,
+                                TimePoint deadline) {
+  error_code ec;
+  while (!parser.is_done()) {
+    const std::size_t used = out.size();
+    out.resize(used + kReadChunk);
+    parser.get().body().data = out.data() + used;
+    parser.get().body().size = kReadChunk;
+    connection.tcp().expires_after(bounded(idle, deadline));
+    co_await http::async_read(upstream, connection.buffer, parser, as_result(ec));
+    if (ec == http::error::need_buffer) ec = {};
+    out.resize(used + kReadChunk - parser.get().body().size);
+    if (ec) co_return ec;
+    if (out.size() > limit) co_return http::error::body_limit;
+  }
+  co_return ec;
+}
+
+}  // namespace
+
+struct ProxyHandler::Exchange {
+  std::shared_ptr<const Snapshot> snapshot;
+  RequestId id;
+  TimePoint started;
+  unsigned version = 11;
+  bool keep_alive = true;
+  api::ParsedRequest request;
+  const config::ModelAlias* alias = nullptr;
+  std::size_t alias_index = 0;
+
+  // The attempt under way.
+  const config::Target* target = nullptr;
+  const config::Endpoint* endpoint = nullptr;
+  const metering::TargetMeters* meters = nullptr;
+  TimePoint deadline;
+
+  // What the client got.
+  unsigned status = 0;
+  Outcome outcome = Outcome::success;
+  std::optional<api::Usage> usage;
+  core::Money cost;
+  std::optional<TimePoint> first_byte;
+  unsigned attempts = 0;
+
+  template <class Head>
+  void decision_headers(Head& head) const {
+    head.set("x-fulcrum-request-id", id.view());
+    if (endpoint != nullptr) head.set("x-fulcrum-endpoint", endpoint->name);
+  }
+};
+
+struct ProxyHandler::AttemptResult {
+  enum class Kind {
+    done,   // the client has its response (complete, passed-through error, or cut stream)
+    retry,  // nothing reached the client: the next target may try
+    stale,  // a reused keep-alive connection was found closed: try again on a fresh one
+  };
+  Kind kind = Kind::done;
+  bool client_alive = true;  // with done: may the client connection carry another request?
+  std::string_view reason;   // with retry: the fallbacks_total reason label
+  std::string detail;        // with retry: for the client's error message and the log
+  bool timed_out = false;
+
+  static AttemptResult done(bool client_alive) { return {Kind::done, client_alive, {}, {}, false}; }
+  static AttemptResult retry(std::string_view reason, std::string detail, bool timed_out = false) {
+    return {Kind::retry, true, reason, std::move(detail), timed_out};
+  }
+  static AttemptResult stale() { return {Kind::stale, true, {}, {}, false}; }
+};
+
+awaitable<bool> ProxyHandler::handle(beast::tcp_stream& client, Request& request) {
+  const std::string_view path = path_of(request.target());
+  std::optional<api::Operation> op;
+  if (path == "/v1/chat/completions") op = api::Operation::chat_completions;
+  if (path == "/v1/completions") op = api::Operation::completions;
+  if (path == "/v1/embeddings") op = api::Operation::embeddings;
+  const auto limits = runtime_.snapshot()->config.server.limits;
+
+  if (op && request.method() == http::verb::post) co_return co_await proxy(client, request, *op);
+  if (path == "/v1/models" && request.method() == http::verb::get) {
+    auto res = json_response(200, runtime_.snapshot()->models_json, request.version(),
+                             request.keep_alive());
+    co_return co_await write_response(client, res, limits.idle_timeout) && request.keep_alive();
+  }
+  const bool known = op || path == "/v1/models";
+  const auto error = known ? api::ApiError::method_not_allowed(request.method_string(), path)
+                           : api::ApiError::not_found(path);
+  auto res = error_response(error, request.version(), request.keep_alive());
+  if (known) res.set(http::field::allow, op ? "POST" : "GET");
+  co_return co_await write_response(client, res, limits.idle_timeout) && request.keep_alive();
+}
+
+awaitable<bool> ProxyHandler::proxy(beast::tcp_stream& client, Request& request,
+                                    api::Operation op) {
+  Exchange ex;
+  ex.snapshot = runtime_.snapshot();
+  ex.id = worker_.ids.next();
+  ex.started = core::Clock::now();
+  ex.version = request.version();
+  ex.keep_alive = request.keep_alive();
+  const config::Config& config = ex.snapshot->config;
+  const metering::MeterTable& table = *ex.snapshot->meters;
+  const core::Duration client_timeout = config.server.limits.idle_timeout;
+
+  std::optional<api::ApiError> failure;
+  bool client_alive = true;
+  auto parsed = api::parse_request(op, request.body());
+  if (!parsed) {
+    failure = parsed.error();
+    ex.outcome = Outcome::client_error;
+  } else {
+    ex.request = std::move(*parsed);
+    ex.alias = config.find_alias(ex.request.model);
+    if (ex.alias == nullptr) {
+      failure = api::ApiError::model_not_found(ex.request.model);
+      ex.outcome = Outcome::client_error;
+    }
+  }
+
+  if (!failure) {
+    ex.alias_index = static_cast<std::size_t>(ex.alias - config.models.data());
+    const router::Plan plan = router::choose({ex.alias}, config);
+    std::string tried;
+    for (std::size_t i = 0; i < plan.attempts.size(); ++i) {
+      const auto target_index =
+          static_cast<std::size_t>(plan.attempts[i].target - ex.alias->targets.data());
+      AttemptResult result = co_await attempt(client, ex, target_index);
+      if (result.kind == AttemptResult::Kind::done) {
+        client_alive = result.client_alive;
+        break;
+      }
+      if (!tried.empty()) tried += "; ";
+      tried += ex.endpoint->name + ": " + result.detail;
+      spdlog::warn("upstream_failed request_id={} endpoint={} reason={} detail=\"{}\"",
+                   ex.id.view(), ex.endpoint->name, result.reason, result.detail);
+      if (i + 1 < plan.attempts.size()) {
+        const auto& next = config.endpoints[plan.attempts[i + 1].target->endpoint];
+        runtime_.metrics().fallback(ex.endpoint->name, next.name, result.reason);
+      } else {
+        failure = api::ApiError::bad_gateway("All targets for model '" + ex.alias->name +
+                                             "' failed: " + tried + ".");
+        ex.outcome = result.timed_out ? Outcome::timeout : Outcome::upstream_error;
+        ex.meters = nullptr;  // no target answered: counted as unrouted
+      }
+    }
+  }
+
+  if (failure) {
+    auto res = error_response(*failure, ex.version, ex.keep_alive);
+    ex.decision_headers(res);
+    if (failure->status == 502) res.erase("x-fulcrum-endpoint");
+    ex.status = failure->status;
+    client_alive = co_await write_response(client, res, client_timeout);
+  }
+
+  const TimePoint finished = core::Clock::now();
+  metering::Completion completion;
+  completion.meters = ex.meters;
+  completion.outcome = ex.outcome;
+  completion.usage = ex.usage;
+  completion.cost = ex.cost;
+  completion.duration_seconds = millis_between(ex.started, finished) / 1000.0;
+  if (ex.first_byte) completion.ttft_seconds = millis_between(ex.started, *ex.first_byte) / 1000.0;
+  runtime_.metrics().record(table, completion);
+
+  log_access(AccessRecord{
+      .request_id = ex.id.view(),
+      .operation = operation_name(op),
+      .alias = ex.alias ? std::string_view(ex.alias->name) : std::string_view{},
+      .endpoint = ex.meters && ex.endpoint ? std::string_view(ex.endpoint->name) : std::string_view{},
+      .status = ex.status,
+      .outcome = ex.outcome,
+      .stream = ex.request.stream,
+      .attempts = ex.attempts,
+      .usage = ex.usage,
+      .cost = ex.cost,
+      .duration_ms = completion.duration_seconds * 1000.0,
+      .ttft_ms = completion.ttft_seconds ? std::optional(*completion.ttft_seconds * 1000.0)
+                                         : std::nullopt,
+  });
+  co_return client_alive && ex.keep_alive;
+}
+
+awaitable<ProxyHandler::AttemptResult> ProxyHandler::attempt(beast::tcp_stream& client,
+                                                             Exchange& ex,
+                                                             std::size_t target_index) {
+  const config::Config& config = ex.snapshot->config;
+  ex.target = &ex.alias->targets[target_index];
+  ex.endpoint = &config.endpoints[ex.target->endpoint];
+  ex.meters = &ex.snapshot->meters->by_alias[ex.alias_index][target_index];
+  ex.deadline = core::Clock::now() + ex.endpoint->timeouts.total;
+  ++ex.attempts;
+
+  const metering::InFlight busy(ex.snapshot->meters->in_flight[ex.target->endpoint]);
+
+  // Built fresh: nothing of the client's framing or hop-by-hop headers reaches the upstream.
+  const core::Url& base = ex.endpoint->base_url;
+  Request upstream_request{http::verb::post,
+                           base.path + std::string(api::upstream_path(ex.request.operation)), 11};
+  upstream_request.set(http::field::host, base.host_header());
+  upstream_request.set(http::field::content_type, "application/json");
+  upstream_request.set(http::field::accept,
+                       ex.request.stream ? "text/event-stream" : "application/json");
+  upstream_request.set(http::field::user_agent, "fulcrum/" + runtime_.version());
+  if (!ex.endpoint->api_key.empty()) {
+    upstream_request.set(http::field::authorization,
+                         "Bearer " + std::string(ex.endpoint->api_key.reveal()));
+  }
+  upstream_request.body() = api::upstream_body(ex.request, ex.target->upstream_model);
+  upstream_request.keep_alive(true);
+  upstream_request.prepare_payload();
+
+  UpstreamPool& pool = *worker_.pools[ex.target->endpoint];
+  for (int fresh = 0; fresh < 2; ++fresh) {
+    std::unique_ptr<UpstreamConnection> connection = fresh == 0 ? pool.take_idle() : nullptr;
+    const bool reused = connection != nullptr;
+    if (!connection) {
+      error_code ec;
+      connection = co_await pool.connect(
+          std::min(ex.endpoint->timeouts.connect, bounded(ex.endpoint->timeouts.total, ex.deadline)),
+          ec);
+      if (ec) {
+        const bool timed_out = ec == beast::error::timeout || ec == asio::error::operation_aborted;
+        co_return AttemptResult::retry("connect", "cannot connect (" + ec.message() + ")",
+                                       timed_out);
+      }
+    }
+    // Two statements, not `c ? co_await a : co_await b`: GCC 12 destroys the result of a
+    // co_await inside a conditional expression twice.
+    AttemptResult result;
+    if (auto* tls = connection->tls()) {
+      result = co_await exchange_on(*tls, *connection, reused, client, ex, upstream_request);
+    } else {
+      result = co_await exchange_on(*connection->plain(), *connection, reused, client, ex,
+                                    upstream_request);
+    }
+    if (result.kind == AttemptResult::Kind::stale) continue;
+    if (result.kind == AttemptResult::Kind::done && connection->exchanges > 0 &&
+        connection->tcp().socket().is_open()) {
+      pool.give_back(std::move(connection));
+    }
+    co_return result;
+  }
+  co_return AttemptResult::retry("reset", "connection closed by upstream");
+}
+
+template <class Stream>
+awaitable<ProxyHandler::AttemptResult> ProxyHandler::exchange_on(
+    Stream& upstream, UpstreamConnection& connection, bool reused, beast::tcp_stream& client,
+    Exchange& ex, const Request& upstream_request) {
+  const config::Timeouts& timeouts = ex.endpoint->timeouts;
+  error_code ec;
+  connection.tcp().expires_after(bounded(timeouts.first_byte, ex.deadline));
+  co_await http::async_write(upstream, upstream_request, as_result(ec));
+  if (ec) {
+    if (reused && is_stale_close(ec)) co_return AttemptResult::stale();
+    co_return AttemptResult::retry("reset", "write failed (" + ec.message() + ")",
+                                   ec == beast::error::timeout);
+  }
+
+  http::response_parser<http::buffer_body> parser;
+  // Bounded by the idle and total deadlines instead. Not boost::none: Beast 1.74 compares
+  // Content-Length > none as true and rejects every response that has one.
+  parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+  co_await http::async_read_header(upstream, connection.buffer, parser, as_result(ec));
+  if (ec == beast::error::timeout) {
+    co_return AttemptResult::retry("first_byte_timeout", "no response within the first_byte timeout",
+                                   true);
+  }
+  if (ec) {
+    if (reused && is_stale_close(ec)) co_return AttemptResult::stale();
+    co_return AttemptResult::retry("reset", "connection failed before a response (" +
+                                                ec.message() + ")");
+  }
+
+  const unsigned status = parser.get().result_int();
+  if (status == 429) co_return AttemptResult::retry("status_429", "HTTP 429 (rate limited)");
+  if (status >= 500) {
+    co_return AttemptResult::retry("status_5xx", "HTTP " + std::to_string(status));
+  }
+  if (status >= 300 && status < 400) {
+    // Redirects are never followed: a redirect could carry the provider key elsewhere.
+    co_return AttemptResult::retry("redirect", "HTTP " + std::to_string(status) + " (redirect)");
+  }
+  if (status >= 400 || status < 200) {
+    // The client's own mistake, as the upstream judged it: pass it through, minus secrets.
+    std::string body;
+    ec = co_await read_body(upstream, connection, parser, body, kMaxErrorBodyBytes, timeouts.idle,
+                            ex.deadline);
+    http::response<http::string_body> res{static_cast<http::status>(status), ex.version};
+    res.set(http::field::content_type, parser.get()[http::field::content_type].empty()
+                                           ? "application/json"
+                                           : parser.get()[http::field::content_type]);
+    ex.decision_headers(res);
+    res.body() = scrub(std::move(body), ex.endpoint->api_key);
+    res.keep_alive(ex.keep_alive);
+    res.prepare_payload();
+    ex.status = status;
+    ex.outcome = Outcome::client_error;
+    ex.first_byte = core::Clock::now();
+    if (!ec && parser.keep_alive()) ++connection.exchanges;
+    else connection.tcp().close();
+    co_return AttemptResult::done(co_await write_response(client, res, timeouts.idle));
+  }
+
+  const bool is_sse = beast::iequals(
+      parser.get()[http::field::content_type].substr(0, 17), "text/event-stream");
+  if (is_sse) co_return co_await relay_stream(upstream, connection, parser, client, ex);
+  co_return co_await relay_whole(upstream, connection, parser, client, ex);
+}
+
+template <class Stream, class Parser>
+awaitable<ProxyHandler::AttemptResult> ProxyHandler::relay_stream(Stream& upstream,
+                                                                  UpstreamConnection& connection,
+                                                                  Parser& parser,
+                                                                  beast::tcp_stream& client,
+                                                                  Exchange& ex) {
+  const config::Timeouts& timeouts = ex.endpoint->timeouts;
+  http::response<http::empty_body> head{http::status::ok, ex.version};
+  head.set(http::field::content_type, "text/event-stream");
+  head.set(http::field::cache_control, "no-cache");
+  ex.decision_headers(head);
+  head.keep_alive(ex.keep_alive);
+  head.chunked(true);
+  http::response_serializer<http::empty_body> head_writer{head};
+  bool head_sent = false;
+
+  api::SseScanner scanner;
+  std::array<char, kReadChunk> buffer;
+  std::string out;   // the events of one upstream read, relayed as one chunk
+  std::string data;  // scratch for an event's data payload
+  bool saw_done = false;
+  error_code upstream_ec;
+  error_code client_ec;
+
+  const auto on_event = [&](std::string_view event) {
+    if (event.find("[DONE]") != std::string_view::npos) {
+      data.clear();
+      if (api::sse_data(event, data) && data == "[DONE]") saw_done = true;
+    } else if (api::may_carry_usage(event)) {
+      data.clear();
+      if (api::sse_data(event, data)) {
+        if (auto usage = api::usage_in_document(data)) ex.usage = usage;
+        // We asked for the usage-only final chunk; a client that did not ask never sees it.
+        if (!ex.request.client_wants_usage && has_empty_choices(data)) return;
+      }
+    }
+    out.append(event);
+  };
+
+  for (;;) {
+    parser.get().body().data = buffer.data();
+    parser.get().body().size = buffer.size();
+    connection.tcp().expires_after(bounded(timeouts.idle, ex.deadline));
+    co_await http::async_read_some(upstream, connection.buffer, parser, as_result(upstream_ec));
+    if (upstream_ec == http::error::need_buffer) upstream_ec = {};
+    out.clear();
+    scanner.feed({buffer.data(), buffer.size() - parser.get().body().size}, on_event);
+    if (parser.is_done() && !upstream_ec) out.append(scanner.remainder());
+
+    if (!out.empty() || (parser.is_done() && !head_sent)) {
+      if (!head_sent) {
+        client.expires_after(timeouts.idle);
+        co_await http::async_write_header(client, head_writer, as_result(client_ec));
+        head_sent = true;
+        ex.status = 200;
+      }
+      if (!client_ec && !out.empty()) {
+        client.expires_after(timeouts.idle);
+        co_await asio::async_write(client, http::make_chunk(asio::buffer(out)),
+                                   as_result(client_ec));
+        if (!ex.first_byte) ex.first_byte = core::Clock::now();
+      }
+      if (client_ec) break;
+    }
+    if (upstream_ec || parser.is_done()) break;
+  }
+
+  if (ex.usage) ex.cost = metering::marginal_cost(ex.target->price, *ex.usage);
+  if (client_ec) {
+    ex.outcome = Outcome::client_closed;
+    connection.tcp().close();
+    co_return AttemptResult::done(false);
+  }
+  if (upstream_ec && !head_sent) {
+    // Nothing reached the client yet, so another target may still serve it.
+    connection.tcp().close();
+    const bool timed_out = upstream_ec == beast::error::timeout;
+    co_return AttemptResult::retry(timed_out ? "first_byte_timeout" : "reset",
+                                   "stream failed before its first event (" +
+                                       upstream_ec.message() + ")",
+                                   timed_out);
+  }
+  if (upstream_ec) {
+    // Cut after the first byte: say so in-band, and end without [DONE] so no client mistakes
+    // the truncated stream for a complete one.
+    connection.tcp().close();
+    const bool timed_out = upstream_ec == beast::error::timeout;
+    ex.outcome = timed_out ? Outcome::timeout : Outcome::upstream_error;
+    const auto error = timed_out ? api::ApiError::gateway_timeout(
+                                       "The upstream stream stalled beyond the idle timeout.")
+                                 : api::ApiError::bad_gateway("The upstream stream was cut.");
+    out = "data: " + error.to_json() + "\n\n";
+    client.expires_after(timeouts.idle);
+    co_await asio::async_write(client, http::make_chunk(asio::buffer(out)), as_result(client_ec));
+  } else {
+    ex.outcome = Outcome::success;
+    ++connection.exchanges;
+    if (!parser.keep_alive()) connection.tcp().close();
+    if (!saw_done) spdlog::warn("stream_without_done request_id={}", ex.id.view());
+  }
+  if (!client_ec) {
+    client.expires_after(timeouts.idle);
+    co_await asio::async_write(client, http::make_chunk_last(), as_result(client_ec));
+  }
+  if (client_ec && ex.outcome == Outcome::success) ex.outcome = Outcome::client_closed;
+  co_return AttemptResult::done(!client_ec && !upstream_ec);
+}
+
+template <class Stream, class Parser>
+awaitable<ProxyHandler::AttemptResult> ProxyHandler::relay_whole(Stream& upstream,
+                                                                 UpstreamConnection& connection,
+                                                                 Parser& parser,
+                                                                 beast::tcp_stream& client,
+                                                                 Exchange& ex) {
+  const config::Timeouts& timeouts = ex.endpoint->timeouts;
+  std::string body;
+  if (const auto length = parser.content_length()) body.reserve(std::min<std::size_t>(*length, kMaxWholeResponseBytes));
+  const error_code ec = co_await read_body(upstream, connection, parser, body,
+                                           kMaxWholeResponseBytes, timeouts.idle, ex.deadline);
+  if (ec) {
+    connection.tcp().close();
+    const bool timed_out = ec == beast::error::timeout;
+    co_return AttemptResult::retry(timed_out ? "idle_timeout" : "reset",
+                                   "response body failed (" + ec.message() + ")", timed_out);
+  }
+  ++connection.exchanges;
+  if (!parser.keep_alive()) connection.tcp().close();
+
+  ex.usage = api::usage_in_document(body);
+  if (ex.usage) ex.cost = metering::marginal_cost(ex.target->price, *ex.usage);
+  http::response<http::string_body> res{parser.get().result(), ex.version};
+  const auto content_type = parser.get()[http::field::content_type];
+  res.set(http::field::content_type, content_type.empty() ? "application/json" : content_type);
+  ex.decision_headers(res);
+  res.set("x-fulcrum-cost-usd", ex.cost.to_decimal());
+  res.body() = std::move(body);
+  res.keep_alive(ex.keep_alive);
+  res.prepare_payload();
+  ex.status = res.result_int();
+  ex.outcome = Outcome::success;
+  ex.first_byte = core::Clock::now();
+  const bool delivered = co_await write_response(client, res, timeouts.idle);
+  if (!delivered) ex.outcome = Outcome::client_closed;
+  co_return AttemptResult::done(delivered);
+}
+
+}  // namespace fulcrum::net

@@ -1,0 +1,41 @@
+#pragma once
+// The data plane: OpenAI-compatible requests in, the routed upstream's response out,
+// streamed chunk by chunk, metered when it ends.
+#include "fulcrum/api/request.hpp"
+#include "fulcrum/net/http_server.hpp"
+#include "runtime.hpp"
+
+namespace fulcrum::net {
+
+class ProxyHandler {
+ public:
+  ProxyHandler(Runtime& runtime, Worker& worker) : runtime_(runtime), worker_(worker) {}
+
+  // Serves every data-plane path: the three proxied operations and GET /v1/models.
+  awaitable<bool> handle(beast::tcp_stream& client, Request& request);
+
+ private:
+  struct Exchange;
+  struct AttemptResult;
+
+  awaitable<bool> proxy(beast::tcp_stream& client, Request& request, api::Operation op);
+  awaitable<AttemptResult> attempt(beast::tcp_stream& client, Exchange& exchange,
+                                   std::size_t target_index);
+  template <class Stream>
+  awaitable<AttemptResult> exchange_on(Stream& upstream, UpstreamConnection& connection,
+                                       bool reused, beast::tcp_stream& client, Exchange& exchange,
+                                       const Request& upstream_request);
+  template <class Stream, class Parser>
+  awaitable<AttemptResult> relay_stream(Stream& upstream, UpstreamConnection& connection,
+                                        Parser& parser, beast::tcp_stream& client,
+                                        Exchange& exchange);
+  template <class Stream, class Parser>
+  awaitable<AttemptResult> relay_whole(Stream& upstream, UpstreamConnection& connection,
+                                       Parser& parser, beast::tcp_stream& client,
+                                       Exchange& exchange);
+
+  Runtime& runtime_;
+  Worker& worker_;
+};
+
+}  // namespace fulcrum::net

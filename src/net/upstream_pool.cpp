@@ -1,0 +1,63 @@
+#include "upstream_pool.hpp"
+
+#include "fulcrum/net/http_util.hpp"
+
+namespace fulcrum::net {
+
+UpstreamPool::UpstreamPool(asio::io_context& io, const config::Endpoint& endpoint,
+                           ssl::context& tls)
+    : io_(io), endpoint_(endpoint), tls_(tls) {}
+
+std::unique_ptr<UpstreamConnection> UpstreamPool::take_idle() {
+  // Most recently used first: it is the least likely to have been closed by the server.
+  while (!idle_.empty()) {
+    auto connection = std::move(idle_.back());
+    idle_.pop_back();
+    if (connection->tcp().socket().is_open()) return connection;
+  }
+  return nullptr;
+}
+
+void UpstreamPool::give_back(std::unique_ptr<UpstreamConnection> connection) {
+  if (idle_.size() >= kMaxIdle) return;  // closing it is cheaper than hoarding sockets
+  connection->tcp().expires_never();
+  idle_.push_back(std::move(connection));
+}
+
+awaitable<std::unique_ptr<UpstreamConnection>> UpstreamPool::connect(core::Duration timeout,
+                                                                     error_code& ec) {
+  const core::Url& url = endpoint_.base_url;
+  const auto deadline = core::Clock::now() + timeout;
+  // The resolver has no deadline of its own; a timer cancels it. Shared ownership keeps the
+  // resolver alive for a timer handler that runs after this coroutine moved on.
+  auto resolver = std::make_shared<tcp::resolver>(io_);
+  asio::steady_timer guard(io_, timeout);
+  guard.async_wait([resolver](error_code waited) {
+    if (!waited) resolver->cancel();
+  });
+  const auto results = co_await resolver->async_resolve(url.host, std::to_string(url.port),
+                                                        as_result(ec));
+  guard.cancel();
+  if (ec) co_return nullptr;
+
+  beast::tcp_stream stream(io_);
+  stream.expires_at(deadline);
+  co_await stream.async_connect(results, as_result(ec));
+  if (ec) co_return nullptr;
+  set_nodelay(stream.socket());
+
+  if (!url.tls) co_return std::make_unique<UpstreamConnection>(std::move(stream));
+
+  auto tls = std::make_unique<UpstreamConnection::TlsStream>(std::move(stream), tls_);
+  // SNI, and the name the certificate must carry.
+  if (!SSL_set_tlsext_host_name(tls->native_handle(), url.host.c_str())) {
+    ec = error_code(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category());
+    co_return nullptr;
+  }
+  tls->set_verify_callback(ssl::host_name_verification(url.host));
+  co_await tls->async_handshake(ssl::stream_base::client, as_result(ec));
+  if (ec) co_return nullptr;
+  co_return std::make_unique<UpstreamConnection>(std::move(tls));
+}
+
+}  // namespace fulcrum::net

@@ -1,0 +1,69 @@
+#include "fulcrum/sim/sim_config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <set>
+
+namespace fulcrum::sim {
+namespace {
+
+core::Duration duration_of(const YAML::Node& node, const std::string& key) {
+  const auto parsed = core::parse_duration(node.as<std::string>());
+  if (!parsed) throw std::runtime_error(key + ": not a duration: " + node.as<std::string>());
+  return *parsed;
+}
+
+}  // namespace
+
+core::Expected<SimConfig, std::string> load_sim_config(const std::string& path) {
+  // fulcrum-sim is a test tool: a simple reader that names the bad key is enough.
+  static const std::set<std::string> kKeys = {
+      "listen", "prefix", "ttft", "tokens_per_second", "max_concurrency", "cold_start",
+      "cold_after_idle", "completion_tokens", "cached_tokens", "embedding_dimensions", "api_key",
+      "fail_status", "fail_first", "fail_first_status", "rate_429", "retry_after",
+      "cut_after_chunks", "stall_after_chunks"};
+  try {
+    const YAML::Node root = YAML::LoadFile(path);
+    SimConfig config;
+    for (const auto& entry : root["endpoints"]) {
+      SimEndpoint e;
+      e.name = entry.first.as<std::string>();
+      const YAML::Node& n = entry.second;
+      for (const auto& field : n) {
+        if (!kKeys.count(field.first.as<std::string>())) {
+          return core::Unexpected{path + ": endpoint " + e.name + ": unknown key " +
+                                  field.first.as<std::string>()};
+        }
+      }
+      if (n["listen"]) {
+        const auto hp = core::parse_host_port(n["listen"].as<std::string>());
+        if (!hp) return core::Unexpected{path + ": endpoint " + e.name + ": bad listen"};
+        e.listen = *hp;
+      }
+      if (n["prefix"]) e.prefix = n["prefix"].as<std::string>();
+      if (n["ttft"]) e.ttft = duration_of(n["ttft"], "ttft");
+      if (n["tokens_per_second"]) e.tokens_per_second = n["tokens_per_second"].as<double>();
+      if (n["max_concurrency"]) e.max_concurrency = n["max_concurrency"].as<unsigned>();
+      if (n["cold_start"]) e.cold_start = duration_of(n["cold_start"], "cold_start");
+      if (n["cold_after_idle"]) e.cold_after_idle = duration_of(n["cold_after_idle"], "cold_after_idle");
+      if (n["completion_tokens"]) e.completion_tokens = n["completion_tokens"].as<unsigned>();
+      if (n["cached_tokens"]) e.cached_tokens = n["cached_tokens"].as<unsigned>();
+      if (n["embedding_dimensions"]) e.embedding_dimensions = n["embedding_dimensions"].as<unsigned>();
+      if (n["api_key"]) e.api_key = n["api_key"].as<std::string>();
+      if (n["fail_status"]) e.fail_status = n["fail_status"].as<unsigned>();
+      if (n["fail_first"]) e.fail_first = n["fail_first"].as<unsigned>();
+      if (n["fail_first_status"]) e.fail_first_status = n["fail_first_status"].as<unsigned>();
+      if (n["rate_429"]) e.rate_429 = n["rate_429"].as<double>();
+      if (n["retry_after"]) e.retry_after = n["retry_after"].as<unsigned>();
+      if (n["cut_after_chunks"]) e.cut_after_chunks = n["cut_after_chunks"].as<int>();
+      if (n["stall_after_chunks"]) e.stall_after_chunks = n["stall_after_chunks"].as<int>();
+      config.endpoints.push_back(std::move(e));
+    }
+    if (config.endpoints.empty()) return core::Unexpected{path + ": no endpoints"};
+    return config;
+  } catch (const std::exception& e) {
+    return core::Unexpected{path + ": " + e.what()};
+  }
+}
+
+}  // namespace fulcrum::sim

@@ -1,0 +1,38 @@
+#pragma once
+// The bodies fulcrum-sim answers with: deterministic text and exact usage, so tests can
+// assert exact token and dollar counts. A "token" is one whitespace-separated word.
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "fulcrum/api/request.hpp"
+
+namespace fulcrum::sim {
+
+struct Generation {
+  api::Operation operation = api::Operation::chat_completions;
+  std::string model;
+  std::uint64_t serial = 0;  // makes ids unique
+  unsigned prompt_tokens = 0;
+  unsigned cached_tokens = 0;
+  unsigned completion_tokens = 0;
+  bool include_usage = false;  // stream_options.include_usage
+};
+
+// Words in the request's prompt: message contents (strings or text parts) for chat, the
+// prompt (string or list) for completions, the input (string or list) for embeddings.
+unsigned count_prompt_tokens(api::Operation op, const nlohmann::json& body);
+
+// The i-th word of every generated text (with its trailing space).
+std::string_view output_word(unsigned i);
+
+std::string whole_completion(const Generation& g);
+// One SSE event ("data: ...\n\n") carrying content word i.
+std::string stream_content_event(const Generation& g, unsigned i);
+// The events after the last word: finish_reason, the usage chunk if asked, [DONE].
+std::string stream_tail_events(const Generation& g);
+// For chat, the opening event with the assistant role.
+std::string stream_head_event(const Generation& g);
+
+std::string embeddings_response(const Generation& g, std::size_t inputs, unsigned dimensions);
+
+}  // namespace fulcrum::sim

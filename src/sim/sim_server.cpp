@@ -1,0 +1,303 @@
+#include "fulcrum/sim/sim_server.hpp"
+
+#include <deque>
+#include <iostream>
+#include <map>
+
+#include "fulcrum/net/asio.hpp"
+#include "fulcrum/net/http_server.hpp"
+#include "fulcrum/net/http_util.hpp"
+#include "sim_responses.hpp"
+
+namespace fulcrum::sim {
+
+using namespace fulcrum::net;
+
+namespace {
+
+struct EndpointState {
+  SimEndpoint spec;
+  std::uint64_t requests = 0;
+  unsigned generating = 0;
+  unsigned streams_active = 0;
+  std::deque<std::shared_ptr<asio::steady_timer>> waiting;
+  std::optional<core::Clock::time_point> last_active;
+};
+
+// Holds a generation slot of a capacity-limited endpoint for its lifetime.
+class Slot {
+ public:
+  explicit Slot(EndpointState& e) : e_(e) {}
+  ~Slot() {
+    if (!e_.waiting.empty()) {
+      // Hand the slot straight to the oldest waiter: cancelling its timer wakes it.
+      e_.waiting.front()->cancel();
+      e_.waiting.pop_front();
+    } else {
+      --e_.generating;
+    }
+  }
+  Slot(const Slot&) = delete;
+  Slot& operator=(const Slot&) = delete;
+
+ private:
+  EndpointState& e_;
+};
+
+awaitable<void> sleep_for(core::Duration d) {
+  if (d.count() <= 0) co_return;
+  asio::steady_timer timer(co_await asio::this_coro::executor, d);
+  error_code ec;
+  co_await timer.async_wait(as_result(ec));
+}
+
+core::Duration per_token(const SimEndpoint& e) {
+  if (e.tokens_per_second <= 0) return core::Duration(0);
+  return core::Duration(static_cast<long>(1000.0 / e.tokens_per_second));
+}
+
+}  // namespace
+
+struct SimServer::Impl {
+  explicit Impl(SimConfig c) : config(std::move(c)) {
+    for (const auto& spec : config.endpoints) {
+      auto state = std::make_unique<EndpointState>();
+      state->spec = spec;
+      endpoints.push_back(std::move(state));
+    }
+  }
+
+  EndpointState* find(std::string_view path, std::uint16_t port, std::string_view& rest) {
+    EndpointState* best = nullptr;
+    for (auto& e : endpoints) {
+      if (ports[e.get()] != port || !path.starts_with(e->spec.prefix)) continue;
+      if (best == nullptr || e->spec.prefix.size() > best->spec.prefix.size()) best = e.get();
+    }
+    if (best) rest = path.substr(best->spec.prefix.size());
+    return best;
+  }
+
+  std::string stats() const {
+    nlohmann::json out = nlohmann::json::object();
+    for (const auto& e : endpoints) {
+      out[e->spec.name] = {{"requests", e->requests},
+                           {"generating", e->generating},
+                           {"queued", e->waiting.size()},
+                           {"streams_active", e->streams_active}};
+    }
+    return out.dump();
+  }
+
+  awaitable<bool> handle(std::uint16_t port, beast::tcp_stream& client, Request& req);
+  awaitable<bool> generate(EndpointState& e, api::Operation op, beast::tcp_stream& client,
+                           Request& req);
+
+  SimConfig config;
+  asio::io_context io{1};
+  std::vector<std::unique_ptr<EndpointState>> endpoints;
+  std::map<const EndpointState*, std::uint16_t> ports;
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+  std::unique_ptr<asio::signal_set> signals;
+};
+
+awaitable<bool> SimServer::Impl::handle(std::uint16_t port, beast::tcp_stream& client,
+                                        Request& req) {
+  const auto timeout = core::Duration(std::chrono::minutes(10));
+  const bool keep_alive = req.keep_alive();
+  std::string_view rest;
+  const std::string_view path = path_of(req.target());
+  if (path.ends_with("/sim/stats")) {
+    auto res = json_response(200, stats(), req.version(), keep_alive);
+    co_return co_await write_response(client, res, timeout) && keep_alive;
+  }
+  EndpointState* e = find(path, port, rest);
+  std::optional<api::Operation> op;
+  if (rest == "/v1/chat/completions") op = api::Operation::chat_completions;
+  if (rest == "/v1/completions") op = api::Operation::completions;
+  if (rest == "/v1/embeddings") op = api::Operation::embeddings;
+  if (e != nullptr && rest == "/v1/models") {
+    auto res = json_response(
+        200, R"({"object":"list","data":[{"id":"sim","object":"model","created":0,"owned_by":"fulcrum-sim"}]})",
+        req.version(), keep_alive);
+    co_return co_await write_response(client, res, timeout) && keep_alive;
+  }
+  if (e == nullptr || !op || req.method() != http::verb::post) {
+    auto res = error_response(api::ApiError::not_found(path), req.version(), keep_alive);
+    co_return co_await write_response(client, res, timeout) && keep_alive;
+  }
+  co_return co_await generate(*e, *op, client, req);
+}
+
+awaitable<bool> SimServer::Impl::generate(EndpointState& e, api::Operation op,
+                                          beast::tcp_stream& client, Request& req) {
+  const auto timeout = core::Duration(std::chrono::minutes(10));
+  const bool keep_alive = req.keep_alive();
+  const SimEndpoint& spec = e.spec;
+  const std::uint64_t serial = e.requests++;
+  const auto fail = [&](unsigned status, std::string message) -> awaitable<bool> {
+    api::ApiError error{status, status == 429 ? "rate_limit_error" : "api_error", "",
+                        std::move(message), ""};
+    auto res = error_response(error, req.version(), keep_alive);
+    if (status == 429 && spec.retry_after > 0) res.set(http::field::retry_after, std::to_string(spec.retry_after));
+    co_return co_await write_response(client, res, timeout) && keep_alive;
+  };
+
+  if (!spec.api_key.empty() && req[http::field::authorization] != "Bearer " + spec.api_key) {
+    co_return co_await fail(401, "Incorrect API key provided: " + std::string(req[http::field::authorization]));
+  }
+  if (serial < spec.fail_first) co_return co_await fail(spec.fail_first_status, "injected failure");
+  if (spec.fail_status != 0) co_return co_await fail(spec.fail_status, "injected failure");
+  // Evenly spread: request n fails when it crosses the next multiple of 1/rate.
+  if (spec.rate_429 > 0 &&
+      static_cast<std::uint64_t>((serial + 1) * spec.rate_429) >
+          static_cast<std::uint64_t>(serial * spec.rate_429)) {
+    co_return co_await fail(429, "Rate limit reached (injected).");
+  }
+
+  const auto body = nlohmann::json::parse(req.body(), nullptr, false);
+  if (!body.is_object() || !body.contains("model") || !body["model"].is_string()) {
+    auto res = error_response(api::ApiError::invalid_request("invalid body"), req.version(), keep_alive);
+    co_return co_await write_response(client, res, timeout) && keep_alive;
+  }
+  Generation g;
+  g.operation = op;
+  g.model = body["model"].get<std::string>();
+  g.serial = serial;
+  g.prompt_tokens = count_prompt_tokens(op, body);
+  g.cached_tokens = std::min(spec.cached_tokens, g.prompt_tokens);
+  g.completion_tokens = spec.completion_tokens;
+  for (const char* key : {"max_tokens", "max_completion_tokens"}) {
+    if (body.contains(key) && body[key].is_number_unsigned()) g.completion_tokens = body[key].get<unsigned>();
+  }
+  const bool stream = body.value("stream", false);
+  g.include_usage = stream && body.contains("stream_options") && body["stream_options"].is_object() &&
+                    body["stream_options"].value("include_usage", false);
+
+  // Scale-to-zero: the first request after a long idle (or ever) waits for the cold start.
+  const auto now = core::Clock::now();
+  const bool cold = spec.cold_start.count() > 0 &&
+                    (!e.last_active || now - *e.last_active > spec.cold_after_idle);
+  e.last_active = now;
+  if (cold) co_await sleep_for(spec.cold_start);
+
+  if (spec.max_concurrency > 0 && e.generating >= spec.max_concurrency) {
+    auto turn = std::make_shared<asio::steady_timer>(io, asio::steady_timer::time_point::max());
+    e.waiting.push_back(turn);
+    error_code ec;
+    co_await turn->async_wait(as_result(ec));  // cancelled by Slot when our turn comes
+  } else {
+    ++e.generating;
+  }
+  Slot slot(e);
+
+  if (op == api::Operation::embeddings) {
+    co_await sleep_for(spec.ttft);
+    std::size_t inputs = 1;
+    if (body.contains("input") && body["input"].is_array()) inputs = body["input"].size();
+    auto res = json_response(200, embeddings_response(g, inputs, spec.embedding_dimensions), req.version(), keep_alive);
+    e.last_active = core::Clock::now();
+    co_return co_await write_response(client, res, timeout) && keep_alive;
+  }
+
+  co_await sleep_for(spec.ttft);
+  const core::Duration gap = per_token(spec);
+  if (!stream) {
+    co_await sleep_for(gap * g.completion_tokens);
+    auto res = json_response(200, whole_completion(g), req.version(), keep_alive);
+    e.last_active = core::Clock::now();
+    co_return co_await write_response(client, res, timeout) && keep_alive;
+  }
+
+  ++e.streams_active;
+  struct StreamCount {
+    unsigned& n;
+    ~StreamCount() { --n; }
+  } stream_count{e.streams_active};
+
+  http::response<http::empty_body> head{http::status::ok, req.version()};
+  head.set(http::field::content_type, "text/event-stream");
+  head.keep_alive(keep_alive);
+  head.chunked(true);
+  http::response_serializer<http::empty_body> head_writer{head};
+  error_code ec;
+  client.expires_after(timeout);
+  co_await http::async_write_header(client, head_writer, as_result(ec));
+  if (ec) co_return false;
+
+  std::string pending = stream_head_event(g);
+  for (unsigned i = 0; i < g.completion_tokens; ++i) {
+    if (static_cast<int>(i) == spec.cut_after_chunks) {
+      if (!pending.empty()) co_await asio::async_write(client, http::make_chunk(asio::buffer(pending)), as_result(ec));
+      client.socket().close(ec);
+      co_return false;
+    }
+    if (static_cast<int>(i) == spec.stall_after_chunks) {
+      if (!pending.empty()) co_await asio::async_write(client, http::make_chunk(asio::buffer(pending)), as_result(ec));
+      // Silent until the client gives up and closes.
+      std::array<char, 64> sink;
+      client.expires_never();
+      co_await client.async_read_some(asio::buffer(sink), as_result(ec));
+      co_return false;
+    }
+    pending += stream_content_event(g, i);
+    if (gap.count() > 0) {
+      co_await asio::async_write(client, http::make_chunk(asio::buffer(pending)), as_result(ec));
+      if (ec) co_return false;
+      pending.clear();
+      co_await sleep_for(gap);
+    }
+  }
+  pending += stream_tail_events(g);
+  co_await asio::async_write(client, http::make_chunk(asio::buffer(pending)), as_result(ec));
+  if (!ec) co_await asio::async_write(client, http::make_chunk_last(), as_result(ec));
+  e.last_active = core::Clock::now();
+  co_return !ec && keep_alive;
+}
+
+SimServer::SimServer(SimConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}
+SimServer::~SimServer() = default;
+
+void SimServer::start() {
+  Impl& s = *impl_;
+  config::Limits limits;
+  limits.max_body_bytes = 64u << 20;
+  limits.header_timeout = std::chrono::seconds(30);
+  limits.idle_timeout = std::chrono::minutes(10);
+  // Endpoints naming the same non-zero port share one acceptor and differ by prefix.
+  std::map<std::pair<std::string, std::uint16_t>, std::uint16_t> bound;
+  for (auto& e : s.endpoints) {
+    const auto key = std::make_pair(e->spec.listen.host, e->spec.listen.port);
+    if (e->spec.listen.port != 0 && bound.count(key)) {
+      s.ports[e.get()] = bound[key];
+      std::cout << "listening " << e->spec.name << " " << e->spec.listen.host << ":" << bound[key] << std::endl;
+      continue;
+    }
+    auto acceptor = std::make_unique<tcp::acceptor>(
+        make_acceptor(s.io, resolve_listen(e->spec.listen.host, e->spec.listen.port), false));
+    const std::uint16_t port = acceptor->local_endpoint().port();
+    s.ports[e.get()] = port;
+    if (e->spec.listen.port != 0) bound[key] = port;
+    std::cout << "listening " << e->spec.name << " " << e->spec.listen.host << ":" << port << std::endl;
+    Impl* impl = &s;
+    asio::co_spawn(s.io,
+                   accept_loop(*acceptor, [limits] { return limits; },
+                               [impl, port](beast::tcp_stream& client, Request& req) {
+                                 return impl->handle(port, client, req);
+                               }),
+                   asio::detached);
+    s.acceptors.push_back(std::move(acceptor));
+  }
+  s.signals = std::make_unique<asio::signal_set>(s.io, SIGINT, SIGTERM);
+  s.signals->async_wait([this](const error_code& ec, int) {
+    if (!ec) stop();
+  });
+}
+
+void SimServer::run() {
+  const auto guard = asio::make_work_guard(impl_->io);
+  impl_->io.run();
+}
+
+void SimServer::stop() { impl_->io.stop(); }
+
+}  // namespace fulcrum::sim

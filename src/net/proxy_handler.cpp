@@ -114,6 +114,7 @@ struct ProxyHandler::Exchange {
   core::Money cost;
   std::optional<TimePoint> first_byte;
   unsigned attempts = 0;
+  bool metered = false;
 
   template <class Head>
   void decision_headers(Head& head) const {
@@ -172,7 +173,6 @@ awaitable<bool> ProxyHandler::proxy(beast::tcp_stream& client, Request& request,
   ex.version = request.version();
   ex.keep_alive = request.keep_alive();
   const config::Config& config = ex.snapshot->config;
-  const metering::MeterTable& table = *ex.snapshot->meters;
   const core::Duration client_timeout = config.server.limits.idle_timeout;
 
   std::optional<api::ApiError> failure;
@@ -223,9 +223,21 @@ awaitable<bool> ProxyHandler::proxy(beast::tcp_stream& client, Request& request,
     ex.decision_headers(res);
     if (failure->status == 502) res.erase("x-fulcrum-endpoint");
     ex.status = failure->status;
+    if (!ex.first_byte) ex.first_byte = core::Clock::now();
+    meter(ex);
     client_alive = co_await write_response(client, res, client_timeout);
   }
 
+  meter(ex);
+  co_return client_alive && ex.keep_alive;
+}
+
+// Records the request once, before its last byte leaves: a client that has read its whole
+// response can already see it in /metrics.
+void ProxyHandler::meter(Exchange& ex) {
+  if (ex.metered) return;
+  ex.metered = true;
+  const metering::MeterTable& table = *ex.snapshot->meters;
   const TimePoint finished = core::Clock::now();
   metering::Completion completion;
   completion.meters = ex.meters;
@@ -238,7 +250,7 @@ awaitable<bool> ProxyHandler::proxy(beast::tcp_stream& client, Request& request,
 
   log_access(AccessRecord{
       .request_id = ex.id.view(),
-      .operation = operation_name(op),
+      .operation = operation_name(ex.request.operation),
       .alias = ex.alias ? std::string_view(ex.alias->name) : std::string_view{},
       .endpoint = ex.meters && ex.endpoint ? std::string_view(ex.endpoint->name) : std::string_view{},
       .status = ex.status,
@@ -251,7 +263,6 @@ awaitable<bool> ProxyHandler::proxy(beast::tcp_stream& client, Request& request,
       .ttft_ms = completion.ttft_seconds ? std::optional(*completion.ttft_seconds * 1000.0)
                                          : std::nullopt,
   });
-  co_return client_alive && ex.keep_alive;
 }
 
 awaitable<ProxyHandler::AttemptResult> ProxyHandler::attempt(beast::tcp_stream& client,
@@ -371,8 +382,12 @@ awaitable<ProxyHandler::AttemptResult> ProxyHandler::exchange_on(
     ex.status = status;
     ex.outcome = Outcome::client_error;
     ex.first_byte = core::Clock::now();
-    if (!ec && parser.keep_alive()) ++connection.exchanges;
-    else connection.tcp().close();
+    if (!ec && parser.keep_alive()) {
+      ++connection.exchanges;
+    } else {
+      connection.tcp().close();
+    }
+    meter(ex);
     co_return AttemptResult::done(co_await write_response(client, res, timeouts.idle));
   }
 
@@ -483,10 +498,10 @@ awaitable<ProxyHandler::AttemptResult> ProxyHandler::relay_stream(Stream& upstre
     if (!saw_done) spdlog::warn("stream_without_done request_id={}", ex.id.view());
   }
   if (!client_ec) {
+    meter(ex);
     client.expires_after(timeouts.idle);
     co_await asio::async_write(client, http::make_chunk_last(), as_result(client_ec));
   }
-  if (client_ec && ex.outcome == Outcome::success) ex.outcome = Outcome::client_closed;
   co_return AttemptResult::done(!client_ec && !upstream_ec);
 }
 
@@ -523,9 +538,8 @@ awaitable<ProxyHandler::AttemptResult> ProxyHandler::relay_whole(Stream& upstrea
   ex.status = res.result_int();
   ex.outcome = Outcome::success;
   ex.first_byte = core::Clock::now();
-  const bool delivered = co_await write_response(client, res, timeouts.idle);
-  if (!delivered) ex.outcome = Outcome::client_closed;
-  co_return AttemptResult::done(delivered);
+  meter(ex);
+  co_return AttemptResult::done(co_await write_response(client, res, timeouts.idle));
 }
 
 }  // namespace fulcrum::net

@@ -18,6 +18,7 @@ class ProxyHandler {
   struct Exchange;
   struct AttemptResult;
 
+  void meter(Exchange& exchange);
   awaitable<bool> proxy(beast::tcp_stream& client, Request& request, api::Operation op);
   awaitable<AttemptResult> attempt(beast::tcp_stream& client, Exchange& exchange,
                                    std::size_t target_index);

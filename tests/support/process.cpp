@@ -1,0 +1,125 @@
+#include "process.hpp"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <stdexcept>
+
+namespace fulcrum::testing {
+
+Process::Process(std::vector<std::string> argv, std::map<std::string, std::string> env) {
+  int pipe_fds[2];
+  if (pipe(pipe_fds) != 0) throw std::runtime_error("pipe failed");
+  pid_ = fork();
+  if (pid_ < 0) throw std::runtime_error("fork failed");
+  if (pid_ == 0) {
+    dup2(pipe_fds[1], STDOUT_FILENO);
+    dup2(pipe_fds[1], STDERR_FILENO);
+    close(pipe_fds[0]);
+    close(pipe_fds[1]);
+    for (const auto& [key, value] : env) setenv(key.c_str(), value.c_str(), 1);
+    std::vector<char*> args;
+    for (auto& arg : argv) args.push_back(arg.data());
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  close(pipe_fds[1]);
+  output_fd_ = pipe_fds[0];
+  reader_ = std::thread([this] { read_output(output_fd_); });
+}
+
+Process::~Process() {
+  stop();
+  if (reader_.joinable()) reader_.join();
+  if (output_fd_ >= 0) close(output_fd_);
+}
+
+void Process::read_output(int fd) {
+  std::string partial;
+  char buffer[4096];
+  for (;;) {
+    const ssize_t n = read(fd, buffer, sizeof buffer);
+    if (n <= 0) break;
+    partial.append(buffer, static_cast<std::size_t>(n));
+    std::size_t newline;
+    while ((newline = partial.find('\n')) != std::string::npos) {
+      std::lock_guard lock(mutex_);
+      lines_.push_back(partial.substr(0, newline));
+      partial.erase(0, newline + 1);
+      changed_.notify_all();
+    }
+  }
+  std::lock_guard lock(mutex_);
+  if (!partial.empty()) lines_.push_back(partial);
+  closed_ = true;
+  changed_.notify_all();
+}
+
+std::optional<std::string> Process::wait_for(const std::regex& pattern,
+                                             std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  std::size_t checked = 0;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    for (; checked < lines_.size(); ++checked) {
+      std::smatch match;
+      if (std::regex_search(lines_[checked], match, pattern)) {
+        return match.size() > 1 ? match[1].str() : match[0].str();
+      }
+    }
+    if (closed_) return std::nullopt;
+    if (changed_.wait_until(lock, deadline) == std::cv_status::timeout) return std::nullopt;
+  }
+}
+
+std::vector<std::string> Process::wait_for_lines(const std::regex& pattern, std::size_t count,
+                                                 std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  std::vector<std::string> found;
+  std::size_t checked = 0;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    for (; checked < lines_.size() && found.size() < count; ++checked) {
+      if (std::regex_search(lines_[checked], pattern)) found.push_back(lines_[checked]);
+    }
+    if (found.size() >= count || closed_) return found;
+    if (changed_.wait_until(lock, deadline) == std::cv_status::timeout) return found;
+  }
+}
+
+std::vector<std::string> Process::lines() const {
+  std::lock_guard lock(mutex_);
+  return lines_;
+}
+
+bool Process::running() {
+  if (status_) return false;
+  int status = 0;
+  if (waitpid(pid_, &status, WNOHANG) == pid_) {
+    status_ = status;
+    return false;
+  }
+  return true;
+}
+
+int Process::stop() {
+  if (status_) return *status_;
+  kill(pid_, SIGTERM);
+  int status = 0;
+  for (int i = 0; i < 100; ++i) {  // up to 5 s of grace
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      status_ = status;
+      return status;
+    }
+    usleep(50'000);
+  }
+  kill(pid_, SIGKILL);
+  waitpid(pid_, &status, 0);
+  status_ = status;
+  return status;
+}
+
+}  // namespace fulcrum::testing

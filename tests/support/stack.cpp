@@ -1,0 +1,114 @@
+#include "stack.hpp"
+
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "fulcrum/net/asio.hpp"
+#include "http_client.hpp"
+
+namespace fulcrum::testing {
+
+std::string fulcrum_binary() { return FULCRUM_BIN; }
+std::string sim_binary() { return FULCRUM_SIM_BIN; }
+
+std::uint16_t closed_port() {
+  namespace asio = boost::asio;
+  asio::io_context io;
+  asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+  return acceptor.local_endpoint().port();
+}
+
+std::optional<double> metric_value(const std::string& exposition, const std::string& name,
+                                   const std::map<std::string, std::string>& labels) {
+  std::istringstream lines(exposition);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (!line.starts_with(name + "{") && !(labels.empty() && line.starts_with(name + " "))) continue;
+    bool all = true;
+    for (const auto& [key, value] : labels) {
+      if (line.find(key + "=\"" + value + "\"") == std::string::npos) all = false;
+    }
+    if (all) return std::stod(line.substr(line.rfind(' ') + 1));
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+void write_file(const std::string& path, const std::string& text) {
+  std::ofstream(path) << text;
+}
+
+std::string replace_all(std::string text, const std::string& from, const std::string& to) {
+  for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+    text.replace(at, from.size(), to);
+  }
+  return text;
+}
+
+}  // namespace
+
+Stack::Stack(const std::string& sim_yaml, const std::string& gateway_yaml,
+             std::map<std::string, std::string> gateway_env) {
+  char pattern[] = "/tmp/fulcrum-test-XXXXXX";
+  dir_ = mkdtemp(pattern);
+  write_file(dir_ + "/sim.yaml", sim_yaml);
+  sim_ = std::make_unique<Process>(std::vector<std::string>{sim_binary(), "--config", dir_ + "/sim.yaml"});
+
+  // Every sim endpoint announces "listening NAME HOST:PORT".
+  std::size_t expected = 0;
+  for (auto at = sim_yaml.find("listen:"); at != std::string::npos; at = sim_yaml.find("listen:", at + 1)) {
+    ++expected;
+  }
+  const std::regex announce("^listening (\\S+) [^ ]+:(\\d+)");
+  for (const auto& line : sim_->wait_for_lines(announce, expected)) {
+    std::smatch m;
+    std::regex_search(line, m, announce);
+    sim_ports_[m[1]] = static_cast<std::uint16_t>(std::stoi(m[2]));
+  }
+  if (sim_ports_.size() < expected) throw std::runtime_error("fulcrum-sim did not start");
+  std::string gateway_text = gateway_yaml;
+  for (const auto& [name, port] : sim_ports_) {
+    gateway_text = replace_all(gateway_text, "${" + name + "}", "127.0.0.1:" + std::to_string(port));
+  }
+  gateway_text = replace_all(gateway_text, "${closed}", "127.0.0.1:" + std::to_string(closed_port()));
+  if (gateway_text.find("server:") == std::string::npos) {
+    gateway_text = "server:\n  listen: 127.0.0.1:0\n  admin_listen: 127.0.0.1:0\n  threads: 2\n" + gateway_text;
+  }
+  write_file(dir_ + "/fulcrum.yaml", "version: 1\n" + gateway_text);
+  gateway_ = std::make_unique<Process>(
+      std::vector<std::string>{fulcrum_binary(), "--config", dir_ + "/fulcrum.yaml"}, gateway_env);
+  const auto ports = gateway_->wait_for(std::regex("listening data=\\S+:(\\d+ admin=\\S+:\\d+)"));
+  if (!ports) {
+    std::string output;
+    for (const auto& l : gateway_->lines()) output += l + "\n";
+    throw std::runtime_error("fulcrum did not start:\n" + output);
+  }
+  std::smatch m;
+  std::regex_search(*ports, m, std::regex("(\\d+) admin=\\S+:(\\d+)"));
+  data_port_ = static_cast<std::uint16_t>(std::stoi(m[1]));
+  admin_port_ = static_cast<std::uint16_t>(std::stoi(m[2]));
+}
+
+Stack::~Stack() {
+  gateway_.reset();
+  sim_.reset();
+  std::error_code ignored;
+  std::filesystem::remove_all(dir_, ignored);
+}
+
+nlohmann::json Stack::sim_stats() const {
+  HttpClient client(sim_ports_.begin()->second);
+  return nlohmann::json::parse(client.get("/sim/stats").body);
+}
+
+std::string Stack::metrics() const {
+  HttpClient client(admin_port_);
+  return client.get("/metrics").body;
+}
+
+}  // namespace fulcrum::testing

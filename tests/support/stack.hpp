@@ -1,0 +1,56 @@
+#pragma once
+// A real fulcrum-sim and a real fulcrum, started on free ports for one test.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "process.hpp"
+
+namespace fulcrum::testing {
+
+// A port nothing listens on (bound once, then released): connections to it are refused.
+std::uint16_t closed_port();
+
+// The value of the sample `name{labels...}` in a Prometheus text exposition, matching the
+// given labels (others may be present); nullopt when there is no such sample.
+std::optional<double> metric_value(const std::string& exposition, const std::string& name,
+                                   const std::map<std::string, std::string>& labels);
+
+class Stack {
+ public:
+  // `sim_yaml` is a fulcrum-sim config whose endpoints listen on 127.0.0.1:0. In
+  // `gateway_yaml`, "${NAME}" becomes "127.0.0.1:PORT" of sim endpoint NAME, "${closed}" a
+  // refused port, and the server section with port-0 listeners is prepended.
+  Stack(const std::string& sim_yaml, const std::string& gateway_yaml,
+        std::map<std::string, std::string> gateway_env = {});
+  ~Stack();
+
+  std::uint16_t port() const { return data_port_; }
+  std::uint16_t admin_port() const { return admin_port_; }
+  std::uint16_t sim_port(const std::string& name) const { return sim_ports_.at(name); }
+
+  nlohmann::json sim_stats() const;
+  std::string metrics() const;
+  std::optional<double> metric(const std::string& name,
+                               const std::map<std::string, std::string>& labels) const {
+    return metric_value(metrics(), name, labels);
+  }
+  Process& gateway() { return *gateway_; }
+  const std::string& dir() const { return dir_; }
+
+ private:
+  std::string dir_;
+  std::unique_ptr<Process> sim_;
+  std::unique_ptr<Process> gateway_;
+  std::map<std::string, std::uint16_t> sim_ports_;
+  std::uint16_t data_port_ = 0;
+  std::uint16_t admin_port_ = 0;
+};
+
+std::string fulcrum_binary();
+std::string sim_binary();
+
+}  // namespace fulcrum::testing

@@ -1,0 +1,165 @@
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "fulcrum/api/error.hpp"
+#include "fulcrum/api/request.hpp"
+#include "fulcrum/api/sse_scanner.hpp"
+#include "fulcrum/api/usage.hpp"
+#include "fulcrum/config/config.hpp"
+#include "fulcrum/metering/cost.hpp"
+
+namespace fulcrum::api {
+namespace {
+
+TEST(Usage, ReadsOpenAiUsageWithCachedTokens) {
+  const auto usage = usage_in_document(
+      R"({"id":"x","choices":[],"usage":{"prompt_tokens":120,"completion_tokens":30,)"
+      R"("total_tokens":150,"prompt_tokens_details":{"cached_tokens":100}}})");
+  ASSERT_TRUE(usage);
+  EXPECT_EQ(usage->input, 120);
+  EXPECT_EQ(usage->cached_input, 100);
+  EXPECT_EQ(usage->output, 30);
+  EXPECT_EQ(usage->uncached_input(), 20);
+}
+
+TEST(Usage, EmbeddingsHaveNoCompletionTokens) {
+  const auto usage = usage_in_document(R"({"data":[],"usage":{"prompt_tokens":5,"total_tokens":5}})");
+  ASSERT_TRUE(usage);
+  EXPECT_EQ(*usage, (Usage{5, 0, 0}));
+}
+
+TEST(Usage, MissingNullOrMalformedUsageIsNotInvented) {
+  EXPECT_FALSE(usage_in_document(R"({"choices":[]})"));
+  EXPECT_FALSE(usage_in_document(R"({"usage":null})"));
+  EXPECT_FALSE(usage_in_document(R"({"usage":{"prompt_tokens":-1,"completion_tokens":2}})"));
+  EXPECT_FALSE(usage_in_document(R"({"usage":{"prompt_tokens":"7","completion_tokens":2}})"));
+  EXPECT_FALSE(usage_in_document("not json"));
+}
+
+TEST(Usage, AUsageLookalikeInsideTheCompletionTextIsIgnored) {
+  // The model wrote the word "usage" in quotes; the real usage comes first in this body.
+  const std::string body =
+      R"({"usage":{"prompt_tokens":3,"completion_tokens":4},"choices":[{"message":)"
+      R"({"content":"say \"usage\": {\"prompt_tokens\": 999}"}}]})";
+  const auto usage = usage_in_document(body);
+  ASSERT_TRUE(usage);
+  EXPECT_EQ(usage->input, 3);
+  EXPECT_EQ(usage->output, 4);
+}
+
+TEST(Usage, CachedTokensNeverExceedInput) {
+  const auto usage = usage_in_document(
+      R"({"usage":{"prompt_tokens":10,"completion_tokens":1,"prompt_tokens_details":{"cached_tokens":50}}})");
+  ASSERT_TRUE(usage);
+  EXPECT_EQ(usage->cached_input, 10);
+}
+
+TEST(Usage, PreCheckFindsOnlyObjects) {
+  EXPECT_TRUE(may_carry_usage(R"(data: {"usage": {"prompt_tokens":1}})"));
+  EXPECT_FALSE(may_carry_usage(R"(data: {"usage":null,"choices":[]})"));
+  EXPECT_FALSE(may_carry_usage(R"(data: {"choices":[]})"));
+}
+
+TEST(Cost, ServerlessCostsTokensTimesPriceWithCachedInputAtItsOwnPrice) {
+  config::Price price;
+  price.input = *core::PricePerMillion::from_usd(0.15);
+  price.cached_input = *core::PricePerMillion::from_usd(0.075);
+  price.output = *core::PricePerMillion::from_usd(0.60);
+  // 20 uncached × 150 + 100 cached × 75 + 30 out × 600 nano-dollars.
+  EXPECT_EQ(metering::marginal_cost(price, Usage{120, 100, 30}).nano_usd, 3000 + 7500 + 18000);
+  EXPECT_EQ(metering::marginal_cost(config::Price{}, Usage{120, 100, 30}).nano_usd, 0);
+}
+
+std::vector<std::string> split_events(const std::string& stream, std::size_t piece) {
+  SseScanner scanner;
+  std::vector<std::string> events;
+  for (std::size_t at = 0; at < stream.size(); at += piece) {
+    scanner.feed(std::string_view(stream).substr(at, piece),
+                 [&](std::string_view event) { events.emplace_back(event); });
+  }
+  return events;
+}
+
+TEST(SseScanner, YieldsTheSameEventsHoweverTheBytesAreCut) {
+  const std::string stream =
+      "data: {\"a\":1}\n\n"
+      "event: ping\r\ndata: x\r\n\r\n"
+      ": comment\n\n"
+      "data: {\"usage\":{}}\ndata: second line\n\n"
+      "data: [DONE]\n\n";
+  const std::vector<std::string> expected = {"data: {\"a\":1}\n\n", "event: ping\r\ndata: x\r\n\r\n",
+                                             ": comment\n\n",
+                                             "data: {\"usage\":{}}\ndata: second line\n\n",
+                                             "data: [DONE]\n\n"};
+  for (std::size_t piece = 1; piece <= stream.size(); ++piece) {
+    EXPECT_EQ(split_events(stream, piece), expected) << "pieces of " << piece << " bytes";
+  }
+}
+
+TEST(SseScanner, KeepsAnUnfinishedEventAsRemainder) {
+  SseScanner scanner;
+  int events = 0;
+  scanner.feed("data: one\n\ndata: tw", [&](std::string_view) { ++events; });
+  EXPECT_EQ(events, 1);
+  EXPECT_EQ(scanner.remainder(), "data: tw");
+}
+
+TEST(SseData, JoinsDataLines) {
+  std::string data;
+  EXPECT_TRUE(sse_data("event: x\ndata: a\ndata:b\r\n\n", data));
+  EXPECT_EQ(data, "a\nb");
+  data.clear();
+  EXPECT_FALSE(sse_data(": only a comment\n\n", data));
+  data.clear();
+  EXPECT_FALSE(sse_data("database: no\n\n", data));
+}
+
+TEST(Request, ReadsModelAndStreamFlags) {
+  auto parsed = parse_request(Operation::chat_completions,
+                              R"({"model":"m","stream":true,"messages":[]})");
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->model, "m");
+  EXPECT_TRUE(parsed->stream);
+  EXPECT_FALSE(parsed->client_wants_usage);
+  const auto body = nlohmann::json::parse(upstream_body(*parsed, "upstream/model-1"));
+  EXPECT_EQ(body["model"], "upstream/model-1");
+  EXPECT_EQ(body["stream_options"]["include_usage"], true);
+  EXPECT_EQ(body["messages"], nlohmann::json::array());
+  EXPECT_EQ(parsed->model, "m");  // the alias survives the rewrite
+}
+
+TEST(Request, NonStreamBodiesAreForwardedWithOnlyTheModelChanged) {
+  auto parsed = parse_request(Operation::embeddings, R"({"model":"m","input":"x","dimensions":3})");
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(nlohmann::json::parse(upstream_body(*parsed, "e")),
+            nlohmann::json::parse(R"({"model":"e","input":"x","dimensions":3})"));
+}
+
+TEST(Request, InvalidBodiesBecome400InOpenAiShape) {
+  struct Case {
+    const char* body;
+    const char* param;
+  };
+  for (const Case& c : {Case{"{", ""}, Case{"[1]", ""}, Case{R"({"messages":[]})", "model"},
+                        Case{R"({"model":7})", "model"}, Case{R"({"model":"m","stream":"yes"})", "stream"}}) {
+    auto parsed = parse_request(Operation::chat_completions, c.body);
+    ASSERT_FALSE(parsed) << c.body;
+    EXPECT_EQ(parsed.error().status, 400u);
+    EXPECT_EQ(parsed.error().type, "invalid_request_error");
+    EXPECT_EQ(parsed.error().param, c.param);
+  }
+}
+
+TEST(ApiError, HasOpenAiShapeWithNulls) {
+  const auto body = nlohmann::json::parse(ApiError::model_not_found("x").to_json());
+  EXPECT_EQ(body["error"]["code"], "model_not_found");
+  EXPECT_EQ(body["error"]["param"], "model");
+  EXPECT_EQ(body["error"]["type"], "invalid_request_error");
+  const auto gateway = nlohmann::json::parse(ApiError::bad_gateway("down").to_json());
+  EXPECT_TRUE(gateway["error"]["param"].is_null());
+  EXPECT_EQ(gateway["error"]["message"], "down");
+}
+
+}  // namespace
+}  // namespace fulcrum::api

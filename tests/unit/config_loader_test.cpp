@@ -1,0 +1,172 @@
+#include <gtest/gtest.h>
+
+#include "fulcrum/config/loader.hpp"
+
+namespace fulcrum::config {
+namespace {
+
+const char* env_with_key(const char* name) {
+  return std::string_view(name) == "CLOUD_KEY" ? "sk-test-123" : nullptr;
+}
+
+constexpr const char* kValid = R"(version: 1
+server:
+  listen: 0.0.0.0:8080
+  admin_listen: 127.0.0.1:9090
+  threads: 4
+  limits: {max_body_bytes: 1024, max_header_bytes: 4096, header_timeout: 5s, idle_timeout: 2m}
+endpoints:
+  gpu-a:
+    kind: provisioned
+    base_url: http://127.0.0.1:9101/v1
+    hourly_usd: 2.50
+    capacity: {max_concurrency: 8, output_tokens_per_second: 400}
+    timeouts: {connect: 250ms, first_byte: 30s, idle: 30s, total: 600s}
+  cloud:
+    kind: serverless
+    base_url: https://api.openai.com/v1
+    api_key_env: CLOUD_KEY
+    pricing:
+      gpt-4o-mini: {input: 0.15, cached_input: 0.075, output: 0.60}
+models:
+  llama-8b:
+    targets: [gpu-a/meta-llama/Llama-3.1-8B-Instruct, cloud/gpt-4o-mini]
+)";
+
+std::vector<Issue> issues_of(const std::string& yaml) {
+  auto loaded = load_string(yaml, "test.yaml", env_with_key);
+  EXPECT_FALSE(loaded.has_value());
+  return loaded ? std::vector<Issue>{} : loaded.error();
+}
+
+// Replaces the first occurrence of `from` in the valid config.
+std::string valid_with(const std::string& from, const std::string& to) {
+  std::string text = kValid;
+  const auto at = text.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  return text.replace(at, from.size(), to);
+}
+
+TEST(ConfigLoader, ReadsEveryFieldOfTheDocumentedSchema) {
+  auto loaded = load_string(kValid, "test.yaml", env_with_key);
+  ASSERT_TRUE(loaded.has_value()) << loaded.error().front().to_string();
+  const Config& config = *loaded;
+  EXPECT_EQ(config.server.listen.host, "0.0.0.0");
+  EXPECT_EQ(config.server.listen.port, 8080);
+  EXPECT_EQ(config.server.threads, 4u);
+  EXPECT_EQ(config.server.limits.max_body_bytes, 1024u);
+  EXPECT_EQ(config.server.limits.idle_timeout, std::chrono::minutes(2));
+  ASSERT_EQ(config.endpoints.size(), 2u);
+  const Endpoint& gpu = config.endpoints[0];
+  EXPECT_EQ(gpu.name, "gpu-a");
+  EXPECT_EQ(gpu.kind, EndpointKind::provisioned);
+  EXPECT_DOUBLE_EQ(gpu.hourly_usd, 2.5);
+  EXPECT_EQ(gpu.capacity.max_concurrency, 8u);
+  EXPECT_EQ(gpu.timeouts.connect, std::chrono::milliseconds(250));
+  const Endpoint& cloud = config.endpoints[1];
+  EXPECT_TRUE(cloud.base_url.tls);
+  EXPECT_EQ(cloud.base_url.host, "api.openai.com");
+  EXPECT_EQ(cloud.base_url.port, 443);
+  EXPECT_EQ(cloud.base_url.path, "/v1");
+  EXPECT_EQ(cloud.api_key.reveal(), "sk-test-123");
+  EXPECT_EQ(cloud.pricing.at("gpt-4o-mini").cached_input.micro_usd, 75'000);
+
+  const ModelAlias* alias = config.find_alias("llama-8b");
+  ASSERT_NE(alias, nullptr);
+  ASSERT_EQ(alias->targets.size(), 2u);
+  // Split at the first '/': the upstream model keeps its own slashes.
+  EXPECT_EQ(alias->targets[0].upstream_model, "meta-llama/Llama-3.1-8B-Instruct");
+  EXPECT_EQ(alias->targets[0].price.output.micro_usd, 0);  // provisioned: paid by the hour
+  EXPECT_EQ(alias->targets[1].endpoint, 1u);
+  EXPECT_EQ(alias->targets[1].price.output.micro_usd, 600'000);
+  EXPECT_EQ(config.find_alias("missing"), nullptr);
+}
+
+TEST(ConfigLoader, UnknownKeyIsReportedWithLineAndColumn) {
+  const auto issues = issues_of(valid_with("    hourly_usd: 2.50\n", "    hourly_usd: 2.50\n    hourly_eur: 2\n"));
+  ASSERT_EQ(issues.size(), 1u);
+  EXPECT_EQ(issues[0].line, 12);
+  EXPECT_EQ(issues[0].column, 5);
+  EXPECT_EQ(issues[0].to_string(), "test.yaml:12:5: unknown key 'hourly_eur' in endpoint 'gpu-a'");
+}
+
+TEST(ConfigLoader, WrongTypeIsReported) {
+  const auto issues = issues_of(valid_with("threads: 4", "threads: many"));
+  ASSERT_EQ(issues.size(), 1u);
+  EXPECT_EQ(issues[0].line, 5);
+  EXPECT_NE(issues[0].message.find("threads must be a non-negative integer"), std::string::npos);
+}
+
+TEST(ConfigLoader, UnknownEndpointInTargetIsReported) {
+  const auto issues = issues_of(valid_with("cloud/gpt-4o-mini]", "clod/gpt-4o-mini]"));
+  ASSERT_EQ(issues.size(), 1u);
+  EXPECT_EQ(issues[0].line, 22);
+  EXPECT_NE(issues[0].message.find("unknown endpoint 'clod'"), std::string::npos);
+}
+
+TEST(ConfigLoader, ServerlessTargetWithoutPriceIsReported) {
+  const auto issues = issues_of(valid_with("cloud/gpt-4o-mini]", "cloud/gpt-4o]"));
+  ASSERT_EQ(issues.size(), 1u);
+  EXPECT_NE(issues[0].message.find("no price for model 'gpt-4o'"), std::string::npos);
+}
+
+TEST(ConfigLoader, ProvisionedEndpointWithoutHourlyPriceIsReported) {
+  const auto issues = issues_of(valid_with("    hourly_usd: 2.50\n", ""));
+  ASSERT_EQ(issues.size(), 1u);
+  EXPECT_EQ(issues[0].line, 9);
+  EXPECT_NE(issues[0].message.find("needs hourly_usd"), std::string::npos);
+}
+
+TEST(ConfigLoader, BadDurationIsReported) {
+  const auto issues = issues_of(valid_with("first_byte: 30s", "first_byte: 30 seconds"));
+  ASSERT_EQ(issues.size(), 1u);
+  EXPECT_EQ(issues[0].line, 13);
+  EXPECT_NE(issues[0].message.find("first_byte must be a duration"), std::string::npos);
+}
+
+TEST(ConfigLoader, MissingPriceFieldAndMissingEnvironmentVariableAreBothReported) {
+  auto text = valid_with("{input: 0.15, cached_input: 0.075, output: 0.60}", "{input: 0.15}");
+  auto loaded = load_string(text, "test.yaml", [](const char*) -> const char* { return nullptr; });
+  ASSERT_FALSE(loaded.has_value());
+  const auto& issues = loaded.error();
+  ASSERT_EQ(issues.size(), 2u);
+  // Sorted by position: the environment variable comes first in the file.
+  EXPECT_NE(issues[0].message.find("CLOUD_KEY (api_key_env) is not set"), std::string::npos);
+  EXPECT_NE(issues[1].message.find("needs 'output'"), std::string::npos);
+}
+
+TEST(ConfigLoader, SyntaxErrorIsReportedWithPosition) {
+  const auto issues = issues_of("version: 1\nendpoints: {a: [}\n");
+  ASSERT_EQ(issues.size(), 1u);
+  EXPECT_EQ(issues[0].line, 2);
+}
+
+TEST(ConfigLoader, EveryProblemIsListedInOnePass) {
+  auto text = valid_with("kind: serverless", "kind: lambda");
+  text = text.replace(text.find("version: 1"), 10, "version: 2");
+  const auto issues = issues_of(text);
+  ASSERT_GE(issues.size(), 2u);
+  EXPECT_NE(issues[0].message.find("version must be 1"), std::string::npos);
+  EXPECT_NE(issues[1].message.find("kind must be 'serverless' or 'provisioned'"), std::string::npos);
+}
+
+TEST(ConfigLoader, EndpointNamesAreRestricted) {
+  const auto issues = issues_of(valid_with("  gpu-a:\n", "  GPU A:\n"));
+  ASSERT_FALSE(issues.empty());
+  EXPECT_NE(issues[0].message.find("must match [a-z0-9_-]+"), std::string::npos);
+}
+
+TEST(ConfigLoader, UrlWithCredentialsIsRejected) {
+  const auto issues = issues_of(valid_with("http://127.0.0.1:9101/v1", "http://user:pw@127.0.0.1:9101/v1"));
+  ASSERT_EQ(issues.size(), 1u);
+  EXPECT_NE(issues[0].message.find("base_url must be"), std::string::npos);
+}
+
+TEST(ConfigLoader, MissingFileIsReported) {
+  auto loaded = load_file("/nonexistent/fulcrum.yaml");
+  ASSERT_FALSE(loaded.has_value());
+  EXPECT_EQ(loaded.error()[0].to_string(), "/nonexistent/fulcrum.yaml: cannot read the file");
+}
+
+}  // namespace
+}  // namespace fulcrum::config

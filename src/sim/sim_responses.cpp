@@ -138,14 +138,39 @@ std::string stream_tail_events(const Generation& g) {
   return out;
 }
 
-std::string embeddings_response(const Generation& g, std::size_t inputs, unsigned dimensions) {
+namespace {
+
+// OpenAI's encoding_format "base64": the vector as little-endian float32, base64-encoded.
+std::string base64_floats(const std::vector<float>& values) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string bytes(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float));
+  std::string out;
+  for (std::size_t i = 0; i < bytes.size(); i += 3) {
+    const std::size_t n = std::min<std::size_t>(3, bytes.size() - i);
+    std::uint32_t chunk = 0;
+    for (std::size_t j = 0; j < 3; ++j) {
+      chunk = (chunk << 8) | (j < n ? static_cast<unsigned char>(bytes[i + j]) : 0);
+    }
+    for (std::size_t j = 0; j < 4; ++j) {
+      out += j <= n ? kAlphabet[(chunk >> (18 - 6 * j)) & 0x3f] : '=';
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string embeddings_response(const Generation& g, std::size_t inputs, unsigned dimensions,
+                                bool base64) {
   nlohmann::json data = nlohmann::json::array();
   for (std::size_t i = 0; i < inputs; ++i) {
-    nlohmann::json vector = nlohmann::json::array();
+    std::vector<float> vector;
     for (unsigned d = 0; d < dimensions; ++d) {
-      vector.push_back(static_cast<double>((i * 31 + d * 7) % 100) / 100.0);
+      vector.push_back(static_cast<float>((i * 31 + d * 7) % 100) / 100.0f);
     }
-    data.push_back({{"object", "embedding"}, {"index", i}, {"embedding", std::move(vector)}});
+    nlohmann::json embedding = base64 ? nlohmann::json(base64_floats(vector)) : nlohmann::json(vector);
+    data.push_back({{"object", "embedding"}, {"index", i}, {"embedding", std::move(embedding)}});
   }
   return nlohmann::json{{"object", "list"},
                         {"data", std::move(data)},

@@ -33,6 +33,7 @@ std::string stream_tail_events(const Generation& g);
 // For chat, the opening event with the assistant role.
 std::string stream_head_event(const Generation& g);
 
-std::string embeddings_response(const Generation& g, std::size_t inputs, unsigned dimensions);
+std::string embeddings_response(const Generation& g, std::size_t inputs, unsigned dimensions,
+                                bool base64);
 
 }  // namespace fulcrum::sim

@@ -51,6 +51,15 @@ awaitable<void> sleep_for(core::Duration d) {
   co_await timer.async_wait(as_result(ec));
 }
 
+awaitable<bool> reply_error(beast::tcp_stream& client, const Request& req, unsigned status,
+                            std::string message, unsigned retry_after) {
+  const api::ApiError error{status, status == 429 ? "rate_limit_error" : "api_error", "",
+                            std::move(message), ""};
+  auto res = error_response(error, req.version(), req.keep_alive());
+  if (retry_after > 0) res.set(http::field::retry_after, std::to_string(retry_after));
+  co_return co_await write_response(client, res, std::chrono::minutes(10)) && req.keep_alive();
+}
+
 core::Duration per_token(const SimEndpoint& e) {
   if (e.tokens_per_second <= 0) return core::Duration(0);
   return core::Duration(static_cast<long>(1000.0 / e.tokens_per_second));
@@ -134,24 +143,22 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, api::Operation op,
   const bool keep_alive = req.keep_alive();
   const SimEndpoint& spec = e.spec;
   const std::uint64_t serial = e.requests++;
-  const auto fail = [&](unsigned status, std::string message) -> awaitable<bool> {
-    api::ApiError error{status, status == 429 ? "rate_limit_error" : "api_error", "",
-                        std::move(message), ""};
-    auto res = error_response(error, req.version(), keep_alive);
-    if (status == 429 && spec.retry_after > 0) res.set(http::field::retry_after, std::to_string(spec.retry_after));
-    co_return co_await write_response(client, res, timeout) && keep_alive;
-  };
+
 
   if (!spec.api_key.empty() && req[http::field::authorization] != "Bearer " + spec.api_key) {
-    co_return co_await fail(401, "Incorrect API key provided: " + std::string(req[http::field::authorization]));
+    co_return co_await reply_error(client, req, 401, "Incorrect API key provided: " + std::string(req[http::field::authorization]), 0);
   }
-  if (serial < spec.fail_first) co_return co_await fail(spec.fail_first_status, "injected failure");
-  if (spec.fail_status != 0) co_return co_await fail(spec.fail_status, "injected failure");
+  if (serial < spec.fail_first) {
+    co_return co_await reply_error(client, req, spec.fail_first_status, "injected failure", 0);
+  }
+  if (spec.fail_status != 0) {
+    co_return co_await reply_error(client, req, spec.fail_status, "injected failure", 0);
+  }
   // Evenly spread: request n fails when it crosses the next multiple of 1/rate.
   if (spec.rate_429 > 0 &&
       static_cast<std::uint64_t>((serial + 1) * spec.rate_429) >
           static_cast<std::uint64_t>(serial * spec.rate_429)) {
-    co_return co_await fail(429, "Rate limit reached (injected).");
+    co_return co_await reply_error(client, req, 429, "Rate limit reached (injected).", spec.retry_after);
   }
 
   const auto body = nlohmann::json::parse(req.body(), nullptr, false);
@@ -194,7 +201,8 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, api::Operation op,
     co_await sleep_for(spec.ttft);
     std::size_t inputs = 1;
     if (body.contains("input") && body["input"].is_array()) inputs = body["input"].size();
-    auto res = json_response(200, embeddings_response(g, inputs, spec.embedding_dimensions), req.version(), keep_alive);
+    auto res = json_response(200, embeddings_response(g, inputs, spec.embedding_dimensions,
+                                                     body.value("encoding_format", "") == "base64"), req.version(), keep_alive);
     e.last_active = core::Clock::now();
     co_return co_await write_response(client, res, timeout) && keep_alive;
   }

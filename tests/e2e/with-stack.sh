@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Starts fulcrum-sim and fulcrum on free ports, exports where they listen, runs a command
+# against them, and stops both. Used by the end-to-end tests (ctest passes the binaries).
+#   with-stack.sh FULCRUM_BIN SIM_BIN COMMAND [ARGS...]
+# Exports FULCRUM_BASE_URL (…/v1), FULCRUM_ADMIN_URL and FULCRUM_LOG (the gateway's output).
+set -euo pipefail
+fulcrum_bin=$(realpath "$1") sim_bin=$(realpath "$2")
+shift 2
+dir=$(mktemp -d /tmp/fulcrum-e2e-XXXXXX)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+
+# Waits until FILE has COUNT lines matching REGEX (the process announces its ports).
+wait_for() {
+  local file=$1 regex=$2 count=$3
+  for _ in $(seq 200); do
+    [ "$(grep -cE "$regex" "$file" 2>/dev/null || true)" -ge "$count" ] && return 0
+    sleep 0.05
+  done
+  echo "with-stack: timed out waiting for '$regex' in $file:" >&2
+  cat "$file" >&2
+  return 1
+}
+
+cat > "$dir/sim.yaml" <<YAML
+endpoints:
+  gpu:   {listen: 127.0.0.1:0, ttft: 5ms, tokens_per_second: 500}
+  cloud: {listen: 127.0.0.1:0, cached_tokens: 1}
+YAML
+"$sim_bin" --config "$dir/sim.yaml" >"$dir/sim.log" 2>&1 &
+pids+=($!)
+wait_for "$dir/sim.log" '^listening ' 2
+port_of() { sed -nE "s/^listening $1 [^ ]+:([0-9]+)$/\1/p" "$dir/sim.log"; }
+
+cat > "$dir/fulcrum.yaml" <<YAML
+version: 1
+server: {listen: 127.0.0.1:0, admin_listen: 127.0.0.1:0, threads: 2}
+endpoints:
+  gpu:
+    kind: provisioned
+    base_url: http://127.0.0.1:$(port_of gpu)/v1
+    hourly_usd: 2.5
+  cloud:
+    kind: serverless
+    base_url: http://127.0.0.1:$(port_of cloud)/v1
+    pricing:
+      gpt-4o-mini: {input: 0.15, cached_input: 0.075, output: 0.60}
+      text-embedding-3-small: {input: 0.02, output: 0}
+models:
+  llama-8b: {targets: [gpu/meta-llama/Llama-3.1-8B-Instruct, cloud/gpt-4o-mini]}
+  gpt-4o-mini: {targets: [cloud/gpt-4o-mini]}
+  text-embedding-3-small: {targets: [cloud/text-embedding-3-small]}
+YAML
+"$fulcrum_bin" --config "$dir/fulcrum.yaml" >"$dir/fulcrum.log" 2>&1 &
+pids+=($!)
+wait_for "$dir/fulcrum.log" 'listening data=' 1
+ports=$(grep -m1 'listening data=' "$dir/fulcrum.log")
+data_port=$(sed -nE 's/.*data=[^ ]+:([0-9]+) .*/\1/p' <<<"$ports")
+admin_port=$(sed -nE 's/.*admin=[^ ]+:([0-9]+) .*/\1/p' <<<"$ports")
+export FULCRUM_BASE_URL="http://127.0.0.1:$data_port/v1"
+export FULCRUM_ADMIN_URL="http://127.0.0.1:$admin_port"
+export FULCRUM_LOG="$dir/fulcrum.log"
+"$@"

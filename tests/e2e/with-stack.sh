@@ -9,9 +9,13 @@ shift 2
 dir=$(mktemp -d /tmp/fulcrum-e2e-XXXXXX)
 pids=()
 cleanup() {
+  local status=$?
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || { echo "with-stack: process $pid exited with $?" >&2; status=1; }; done
+  # A sanitizer report from either process fails the test even if every request succeeded.
+  if grep -hE 'Sanitizer|runtime error:' "$dir"/*.log >&2; then status=1; fi
   rm -rf "$dir"
+  exit $status
 }
 trap cleanup EXIT
 

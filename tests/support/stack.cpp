@@ -1,6 +1,8 @@
 #include "stack.hpp"
 
+#include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 
 #include <filesystem>
 #include <fstream>
@@ -94,7 +96,27 @@ Stack::Stack(const std::string& sim_yaml, const std::string& gateway_yaml,
   admin_port_ = static_cast<std::uint16_t>(std::stoi(m[2]));
 }
 
+namespace {
+
+// Stops a child and fails the running test if it did not exit cleanly or a sanitizer spoke:
+// a crash or a leak in the gateway must not hide behind a passing client-side check.
+void stop_and_check(Process& process, const std::string& name) {
+  const int status = process.stop();
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    ADD_FAILURE() << name << " did not exit cleanly on SIGTERM (wait status " << status << ")";
+  }
+  for (const auto& line : process.lines()) {
+    if (line.find("Sanitizer") != std::string::npos || line.find("runtime error:") != std::string::npos) {
+      ADD_FAILURE() << name << ": " << line;
+    }
+  }
+}
+
+}  // namespace
+
 Stack::~Stack() {
+  if (gateway_) stop_and_check(*gateway_, "fulcrum");
+  if (sim_) stop_and_check(*sim_, "fulcrum-sim");
   gateway_.reset();
   sim_.reset();
   std::error_code ignored;

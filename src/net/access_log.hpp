@@ -1,5 +1,7 @@
 #pragma once
+// The one access line per request. It names the request, never its prompt, completion or key.
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "fulcrum/api/usage.hpp"
@@ -8,7 +10,6 @@
 
 namespace fulcrum::net {
 
-// The one access line per request. It names the request, never its prompt, completion or key.
 struct AccessRecord {
   std::string_view request_id;
   std::string_view operation;
@@ -24,6 +25,17 @@ struct AccessRecord {
   std::optional<double> ttft_ms;
 };
 
-void log_access(const AccessRecord& record);
+// One per worker thread, used by that thread only: lines collect in memory and reach stdout
+// in whole-line writes of at most PIPE_BUF bytes (atomic on pipes, so they never interleave
+// with other log output), when the buffer fills or the worker's flush timer fires. Handing
+// every line to a logging thread instead cost a futex wake per request.
+class AccessLog {
+ public:
+  void append(const AccessRecord& record);
+  void flush();
+
+ private:
+  std::string buffer_;
+};
 
 }  // namespace fulcrum::net

@@ -30,6 +30,18 @@ ssl::context make_client_tls() {
   return tls;
 }
 
+// Access lines reach stdout within this long even when traffic is too light to fill a buffer.
+awaitable<void> flush_access_log_periodically(Worker& worker) {
+  asio::steady_timer timer(worker.io);
+  for (;;) {
+    timer.expires_after(std::chrono::milliseconds(200));
+    error_code ec;
+    co_await timer.async_wait(as_result(ec));
+    if (ec) co_return;
+    worker.access_log.flush();
+  }
+}
+
 }  // namespace
 
 Runtime::Runtime(config::Config config, std::string version)
@@ -124,6 +136,7 @@ void Gateway::start() {
   });
 
   for (auto& worker : g.workers) {
+    asio::co_spawn(worker->io, flush_access_log_periodically(*worker), asio::detached);
     g.threads.emplace_back([&io = worker->io] {
       const auto guard = asio::make_work_guard(io);
       io.run();
@@ -138,6 +151,8 @@ void Gateway::wait() {
   for (auto& thread : impl_->threads) {
     if (thread.joinable()) thread.join();
   }
+  // The workers have stopped: their buffered access lines can be written from here.
+  for (auto& worker : impl_->workers) worker->access_log.flush();
 }
 
 void Gateway::stop() {

@@ -75,14 +75,19 @@ awaitable<error_code> read_body(Stream& upstream, UpstreamConnection& connection
                                 TimePoint deadline) {
   error_code ec;
   while (!parser.is_done()) {
+    // Grow by what the body still needs when Content-Length says so: resize() zero-fills,
+    // and a fixed 16 KiB step would clear far more memory than a typical response holds.
     const std::size_t used = out.size();
-    out.resize(used + kReadChunk);
+    const auto length = parser.content_length_remaining();
+    const std::size_t step = length && *length > 0 ? std::min<std::size_t>(*length, limit + 1)
+                                                   : kReadChunk;
+    out.resize(used + step);
     parser.get().body().data = out.data() + used;
-    parser.get().body().size = kReadChunk;
+    parser.get().body().size = step;
     connection.tcp().expires_after(bounded(idle, deadline));
     co_await http::async_read(upstream, connection.buffer, parser, as_result(ec));
     if (ec == http::error::need_buffer) ec = {};
-    out.resize(used + kReadChunk - parser.get().body().size);
+    out.resize(used + step - parser.get().body().size);
     if (ec) co_return ec;
     if (out.size() > limit) co_return http::error::body_limit;
   }
@@ -248,7 +253,7 @@ void ProxyHandler::meter(Exchange& ex) {
   if (ex.first_byte) completion.ttft_seconds = millis_between(ex.started, *ex.first_byte) / 1000.0;
   runtime_.metrics().record(table, completion);
 
-  log_access(AccessRecord{
+  worker_.access_log.append(AccessRecord{
       .request_id = ex.id.view(),
       .operation = operation_name(ex.request.operation),
       .alias = ex.alias ? std::string_view(ex.alias->name) : std::string_view{},
@@ -513,7 +518,6 @@ awaitable<ProxyHandler::AttemptResult> ProxyHandler::relay_whole(Stream& upstrea
                                                                  Exchange& ex) {
   const config::Timeouts& timeouts = ex.endpoint->timeouts;
   std::string body;
-  if (const auto length = parser.content_length()) body.reserve(std::min<std::size_t>(*length, kMaxWholeResponseBytes));
   const error_code ec = co_await read_body(upstream, connection, parser, body,
                                            kMaxWholeResponseBytes, timeouts.idle, ex.deadline);
   if (ec) {

@@ -8,6 +8,7 @@
 #include "fulcrum/config/config.hpp"
 #include "fulcrum/metering/metrics.hpp"
 #include "fulcrum/net/asio.hpp"
+#include "access_log.hpp"
 #include "request_id.hpp"
 #include "upstream_pool.hpp"
 
@@ -47,6 +48,7 @@ struct Worker {
   asio::io_context io{1};
   std::vector<std::unique_ptr<UpstreamPool>> pools;  // by endpoint index
   RequestIdSource ids;
+  AccessLog access_log;
 };
 
 }  // namespace fulcrum::net

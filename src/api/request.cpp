@@ -4,9 +4,12 @@ namespace fulcrum::api {
 
 std::string_view upstream_path(Operation op) {
   switch (op) {
-    case Operation::chat_completions: return "/chat/completions";
-    case Operation::completions: return "/completions";
-    case Operation::embeddings: return "/embeddings";
+    case Operation::chat_completions:
+      return "/chat/completions";
+    case Operation::completions:
+      return "/completions";
+    case Operation::embeddings:
+      return "/embeddings";
   }
   return "/chat/completions";
 }
@@ -47,8 +50,8 @@ core::Expected<ParsedRequest, ApiError> parse_request(Operation op, std::string_
   const auto options = request.body.find("stream_options");
   if (options != request.body.end() && options->is_object()) {
     const auto include = options->find("include_usage");
-    request.client_wants_usage = include != options->end() && include->is_boolean() &&
-                                 include->get<bool>();
+    request.client_wants_usage =
+        include != options->end() && include->is_boolean() && include->get<bool>();
   }
   return request;
 }

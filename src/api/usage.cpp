@@ -43,9 +43,9 @@ std::optional<std::string_view> trailing_usage_object(std::string_view json_text
   // A quote escaped inside some string value is not a key.
   if (key == std::string_view::npos || key == 0 || json_text[key - 1] == '\\') return std::nullopt;
   std::size_t i = key + 7;
-  while (i < json_text.size() && (json_text[i] == ' ' || json_text[i] == ':' ||
-                                  json_text[i] == '\n' || json_text[i] == '\r' ||
-                                  json_text[i] == '\t')) {
+  while (i < json_text.size() &&
+         (json_text[i] == ' ' || json_text[i] == ':' || json_text[i] == '\n' ||
+          json_text[i] == '\r' || json_text[i] == '\t')) {
     ++i;
   }
   if (i >= json_text.size() || json_text[i] != '{') return std::nullopt;
@@ -54,8 +54,10 @@ std::optional<std::string_view> trailing_usage_object(std::string_view json_text
   for (std::size_t j = i; j < json_text.size(); ++j) {
     const char c = json_text[j];
     if (in_string) {
-      if (c == '\\') ++j;
-      else if (c == '"') in_string = false;
+      if (c == '\\')
+        ++j;
+      else if (c == '"')
+        in_string = false;
       continue;
     }
     if (c == '"') in_string = true;
@@ -84,9 +86,9 @@ bool may_carry_usage(std::string_view json_text) {
   for (auto at = json_text.find(kKey); at != std::string_view::npos;
        at = json_text.find(kKey, at + 1)) {
     std::size_t i = at + kKey.size();
-    while (i < json_text.size() && (json_text[i] == ' ' || json_text[i] == ':' ||
-                                    json_text[i] == '\t' || json_text[i] == '\n' ||
-                                    json_text[i] == '\r')) {
+    while (i < json_text.size() &&
+           (json_text[i] == ' ' || json_text[i] == ':' || json_text[i] == '\t' ||
+            json_text[i] == '\n' || json_text[i] == '\r')) {
       ++i;
     }
     if (i < json_text.size() && json_text[i] == '{') return true;

@@ -27,9 +27,8 @@ bool is_endpoint_name(std::string_view name) {
 }
 
 bool is_alias_name(std::string_view name) {
-  return !name.empty() && name.size() <= 256 && std::all_of(name.begin(), name.end(), [](char c) {
-    return c > ' ' && c < 0x7f;
-  });
+  return !name.empty() && name.size() <= 256 &&
+         std::all_of(name.begin(), name.end(), [](char c) { return c > ' ' && c < 0x7f; });
 }
 
 void read_host_port(const YAML::Node& node, Diagnostics& diag, std::string_view what,
@@ -56,24 +55,21 @@ void read_server(const YAML::Node& node, Diagnostics& diag, ServerConfig& server
   read_host_port(map.optional("admin_listen"), diag, "server.admin_listen", server.admin_listen);
   read_into(map.optional("threads"), server.threads,
             [&](const YAML::Node& n) { return read_unsigned(n, diag, "server.threads"); });
-  if (server.threads > 256) diag.error(map.optional("threads"), "server.threads must be at most 256");
+  if (server.threads > 256)
+    diag.error(map.optional("threads"), "server.threads must be at most 256");
 
   const YAML::Node limits_node = map.optional("limits");
   if (!limits_node.IsDefined()) return;
   MapReader limits(limits_node, diag, "server.limits");
   Limits& out = server.limits;
-  read_into(limits.optional("max_body_bytes"), out.max_body_bytes, [&](const YAML::Node& n) {
-    return read_unsigned(n, diag, "max_body_bytes");
-  });
-  read_into(limits.optional("max_header_bytes"), out.max_header_bytes, [&](const YAML::Node& n) {
-    return read_unsigned(n, diag, "max_header_bytes");
-  });
-  read_into(limits.optional("header_timeout"), out.header_timeout, [&](const YAML::Node& n) {
-    return read_duration(n, diag, "header_timeout");
-  });
-  read_into(limits.optional("idle_timeout"), out.idle_timeout, [&](const YAML::Node& n) {
-    return read_duration(n, diag, "idle_timeout");
-  });
+  read_into(limits.optional("max_body_bytes"), out.max_body_bytes,
+            [&](const YAML::Node& n) { return read_unsigned(n, diag, "max_body_bytes"); });
+  read_into(limits.optional("max_header_bytes"), out.max_header_bytes,
+            [&](const YAML::Node& n) { return read_unsigned(n, diag, "max_header_bytes"); });
+  read_into(limits.optional("header_timeout"), out.header_timeout,
+            [&](const YAML::Node& n) { return read_duration(n, diag, "header_timeout"); });
+  read_into(limits.optional("idle_timeout"), out.idle_timeout,
+            [&](const YAML::Node& n) { return read_duration(n, diag, "idle_timeout"); });
   if (out.max_header_bytes < 1024) {
     diag.error(limits_node, "max_header_bytes must be at least 1024");
   }
@@ -81,11 +77,14 @@ void read_server(const YAML::Node& node, Diagnostics& diag, ServerConfig& server
 
 void read_timeouts(const YAML::Node& node, Diagnostics& diag, Timeouts& out) {
   MapReader map(node, diag, "timeouts");
-  for (auto [key, field] : {std::pair{"connect", &out.connect}, {"first_byte", &out.first_byte},
-                            {"idle", &out.idle}, {"total", &out.total}}) {
+  for (auto [key, field] : {std::pair{"connect", &out.connect},
+                            {"first_byte", &out.first_byte},
+                            {"idle", &out.idle},
+                            {"total", &out.total}}) {
     const YAML::Node value = map.optional(key);
     read_into(value, *field, [&](const YAML::Node& n) { return read_duration(n, diag, key); });
-    if (value.IsDefined() && field->count() == 0) diag.error(value, std::string(key) + " must be positive");
+    if (value.IsDefined() && field->count() == 0)
+      diag.error(value, std::string(key) + " must be positive");
   }
 }
 
@@ -112,7 +111,8 @@ void read_pricing(const YAML::Node& node, Diagnostics& diag, Endpoint& endpoint)
     const YAML::Node output = map.required("output");
     const YAML::Node cached = map.optional("cached_input");
     if (input.IsDefined()) price.input = read_price(input, diag, "input").value_or(price.input);
-    if (output.IsDefined()) price.output = read_price(output, diag, "output").value_or(price.output);
+    if (output.IsDefined())
+      price.output = read_price(output, diag, "output").value_or(price.output);
     // Providers without prompt caching bill cached tokens as ordinary input.
     price.cached_input = cached.IsDefined()
                              ? read_price(cached, diag, "cached_input").value_or(price.input)
@@ -151,8 +151,9 @@ std::optional<Endpoint> read_endpoint(const std::string& name, const YAML::Node&
       if (auto url = core::parse_url(*text)) {
         endpoint.base_url = *url;
       } else {
-        diag.error(base_url, "base_url must be an http:// or https:// URL without query or "
-                             "credentials, e.g. https://api.openai.com/v1");
+        diag.error(base_url,
+                   "base_url must be an http:// or https:// URL without query or "
+                   "credentials, e.g. https://api.openai.com/v1");
       }
     }
   }
@@ -183,8 +184,9 @@ std::optional<Endpoint> read_endpoint(const std::string& name, const YAML::Node&
     MapReader cap(capacity, diag, "capacity");
     read_into(cap.optional("max_concurrency"), endpoint.capacity.max_concurrency,
               [&](const YAML::Node& n) { return read_unsigned(n, diag, "max_concurrency"); });
-    read_into(cap.optional("output_tokens_per_second"), endpoint.capacity.output_tokens_per_second,
-              [&](const YAML::Node& n) { return read_number(n, diag, "output_tokens_per_second"); });
+    read_into(
+        cap.optional("output_tokens_per_second"), endpoint.capacity.output_tokens_per_second,
+        [&](const YAML::Node& n) { return read_number(n, diag, "output_tokens_per_second"); });
   }
 
   const YAML::Node timeouts = map.optional("timeouts");
@@ -193,7 +195,8 @@ std::optional<Endpoint> read_endpoint(const std::string& name, const YAML::Node&
   const YAML::Node pricing = map.optional("pricing");
   if (pricing.IsDefined()) {
     if (provisioned) {
-      diag.error(pricing, "pricing applies to serverless endpoints; provisioned ones use hourly_usd");
+      diag.error(pricing,
+                 "pricing applies to serverless endpoints; provisioned ones use hourly_usd");
     } else {
       read_pricing(pricing, diag, endpoint);
     }
@@ -236,7 +239,8 @@ class Builder {
     }
     for (const auto& entry : node) {
       if (!entry.first.IsScalar()) continue;
-      if (auto endpoint = read_endpoint(entry.first.Scalar(), entry.first, entry.second, diag_, env_)) {
+      if (auto endpoint =
+              read_endpoint(entry.first.Scalar(), entry.first, entry.second, diag_, env_)) {
         config.endpoints.push_back(std::move(*endpoint));
       }
     }
@@ -258,7 +262,8 @@ class Builder {
       if (!entry.first.IsScalar()) continue;
       const std::string name = entry.first.Scalar();
       if (!is_alias_name(name)) {
-        diag_.error(entry.first, "model alias '" + name + "' must be printable ASCII without spaces");
+        diag_.error(entry.first,
+                    "model alias '" + name + "' must be printable ASCII without spaces");
       }
       MapReader map(entry.second, diag_, "model '" + name + "'");
       if (!map.valid()) continue;

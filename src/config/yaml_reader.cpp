@@ -15,8 +15,8 @@ std::string Issue::to_string() const {
 void Diagnostics::error(const YAML::Mark& mark, std::string message) {
   // yaml-cpp marks are 0-based and -1 when unknown.
   const bool placed = mark.line >= 0;
-  issues_.push_back(Issue{file_, placed ? mark.line + 1 : 0, placed ? mark.column + 1 : 0,
-                          std::move(message)});
+  issues_.push_back(
+      Issue{file_, placed ? mark.line + 1 : 0, placed ? mark.column + 1 : 0, std::move(message)});
 }
 
 std::optional<std::string> read_string(const YAML::Node& node, Diagnostics& diag,

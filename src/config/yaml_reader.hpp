@@ -18,7 +18,9 @@ class Diagnostics {
   explicit Diagnostics(std::string file) : file_(std::move(file)) {}
 
   void error(const YAML::Mark& mark, std::string message);
-  void error(const YAML::Node& node, std::string message) { error(node.Mark(), std::move(message)); }
+  void error(const YAML::Node& node, std::string message) {
+    error(node.Mark(), std::move(message));
+  }
   bool ok() const { return issues_.empty(); }
   const std::string& file() const { return file_; }
   std::vector<Issue> take() { return std::move(issues_); }

@@ -7,8 +7,8 @@ namespace fulcrum::core {
 
 std::optional<Duration> parse_duration(std::string_view text) {
   std::size_t digits = 0;
-  while (digits < text.size() && (std::isdigit(static_cast<unsigned char>(text[digits])) ||
-                                  text[digits] == '.')) {
+  while (digits < text.size() &&
+         (std::isdigit(static_cast<unsigned char>(text[digits])) || text[digits] == '.')) {
     ++digits;
   }
   if (digits == 0 || digits == text.size()) return std::nullopt;

@@ -94,8 +94,6 @@ std::string Url::host_header() const {
   return out;
 }
 
-std::string Url::to_string() const {
-  return (tls ? "https://" : "http://") + host_header() + path;
-}
+std::string Url::to_string() const { return (tls ? "https://" : "http://") + host_header() + path; }
 
 }  // namespace fulcrum::core

@@ -14,11 +14,16 @@ namespace fulcrum::metering {
 
 const char* to_string(Outcome outcome) {
   switch (outcome) {
-    case Outcome::success: return "success";
-    case Outcome::client_error: return "client_error";
-    case Outcome::upstream_error: return "upstream_error";
-    case Outcome::timeout: return "timeout";
-    case Outcome::client_closed: return "client_closed";
+    case Outcome::success:
+      return "success";
+    case Outcome::client_error:
+      return "client_error";
+    case Outcome::upstream_error:
+      return "upstream_error";
+    case Outcome::timeout:
+      return "timeout";
+    case Outcome::client_closed:
+      return "client_closed";
   }
   return "unknown";
 }

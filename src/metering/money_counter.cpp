@@ -12,8 +12,9 @@ MoneyCell& MoneyCounterFamily::add(const prometheus::Labels& labels) {
   for (auto& [existing, cell] : cells_) {
     if (existing == labels) return cell;
   }
-  return cells_.emplace_back(std::piecewise_construct, std::forward_as_tuple(labels),
-                             std::forward_as_tuple())
+  return cells_
+      .emplace_back(std::piecewise_construct, std::forward_as_tuple(labels),
+                    std::forward_as_tuple())
       .second;
 }
 

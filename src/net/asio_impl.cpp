@@ -1,7 +1,7 @@
 // Asio, Asio.SSL and Beast are compiled once, here (BOOST_*_SEPARATE_COMPILATION), so the
 // other translation units only see declarations and the build stays quick on two cores.
-#include "fulcrum/net/asio.hpp"
-
 #include <boost/asio/impl/src.hpp>
 #include <boost/asio/ssl/impl/src.hpp>
 #include <boost/beast/src.hpp>
+
+#include "fulcrum/net/asio.hpp"

@@ -16,7 +16,8 @@ namespace {
 std::string models_json(const config::Config& config) {
   nlohmann::json data = nlohmann::json::array();
   for (const auto& alias : config.models) {
-    data.push_back({{"id", alias.name}, {"object", "model"}, {"created", 0}, {"owned_by", "fulcrum"}});
+    data.push_back(
+        {{"id", alias.name}, {"object", "model"}, {"created", 0}, {"owned_by", "fulcrum"}});
   }
   return nlohmann::json{{"object", "list"}, {"data", std::move(data)}}.dump();
 }

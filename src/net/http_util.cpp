@@ -7,12 +7,10 @@ void set_nodelay(tcp::socket& socket) {
   socket.set_option(tcp::no_delay(true), ignored);
 }
 
-std::string_view path_of(std::string_view target) {
-  return target.substr(0, target.find('?'));
-}
+std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
 
-http::response<http::string_body> json_response(unsigned status, std::string body,
-                                                 unsigned version, bool keep_alive) {
+http::response<http::string_body> json_response(unsigned status, std::string body, unsigned version,
+                                                bool keep_alive) {
   http::response<http::string_body> res{static_cast<http::status>(status), version};
   res.set(http::field::content_type, "application/json");
   res.body() = std::move(body);

@@ -38,18 +38,21 @@ awaitable<void> serve_connection(tcp::socket socket, config::Limits limits,
     co_await http::async_read_header(stream, buffer, parser, as_result(ec));
     const unsigned version = parser.is_header_done() ? parser.get().version() : 11;
     if (ec == http::error::header_limit) {
-      auto res = error_response(api::ApiError::headers_too_large(limits.max_header_bytes), 11, false);
+      auto res =
+          error_response(api::ApiError::headers_too_large(limits.max_header_bytes), 11, false);
       co_await write_response(stream, res, limits.header_timeout);
       break;
     }
     if (ec == http::error::body_limit) {
-      auto res = error_response(api::ApiError::body_too_large(limits.max_body_bytes), version, false);
+      auto res =
+          error_response(api::ApiError::body_too_large(limits.max_body_bytes), version, false);
       co_await write_response(stream, res, limits.header_timeout);
       break;
     }
     if (ec && (is_quiet_close(ec) || buffer.size() == 0)) break;
     if (ec) {
-      auto res = error_response(api::ApiError::invalid_request("Malformed HTTP request."), 11, false);
+      auto res =
+          error_response(api::ApiError::invalid_request("Malformed HTTP request."), 11, false);
       co_await write_response(stream, res, limits.header_timeout);
       break;
     }
@@ -68,7 +71,8 @@ awaitable<void> serve_connection(tcp::socket socket, config::Limits limits,
     stream.expires_after(limits.idle_timeout);
     co_await http::async_read(stream, buffer, parser, as_result(ec));
     if (ec == http::error::body_limit) {
-      auto res = error_response(api::ApiError::body_too_large(limits.max_body_bytes), version, false);
+      auto res =
+          error_response(api::ApiError::body_too_large(limits.max_body_bytes), version, false);
       co_await write_response(stream, res, limits.header_timeout);
       break;
     }
@@ -101,8 +105,8 @@ awaitable<void> accept_loop(tcp::acceptor& acceptor, std::function<config::Limit
       co_await pause.async_wait(as_result(ec));
       continue;
     }
-    asio::co_spawn(acceptor.get_executor(),
-                   serve_connection(std::move(socket), limits(), handler), asio::detached);
+    asio::co_spawn(acceptor.get_executor(), serve_connection(std::move(socket), limits(), handler),
+                   asio::detached);
   }
 }
 

@@ -37,9 +37,12 @@ double millis_between(TimePoint from, TimePoint to) {
 
 std::string_view operation_name(api::Operation op) {
   switch (op) {
-    case api::Operation::chat_completions: return "chat";
-    case api::Operation::completions: return "completions";
-    case api::Operation::embeddings: return "embeddings";
+    case api::Operation::chat_completions:
+      return "chat";
+    case api::Operation::completions:
+      return "completions";
+    case api::Operation::embeddings:
+      return "embeddings";
   }
   return "unknown";
 }
@@ -79,8 +82,8 @@ awaitable<error_code> read_body(Stream& upstream, UpstreamConnection& connection
     // and a fixed 16 KiB step would clear far more memory than a typical response holds.
     const std::size_t used = out.size();
     const auto length = parser.content_length_remaining();
-    const std::size_t step = length && *length > 0 ? std::min<std::size_t>(*length, limit + 1)
-                                                   : kReadChunk;
+    const std::size_t step =
+        length && *length > 0 ? std::min<std::size_t>(*length, limit + 1) : kReadChunk;
     out.resize(used + step);
     parser.get().body().data = out.data() + used;
     parser.get().body().size = step;
@@ -234,7 +237,7 @@ awaitable<bool> ProxyHandler::proxy(beast::tcp_stream& client, Request& request,
   }
 
   meter(ex);
-  co_return client_alive && ex.keep_alive;
+  co_return client_alive&& ex.keep_alive;
 }
 
 // Records the request once, before its last byte leaves: a client that has read its whole
@@ -257,7 +260,8 @@ void ProxyHandler::meter(Exchange& ex) {
       .request_id = ex.id.view(),
       .operation = operation_name(ex.request.operation),
       .alias = ex.alias ? std::string_view(ex.alias->name) : std::string_view{},
-      .endpoint = ex.meters && ex.endpoint ? std::string_view(ex.endpoint->name) : std::string_view{},
+      .endpoint =
+          ex.meters && ex.endpoint ? std::string_view(ex.endpoint->name) : std::string_view{},
       .status = ex.status,
       .outcome = ex.outcome,
       .stream = ex.request.stream,
@@ -265,8 +269,8 @@ void ProxyHandler::meter(Exchange& ex) {
       .usage = ex.usage,
       .cost = ex.cost,
       .duration_ms = completion.duration_seconds * 1000.0,
-      .ttft_ms = completion.ttft_seconds ? std::optional(*completion.ttft_seconds * 1000.0)
-                                         : std::nullopt,
+      .ttft_ms =
+          completion.ttft_seconds ? std::optional(*completion.ttft_seconds * 1000.0) : std::nullopt,
   });
 }
 
@@ -305,9 +309,10 @@ awaitable<ProxyHandler::AttemptResult> ProxyHandler::attempt(beast::tcp_stream& 
     const bool reused = connection != nullptr;
     if (!connection) {
       error_code ec;
-      connection = co_await pool.connect(
-          std::min(ex.endpoint->timeouts.connect, bounded(ex.endpoint->timeouts.total, ex.deadline)),
-          ec);
+      connection =
+          co_await pool.connect(std::min(ex.endpoint->timeouts.connect,
+                                         bounded(ex.endpoint->timeouts.total, ex.deadline)),
+                                ec);
       if (ec) {
         const bool timed_out = ec == beast::error::timeout || ec == asio::error::operation_aborted;
         co_return AttemptResult::retry("connect", "cannot connect (" + ec.message() + ")",
@@ -353,13 +358,13 @@ awaitable<ProxyHandler::AttemptResult> ProxyHandler::exchange_on(
   parser.body_limit(std::numeric_limits<std::uint64_t>::max());
   co_await http::async_read_header(upstream, connection.buffer, parser, as_result(ec));
   if (ec == beast::error::timeout) {
-    co_return AttemptResult::retry("first_byte_timeout", "no response within the first_byte timeout",
-                                   true);
+    co_return AttemptResult::retry("first_byte_timeout",
+                                   "no response within the first_byte timeout", true);
   }
   if (ec) {
     if (reused && is_stale_close(ec)) co_return AttemptResult::stale();
-    co_return AttemptResult::retry("reset", "connection failed before a response (" +
-                                                ec.message() + ")");
+    co_return AttemptResult::retry("reset",
+                                   "connection failed before a response (" + ec.message() + ")");
   }
 
   const unsigned status = parser.get().result_int();
@@ -396,8 +401,8 @@ awaitable<ProxyHandler::AttemptResult> ProxyHandler::exchange_on(
     co_return AttemptResult::done(co_await write_response(client, res, timeouts.idle));
   }
 
-  const bool is_sse = beast::iequals(
-      parser.get()[http::field::content_type].substr(0, 17), "text/event-stream");
+  const bool is_sse =
+      beast::iequals(parser.get()[http::field::content_type].substr(0, 17), "text/event-stream");
   if (is_sse) co_return co_await relay_stream(upstream, connection, parser, client, ex);
   co_return co_await relay_whole(upstream, connection, parser, client, ex);
 }
@@ -479,10 +484,9 @@ awaitable<ProxyHandler::AttemptResult> ProxyHandler::relay_stream(Stream& upstre
     // Nothing reached the client yet, so another target may still serve it.
     connection.tcp().close();
     const bool timed_out = upstream_ec == beast::error::timeout;
-    co_return AttemptResult::retry(timed_out ? "first_byte_timeout" : "reset",
-                                   "stream failed before its first event (" +
-                                       upstream_ec.message() + ")",
-                                   timed_out);
+    co_return AttemptResult::retry(
+        timed_out ? "first_byte_timeout" : "reset",
+        "stream failed before its first event (" + upstream_ec.message() + ")", timed_out);
   }
   if (upstream_ec) {
     // Cut after the first byte: say so in-band, and end without [DONE] so no client mistakes
@@ -490,9 +494,10 @@ awaitable<ProxyHandler::AttemptResult> ProxyHandler::relay_stream(Stream& upstre
     connection.tcp().close();
     const bool timed_out = upstream_ec == beast::error::timeout;
     ex.outcome = timed_out ? Outcome::timeout : Outcome::upstream_error;
-    const auto error = timed_out ? api::ApiError::gateway_timeout(
-                                       "The upstream stream stalled beyond the idle timeout.")
-                                 : api::ApiError::bad_gateway("The upstream stream was cut.");
+    const auto error =
+        timed_out
+            ? api::ApiError::gateway_timeout("The upstream stream stalled beyond the idle timeout.")
+            : api::ApiError::bad_gateway("The upstream stream was cut.");
     out = "data: " + error.to_json() + "\n\n";
     client.expires_after(timeouts.idle);
     co_await asio::async_write(client, http::make_chunk(asio::buffer(out)), as_result(client_ec));

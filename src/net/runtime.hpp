@@ -5,10 +5,10 @@
 #include <string>
 #include <vector>
 
+#include "access_log.hpp"
 #include "fulcrum/config/config.hpp"
 #include "fulcrum/metering/metrics.hpp"
 #include "fulcrum/net/asio.hpp"
-#include "access_log.hpp"
 #include "request_id.hpp"
 #include "upstream_pool.hpp"
 
@@ -25,7 +25,9 @@ class Runtime {
  public:
   Runtime(config::Config config, std::string version);
 
-  std::shared_ptr<const Snapshot> snapshot() const { return snapshot_.load(std::memory_order_acquire); }
+  std::shared_ptr<const Snapshot> snapshot() const {
+    return snapshot_.load(std::memory_order_acquire);
+  }
   metering::Metrics& metrics() { return metrics_; }
   ssl::context& tls() { return tls_; }
   const std::string& version() const { return version_; }

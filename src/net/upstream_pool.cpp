@@ -35,8 +35,8 @@ awaitable<std::unique_ptr<UpstreamConnection>> UpstreamPool::connect(core::Durat
   guard.async_wait([resolver](error_code waited) {
     if (!waited) resolver->cancel();
   });
-  const auto results = co_await resolver->async_resolve(url.host, std::to_string(url.port),
-                                                        as_result(ec));
+  const auto results =
+      co_await resolver->async_resolve(url.host, std::to_string(url.port), as_result(ec));
   guard.cancel();
   if (ec) co_return nullptr;
 

@@ -17,11 +17,24 @@ core::Duration duration_of(const YAML::Node& node, const std::string& key) {
 
 core::Expected<SimConfig, std::string> load_sim_config(const std::string& path) {
   // fulcrum-sim is a test tool: a simple reader that names the bad key is enough.
-  static const std::set<std::string> kKeys = {
-      "listen", "prefix", "ttft", "tokens_per_second", "max_concurrency", "cold_start",
-      "cold_after_idle", "completion_tokens", "cached_tokens", "embedding_dimensions", "api_key",
-      "fail_status", "fail_first", "fail_first_status", "rate_429", "retry_after",
-      "cut_after_chunks", "stall_after_chunks"};
+  static const std::set<std::string> kKeys = {"listen",
+                                              "prefix",
+                                              "ttft",
+                                              "tokens_per_second",
+                                              "max_concurrency",
+                                              "cold_start",
+                                              "cold_after_idle",
+                                              "completion_tokens",
+                                              "cached_tokens",
+                                              "embedding_dimensions",
+                                              "api_key",
+                                              "fail_status",
+                                              "fail_first",
+                                              "fail_first_status",
+                                              "rate_429",
+                                              "retry_after",
+                                              "cut_after_chunks",
+                                              "stall_after_chunks"};
   try {
     const YAML::Node root = YAML::LoadFile(path);
     SimConfig config;
@@ -45,10 +58,12 @@ core::Expected<SimConfig, std::string> load_sim_config(const std::string& path) 
       if (n["tokens_per_second"]) e.tokens_per_second = n["tokens_per_second"].as<double>();
       if (n["max_concurrency"]) e.max_concurrency = n["max_concurrency"].as<unsigned>();
       if (n["cold_start"]) e.cold_start = duration_of(n["cold_start"], "cold_start");
-      if (n["cold_after_idle"]) e.cold_after_idle = duration_of(n["cold_after_idle"], "cold_after_idle");
+      if (n["cold_after_idle"])
+        e.cold_after_idle = duration_of(n["cold_after_idle"], "cold_after_idle");
       if (n["completion_tokens"]) e.completion_tokens = n["completion_tokens"].as<unsigned>();
       if (n["cached_tokens"]) e.cached_tokens = n["cached_tokens"].as<unsigned>();
-      if (n["embedding_dimensions"]) e.embedding_dimensions = n["embedding_dimensions"].as<unsigned>();
+      if (n["embedding_dimensions"])
+        e.embedding_dimensions = n["embedding_dimensions"].as<unsigned>();
       if (n["api_key"]) e.api_key = n["api_key"].as<std::string>();
       if (n["fail_status"]) e.fail_status = n["fail_status"].as<unsigned>();
       if (n["fail_first"]) e.fail_first = n["fail_first"].as<unsigned>();

@@ -6,7 +6,7 @@ namespace fulcrum::sim {
 namespace {
 
 constexpr std::array<std::string_view, 16> kWords = {
-    "Fulcrum ", "routes ", "tokens ", "to ",     "the ",    "cheapest ", "endpoint ", "that ",
+    "Fulcrum ", "routes ", "tokens ",  "to ",     "the ",   "cheapest ", "endpoint ", "that ",
     "meets ",   "its ",    "latency ", "target ", "while ", "paid ",     "capacity ", "waits "};
 
 unsigned count_words(std::string_view text) {
@@ -25,9 +25,12 @@ unsigned count_text(const nlohmann::json& value) {
   unsigned total = 0;
   if (value.is_array()) {
     for (const auto& item : value) {
-      if (item.is_string()) total += count_words(item.get_ref<const std::string&>());
-      else if (item.is_number_integer()) total += 1;  // a pre-tokenized prompt
-      else if (item.is_array()) total += static_cast<unsigned>(item.size());
+      if (item.is_string())
+        total += count_words(item.get_ref<const std::string&>());
+      else if (item.is_number_integer())
+        total += 1;  // a pre-tokenized prompt
+      else if (item.is_array())
+        total += static_cast<unsigned>(item.size());
       else if (item.is_object() && item.contains("text") && item["text"].is_string()) {
         total += count_words(item["text"].get_ref<const std::string&>());
       }
@@ -69,12 +72,15 @@ unsigned count_prompt_tokens(api::Operation op, const nlohmann::json& body) {
       const auto messages = body.find("messages");
       if (messages == body.end() || !messages->is_array()) return 0;
       for (const auto& message : *messages) {
-        if (message.is_object() && message.contains("content")) total += count_text(message["content"]);
+        if (message.is_object() && message.contains("content"))
+          total += count_text(message["content"]);
       }
       return total;
     }
-    case api::Operation::completions: return body.contains("prompt") ? count_text(body["prompt"]) : 0;
-    case api::Operation::embeddings: return body.contains("input") ? count_text(body["input"]) : 0;
+    case api::Operation::completions:
+      return body.contains("prompt") ? count_text(body["prompt"]) : 0;
+    case api::Operation::embeddings:
+      return body.contains("input") ? count_text(body["input"]) : 0;
   }
   return 0;
 }
@@ -86,8 +92,10 @@ std::string whole_completion(const Generation& g) {
   for (unsigned i = 0; i < g.completion_tokens; ++i) text += output_word(i);
   const bool chat = g.operation == api::Operation::chat_completions;
   nlohmann::json choice = {{"index", 0}, {"finish_reason", "stop"}, {"logprobs", nullptr}};
-  if (chat) choice["message"] = {{"role", "assistant"}, {"content", text}};
-  else choice["text"] = text;
+  if (chat)
+    choice["message"] = {{"role", "assistant"}, {"content", text}};
+  else
+    choice["text"] = text;
   return nlohmann::json{{"id", id_of(g)},
                         {"object", chat ? "chat.completion" : "text_completion"},
                         {"created", 1700000000},
@@ -100,8 +108,9 @@ std::string whole_completion(const Generation& g) {
 std::string stream_head_event(const Generation& g) {
   if (g.operation != api::Operation::chat_completions) return {};
   nlohmann::json chunk = chunk_base(g);
-  chunk["choices"] = nlohmann::json::array(
-      {{{"index", 0}, {"delta", {{"role", "assistant"}, {"content", ""}}}, {"finish_reason", nullptr}}});
+  chunk["choices"] = nlohmann::json::array({{{"index", 0},
+                                             {"delta", {{"role", "assistant"}, {"content", ""}}},
+                                             {"finish_reason", nullptr}}});
   return event(chunk);
 }
 
@@ -112,8 +121,8 @@ std::string stream_content_event(const Generation& g, unsigned i) {
     chunk["choices"] = nlohmann::json::array(
         {{{"index", 0}, {"delta", {{"content", word}}}, {"finish_reason", nullptr}}});
   } else {
-    chunk["choices"] = nlohmann::json::array(
-        {{{"index", 0}, {"text", word}, {"finish_reason", nullptr}}});
+    chunk["choices"] =
+        nlohmann::json::array({{{"index", 0}, {"text", word}, {"finish_reason", nullptr}}});
   }
   return event(chunk);
 }
@@ -124,8 +133,8 @@ std::string stream_tail_events(const Generation& g) {
     finish["choices"] = nlohmann::json::array(
         {{{"index", 0}, {"delta", nlohmann::json::object()}, {"finish_reason", "stop"}}});
   } else {
-    finish["choices"] = nlohmann::json::array(
-        {{{"index", 0}, {"text", ""}, {"finish_reason", "stop"}}});
+    finish["choices"] =
+        nlohmann::json::array({{{"index", 0}, {"text", ""}, {"finish_reason", "stop"}}});
   }
   std::string out = event(finish);
   if (g.include_usage) {
@@ -169,13 +178,15 @@ std::string embeddings_response(const Generation& g, std::size_t inputs, unsigne
     for (unsigned d = 0; d < dimensions; ++d) {
       vector.push_back(static_cast<float>((i * 31 + d * 7) % 100) / 100.0f);
     }
-    nlohmann::json embedding = base64 ? nlohmann::json(base64_floats(vector)) : nlohmann::json(vector);
+    nlohmann::json embedding =
+        base64 ? nlohmann::json(base64_floats(vector)) : nlohmann::json(vector);
     data.push_back({{"object", "embedding"}, {"index", i}, {"embedding", std::move(embedding)}});
   }
-  return nlohmann::json{{"object", "list"},
-                        {"data", std::move(data)},
-                        {"model", g.model},
-                        {"usage", {{"prompt_tokens", g.prompt_tokens}, {"total_tokens", g.prompt_tokens}}}}
+  return nlohmann::json{
+      {"object", "list"},
+      {"data", std::move(data)},
+      {"model", g.model},
+      {"usage", {{"prompt_tokens", g.prompt_tokens}, {"total_tokens", g.prompt_tokens}}}}
       .dump();
 }
 

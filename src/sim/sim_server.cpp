@@ -126,7 +126,8 @@ awaitable<bool> SimServer::Impl::handle(std::uint16_t port, beast::tcp_stream& c
   if (rest == "/v1/embeddings") op = api::Operation::embeddings;
   if (e != nullptr && rest == "/v1/models") {
     auto res = json_response(
-        200, R"({"object":"list","data":[{"id":"sim","object":"model","created":0,"owned_by":"fulcrum-sim"}]})",
+        200,
+        R"({"object":"list","data":[{"id":"sim","object":"model","created":0,"owned_by":"fulcrum-sim"}]})",
         req.version(), keep_alive);
     co_return co_await write_response(client, res, timeout) && keep_alive;
   }
@@ -144,9 +145,10 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, api::Operation op,
   const SimEndpoint& spec = e.spec;
   const std::uint64_t serial = e.requests++;
 
-
   if (!spec.api_key.empty() && req[http::field::authorization] != "Bearer " + spec.api_key) {
-    co_return co_await reply_error(client, req, 401, "Incorrect API key provided: " + std::string(req[http::field::authorization]), 0);
+    co_return co_await reply_error(
+        client, req, 401,
+        "Incorrect API key provided: " + std::string(req[http::field::authorization]), 0);
   }
   if (serial < spec.fail_first) {
     co_return co_await reply_error(client, req, spec.fail_first_status, "injected failure", 0);
@@ -155,15 +157,16 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, api::Operation op,
     co_return co_await reply_error(client, req, spec.fail_status, "injected failure", 0);
   }
   // Evenly spread: request n fails when it crosses the next multiple of 1/rate.
-  if (spec.rate_429 > 0 &&
-      static_cast<std::uint64_t>((serial + 1) * spec.rate_429) >
-          static_cast<std::uint64_t>(serial * spec.rate_429)) {
-    co_return co_await reply_error(client, req, 429, "Rate limit reached (injected).", spec.retry_after);
+  if (spec.rate_429 > 0 && static_cast<std::uint64_t>((serial + 1) * spec.rate_429) >
+                               static_cast<std::uint64_t>(serial * spec.rate_429)) {
+    co_return co_await reply_error(client, req, 429, "Rate limit reached (injected).",
+                                   spec.retry_after);
   }
 
   const auto body = nlohmann::json::parse(req.body(), nullptr, false);
   if (!body.is_object() || !body.contains("model") || !body["model"].is_string()) {
-    auto res = error_response(api::ApiError::invalid_request("invalid body"), req.version(), keep_alive);
+    auto res =
+        error_response(api::ApiError::invalid_request("invalid body"), req.version(), keep_alive);
     co_return co_await write_response(client, res, timeout) && keep_alive;
   }
   Generation g;
@@ -174,10 +177,12 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, api::Operation op,
   g.cached_tokens = std::min(spec.cached_tokens, g.prompt_tokens);
   g.completion_tokens = spec.completion_tokens;
   for (const char* key : {"max_tokens", "max_completion_tokens"}) {
-    if (body.contains(key) && body[key].is_number_unsigned()) g.completion_tokens = body[key].get<unsigned>();
+    if (body.contains(key) && body[key].is_number_unsigned())
+      g.completion_tokens = body[key].get<unsigned>();
   }
   const bool stream = body.value("stream", false);
-  g.include_usage = stream && body.contains("stream_options") && body["stream_options"].is_object() &&
+  g.include_usage = stream && body.contains("stream_options") &&
+                    body["stream_options"].is_object() &&
                     body["stream_options"].value("include_usage", false);
 
   // Scale-to-zero: the first request after a long idle (or ever) waits for the cold start.
@@ -201,8 +206,10 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, api::Operation op,
     co_await sleep_for(spec.ttft);
     std::size_t inputs = 1;
     if (body.contains("input") && body["input"].is_array()) inputs = body["input"].size();
-    auto res = json_response(200, embeddings_response(g, inputs, spec.embedding_dimensions,
-                                                     body.value("encoding_format", "") == "base64"), req.version(), keep_alive);
+    auto res = json_response(200,
+                             embeddings_response(g, inputs, spec.embedding_dimensions,
+                                                 body.value("encoding_format", "") == "base64"),
+                             req.version(), keep_alive);
     e.last_active = core::Clock::now();
     co_return co_await write_response(client, res, timeout) && keep_alive;
   }
@@ -235,12 +242,14 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, api::Operation op,
   std::string pending = stream_head_event(g);
   for (unsigned i = 0; i < g.completion_tokens; ++i) {
     if (static_cast<int>(i) == spec.cut_after_chunks) {
-      if (!pending.empty()) co_await asio::async_write(client, http::make_chunk(asio::buffer(pending)), as_result(ec));
+      if (!pending.empty())
+        co_await asio::async_write(client, http::make_chunk(asio::buffer(pending)), as_result(ec));
       client.socket().close(ec);
       co_return false;
     }
     if (static_cast<int>(i) == spec.stall_after_chunks) {
-      if (!pending.empty()) co_await asio::async_write(client, http::make_chunk(asio::buffer(pending)), as_result(ec));
+      if (!pending.empty())
+        co_await asio::async_write(client, http::make_chunk(asio::buffer(pending)), as_result(ec));
       // Silent until the client gives up and closes.
       std::array<char, 64> sink;
       client.expires_never();
@@ -277,7 +286,8 @@ void SimServer::start() {
     const auto key = std::make_pair(e->spec.listen.host, e->spec.listen.port);
     if (e->spec.listen.port != 0 && bound.count(key)) {
       s.ports[e.get()] = bound[key];
-      std::cout << "listening " << e->spec.name << " " << e->spec.listen.host << ":" << bound[key] << std::endl;
+      std::cout << "listening " << e->spec.name << " " << e->spec.listen.host << ":" << bound[key]
+                << std::endl;
       continue;
     }
     auto acceptor = std::make_unique<tcp::acceptor>(
@@ -285,13 +295,15 @@ void SimServer::start() {
     const std::uint16_t port = acceptor->local_endpoint().port();
     s.ports[e.get()] = port;
     if (e->spec.listen.port != 0) bound[key] = port;
-    std::cout << "listening " << e->spec.name << " " << e->spec.listen.host << ":" << port << std::endl;
+    std::cout << "listening " << e->spec.name << " " << e->spec.listen.host << ":" << port
+              << std::endl;
     Impl* impl = &s;
     asio::co_spawn(s.io,
-                   accept_loop(*acceptor, [limits] { return limits; },
-                               [impl, port](beast::tcp_stream& client, Request& req) {
-                                 return impl->handle(port, client, req);
-                               }),
+                   accept_loop(
+                       *acceptor, [limits] { return limits; },
+                       [impl, port](beast::tcp_stream& client, Request& req) {
+                         return impl->handle(port, client, req);
+                       }),
                    asio::detached);
     s.acceptors.push_back(std::move(acceptor));
   }

@@ -44,7 +44,8 @@ std::string chat(const std::string& model, int max_tokens, bool stream = false,
 // The SSE data payloads of a whole stream body, in order.
 std::vector<std::string> data_lines(const std::string& body) {
   std::vector<std::string> out;
-  for (std::size_t at = body.find("data: "); at != std::string::npos; at = body.find("data: ", at + 1)) {
+  for (std::size_t at = body.find("data: "); at != std::string::npos;
+       at = body.find("data: ", at + 1)) {
     out.push_back(body.substr(at + 6, body.find('\n', at) - at - 6));
   }
   return out;
@@ -93,18 +94,22 @@ TEST(Proxy, StreamedChatArrivesIncrementallyAndHidesTheUsageChunkNobodyAskedFor)
     if (e == "[DONE]") continue;
     const json chunk = json::parse(e);
     EXPECT_FALSE(chunk["choices"].empty()) << "usage-only chunk leaked: " << e;
-    if (!chunk["choices"][0]["delta"].value("content", "").empty()) text += chunk["choices"][0]["delta"]["content"];
+    if (!chunk["choices"][0]["delta"].value("content", "").empty())
+      text += chunk["choices"][0]["delta"]["content"];
   }
   EXPECT_EQ(text.substr(0, 24), "Fulcrum routes tokens to");
   // Fulcrum asked for usage on the client's behalf and metered it.
-  EXPECT_EQ(stack.metric("fulcrum_tokens_total", {{"endpoint", "cloud"}, {"model", "gpt-4o-mini"}, {"type", "output"}}), 25);
+  EXPECT_EQ(stack.metric("fulcrum_tokens_total",
+                         {{"endpoint", "cloud"}, {"model", "gpt-4o-mini"}, {"type", "output"}}),
+            25);
 }
 
 TEST(Proxy, StreamedUsageChunkIsPassedOnWhenTheClientAskedForIt) {
   Stack stack(kSim, kGateway);
   HttpClient client(stack.port());
-  const Response head = client.start(
-      "/v1/chat/completions", chat("llama-8b", 3, true, R"(,"stream_options":{"include_usage":true})"));
+  const Response head =
+      client.start("/v1/chat/completions",
+                   chat("llama-8b", 3, true, R"(,"stream_options":{"include_usage":true})"));
   ASSERT_EQ(head.status, 200u);
   EXPECT_EQ(head.header("x-fulcrum-endpoint"), "gpu");
   std::string body;
@@ -119,7 +124,8 @@ TEST(Proxy, StreamedUsageChunkIsPassedOnWhenTheClientAskedForIt) {
 TEST(Proxy, LegacyCompletionsEmbeddingsAndModelsWork) {
   Stack stack(kSim, kGateway);
   HttpClient client(stack.port());
-  Response res = client.post("/v1/completions", R"({"model":"mini","prompt":"say hi","max_tokens":2})");
+  Response res =
+      client.post("/v1/completions", R"({"model":"mini","prompt":"say hi","max_tokens":2})");
   ASSERT_EQ(res.status, 200u) << res.body;
   EXPECT_EQ(json::parse(res.body)["object"], "text_completion");
   EXPECT_EQ(json::parse(res.body)["choices"][0]["text"], "Fulcrum routes ");
@@ -141,7 +147,8 @@ TEST(Proxy, LegacyCompletionsEmbeddingsAndModelsWork) {
 TEST(Proxy, MetricsCountExactTokensAndDollarsAfterAKnownSetOfRequests) {
   Stack stack(kSim, kGateway);
   HttpClient client(stack.port());
-  for (int i = 0; i < 3; ++i) ASSERT_EQ(client.post("/v1/chat/completions", chat("mini", 10)).status, 200u);
+  for (int i = 0; i < 3; ++i)
+    ASSERT_EQ(client.post("/v1/chat/completions", chat("mini", 10)).status, 200u);
   ASSERT_EQ(client.post("/v1/chat/completions", chat("llama-8b", 4)).status, 200u);
   const Response stream = client.start("/v1/chat/completions", chat("mini", 6, true));
   ASSERT_EQ(stream.status, 200u);
@@ -151,16 +158,29 @@ TEST(Proxy, MetricsCountExactTokensAndDollarsAfterAKnownSetOfRequests) {
 
   const std::string m = stack.metrics();
   // cloud/gpt-4o-mini: 4 requests × 5 prompt tokens (2 cached), 3 × 10 + 6 output tokens.
-  EXPECT_EQ(metric_value(m, "fulcrum_tokens_total", {{"endpoint", "cloud"}, {"model", "gpt-4o-mini"}, {"type", "input"}}), 20);
-  EXPECT_EQ(metric_value(m, "fulcrum_tokens_total", {{"endpoint", "cloud"}, {"model", "gpt-4o-mini"}, {"type", "cached"}}), 8);
-  EXPECT_EQ(metric_value(m, "fulcrum_tokens_total", {{"endpoint", "cloud"}, {"model", "gpt-4o-mini"}, {"type", "output"}}), 36);
+  EXPECT_EQ(metric_value(m, "fulcrum_tokens_total",
+                         {{"endpoint", "cloud"}, {"model", "gpt-4o-mini"}, {"type", "input"}}),
+            20);
+  EXPECT_EQ(metric_value(m, "fulcrum_tokens_total",
+                         {{"endpoint", "cloud"}, {"model", "gpt-4o-mini"}, {"type", "cached"}}),
+            8);
+  EXPECT_EQ(metric_value(m, "fulcrum_tokens_total",
+                         {{"endpoint", "cloud"}, {"model", "gpt-4o-mini"}, {"type", "output"}}),
+            36);
   EXPECT_EQ(metric_value(m, "fulcrum_tokens_total", {{"endpoint", "gpu"}, {"type", "output"}}), 4);
   // 12 uncached × 0.15 + 8 cached × 0.075 + 36 × 0.60 USD per 1M = 0.000024 USD.
-  EXPECT_DOUBLE_EQ(*metric_value(m, "fulcrum_cost_usd_total", {{"endpoint", "cloud"}, {"model", "gpt-4o-mini"}}), 0.000024);
+  EXPECT_DOUBLE_EQ(
+      *metric_value(m, "fulcrum_cost_usd_total", {{"endpoint", "cloud"}, {"model", "gpt-4o-mini"}}),
+      0.000024);
   EXPECT_EQ(metric_value(m, "fulcrum_cost_usd_total", {{"endpoint", "gpu"}}), 0);
-  EXPECT_EQ(metric_value(m, "fulcrum_requests_total", {{"model", "mini"}, {"outcome", "success"}}), 4);
-  EXPECT_EQ(metric_value(m, "fulcrum_requests_total", {{"model", "llama-8b"}, {"endpoint", "gpu"}, {"outcome", "success"}}), 1);
-  EXPECT_EQ(metric_value(m, "fulcrum_requests_total", {{"endpoint", "none"}, {"outcome", "client_error"}}), 1);
+  EXPECT_EQ(metric_value(m, "fulcrum_requests_total", {{"model", "mini"}, {"outcome", "success"}}),
+            4);
+  EXPECT_EQ(metric_value(m, "fulcrum_requests_total",
+                         {{"model", "llama-8b"}, {"endpoint", "gpu"}, {"outcome", "success"}}),
+            1);
+  EXPECT_EQ(metric_value(m, "fulcrum_requests_total",
+                         {{"endpoint", "none"}, {"outcome", "client_error"}}),
+            1);
   EXPECT_EQ(metric_value(m, "fulcrum_request_duration_seconds_count", {{"model", "mini"}}), 4);
   EXPECT_EQ(metric_value(m, "fulcrum_time_to_first_token_seconds_count", {{"model", "mini"}}), 4);
   EXPECT_EQ(metric_value(m, "fulcrum_endpoint_in_flight", {{"endpoint", "cloud"}}), 0);
@@ -175,20 +195,23 @@ TEST(Fallback, RefusedConnectionMovesToTheNextTarget) {
   const Response res = client.post("/v1/chat/completions", chat("llama-8b", 2));
   ASSERT_EQ(res.status, 200u) << res.body;
   EXPECT_EQ(res.header("x-fulcrum-endpoint"), "cloud");
-  EXPECT_EQ(stack.metric("fulcrum_fallbacks_total", {{"from", "gpu"}, {"to", "cloud"}, {"reason", "connect"}}), 1);
+  EXPECT_EQ(stack.metric("fulcrum_fallbacks_total",
+                         {{"from", "gpu"}, {"to", "cloud"}, {"reason", "connect"}}),
+            1);
 }
 
 class FallbackOnStatus : public ::testing::TestWithParam<std::pair<const char*, const char*>> {};
 
 TEST_P(FallbackOnStatus, UpstreamErrorMovesToTheNextTarget) {
-  const std::string sim = std::string("endpoints:\n  gpu: {listen: 127.0.0.1:0, ") + GetParam().first +
-                          "}\n  cloud: {listen: 127.0.0.1:0}\n";
+  const std::string sim = std::string("endpoints:\n  gpu: {listen: 127.0.0.1:0, ") +
+                          GetParam().first + "}\n  cloud: {listen: 127.0.0.1:0}\n";
   Stack stack(sim, kGateway);
   HttpClient client(stack.port());
   const Response res = client.post("/v1/chat/completions", chat("llama-8b", 2));
   ASSERT_EQ(res.status, 200u) << res.body;
   EXPECT_EQ(res.header("x-fulcrum-endpoint"), "cloud");
-  EXPECT_EQ(stack.metric("fulcrum_fallbacks_total", {{"from", "gpu"}, {"reason", GetParam().second}}), 1);
+  EXPECT_EQ(
+      stack.metric("fulcrum_fallbacks_total", {{"from", "gpu"}, {"reason", GetParam().second}}), 1);
   EXPECT_EQ(stack.sim_stats()["gpu"]["requests"], 1);
 }
 
@@ -215,7 +238,9 @@ TEST(Fallback, NeverAfterTheFirstStreamedByte) {
   EXPECT_EQ(json::parse(events.back())["error"]["code"], "upstream_error");
   EXPECT_EQ(body.find("[DONE]"), std::string::npos);
   EXPECT_EQ(stack.sim_stats()["cloud"]["requests"], 0);
-  EXPECT_EQ(stack.metric("fulcrum_requests_total", {{"endpoint", "gpu"}, {"outcome", "upstream_error"}}), 1);
+  EXPECT_EQ(
+      stack.metric("fulcrum_requests_total", {{"endpoint", "gpu"}, {"outcome", "upstream_error"}}),
+      1);
 }
 
 TEST(Fallback, AllTargetsFailingGives502NamingEachFailure) {
@@ -230,8 +255,11 @@ TEST(Fallback, AllTargetsFailingGives502NamingEachFailure) {
   const json error = json::parse(res.body)["error"];
   EXPECT_EQ(error["type"], "api_error");
   EXPECT_EQ(error["code"], "upstream_error");
-  EXPECT_NE(error["message"].get<std::string>().find("gpu: HTTP 500; cloud: HTTP 429"), std::string::npos);
-  EXPECT_EQ(stack.metric("fulcrum_requests_total", {{"endpoint", "none"}, {"outcome", "upstream_error"}}), 1);
+  EXPECT_NE(error["message"].get<std::string>().find("gpu: HTTP 500; cloud: HTTP 429"),
+            std::string::npos);
+  EXPECT_EQ(
+      stack.metric("fulcrum_requests_total", {{"endpoint", "none"}, {"outcome", "upstream_error"}}),
+      1);
 }
 
 TEST(Upstream, ReceivesTheEndpointKeyAndItsEchoIsScrubbedFromErrors) {
@@ -258,8 +286,9 @@ TEST(Upstream, ReceivesTheEndpointKeyAndItsEchoIsScrubbedFromErrors) {
 }
 
 TEST(Errors, ClientMistakesGetOpenAiShapedErrorsWithTheRightStatus) {
-  Stack stack(kSim, kGateway + std::string("server:\n  listen: 127.0.0.1:0\n  admin_listen: 127.0.0.1:0\n"
-                                           "  limits: {max_body_bytes: 4096, max_header_bytes: 2048}\n"));
+  Stack stack(kSim,
+              kGateway + std::string("server:\n  listen: 127.0.0.1:0\n  admin_listen: 127.0.0.1:0\n"
+                                     "  limits: {max_body_bytes: 4096, max_header_bytes: 2048}\n"));
   HttpClient client(stack.port());
   struct Case {
     std::string method, target, body;
@@ -287,13 +316,15 @@ TEST(Errors, ClientMistakesGetOpenAiShapedErrorsWithTheRightStatus) {
   }
 
   const std::string big(5000, 'x');
-  const Response too_big = HttpClient(stack.port()).post("/v1/chat/completions",
-                                                          R"({"model":"mini","pad":")" + big + "\"}");
+  const Response too_big =
+      HttpClient(stack.port())
+          .post("/v1/chat/completions", R"({"model":"mini","pad":")" + big + "\"}");
   EXPECT_EQ(too_big.status, 413u);
   EXPECT_EQ(json::parse(too_big.body)["error"]["code"], "request_too_large");
 
   const std::string huge_header =
-      "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nX-Pad: " + std::string(3000, 'y') + "\r\n\r\n";
+      "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nX-Pad: " + std::string(3000, 'y') +
+      "\r\n\r\n";
   EXPECT_EQ(status_of(raw_exchange(stack.port(), huge_header)), 431u);
 }
 
@@ -304,16 +335,19 @@ TEST(Errors, AmbiguousFramingIsRejected) {
       "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
   EXPECT_EQ(status_of(raw_exchange(stack.port(), both)), 400u);
   const std::string gzip_te =
-      "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n";
+      "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, "
+      "chunked\r\n\r\n0\r\n\r\n";
   EXPECT_EQ(status_of(raw_exchange(stack.port(), gzip_te)), 400u);
 }
 
 TEST(Connections, ClientKeepAliveCarriesManyRequestsAndUpstreamConnectionsAreReused) {
   Stack stack(kSim, kGateway);
   HttpClient client(stack.port());
-  for (int i = 0; i < 20; ++i) ASSERT_EQ(client.post("/v1/chat/completions", chat("mini", 1)).status, 200u);
+  for (int i = 0; i < 20; ++i)
+    ASSERT_EQ(client.post("/v1/chat/completions", chat("mini", 1)).status, 200u);
   EXPECT_EQ(stack.sim_stats()["cloud"]["requests"], 20);
-  EXPECT_EQ(stack.metric("fulcrum_requests_total", {{"model", "mini"}, {"outcome", "success"}}), 20);
+  EXPECT_EQ(stack.metric("fulcrum_requests_total", {{"model", "mini"}, {"outcome", "success"}}),
+            20);
 }
 
 TEST(Admin, HealthAndReadinessAnswer) {

@@ -21,10 +21,12 @@ class TlsUpstream : public ::testing::Test {
     // A CA, and a server certificate it signs for the name "localhost" only.
     const std::string d = dir_;
     const std::string script =
-        "set -e; cd " + d + "; "
+        "set -e; cd " + d +
+        "; "
         "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=fulcrum-test-ca "
         "  -keyout ca.key -out ca.pem; "
-        "openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout server.key -out server.csr; "
+        "openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout server.key -out "
+        "server.csr; "
         "printf 'subjectAltName=DNS:localhost\\n' > san.ext; "
         "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 "
         "  -extfile san.ext -out server.pem";
@@ -34,12 +36,15 @@ class TlsUpstream : public ::testing::Test {
 
   // nginx with TLS on a free port, proxying to the sim endpoint at `sim_port`.
   std::unique_ptr<Process> start_nginx(std::uint16_t tls_port, std::uint16_t sim_port) {
-    std::ofstream(dir_ + "/nginx.conf") << "daemon off; master_process off; pid " << dir_ << "/nginx.pid;\n"
+    std::ofstream(dir_ + "/nginx.conf")
+        << "daemon off; master_process off; pid " << dir_ << "/nginx.pid;\n"
         << "error_log " << dir_ << "/error.log;\nevents {}\nhttp {\n  access_log off;\n"
         << "  client_body_temp_path " << dir_ << "; proxy_temp_path " << dir_ << ";\n"
         << "  server {\n    listen 127.0.0.1:" << tls_port << " ssl;\n    server_name localhost;\n"
-        << "    ssl_certificate " << dir_ << "/server.pem;\n    ssl_certificate_key " << dir_ << "/server.key;\n"
-        << "    location / { proxy_pass http://127.0.0.1:" << sim_port << "; proxy_http_version 1.1; "
+        << "    ssl_certificate " << dir_ << "/server.pem;\n    ssl_certificate_key " << dir_
+        << "/server.key;\n"
+        << "    location / { proxy_pass http://127.0.0.1:" << sim_port
+        << "; proxy_http_version 1.1; "
         << "proxy_set_header Connection \"\"; proxy_buffering off; }\n  }\n}\n";
     auto nginx = std::make_unique<Process>(
         std::vector<std::string>{"/usr/sbin/nginx", "-c", dir_ + "/nginx.conf", "-p", dir_});
@@ -55,7 +60,8 @@ class TlsUpstream : public ::testing::Test {
 
   std::string gateway(const std::string& host, std::uint16_t tls_port) const {
     return "endpoints:\n  secure:\n    kind: serverless\n    base_url: https://" + host + ":" +
-           std::to_string(tls_port) + "/v1\n    timeouts: {connect: 2s}\n"
+           std::to_string(tls_port) +
+           "/v1\n    timeouts: {connect: 2s}\n"
            "    pricing: {gpt-4o-mini: {input: 0.15, output: 0.60}}\n"
            "models:\n  mini: {targets: [secure/gpt-4o-mini]}\n";
   }
@@ -64,14 +70,16 @@ class TlsUpstream : public ::testing::Test {
 };
 
 constexpr const char* kSim = "endpoints:\n  plain: {listen: 127.0.0.1:0}\n";
-constexpr const char* kChat = R"({"model":"mini","max_tokens":3,"messages":[{"role":"user","content":"hi"}]})";
+constexpr const char* kChat =
+    R"({"model":"mini","max_tokens":3,"messages":[{"role":"user","content":"hi"}]})";
 
 TEST_F(TlsUpstream, VerifiedCertificateWithTheRightNameServesPlainAndStreamedRequests) {
   const std::uint16_t tls_port = closed_port();
   // The gateway config needs the sim's port for nginx, not for itself: start the sim via a
   // first Stack, then nginx, then point a gateway at nginx.
-  Stack backend(kSim, "endpoints:\n  p: {kind: serverless, base_url: 'http://${plain}/v1', "
-                      "pricing: {m: {input: 1, output: 1}}}\nmodels:\n  m: {targets: [p/m]}\n");
+  Stack backend(kSim,
+                "endpoints:\n  p: {kind: serverless, base_url: 'http://${plain}/v1', "
+                "pricing: {m: {input: 1, output: 1}}}\nmodels:\n  m: {targets: [p/m]}\n");
   auto nginx = start_nginx(tls_port, backend.sim_port("plain"));
   Stack stack(kSim, gateway("localhost", tls_port), {{"SSL_CERT_FILE", dir_ + "/ca.pem"}});
   HttpClient client(stack.port());
@@ -80,20 +88,22 @@ TEST_F(TlsUpstream, VerifiedCertificateWithTheRightNameServesPlainAndStreamedReq
   EXPECT_EQ(res.header("x-fulcrum-endpoint"), "secure");
   EXPECT_EQ(res.header("x-fulcrum-cost-usd"), "0.00000195");  // 1 × 0.15 + 3 × 0.60 USD per 1M
 
-  const Response head = client.start("/v1/chat/completions",
-                                     R"({"model":"mini","max_tokens":3,"stream":true,"messages":[]})");
+  const Response head = client.start(
+      "/v1/chat/completions", R"({"model":"mini","max_tokens":3,"stream":true,"messages":[]})");
   ASSERT_EQ(head.status, 200u);
   std::string body;
   while (auto piece = client.next_piece()) body += *piece;
   EXPECT_NE(body.find("data: [DONE]"), std::string::npos);
   // Both metered against the HTTPS endpoint.
-  EXPECT_EQ(stack.metric("fulcrum_requests_total", {{"endpoint", "secure"}, {"outcome", "success"}}), 2);
+  EXPECT_EQ(
+      stack.metric("fulcrum_requests_total", {{"endpoint", "secure"}, {"outcome", "success"}}), 2);
 }
 
 TEST_F(TlsUpstream, CertificateForAnotherNameIsRefused) {
   const std::uint16_t tls_port = closed_port();
-  Stack backend(kSim, "endpoints:\n  p: {kind: serverless, base_url: 'http://${plain}/v1', "
-                      "pricing: {m: {input: 1, output: 1}}}\nmodels:\n  m: {targets: [p/m]}\n");
+  Stack backend(kSim,
+                "endpoints:\n  p: {kind: serverless, base_url: 'http://${plain}/v1', "
+                "pricing: {m: {input: 1, output: 1}}}\nmodels:\n  m: {targets: [p/m]}\n");
   auto nginx = start_nginx(tls_port, backend.sim_port("plain"));
   // Same trusted CA, but the certificate names "localhost", not "127.0.0.1".
   Stack stack(kSim, gateway("127.0.0.1", tls_port), {{"SSL_CERT_FILE", dir_ + "/ca.pem"}});

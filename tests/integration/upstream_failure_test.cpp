@@ -18,13 +18,16 @@ constexpr const char* kChat =
 constexpr const char* kStreamChat =
     R"({"model":"llama-8b","max_tokens":6,"stream":true,"messages":[{"role":"user","content":"hi"}]})";
 
-std::string gateway_with_gpu_timeouts(const std::string& timeouts, const std::string& gpu_url = "http://${gpu}/v1") {
+std::string gateway_with_gpu_timeouts(const std::string& timeouts,
+                                      const std::string& gpu_url = "http://${gpu}/v1") {
   return R"(endpoints:
   gpu:
     kind: provisioned
-    base_url: )" + gpu_url + R"(
+    base_url: )" +
+         gpu_url + R"(
     hourly_usd: 2.0
-    timeouts: )" + timeouts + R"(
+    timeouts: )" +
+         timeouts + R"(
   cloud:
     kind: serverless
     base_url: http://${cloud}/v1
@@ -44,7 +47,9 @@ TEST(UpstreamFailure, SlowFirstByteBeyondItsTimeoutFallsBack) {
   const Response res = client.post("/v1/chat/completions", kChat);
   ASSERT_EQ(res.status, 200u) << res.body;
   EXPECT_EQ(res.header("x-fulcrum-endpoint"), "cloud");
-  EXPECT_EQ(stack.metric("fulcrum_fallbacks_total", {{"from", "gpu"}, {"reason", "first_byte_timeout"}}), 1);
+  EXPECT_EQ(
+      stack.metric("fulcrum_fallbacks_total", {{"from", "gpu"}, {"reason", "first_byte_timeout"}}),
+      1);
 }
 
 TEST(UpstreamFailure, StreamStallBeyondTheIdleTimeoutEndsWithAnErrorEventAndNoDone) {
@@ -60,27 +65,33 @@ TEST(UpstreamFailure, StreamStallBeyondTheIdleTimeoutEndsWithAnErrorEventAndNoDo
   while (auto piece = client.next_piece()) body += *piece;
   EXPECT_FALSE(client.broken());  // the stream is ended properly, with its error in-band
   const auto last_event = body.substr(body.rfind("data: ") + 6);
-  EXPECT_EQ(json::parse(last_event.substr(0, last_event.find('\n')))["error"]["code"], "upstream_timeout");
+  EXPECT_EQ(json::parse(last_event.substr(0, last_event.find('\n')))["error"]["code"],
+            "upstream_timeout");
   EXPECT_EQ(body.find("[DONE]"), std::string::npos);
-  EXPECT_EQ(stack.metric("fulcrum_requests_total", {{"endpoint", "gpu"}, {"outcome", "timeout"}}), 1);
+  EXPECT_EQ(stack.metric("fulcrum_requests_total", {{"endpoint", "gpu"}, {"outcome", "timeout"}}),
+            1);
   EXPECT_EQ(stack.sim_stats()["cloud"]["requests"], 0);
 }
 
 TEST(UpstreamFailure, HttpsUpstreamWithAnUntrustedCertificateIsRefused) {
   char pattern[] = "/tmp/fulcrum-tls-XXXXXX";
   const std::string dir = mkdtemp(pattern);
-  const std::string make_cert = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
-                                "-keyout " + dir + "/key.pem -out " + dir + "/cert.pem >/dev/null 2>&1";
+  const std::string make_cert =
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
+      "-keyout " +
+      dir + "/key.pem -out " + dir + "/cert.pem >/dev/null 2>&1";
   ASSERT_EQ(std::system(make_cert.c_str()), 0);
   const std::uint16_t tls_port = closed_port();
-  Process tls_server({"/usr/bin/openssl", "s_server", "-accept", "127.0.0.1:" + std::to_string(tls_port),
-                      "-cert", dir + "/cert.pem", "-key", dir + "/key.pem", "-www"});
+  Process tls_server({"/usr/bin/openssl", "s_server", "-accept",
+                      "127.0.0.1:" + std::to_string(tls_port), "-cert", dir + "/cert.pem", "-key",
+                      dir + "/key.pem", "-www"});
   ASSERT_TRUE(tls_server.wait_for(std::regex("ACCEPT")));
 
   // A self-signed certificate is not in the system trust store: the handshake must fail, the
   // key must not be sent, and the next target must serve.
   Stack stack("endpoints:\n  gpu: {listen: 127.0.0.1:0}\n  cloud: {listen: 127.0.0.1:0}\n",
-              gateway_with_gpu_timeouts("{connect: 2s}", "https://localhost:" + std::to_string(tls_port) + "/v1"));
+              gateway_with_gpu_timeouts("{connect: 2s}",
+                                        "https://localhost:" + std::to_string(tls_port) + "/v1"));
   HttpClient client(stack.port());
   const Response res = client.post("/v1/chat/completions", kChat);
   ASSERT_EQ(res.status, 200u) << res.body;
@@ -88,7 +99,8 @@ TEST(UpstreamFailure, HttpsUpstreamWithAnUntrustedCertificateIsRefused) {
   EXPECT_EQ(stack.metric("fulcrum_fallbacks_total", {{"from", "gpu"}, {"reason", "connect"}}), 1);
   bool logged_verification_failure = false;
   for (const auto& line : stack.gateway().lines()) {
-    if (line.find("upstream_failed") != std::string::npos && line.find("certificate verify failed") != std::string::npos) {
+    if (line.find("upstream_failed") != std::string::npos &&
+        line.find("certificate verify failed") != std::string::npos) {
       logged_verification_failure = true;
     }
   }

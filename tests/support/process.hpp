@@ -27,8 +27,9 @@ class Process {
                                       std::chrono::milliseconds timeout = std::chrono::seconds(10));
   // The first `count` lines matching `pattern`, waiting up to `timeout` for them; fewer on
   // timeout or exit.
-  std::vector<std::string> wait_for_lines(const std::regex& pattern, std::size_t count,
-                                          std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  std::vector<std::string> wait_for_lines(
+      const std::regex& pattern, std::size_t count,
+      std::chrono::milliseconds timeout = std::chrono::seconds(10));
   std::vector<std::string> lines() const;
   bool running();
   // SIGTERM, then SIGKILL if it has not exited after a grace period; returns the exit status.

@@ -29,7 +29,8 @@ std::optional<double> metric_value(const std::string& exposition, const std::str
   std::istringstream lines(exposition);
   std::string line;
   while (std::getline(lines, line)) {
-    if (!line.starts_with(name + "{") && !(labels.empty() && line.starts_with(name + " "))) continue;
+    if (!line.starts_with(name + "{") && !(labels.empty() && line.starts_with(name + " ")))
+      continue;
     bool all = true;
     for (const auto& [key, value] : labels) {
       if (line.find(key + "=\"" + value + "\"") == std::string::npos) all = false;
@@ -41,9 +42,7 @@ std::optional<double> metric_value(const std::string& exposition, const std::str
 
 namespace {
 
-void write_file(const std::string& path, const std::string& text) {
-  std::ofstream(path) << text;
-}
+void write_file(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
 std::string replace_all(std::string text, const std::string& from, const std::string& to) {
   for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
@@ -59,11 +58,13 @@ Stack::Stack(const std::string& sim_yaml, const std::string& gateway_yaml,
   char pattern[] = "/tmp/fulcrum-test-XXXXXX";
   dir_ = mkdtemp(pattern);
   write_file(dir_ + "/sim.yaml", sim_yaml);
-  sim_ = std::make_unique<Process>(std::vector<std::string>{sim_binary(), "--config", dir_ + "/sim.yaml"});
+  sim_ = std::make_unique<Process>(
+      std::vector<std::string>{sim_binary(), "--config", dir_ + "/sim.yaml"});
 
   // Every sim endpoint announces "listening NAME HOST:PORT".
   std::size_t expected = 0;
-  for (auto at = sim_yaml.find("listen:"); at != std::string::npos; at = sim_yaml.find("listen:", at + 1)) {
+  for (auto at = sim_yaml.find("listen:"); at != std::string::npos;
+       at = sim_yaml.find("listen:", at + 1)) {
     ++expected;
   }
   const std::regex announce("^listening (\\S+) [^ ]+:(\\d+)");
@@ -75,11 +76,14 @@ Stack::Stack(const std::string& sim_yaml, const std::string& gateway_yaml,
   if (sim_ports_.size() < expected) throw std::runtime_error("fulcrum-sim did not start");
   std::string gateway_text = gateway_yaml;
   for (const auto& [name, port] : sim_ports_) {
-    gateway_text = replace_all(gateway_text, "${" + name + "}", "127.0.0.1:" + std::to_string(port));
+    gateway_text =
+        replace_all(gateway_text, "${" + name + "}", "127.0.0.1:" + std::to_string(port));
   }
-  gateway_text = replace_all(gateway_text, "${closed}", "127.0.0.1:" + std::to_string(closed_port()));
+  gateway_text =
+      replace_all(gateway_text, "${closed}", "127.0.0.1:" + std::to_string(closed_port()));
   if (gateway_text.find("server:") == std::string::npos) {
-    gateway_text = "server:\n  listen: 127.0.0.1:0\n  admin_listen: 127.0.0.1:0\n  threads: 2\n" + gateway_text;
+    gateway_text = "server:\n  listen: 127.0.0.1:0\n  admin_listen: 127.0.0.1:0\n  threads: 2\n" +
+                   gateway_text;
   }
   write_file(dir_ + "/fulcrum.yaml", "version: 1\n" + gateway_text);
   gateway_ = std::make_unique<Process>(
@@ -106,7 +110,8 @@ void stop_and_check(Process& process, const std::string& name) {
     ADD_FAILURE() << name << " did not exit cleanly on SIGTERM (wait status " << status << ")";
   }
   for (const auto& line : process.lines()) {
-    if (line.find("Sanitizer") != std::string::npos || line.find("runtime error:") != std::string::npos) {
+    if (line.find("Sanitizer") != std::string::npos ||
+        line.find("runtime error:") != std::string::npos) {
       ADD_FAILURE() << name << ": " << line;
     }
   }

@@ -24,7 +24,8 @@ TEST(Usage, ReadsOpenAiUsageWithCachedTokens) {
 }
 
 TEST(Usage, EmbeddingsHaveNoCompletionTokens) {
-  const auto usage = usage_in_document(R"({"data":[],"usage":{"prompt_tokens":5,"total_tokens":5}})");
+  const auto usage =
+      usage_in_document(R"({"data":[],"usage":{"prompt_tokens":5,"total_tokens":5}})");
   ASSERT_TRUE(usage);
   EXPECT_EQ(*usage, (Usage{5, 0, 0}));
 }
@@ -88,10 +89,9 @@ TEST(SseScanner, YieldsTheSameEventsHoweverTheBytesAreCut) {
       ": comment\n\n"
       "data: {\"usage\":{}}\ndata: second line\n\n"
       "data: [DONE]\n\n";
-  const std::vector<std::string> expected = {"data: {\"a\":1}\n\n", "event: ping\r\ndata: x\r\n\r\n",
-                                             ": comment\n\n",
-                                             "data: {\"usage\":{}}\ndata: second line\n\n",
-                                             "data: [DONE]\n\n"};
+  const std::vector<std::string> expected = {
+      "data: {\"a\":1}\n\n", "event: ping\r\ndata: x\r\n\r\n", ": comment\n\n",
+      "data: {\"usage\":{}}\ndata: second line\n\n", "data: [DONE]\n\n"};
   for (std::size_t piece = 1; piece <= stream.size(); ++piece) {
     EXPECT_EQ(split_events(stream, piece), expected) << "pieces of " << piece << " bytes";
   }
@@ -116,8 +116,8 @@ TEST(SseData, JoinsDataLines) {
 }
 
 TEST(Request, ReadsModelAndStreamFlags) {
-  auto parsed = parse_request(Operation::chat_completions,
-                              R"({"model":"m","stream":true,"messages":[]})");
+  auto parsed =
+      parse_request(Operation::chat_completions, R"({"model":"m","stream":true,"messages":[]})");
   ASSERT_TRUE(parsed);
   EXPECT_EQ(parsed->model, "m");
   EXPECT_TRUE(parsed->stream);
@@ -141,8 +141,9 @@ TEST(Request, InvalidBodiesBecome400InOpenAiShape) {
     const char* body;
     const char* param;
   };
-  for (const Case& c : {Case{"{", ""}, Case{"[1]", ""}, Case{R"({"messages":[]})", "model"},
-                        Case{R"({"model":7})", "model"}, Case{R"({"model":"m","stream":"yes"})", "stream"}}) {
+  for (const Case& c :
+       {Case{"{", ""}, Case{"[1]", ""}, Case{R"({"messages":[]})", "model"},
+        Case{R"({"model":7})", "model"}, Case{R"({"model":"m","stream":"yes"})", "stream"}}) {
     auto parsed = parse_request(Operation::chat_completions, c.body);
     ASSERT_FALSE(parsed) << c.body;
     EXPECT_EQ(parsed.error().status, 400u);

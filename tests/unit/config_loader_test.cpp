@@ -83,7 +83,8 @@ TEST(ConfigLoader, ReadsEveryFieldOfTheDocumentedSchema) {
 }
 
 TEST(ConfigLoader, UnknownKeyIsReportedWithLineAndColumn) {
-  const auto issues = issues_of(valid_with("    hourly_usd: 2.50\n", "    hourly_usd: 2.50\n    hourly_eur: 2\n"));
+  const auto issues =
+      issues_of(valid_with("    hourly_usd: 2.50\n", "    hourly_usd: 2.50\n    hourly_eur: 2\n"));
   ASSERT_EQ(issues.size(), 1u);
   EXPECT_EQ(issues[0].line, 12);
   EXPECT_EQ(issues[0].column, 5);
@@ -147,7 +148,8 @@ TEST(ConfigLoader, EveryProblemIsListedInOnePass) {
   const auto issues = issues_of(text);
   ASSERT_GE(issues.size(), 2u);
   EXPECT_NE(issues[0].message.find("version must be 1"), std::string::npos);
-  EXPECT_NE(issues[1].message.find("kind must be 'serverless' or 'provisioned'"), std::string::npos);
+  EXPECT_NE(issues[1].message.find("kind must be 'serverless' or 'provisioned'"),
+            std::string::npos);
 }
 
 TEST(ConfigLoader, EndpointNamesAreRestricted) {
@@ -157,7 +159,8 @@ TEST(ConfigLoader, EndpointNamesAreRestricted) {
 }
 
 TEST(ConfigLoader, UrlWithCredentialsIsRejected) {
-  const auto issues = issues_of(valid_with("http://127.0.0.1:9101/v1", "http://user:pw@127.0.0.1:9101/v1"));
+  const auto issues =
+      issues_of(valid_with("http://127.0.0.1:9101/v1", "http://user:pw@127.0.0.1:9101/v1"));
   ASSERT_EQ(issues.size(), 1u);
   EXPECT_NE(issues[0].message.find("base_url must be"), std::string::npos);
 }

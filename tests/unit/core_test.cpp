@@ -46,7 +46,7 @@ TEST(Money, RoundsOnceToTheNearestNanoDollar) {
 TEST(Money, LargeVolumesDoNotOverflow) {
   const auto price = PricePerMillion::from_usd(60.0);  // an expensive model
   const Money cost = price->cost_of(10'000'000'000);   // ten billion tokens
-  EXPECT_EQ(cost.nano_usd, 600'000'000'000'000);        // 600,000 USD
+  EXPECT_EQ(cost.nano_usd, 600'000'000'000'000);       // 600,000 USD
 }
 
 TEST(Money, SumsStayExactWhereDoublesDrift) {

@@ -46,8 +46,8 @@ struct Price {
 };
 
 struct Capacity {
-  unsigned max_concurrency = 0;          // 0 = not stated
-  double output_tokens_per_second = 0;   // 0 = not stated
+  unsigned max_concurrency = 0;         // 0 = not stated
+  double output_tokens_per_second = 0;  // 0 = not stated
 };
 
 struct Endpoint {

@@ -1,12 +1,11 @@
 #pragma once
 // The one door to Boost: every file that uses Asio or Beast includes this header first.
-#include <utility>  // Boost 1.74's asio/awaitable.hpp needs std::exchange under GCC 12
-
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <utility>  // Boost 1.74's asio/awaitable.hpp needs std::exchange under GCC 12
 
 namespace fulcrum::net {
 

@@ -14,8 +14,7 @@ using Request = http::request<http::string_body>;
 // connection may carry another request.
 using RequestHandler = std::function<awaitable<bool>(beast::tcp_stream&, Request&)>;
 
-awaitable<void> serve_connection(tcp::socket socket, config::Limits limits,
-                                 RequestHandler handler);
+awaitable<void> serve_connection(tcp::socket socket, config::Limits limits, RequestHandler handler);
 
 // Accepts until the acceptor is closed, spawning serve_connection for each socket.
 awaitable<void> accept_loop(tcp::acceptor& acceptor, std::function<config::Limits()> limits,
@@ -23,7 +22,6 @@ awaitable<void> accept_loop(tcp::acceptor& acceptor, std::function<config::Limit
 
 // Writes a whole response with a deadline; false when the client is gone.
 awaitable<bool> write_response(beast::tcp_stream& stream,
-                               http::response<http::string_body>& response,
-                               core::Duration timeout);
+                               http::response<http::string_body>& response, core::Duration timeout);
 
 }  // namespace fulcrum::net

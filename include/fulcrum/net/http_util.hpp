@@ -22,8 +22,8 @@ std::optional<std::string> framing_problem(const http::header<true, Fields>& hea
 std::string_view path_of(std::string_view target);
 
 // A complete JSON response.
-http::response<http::string_body> json_response(unsigned status, std::string body,
-                                                 unsigned version, bool keep_alive);
+http::response<http::string_body> json_response(unsigned status, std::string body, unsigned version,
+                                                bool keep_alive);
 http::response<http::string_body> error_response(const api::ApiError& error, unsigned version,
                                                  bool keep_alive);
 

@@ -22,7 +22,8 @@ std::optional<std::string> framing_problem(const http::header<true, Fields>& hea
   }
   if (content_lengths > 1) return "a request must carry at most one Content-Length";
   if (transfer_encodings > 0) {
-    if (transfer_encodings > 1 || !beast::iequals(head[http::field::transfer_encoding], "chunked")) {
+    if (transfer_encodings > 1 ||
+        !beast::iequals(head[http::field::transfer_encoding], "chunked")) {
       return "the only Transfer-Encoding accepted is chunked";
     }
     if (head.version() < 11) return "chunked requests need HTTP/1.1";

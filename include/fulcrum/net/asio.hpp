@@ -1,11 +1,16 @@
 #pragma once
 // The one door to Boost: every file that uses Asio or Beast includes this header first.
+
+// Boost 1.74's asio/awaitable.hpp needs std::exchange under GCC 12. Its own block, so that
+// clang-format's include sorting cannot move it below the Boost headers.
+#include <utility>
+// clang-format off
+// clang-format on
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <utility>  // Boost 1.74's asio/awaitable.hpp needs std::exchange under GCC 12
 
 namespace fulcrum::net {
 

@@ -18,6 +18,7 @@ namespace {
 struct EndpointState {
   SimEndpoint spec;
   std::uint64_t requests = 0;
+  std::uint64_t cold_starts = 0;
   unsigned generating = 0;
   unsigned streams_active = 0;
   std::deque<std::shared_ptr<asio::steady_timer>> waiting;
@@ -75,6 +76,10 @@ struct SimServer::Impl {
       endpoints.push_back(std::move(state));
     }
   }
+  // Queued requests' timers belong to the io_context: release them while it still exists.
+  ~Impl() {
+    for (auto& e : endpoints) e->waiting.clear();
+  }
 
   EndpointState* find(std::string_view path, std::uint16_t port, std::string_view& rest) {
     EndpointState* best = nullptr;
@@ -92,7 +97,8 @@ struct SimServer::Impl {
       out[e->spec.name] = {{"requests", e->requests},
                            {"generating", e->generating},
                            {"queued", e->waiting.size()},
-                           {"streams_active", e->streams_active}};
+                           {"streams_active", e->streams_active},
+                           {"cold_starts", e->cold_starts}};
     }
     return out.dump();
   }
@@ -102,9 +108,11 @@ struct SimServer::Impl {
                            Request& req);
 
   SimConfig config;
-  asio::io_context io{1};
   std::vector<std::unique_ptr<EndpointState>> endpoints;
   std::map<const EndpointState*, std::uint16_t> ports;
+  // Declared after the endpoints, so destroyed before them: destroying the io_context destroys
+  // suspended request coroutines, whose Slots still refer to their endpoint.
+  asio::io_context io{1};
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
   std::unique_ptr<asio::signal_set> signals;
 };
@@ -190,7 +198,10 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, api::Operation op,
   const bool cold = spec.cold_start.count() > 0 &&
                     (!e.last_active || now - *e.last_active > spec.cold_after_idle);
   e.last_active = now;
-  if (cold) co_await sleep_for(spec.cold_start);
+  if (cold) {
+    ++e.cold_starts;
+    co_await sleep_for(spec.cold_start);
+  }
 
   if (spec.max_concurrency > 0 && e.generating >= spec.max_concurrency) {
     auto turn = std::make_shared<asio::steady_timer>(io, asio::steady_timer::time_point::max());

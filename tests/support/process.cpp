@@ -5,11 +5,29 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <string_view>
+
+extern char** environ;
 #include <stdexcept>
 
 namespace fulcrum::testing {
 
 Process::Process(std::vector<std::string> argv, std::map<std::string, std::string> env) {
+  // Everything the child needs is built before fork(): between fork and exec a child of a
+  // multi-threaded parent must not allocate (another thread may hold the malloc lock).
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    const std::string_view var(*entry);
+    if (!env.count(std::string(var.substr(0, var.find('='))))) env_storage_.emplace_back(var);
+  }
+  for (const auto& [key, value] : env) env_storage_.push_back(key + "=" + value);
+  std::vector<char*> envp;
+  for (auto& entry : env_storage_) envp.push_back(entry.data());
+  envp.push_back(nullptr);
+  argv_storage_ = std::move(argv);
+  std::vector<char*> args;
+  for (auto& arg : argv_storage_) args.push_back(arg.data());
+  args.push_back(nullptr);
+
   int pipe_fds[2];
   if (pipe(pipe_fds) != 0) throw std::runtime_error("pipe failed");
   pid_ = fork();
@@ -19,11 +37,7 @@ Process::Process(std::vector<std::string> argv, std::map<std::string, std::strin
     dup2(pipe_fds[1], STDERR_FILENO);
     close(pipe_fds[0]);
     close(pipe_fds[1]);
-    for (const auto& [key, value] : env) setenv(key.c_str(), value.c_str(), 1);
-    std::vector<char*> args;
-    for (auto& arg : argv) args.push_back(arg.data());
-    args.push_back(nullptr);
-    execv(args[0], args.data());
+    execve(args[0], args.data(), envp.data());
     _exit(127);
   }
   close(pipe_fds[1]);

@@ -38,6 +38,8 @@ class Process {
  private:
   void read_output(int fd);
 
+  std::vector<std::string> argv_storage_;
+  std::vector<std::string> env_storage_;
   pid_t pid_ = -1;
   int output_fd_ = -1;
   std::thread reader_;

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <array>
+#include <cstdio>
 #include <limits>
 
 #include "access_log.hpp"
@@ -11,6 +12,7 @@
 #include "fulcrum/metering/cost.hpp"
 #include "fulcrum/net/http_util.hpp"
 #include "fulcrum/router/plan.hpp"
+#include "wire.hpp"
 
 namespace fulcrum::net {
 namespace {
@@ -288,20 +290,12 @@ awaitable<ProxyHandler::AttemptResult> ProxyHandler::attempt(beast::tcp_stream& 
 
   // Built fresh: nothing of the client's framing or hop-by-hop headers reaches the upstream.
   const core::Url& base = ex.endpoint->base_url;
-  Request upstream_request{http::verb::post,
-                           base.path + std::string(api::upstream_path(ex.request.operation)), 11};
-  upstream_request.set(http::field::host, base.host_header());
-  upstream_request.set(http::field::content_type, "application/json");
-  upstream_request.set(http::field::accept,
-                       ex.request.stream ? "text/event-stream" : "application/json");
-  upstream_request.set(http::field::user_agent, "fulcrum/" + runtime_.version());
-  if (!ex.endpoint->api_key.empty()) {
-    upstream_request.set(http::field::authorization,
-                         "Bearer " + std::string(ex.endpoint->api_key.reveal()));
-  }
-  upstream_request.body() = api::upstream_body(ex.request, ex.target->upstream_model);
-  upstream_request.keep_alive(true);
-  upstream_request.prepare_payload();
+  UpstreamRequest upstream_request;
+  upstream_request.body = api::upstream_body(ex.request, ex.target->upstream_model);
+  upstream_request.head =
+      upstream_request_head(base, api::upstream_path(ex.request.operation),
+                            ex.request.stream ? "text/event-stream" : "application/json",
+                            user_agent_, ex.endpoint->api_key, upstream_request.body.size());
 
   UpstreamPool& pool = *worker_.pools[ex.target->endpoint];
   for (int fresh = 0; fresh < 2; ++fresh) {
@@ -341,11 +335,13 @@ awaitable<ProxyHandler::AttemptResult> ProxyHandler::attempt(beast::tcp_stream& 
 template <class Stream>
 awaitable<ProxyHandler::AttemptResult> ProxyHandler::exchange_on(
     Stream& upstream, UpstreamConnection& connection, bool reused, beast::tcp_stream& client,
-    Exchange& ex, const Request& upstream_request) {
+    Exchange& ex, const UpstreamRequest& upstream_request) {
   const config::Timeouts& timeouts = ex.endpoint->timeouts;
   error_code ec;
   connection.tcp().expires_after(bounded(timeouts.first_byte, ex.deadline));
-  co_await http::async_write(upstream, upstream_request, as_result(ec));
+  const std::array<asio::const_buffer, 2> request_bytes{asio::buffer(upstream_request.head),
+                                                        asio::buffer(upstream_request.body)};
+  co_await asio::async_write(upstream, request_bytes, as_result(ec));
   if (ec) {
     if (reused && is_stale_close(ec)) co_return AttemptResult::stale();
     co_return AttemptResult::retry("reset", "write failed (" + ec.message() + ")",
@@ -414,14 +410,10 @@ awaitable<ProxyHandler::AttemptResult> ProxyHandler::relay_stream(Stream& upstre
                                                                   beast::tcp_stream& client,
                                                                   Exchange& ex) {
   const config::Timeouts& timeouts = ex.endpoint->timeouts;
-  http::response<http::empty_body> head{http::status::ok, ex.version};
-  head.set(http::field::content_type, "text/event-stream");
-  head.set(http::field::cache_control, "no-cache");
-  ex.decision_headers(head);
-  head.keep_alive(ex.keep_alive);
-  head.chunked(true);
-  http::response_serializer<http::empty_body> head_writer{head};
-  bool head_sent = false;
+  // HTTP/1.0 has no chunked encoding: such a client gets the stream delimited by closing.
+  const bool chunked = ex.version >= 11;
+  const bool keep_alive = ex.keep_alive && chunked;
+  std::string head;  // sent with the first events, in the same write
 
   api::SseScanner scanner;
   std::array<char, kReadChunk> buffer;
@@ -430,6 +422,31 @@ awaitable<ProxyHandler::AttemptResult> ProxyHandler::relay_stream(Stream& upstre
   bool saw_done = false;
   error_code upstream_ec;
   error_code client_ec;
+
+  // Writes `payload` as one chunk (or raw for HTTP/1.0), preceded by the head if unsent.
+  const auto send = [&](std::string_view payload, bool last) -> awaitable<void> {
+    char size_line[20];
+    const int size_length = std::snprintf(size_line, sizeof size_line, "%zx\r\n", payload.size());
+    std::array<asio::const_buffer, 5> pieces{
+        asio::buffer(head), asio::buffer(size_line, chunked && !payload.empty() ? size_length : 0),
+        asio::buffer(payload), asio::buffer("\r\n", chunked && !payload.empty() ? 2 : 0),
+        asio::buffer("0\r\n\r\n", chunked && last ? 5 : 0)};
+    client.expires_after(timeouts.idle);
+    co_await asio::async_write(client, pieces, as_result(client_ec));
+    head.clear();
+    ex.status = 200;
+  };
+  bool head_sent = false;
+  const auto ensure_head = [&] {
+    if (head_sent) return;
+    head_sent = true;
+    head = response_head(200, ex.version, keep_alive,
+                         {{"Content-Type", "text/event-stream"},
+                          {"Cache-Control", "no-cache"},
+                          {"x-fulcrum-request-id", ex.id.view()},
+                          {"x-fulcrum-endpoint", ex.endpoint->name}},
+                         chunked ? std::nullopt : std::optional<std::size_t>());
+  };
 
   const auto on_event = [&](std::string_view event) {
     if (event.find("[DONE]") != std::string_view::npos) {
@@ -455,23 +472,14 @@ awaitable<ProxyHandler::AttemptResult> ProxyHandler::relay_stream(Stream& upstre
     out.clear();
     scanner.feed({buffer.data(), buffer.size() - parser.get().body().size}, on_event);
     if (parser.is_done() && !upstream_ec) out.append(scanner.remainder());
-
-    if (!out.empty() || (parser.is_done() && !head_sent)) {
-      if (!head_sent) {
-        client.expires_after(timeouts.idle);
-        co_await http::async_write_header(client, head_writer, as_result(client_ec));
-        head_sent = true;
-        ex.status = 200;
-      }
-      if (!client_ec && !out.empty()) {
-        client.expires_after(timeouts.idle);
-        co_await asio::async_write(client, http::make_chunk(asio::buffer(out)),
-                                   as_result(client_ec));
-        if (!ex.first_byte) ex.first_byte = core::Clock::now();
-      }
+    if (parser.is_done() && !upstream_ec) break;  // the last events go out with the terminator
+    if (!out.empty()) {
+      ensure_head();
+      co_await send(out, false);
+      if (!ex.first_byte) ex.first_byte = core::Clock::now();
       if (client_ec) break;
     }
-    if (upstream_ec || parser.is_done()) break;
+    if (upstream_ec) break;
   }
 
   if (ex.usage) ex.cost = metering::marginal_cost(ex.target->price, *ex.usage);
@@ -499,20 +507,19 @@ awaitable<ProxyHandler::AttemptResult> ProxyHandler::relay_stream(Stream& upstre
             ? api::ApiError::gateway_timeout("The upstream stream stalled beyond the idle timeout.")
             : api::ApiError::bad_gateway("The upstream stream was cut.");
     out = "data: " + error.to_json() + "\n\n";
-    client.expires_after(timeouts.idle);
-    co_await asio::async_write(client, http::make_chunk(asio::buffer(out)), as_result(client_ec));
   } else {
     ex.outcome = Outcome::success;
     ++connection.exchanges;
     if (!parser.keep_alive()) connection.tcp().close();
     if (!saw_done) spdlog::warn("stream_without_done request_id={}", ex.id.view());
   }
-  if (!client_ec) {
-    meter(ex);
-    client.expires_after(timeouts.idle);
-    co_await asio::async_write(client, http::make_chunk_last(), as_result(client_ec));
-  }
-  co_return AttemptResult::done(!client_ec && !upstream_ec);
+  // The final events and the terminator leave in one write, after metering.
+  ensure_head();
+  meter(ex);
+  co_await send(out, true);
+  if (!ex.first_byte) ex.first_byte = core::Clock::now();
+  if (client_ec) ex.outcome = Outcome::client_closed;
+  co_return AttemptResult::done(!client_ec && !upstream_ec && keep_alive);
 }
 
 template <class Stream, class Parser>
@@ -536,19 +543,24 @@ awaitable<ProxyHandler::AttemptResult> ProxyHandler::relay_whole(Stream& upstrea
 
   ex.usage = api::usage_in_document(body);
   if (ex.usage) ex.cost = metering::marginal_cost(ex.target->price, *ex.usage);
-  http::response<http::string_body> res{parser.get().result(), ex.version};
   const auto content_type = parser.get()[http::field::content_type];
-  res.set(http::field::content_type, content_type.empty() ? "application/json" : content_type);
-  ex.decision_headers(res);
-  res.set("x-fulcrum-cost-usd", ex.cost.to_decimal());
-  res.body() = std::move(body);
-  res.keep_alive(ex.keep_alive);
-  res.prepare_payload();
-  ex.status = res.result_int();
+  const std::string cost = ex.cost.to_decimal();
+  const std::string head =
+      response_head(parser.get().result_int(), ex.version, ex.keep_alive,
+                    {{"Content-Type", content_type.empty() ? "application/json" : content_type},
+                     {"x-fulcrum-request-id", ex.id.view()},
+                     {"x-fulcrum-endpoint", ex.endpoint->name},
+                     {"x-fulcrum-cost-usd", cost}},
+                    body.size());
+  ex.status = parser.get().result_int();
   ex.outcome = Outcome::success;
   ex.first_byte = core::Clock::now();
   meter(ex);
-  co_return AttemptResult::done(co_await write_response(client, res, timeouts.idle));
+  const std::array<asio::const_buffer, 2> response{asio::buffer(head), asio::buffer(body)};
+  error_code client_ec;
+  client.expires_after(timeouts.idle);
+  co_await asio::async_write(client, response, as_result(client_ec));
+  co_return AttemptResult::done(!client_ec);
 }
 
 }  // namespace fulcrum::net

@@ -9,7 +9,8 @@ namespace fulcrum::net {
 
 class ProxyHandler {
  public:
-  ProxyHandler(Runtime& runtime, Worker& worker) : runtime_(runtime), worker_(worker) {}
+  ProxyHandler(Runtime& runtime, Worker& worker)
+      : runtime_(runtime), worker_(worker), user_agent_("fulcrum/" + runtime.version()) {}
 
   // Serves every data-plane path: the three proxied operations and GET /v1/models.
   awaitable<bool> handle(beast::tcp_stream& client, Request& request);
@@ -17,6 +18,10 @@ class ProxyHandler {
  private:
   struct Exchange;
   struct AttemptResult;
+  struct UpstreamRequest {
+    std::string head;
+    std::string body;
+  };
 
   void meter(Exchange& exchange);
   awaitable<bool> proxy(beast::tcp_stream& client, Request& request, api::Operation op);
@@ -25,7 +30,7 @@ class ProxyHandler {
   template <class Stream>
   awaitable<AttemptResult> exchange_on(Stream& upstream, UpstreamConnection& connection,
                                        bool reused, beast::tcp_stream& client, Exchange& exchange,
-                                       const Request& upstream_request);
+                                       const UpstreamRequest& upstream_request);
   template <class Stream, class Parser>
   awaitable<AttemptResult> relay_stream(Stream& upstream, UpstreamConnection& connection,
                                         Parser& parser, beast::tcp_stream& client,
@@ -37,6 +42,7 @@ class ProxyHandler {
 
   Runtime& runtime_;
   Worker& worker_;
+  const std::string user_agent_;
 };
 
 }  // namespace fulcrum::net

@@ -21,7 +21,8 @@ class Sim : public ::testing::Test {
     char pattern[] = "/tmp/fulcrum-sim-XXXXXX";
     dir_ = mkdtemp(pattern);
     std::ofstream(dir_ + "/sim.yaml") << yaml;
-    sim_ = std::make_unique<Process>(std::vector<std::string>{sim_binary(), "--config", dir_ + "/sim.yaml"});
+    sim_ = std::make_unique<Process>(
+        std::vector<std::string>{sim_binary(), "--config", dir_ + "/sim.yaml"});
     const auto port = sim_->wait_for(std::regex("^listening \\S+ [^ ]+:(\\d+)"));
     ASSERT_TRUE(port);
     port_ = static_cast<std::uint16_t>(std::stoi(*port));
@@ -30,7 +31,9 @@ class Sim : public ::testing::Test {
     sim_.reset();
     std::filesystem::remove_all(dir_);
   }
-  json stats(const std::string& name) { return json::parse(HttpClient(port_).get("/sim/stats").body)[name]; }
+  json stats(const std::string& name) {
+    return json::parse(HttpClient(port_).get("/sim/stats").body)[name];
+  }
 
   // Polls the sim until `ready` holds, for at most 10 s: a condition, never a fixed sleep.
   template <class Predicate>
@@ -56,14 +59,17 @@ TEST_F(Sim, AnswersWithExactUsageAndDeterministicText) {
   ASSERT_EQ(res.status, 200u);
   const json body = json::parse(res.body);
   EXPECT_EQ(body["choices"][0]["message"]["content"], "Fulcrum routes tokens to the ");
-  EXPECT_EQ(body["usage"], json::parse(R"({"prompt_tokens":2,"completion_tokens":5,"total_tokens":7,)"
-                                       R"("prompt_tokens_details":{"cached_tokens":1}})"));
+  EXPECT_EQ(body["usage"],
+            json::parse(R"({"prompt_tokens":2,"completion_tokens":5,"total_tokens":7,)"
+                        R"("prompt_tokens_details":{"cached_tokens":1}})"));
 }
 
 TEST_F(Sim, ProvisionedCapacityServesNAtOnceAndQueuesTheRest) {
   start("endpoints:\n  gpu: {listen: 127.0.0.1:0, max_concurrency: 1, tokens_per_second: 20}\n");
   HttpClient first(port_);
-  ASSERT_EQ(first.start("/v1/chat/completions", R"({"model":"m","max_tokens":10,"stream":true})").status, 200u);
+  ASSERT_EQ(
+      first.start("/v1/chat/completions", R"({"model":"m","max_tokens":10,"stream":true})").status,
+      200u);
   Response second;
   std::thread waiting([&] { second = HttpClient(port_).post("/v1/chat/completions", kChat); });
   EXPECT_TRUE(eventually([&] { return stats("gpu")["queued"] == 1; }));
@@ -84,8 +90,9 @@ TEST_F(Sim, ScaleToZeroEndpointColdStartsOnlyAfterIdling) {
 }
 
 TEST_F(Sim, InjectsFailuresAsConfigured) {
-  start("endpoints:\n  flaky: {listen: 127.0.0.1:0, fail_first: 2, fail_first_status: 503, "
-        "rate_429: 0.5, retry_after: 7}\n");
+  start(
+      "endpoints:\n  flaky: {listen: 127.0.0.1:0, fail_first: 2, fail_first_status: 503, "
+      "rate_429: 0.5, retry_after: 7}\n");
   HttpClient client(port_);
   std::vector<unsigned> statuses;
   std::string retry_after;
@@ -103,11 +110,19 @@ TEST_F(Sim, ServesSeveralEndpointsOnOnePortByPrefix) {
   start("endpoints:\n  a: {listen: 127.0.0.1:0}\n");  // learn a free port, then reuse it
   const std::uint16_t port = port_;
   sim_.reset();
-  start("endpoints:\n  a: {listen: 127.0.0.1:" + std::to_string(port) + ", prefix: /a, completion_tokens: 1}\n"
-        "  b: {listen: 127.0.0.1:" + std::to_string(port) + ", prefix: /b, completion_tokens: 2}\n");
+  start("endpoints:\n  a: {listen: 127.0.0.1:" + std::to_string(port) +
+        ", prefix: /a, completion_tokens: 1}\n"
+        "  b: {listen: 127.0.0.1:" +
+        std::to_string(port) + ", prefix: /b, completion_tokens: 2}\n");
   const std::string body = R"({"model":"m","messages":[]})";
-  EXPECT_EQ(json::parse(HttpClient(port).post("/a/v1/chat/completions", body).body)["usage"]["completion_tokens"], 1);
-  EXPECT_EQ(json::parse(HttpClient(port).post("/b/v1/chat/completions", body).body)["usage"]["completion_tokens"], 2);
+  EXPECT_EQ(
+      json::parse(
+          HttpClient(port).post("/a/v1/chat/completions", body).body)["usage"]["completion_tokens"],
+      1);
+  EXPECT_EQ(
+      json::parse(
+          HttpClient(port).post("/b/v1/chat/completions", body).body)["usage"]["completion_tokens"],
+      2);
   EXPECT_EQ(HttpClient(port).post("/c/v1/chat/completions", body).status, 404u);
 }
 

@@ -1,0 +1,33 @@
+#pragma once
+// HTTP/1.1 message heads written as one string on the hot path. Beast's generic serializer
+// walks a buffers_cat_view per field and allocates per header; for the two heads every
+// request needs (the upstream request, the client's response) that showed in profiles.
+// Every value written here comes from the configuration or from Fulcrum itself, never from
+// the client, so no value can smuggle a header.
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "fulcrum/core/secret.hpp"
+#include "fulcrum/core/url.hpp"
+
+namespace fulcrum::net {
+
+struct Field {
+  std::string_view name;
+  std::string_view value;
+};
+
+// "POST {base.path}{path} HTTP/1.1" with Host, Content-Type, Accept, User-Agent, the
+// endpoint's Bearer key when it has one, and Content-Length.
+std::string upstream_request_head(const core::Url& base, std::string_view path,
+                                  std::string_view accept, std::string_view user_agent,
+                                  const core::Secret& key, std::size_t content_length);
+
+// A response head. With content_length it is a fixed-length message; without, chunked.
+std::string response_head(unsigned status, unsigned version, bool keep_alive,
+                          std::initializer_list<Field> fields,
+                          std::optional<std::size_t> content_length);
+
+}  // namespace fulcrum::net

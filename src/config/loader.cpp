@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -165,6 +166,13 @@ std::optional<Endpoint> read_endpoint(const std::string& name, const YAML::Node&
       const char* value = env ? env(var->c_str()) : std::getenv(var->c_str());
       if (value == nullptr || *value == '\0') {
         diag.error(key_env, "environment variable " + *var + " (api_key_env) is not set");
+      } else if (std::any_of(value, value + std::strlen(value), [](char c) {
+                   return static_cast<unsigned char>(c) < 0x21 || c == 0x7f;
+                 })) {
+        // The key becomes a header value: a stray newline (a common copy-paste accident)
+        // would break the request or inject a header. The message never quotes the value.
+        diag.error(key_env, "environment variable " + *var +
+                                " (api_key_env) contains spaces or control characters");
       } else {
         endpoint.api_key = core::Secret(value);
       }

@@ -152,6 +152,17 @@ TEST(ConfigLoader, EveryProblemIsListedInOnePass) {
             std::string::npos);
 }
 
+TEST(ConfigLoader, KeysWithControlCharactersAreRejectedWithoutBeingQuoted) {
+  auto loaded = load_string(kValid, "test.yaml", [](const char*) -> const char* {
+    return "sk-secret-value\r\nX-Injected: 1";
+  });
+  ASSERT_FALSE(loaded.has_value());
+  ASSERT_EQ(loaded.error().size(), 1u);
+  EXPECT_NE(loaded.error()[0].message.find("contains spaces or control characters"),
+            std::string::npos);
+  EXPECT_EQ(loaded.error()[0].message.find("sk-secret-value"), std::string::npos);
+}
+
 TEST(ConfigLoader, EndpointNamesAreRestricted) {
   const auto issues = issues_of(valid_with("  gpu-a:\n", "  GPU A:\n"));
   ASSERT_FALSE(issues.empty());

@@ -158,20 +158,20 @@ awaitable<bool> ProxyHandler::handle(beast::tcp_stream& client, Request& request
   if (path == "/v1/chat/completions") op = api::Operation::chat_completions;
   if (path == "/v1/completions") op = api::Operation::completions;
   if (path == "/v1/embeddings") op = api::Operation::embeddings;
-  const auto limits = runtime_.snapshot()->config.server.limits;
-
   if (op && request.method() == http::verb::post) co_return co_await proxy(client, request, *op);
+
+  const auto snapshot = runtime_.snapshot();
+  const auto client_timeout = snapshot->config.server.limits.idle_timeout;
   if (path == "/v1/models" && request.method() == http::verb::get) {
-    auto res = json_response(200, runtime_.snapshot()->models_json, request.version(),
-                             request.keep_alive());
-    co_return co_await write_response(client, res, limits.idle_timeout) && request.keep_alive();
+    auto res = json_response(200, snapshot->models_json, request.version(), request.keep_alive());
+    co_return co_await write_response(client, res, client_timeout) && request.keep_alive();
   }
   const bool known = op || path == "/v1/models";
   const auto error = known ? api::ApiError::method_not_allowed(request.method_string(), path)
                            : api::ApiError::not_found(path);
   auto res = error_response(error, request.version(), request.keep_alive());
   if (known) res.set(http::field::allow, op ? "POST" : "GET");
-  co_return co_await write_response(client, res, limits.idle_timeout) && request.keep_alive();
+  co_return co_await write_response(client, res, client_timeout) && request.keep_alive();
 }
 
 awaitable<bool> ProxyHandler::proxy(beast::tcp_stream& client, Request& request,
@@ -182,6 +182,7 @@ awaitable<bool> ProxyHandler::proxy(beast::tcp_stream& client, Request& request,
   ex.started = core::Clock::now();
   ex.version = request.version();
   ex.keep_alive = request.keep_alive();
+  ex.request.operation = op;  // for the access line even when the body does not parse
   const config::Config& config = ex.snapshot->config;
   const core::Duration client_timeout = config.server.limits.idle_timeout;
 
@@ -239,7 +240,8 @@ awaitable<bool> ProxyHandler::proxy(beast::tcp_stream& client, Request& request,
   }
 
   meter(ex);
-  co_return client_alive&& ex.keep_alive;
+  const bool reusable = client_alive && ex.keep_alive;
+  co_return reusable;
 }
 
 // Records the request once, before its last byte leaves: a client that has read its whole

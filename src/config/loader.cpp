@@ -56,8 +56,11 @@ void read_server(const YAML::Node& node, Diagnostics& diag, ServerConfig& server
   read_host_port(map.optional("admin_listen"), diag, "server.admin_listen", server.admin_listen);
   read_into(map.optional("threads"), server.threads,
             [&](const YAML::Node& n) { return read_unsigned(n, diag, "server.threads"); });
-  if (server.threads > 256)
+  if (server.threads > 256) {
     diag.error(map.optional("threads"), "server.threads must be at most 256");
+  }
+  read_into(map.optional("drain_timeout"), server.drain_timeout,
+            [&](const YAML::Node& n) { return read_duration(n, diag, "server.drain_timeout"); });
 
   const YAML::Node limits_node = map.optional("limits");
   if (!limits_node.IsDefined()) return;

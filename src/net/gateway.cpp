@@ -76,6 +76,9 @@ struct Gateway::Impl {
   std::vector<std::thread> threads;
   std::uint16_t data_port = 0;
   std::uint16_t admin_port = 0;
+  std::atomic<bool> draining{false};
+
+  awaitable<void> finish_drain(Gateway& gateway);
 };
 
 Gateway::Gateway(config::Config config, std::string version)
@@ -115,10 +118,12 @@ void Gateway::start() {
   for (unsigned i = 0; i < count; ++i) {
     ProxyHandler* proxy = g.proxies[i].get();
     asio::co_spawn(g.workers[i]->io,
-                   accept_loop(g.data_acceptors[i], limits,
-                               [proxy](beast::tcp_stream& client, Request& request) {
-                                 return proxy->handle(client, request);
-                               }),
+                   accept_loop(
+                       g.data_acceptors[i], limits,
+                       [proxy](beast::tcp_stream& client, Request& request) {
+                         return proxy->handle(client, request);
+                       },
+                       &g.workers[i]->connections),
                    asio::detached);
   }
   AdminHandler* admin = g.admin.get();
@@ -132,8 +137,8 @@ void Gateway::start() {
   g.signals = std::make_unique<asio::signal_set>(g.workers[0]->io, SIGINT, SIGTERM);
   g.signals->async_wait([this](const error_code& ec, int signal) {
     if (ec) return;
-    spdlog::info("signal {} received: stopping", signal);
-    stop();
+    spdlog::info("signal {} received: draining", signal);
+    drain();
   });
 
   for (auto& worker : g.workers) {
@@ -156,11 +161,58 @@ void Gateway::wait() {
   for (auto& worker : impl_->workers) worker->access_log.flush();
 }
 
+void Gateway::drain() {
+  Impl& g = *impl_;
+  if (g.draining.exchange(true)) return;
+  g.runtime.ready = false;  // /readyz answers 503 from now on
+  for (std::size_t i = 0; i < g.workers.size(); ++i) {
+    asio::post(g.workers[i]->io, [&g, i] {
+      error_code ignored;
+      g.data_acceptors[i].close(ignored);  // new connections are refused from here on
+      g.workers[i]->connections.start_draining();
+    });
+  }
+  asio::co_spawn(g.workers[0]->io, g.finish_drain(*this), asio::detached);
+}
+
+// Waits for busy connections to finish, up to drain_timeout, then closes whatever is left
+// and stops the workers. Polls: a drain happens once per process life.
+awaitable<void> Gateway::Impl::finish_drain(Gateway& gateway) {
+  Impl& g = *this;
+  const auto timeout = g.runtime.snapshot()->config.server.drain_timeout;
+  const auto deadline = core::Clock::now() + timeout;
+  const auto connections = [&g](auto count) {
+    int total = 0;
+    for (auto& worker : g.workers) total += count(worker->connections);
+    return total;
+  };
+  asio::steady_timer tick(g.workers[0]->io);
+  error_code ec;
+  while (connections([](auto& c) { return c.busy(); }) > 0 && core::Clock::now() < deadline) {
+    tick.expires_after(std::chrono::milliseconds(20));
+    co_await tick.async_wait(as_result(ec));
+  }
+  const int unfinished = connections([](auto& c) { return c.busy(); });
+  if (unfinished > 0) {
+    spdlog::warn("drain_timeout passed: closing {} unfinished requests", unfinished);
+    for (auto& worker : g.workers) {
+      asio::post(worker->io, [&c = worker->connections] { c.close_all(); });
+    }
+  }
+  // Give closed sessions a moment to unwind (and be metered) before the workers stop.
+  const auto grace = core::Clock::now() + std::chrono::seconds(1);
+  while (connections([](auto& c) { return c.open(); }) > 0 && core::Clock::now() < grace) {
+    tick.expires_after(std::chrono::milliseconds(10));
+    co_await tick.async_wait(as_result(ec));
+  }
+  spdlog::info("drained");
+  gateway.stop();
+}
+
 void Gateway::stop() {
   Impl& g = *impl_;
   g.runtime.ready = false;
-  // Graceful drain (finish in-flight requests) belongs to the operations issue; this stops
-  // every worker at once.
+  // Immediate: drain() is the graceful way, and ends here.
   for (auto& worker : g.workers) worker->io.stop();
 }
 

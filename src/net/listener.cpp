@@ -21,13 +21,15 @@ awaitable<bool> write_response(beast::tcp_stream& stream,
   co_return !ec;
 }
 
-awaitable<void> serve_connection(tcp::socket socket, config::Limits limits,
-                                 RequestHandler handler) {
+awaitable<void> serve_connection(tcp::socket socket, config::Limits limits, RequestHandler handler,
+                                 ConnectionTracker* tracker) {
   set_nodelay(socket);
   beast::tcp_stream stream(std::move(socket));
+  if (tracker) tracker->add(&stream);
   beast::flat_buffer buffer;
   bool first = true;
   for (;;) {
+    if (tracker && tracker->draining()) break;
     http::request_parser<http::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
     parser.body_limit(limits.max_body_bytes);
@@ -56,6 +58,7 @@ awaitable<void> serve_connection(tcp::socket socket, config::Limits limits,
       co_await write_response(stream, res, limits.header_timeout);
       break;
     }
+    if (tracker) tracker->set_busy(&stream, true);
     if (auto problem = framing_problem(parser.get())) {
       auto res = error_response(api::ApiError::invalid_request(*problem), version, false);
       co_await write_response(stream, res, limits.header_timeout);
@@ -86,15 +89,17 @@ awaitable<void> serve_connection(tcp::socket socket, config::Limits limits,
 
     Request request = parser.release();
     const bool keep_alive = co_await handler(stream, request);
+    if (tracker) tracker->set_busy(&stream, false);
     if (!keep_alive || !request.keep_alive()) break;
     first = false;
   }
+  if (tracker) tracker->remove(&stream);
   error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
 awaitable<void> accept_loop(tcp::acceptor& acceptor, std::function<config::Limits()> limits,
-                            RequestHandler handler) {
+                            RequestHandler handler, ConnectionTracker* tracker) {
   for (;;) {
     error_code ec;
     tcp::socket socket = co_await acceptor.async_accept(as_result(ec));
@@ -105,8 +110,8 @@ awaitable<void> accept_loop(tcp::acceptor& acceptor, std::function<config::Limit
       co_await pause.async_wait(as_result(ec));
       continue;
     }
-    asio::co_spawn(acceptor.get_executor(), serve_connection(std::move(socket), limits(), handler),
-                   asio::detached);
+    asio::co_spawn(acceptor.get_executor(),
+                   serve_connection(std::move(socket), limits(), handler, tracker), asio::detached);
   }
 }
 

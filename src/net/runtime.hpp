@@ -9,6 +9,7 @@
 #include "fulcrum/config/config.hpp"
 #include "fulcrum/metering/metrics.hpp"
 #include "fulcrum/net/asio.hpp"
+#include "fulcrum/net/connection_tracker.hpp"
 #include "request_id.hpp"
 #include "upstream_pool.hpp"
 
@@ -51,6 +52,7 @@ struct Worker {
   std::vector<std::unique_ptr<UpstreamPool>> pools;  // by endpoint index
   RequestIdSource ids;
   AccessLog access_log;
+  ConnectionTracker connections;  // data-plane clients of this worker
 };
 
 }  // namespace fulcrum::net

@@ -119,6 +119,10 @@ bool Process::running() {
   return true;
 }
 
+void Process::signal(int number) {
+  if (!status_) kill(pid_, number);
+}
+
 int Process::stop() {
   if (status_) return *status_;
   kill(pid_, SIGTERM);

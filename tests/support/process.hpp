@@ -32,6 +32,7 @@ class Process {
       std::chrono::milliseconds timeout = std::chrono::seconds(10));
   std::vector<std::string> lines() const;
   bool running();
+  void signal(int number);
   // SIGTERM, then SIGKILL if it has not exited after a grace period; returns the exit status.
   int stop();
 

@@ -27,6 +27,8 @@ struct ServerConfig {
   core::HostPort admin_listen{"127.0.0.1", 9090};
   unsigned threads = 0;  // 0 = one per core
   Limits limits;
+  // On SIGTERM/SIGINT: how long requests and streams in flight may take to finish.
+  core::Duration drain_timeout = std::chrono::seconds(30);
 };
 
 struct Timeouts {

@@ -18,8 +18,12 @@ class Gateway {
   // Binds both listeners (throws std::system_error when an address is taken) and starts the
   // worker threads. The bound ports are known when it returns (useful with port 0).
   void start();
-  // Blocks until stop() is called or SIGINT/SIGTERM arrives.
+  // Blocks until the gateway stopped: after stop(), or after a drain.
   void wait();
+  // Graceful (also on SIGINT/SIGTERM): refuse new connections, /readyz 503, let requests and
+  // streams in flight finish up to server.drain_timeout, close the rest, then stop.
+  void drain();
+  // Immediate: stops every worker now.
   void stop();
 
   std::uint16_t data_port() const;

@@ -5,6 +5,7 @@
 
 #include "fulcrum/config/config.hpp"
 #include "fulcrum/net/asio.hpp"
+#include "fulcrum/net/connection_tracker.hpp"
 
 namespace fulcrum::net {
 
@@ -14,11 +15,14 @@ using Request = http::request<http::string_body>;
 // connection may carry another request.
 using RequestHandler = std::function<awaitable<bool>(beast::tcp_stream&, Request&)>;
 
-awaitable<void> serve_connection(tcp::socket socket, config::Limits limits, RequestHandler handler);
+// With a tracker, the connection registers itself and stops taking requests once its worker
+// drains.
+awaitable<void> serve_connection(tcp::socket socket, config::Limits limits, RequestHandler handler,
+                                 ConnectionTracker* tracker = nullptr);
 
 // Accepts until the acceptor is closed, spawning serve_connection for each socket.
 awaitable<void> accept_loop(tcp::acceptor& acceptor, std::function<config::Limits()> limits,
-                            RequestHandler handler);
+                            RequestHandler handler, ConnectionTracker* tracker = nullptr);
 
 // Writes a whole response with a deadline; false when the client is gone.
 awaitable<bool> write_response(beast::tcp_stream& stream,

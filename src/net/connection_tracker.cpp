@@ -1,0 +1,42 @@
+#include "fulcrum/net/connection_tracker.hpp"
+
+namespace fulcrum::net {
+
+void ConnectionTracker::add(beast::tcp_stream* stream) {
+  connections_.emplace(stream, false);
+  open_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void ConnectionTracker::remove(beast::tcp_stream* stream) {
+  const auto it = connections_.find(stream);
+  if (it == connections_.end()) return;
+  if (it->second) busy_.fetch_sub(1, std::memory_order_relaxed);
+  connections_.erase(it);
+  open_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void ConnectionTracker::set_busy(beast::tcp_stream* stream, bool busy) {
+  const auto it = connections_.find(stream);
+  if (it == connections_.end() || it->second == busy) return;
+  it->second = busy;
+  busy_.fetch_add(busy ? 1 : -1, std::memory_order_relaxed);
+}
+
+void ConnectionTracker::start_draining() {
+  draining_ = true;
+  for (auto& [stream, busy] : connections_) {
+    error_code ignored;
+    // Wakes the session's pending read with operation_aborted; it then ends quietly.
+    if (!busy) stream->socket().close(ignored);
+  }
+}
+
+void ConnectionTracker::close_all() {
+  draining_ = true;
+  for (auto& [stream, busy] : connections_) {
+    error_code ignored;
+    stream->socket().close(ignored);
+  }
+}
+
+}  // namespace fulcrum::net

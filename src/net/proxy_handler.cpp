@@ -447,7 +447,7 @@ awaitable<ProxyHandler::AttemptResult> ProxyHandler::relay_stream(Stream& upstre
                           {"Cache-Control", "no-cache"},
                           {"x-fulcrum-request-id", ex.id.view()},
                           {"x-fulcrum-endpoint", ex.endpoint->name}},
-                         chunked ? std::nullopt : std::optional<std::size_t>());
+                         chunked ? Framing::chunked() : Framing::until_close());
   };
 
   const auto on_event = [&](std::string_view event) {
@@ -553,7 +553,7 @@ awaitable<ProxyHandler::AttemptResult> ProxyHandler::relay_whole(Stream& upstrea
                      {"x-fulcrum-request-id", ex.id.view()},
                      {"x-fulcrum-endpoint", ex.endpoint->name},
                      {"x-fulcrum-cost-usd", cost}},
-                    body.size());
+                    Framing::content_length(body.size()));
   ex.status = parser.get().result_int();
   ex.outcome = Outcome::success;
   ex.first_byte = core::Clock::now();

@@ -30,17 +30,22 @@ std::string upstream_request_head(const core::Url& base, std::string_view path,
 }
 
 std::string response_head(unsigned status, unsigned version, bool keep_alive,
-                          std::initializer_list<Field> fields,
-                          std::optional<std::size_t> content_length) {
+                          std::initializer_list<Field> fields, Framing framing) {
   std::string out;
   out.reserve(256);
   out.append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ").append(std::to_string(status));
   out.append(" ").append(http::obsolete_reason(static_cast<http::status>(status))).append("\r\n");
   for (const Field& field : fields) append_field(out, field.name, field.value);
-  if (content_length) {
-    append_field(out, "Content-Length", std::to_string(*content_length));
-  } else {
-    append_field(out, "Transfer-Encoding", "chunked");
+  switch (framing.kind) {
+    case Framing::Kind::length:
+      append_field(out, "Content-Length", std::to_string(framing.length));
+      break;
+    case Framing::Kind::chunked:
+      append_field(out, "Transfer-Encoding", "chunked");
+      break;
+    case Framing::Kind::until_close:
+      keep_alive = false;
+      break;
   }
   // HTTP/1.1 keeps alive unless told; HTTP/1.0 closes unless told.
   if (version == 10 && keep_alive) append_field(out, "Connection", "keep-alive");

@@ -5,7 +5,6 @@
 // Every value written here comes from the configuration or from Fulcrum itself, never from
 // the client, so no value can smuggle a header.
 #include <cstddef>
-#include <optional>
 #include <string>
 #include <string_view>
 
@@ -25,9 +24,17 @@ std::string upstream_request_head(const core::Url& base, std::string_view path,
                                   std::string_view accept, std::string_view user_agent,
                                   const core::Secret& key, std::size_t content_length);
 
-// A response head. With content_length it is a fixed-length message; without, chunked.
+// How the body after a response head is delimited.
+struct Framing {
+  enum class Kind { length, chunked, until_close } kind;
+  std::size_t length = 0;
+
+  static Framing content_length(std::size_t n) { return {Kind::length, n}; }
+  static Framing chunked() { return {Kind::chunked}; }
+  static Framing until_close() { return {Kind::until_close}; }  // HTTP/1.0 streams
+};
+
 std::string response_head(unsigned status, unsigned version, bool keep_alive,
-                          std::initializer_list<Field> fields,
-                          std::optional<std::size_t> content_length);
+                          std::initializer_list<Field> fields, Framing framing);
 
 }  // namespace fulcrum::net

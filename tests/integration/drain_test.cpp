@@ -4,8 +4,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
-#include <thread>
-
+#include "../support/eventually.hpp"
 #include "../support/http_client.hpp"
 #include "../support/stack.hpp"
 
@@ -26,16 +25,6 @@ std::string gateway(const std::string& drain_timeout) {
 std::string stream_request(int tokens) {
   return R"({"model":"m","stream":true,"max_tokens":)" + std::to_string(tokens) +
          R"(,"messages":[{"role":"user","content":"hi"}]})";
-}
-
-// Polls `ready` for at most 10 s: a condition, never a fixed sleep.
-template <class Predicate>
-bool eventually(Predicate ready) {
-  for (int i = 0; i < 1000; ++i) {
-    if (ready()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return false;
 }
 
 bool refuses_connections(std::uint16_t port) {

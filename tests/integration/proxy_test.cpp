@@ -121,6 +121,23 @@ TEST(Proxy, StreamedUsageChunkIsPassedOnWhenTheClientAskedForIt) {
   EXPECT_EQ(usage_chunk["usage"]["completion_tokens"], 3);
 }
 
+TEST(Proxy, Http10ClientsGetTheStreamDelimitedByClose) {
+  Stack stack(kSim, kGateway);
+  const std::string body = chat("mini", 3, true);
+  const std::string raw =
+      raw_exchange(stack.port(),
+                   "POST /v1/chat/completions HTTP/1.0\r\nContent-Type: application/json\r\n"
+                   "Content-Length: " +
+                       std::to_string(body.size()) + "\r\n\r\n" + body);
+  ASSERT_TRUE(raw.starts_with("HTTP/1.0 200 OK\r\n")) << raw;
+  const std::string head = raw.substr(0, raw.find("\r\n\r\n"));
+  EXPECT_EQ(head.find("Transfer-Encoding"), std::string::npos);  // HTTP/1.0 has no chunking
+  const auto events = data_lines(raw.substr(head.size() + 4));
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.back(), "[DONE]");
+  EXPECT_EQ(json::parse(events[1])["choices"][0]["delta"]["content"], "Fulcrum ");
+}
+
 TEST(Proxy, LegacyCompletionsEmbeddingsAndModelsWork) {
   Stack stack(kSim, kGateway);
   HttpClient client(stack.port());

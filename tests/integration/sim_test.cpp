@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "../support/eventually.hpp"
 #include "../support/http_client.hpp"
 #include "../support/process.hpp"
 #include "../support/stack.hpp"
@@ -33,16 +34,6 @@ class Sim : public ::testing::Test {
   }
   json stats(const std::string& name) {
     return json::parse(HttpClient(port_).get("/sim/stats").body)[name];
-  }
-
-  // Polls the sim until `ready` holds, for at most 10 s: a condition, never a fixed sleep.
-  template <class Predicate>
-  bool eventually(Predicate ready) {
-    for (int i = 0; i < 1000; ++i) {
-      if (ready()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return false;
   }
 
   std::string dir_;

@@ -32,7 +32,11 @@ class TlsUpstream : public ::testing::Test {
         "  -extfile san.ext -out server.pem";
     ASSERT_EQ(std::system(("bash -c \"" + script + "\" >/dev/null 2>&1").c_str()), 0);
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void TearDown() override {
+    nginx_.reset();
+    backend_.reset();
+    std::filesystem::remove_all(dir_);
+  }
 
   // nginx with TLS on a free port, proxying to the sim endpoint at `sim_port`.
   std::unique_ptr<Process> start_nginx(std::uint16_t tls_port, std::uint16_t sim_port) {
@@ -58,6 +62,17 @@ class TlsUpstream : public ::testing::Test {
     return nginx;
   }
 
+  // fulcrum-sim behind nginx terminating TLS on tls_port_. The first Stack only serves as the
+  // sim's launcher; its own gateway is not used.
+  void start_tls_backend() {
+    tls_port_ = closed_port();
+    backend_ = std::make_unique<Stack>(
+        "endpoints:\n  plain: {listen: 127.0.0.1:0}\n",
+        "endpoints:\n  p: {kind: serverless, base_url: 'http://${plain}/v1', "
+        "pricing: {m: {input: 1, output: 1}}}\nmodels:\n  m: {targets: [p/m]}\n");
+    nginx_ = start_nginx(tls_port_, backend_->sim_port("plain"));
+  }
+
   std::string gateway(const std::string& host, std::uint16_t tls_port) const {
     return "endpoints:\n  secure:\n    kind: serverless\n    base_url: https://" + host + ":" +
            std::to_string(tls_port) +
@@ -67,6 +82,9 @@ class TlsUpstream : public ::testing::Test {
   }
 
   std::string dir_;
+  std::uint16_t tls_port_ = 0;
+  std::unique_ptr<Stack> backend_;
+  std::unique_ptr<Process> nginx_;
 };
 
 constexpr const char* kSim = "endpoints:\n  plain: {listen: 127.0.0.1:0}\n";
@@ -74,14 +92,8 @@ constexpr const char* kChat =
     R"({"model":"mini","max_tokens":3,"messages":[{"role":"user","content":"hi"}]})";
 
 TEST_F(TlsUpstream, VerifiedCertificateWithTheRightNameServesPlainAndStreamedRequests) {
-  const std::uint16_t tls_port = closed_port();
-  // The gateway config needs the sim's port for nginx, not for itself: start the sim via a
-  // first Stack, then nginx, then point a gateway at nginx.
-  Stack backend(kSim,
-                "endpoints:\n  p: {kind: serverless, base_url: 'http://${plain}/v1', "
-                "pricing: {m: {input: 1, output: 1}}}\nmodels:\n  m: {targets: [p/m]}\n");
-  auto nginx = start_nginx(tls_port, backend.sim_port("plain"));
-  Stack stack(kSim, gateway("localhost", tls_port), {{"SSL_CERT_FILE", dir_ + "/ca.pem"}});
+  start_tls_backend();
+  Stack stack(kSim, gateway("localhost", tls_port_), {{"SSL_CERT_FILE", dir_ + "/ca.pem"}});
   HttpClient client(stack.port());
   const Response res = client.post("/v1/chat/completions", kChat);
   ASSERT_EQ(res.status, 200u) << res.body;
@@ -100,13 +112,9 @@ TEST_F(TlsUpstream, VerifiedCertificateWithTheRightNameServesPlainAndStreamedReq
 }
 
 TEST_F(TlsUpstream, CertificateForAnotherNameIsRefused) {
-  const std::uint16_t tls_port = closed_port();
-  Stack backend(kSim,
-                "endpoints:\n  p: {kind: serverless, base_url: 'http://${plain}/v1', "
-                "pricing: {m: {input: 1, output: 1}}}\nmodels:\n  m: {targets: [p/m]}\n");
-  auto nginx = start_nginx(tls_port, backend.sim_port("plain"));
+  start_tls_backend();
   // Same trusted CA, but the certificate names "localhost", not "127.0.0.1".
-  Stack stack(kSim, gateway("127.0.0.1", tls_port), {{"SSL_CERT_FILE", dir_ + "/ca.pem"}});
+  Stack stack(kSim, gateway("127.0.0.1", tls_port_), {{"SSL_CERT_FILE", dir_ + "/ca.pem"}});
   HttpClient client(stack.port());
   const Response res = client.post("/v1/chat/completions", kChat);
   EXPECT_EQ(res.status, 502u) << res.body;

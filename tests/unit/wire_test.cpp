@@ -21,12 +21,14 @@ TEST(Wire, UpstreamRequestHeadCarriesExactlyWhatTheUpstreamNeeds) {
 }
 
 TEST(Wire, ResponseHeadStatesLengthOrChunkingAndConnection) {
-  EXPECT_EQ(response_head(200, 11, true, {{"x-a", "1"}}, 5),
+  EXPECT_EQ(response_head(200, 11, true, {{"x-a", "1"}}, Framing::content_length(5)),
             "HTTP/1.1 200 OK\r\nx-a: 1\r\nContent-Length: 5\r\n\r\n");
-  EXPECT_EQ(response_head(200, 11, false, {}, std::nullopt),
+  EXPECT_EQ(response_head(200, 11, false, {}, Framing::chunked()),
             "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
-  EXPECT_EQ(response_head(404, 10, true, {}, 0),
+  EXPECT_EQ(response_head(404, 10, true, {}, Framing::content_length(0)),
             "HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n");
+  // A close-delimited body cannot keep the connection, whatever the caller asked.
+  EXPECT_EQ(response_head(200, 10, true, {}, Framing::until_close()), "HTTP/1.0 200 OK\r\n\r\n");
 }
 
 }  // namespace

@@ -109,13 +109,21 @@ std::shared_ptr<const MeterTable> Metrics::bind(const config::Config& config) {
   for (const config::Endpoint& endpoint : config.endpoints) {
     table->in_flight.push_back(&f.in_flight.Add({{"endpoint", endpoint.name}}));
   }
-  for (std::size_t o = 0; o < kOutcomeCount; ++o) {
-    table->unrouted[o] = &f.requests.Add({{"route", kDefaultRoute},
-                                          {"slo_class", kDefaultSloClass},
-                                          {"model", "none"},
-                                          {"endpoint", "none"},
-                                          {"kind", "none"},
-                                          {"outcome", to_string(static_cast<Outcome>(o))}});
+  const auto outcomes = [&f](const std::string& model) {
+    MeterTable::OutcomeCounters counters{};
+    for (std::size_t o = 0; o < kOutcomeCount; ++o) {
+      counters[o] = &f.requests.Add({{"route", kDefaultRoute},
+                                     {"slo_class", kDefaultSloClass},
+                                     {"model", model},
+                                     {"endpoint", "none"},
+                                     {"kind", "none"},
+                                     {"outcome", to_string(static_cast<Outcome>(o))}});
+    }
+    return counters;
+  };
+  table->unrouted = outcomes("none");
+  for (const config::ModelAlias& alias : config.models) {
+    table->unserved_by_alias.push_back(outcomes(alias.name));
   }
   for (const config::ModelAlias& alias : config.models) {
     auto& row = table->by_alias.emplace_back();
@@ -160,7 +168,8 @@ InFlight::~InFlight() { gauge_->Decrement(); }
 void Metrics::record(const MeterTable& table, const Completion& c) {
   const auto outcome = static_cast<std::size_t>(c.outcome);
   if (c.meters == nullptr) {
-    table.unrouted[outcome]->Increment();
+    const auto& counters = c.alias_index ? table.unserved_by_alias[*c.alias_index] : table.unrouted;
+    counters[outcome]->Increment();
     return;
   }
   const TargetMeters& m = *c.meters;

@@ -224,7 +224,7 @@ awaitable<bool> ProxyHandler::proxy(beast::tcp_stream& client, Request& request,
         failure = api::ApiError::bad_gateway("All targets for model '" + ex.alias->name +
                                              "' failed: " + tried + ".");
         ex.outcome = result.timed_out ? Outcome::timeout : Outcome::upstream_error;
-        ex.meters = nullptr;  // no target answered: counted as unrouted
+        ex.meters = nullptr;  // no target answered: counted under endpoint="none"
       }
     }
   }
@@ -253,6 +253,7 @@ void ProxyHandler::meter(Exchange& ex) {
   const TimePoint finished = core::Clock::now();
   metering::Completion completion;
   completion.meters = ex.meters;
+  if (ex.alias) completion.alias_index = ex.alias_index;
   completion.outcome = ex.outcome;
   completion.usage = ex.usage;
   completion.cost = ex.cost;

@@ -190,13 +190,14 @@ TEST(Proxy, MetricsCountExactTokensAndDollarsAfterAKnownSetOfRequests) {
       *metric_value(m, "fulcrum_cost_usd_total", {{"endpoint", "cloud"}, {"model", "gpt-4o-mini"}}),
       0.000024);
   EXPECT_EQ(metric_value(m, "fulcrum_cost_usd_total", {{"endpoint", "gpu"}}), 0);
-  EXPECT_EQ(metric_value(m, "fulcrum_requests_total", {{"model", "mini"}, {"outcome", "success"}}),
+  EXPECT_EQ(metric_value(m, "fulcrum_requests_total",
+                         {{"model", "mini"}, {"endpoint", "cloud"}, {"outcome", "success"}}),
             4);
   EXPECT_EQ(metric_value(m, "fulcrum_requests_total",
                          {{"model", "llama-8b"}, {"endpoint", "gpu"}, {"outcome", "success"}}),
             1);
   EXPECT_EQ(metric_value(m, "fulcrum_requests_total",
-                         {{"endpoint", "none"}, {"outcome", "client_error"}}),
+                         {{"model", "none"}, {"endpoint", "none"}, {"outcome", "client_error"}}),
             1);
   EXPECT_EQ(metric_value(m, "fulcrum_request_duration_seconds_count", {{"model", "mini"}}), 4);
   EXPECT_EQ(metric_value(m, "fulcrum_time_to_first_token_seconds_count", {{"model", "mini"}}), 4);
@@ -274,8 +275,10 @@ TEST(Fallback, AllTargetsFailingGives502NamingEachFailure) {
   EXPECT_EQ(error["code"], "upstream_error");
   EXPECT_NE(error["message"].get<std::string>().find("gpu: HTTP 500; cloud: HTTP 429"),
             std::string::npos);
+  // Counted under the alias, so an outage shows in the errors of that model.
   EXPECT_EQ(
-      stack.metric("fulcrum_requests_total", {{"endpoint", "none"}, {"outcome", "upstream_error"}}),
+      stack.metric("fulcrum_requests_total",
+                   {{"model", "llama-8b"}, {"endpoint", "none"}, {"outcome", "upstream_error"}}),
       1);
 }
 
@@ -363,7 +366,8 @@ TEST(Connections, ClientKeepAliveCarriesManyRequestsAndUpstreamConnectionsAreReu
   for (int i = 0; i < 20; ++i)
     ASSERT_EQ(client.post("/v1/chat/completions", chat("mini", 1)).status, 200u);
   EXPECT_EQ(stack.sim_stats()["cloud"]["requests"], 20);
-  EXPECT_EQ(stack.metric("fulcrum_requests_total", {{"model", "mini"}, {"outcome", "success"}}),
+  EXPECT_EQ(stack.metric("fulcrum_requests_total",
+                         {{"model", "mini"}, {"endpoint", "cloud"}, {"outcome", "success"}}),
             20);
 }
 

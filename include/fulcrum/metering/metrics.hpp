@@ -50,8 +50,11 @@ struct TargetMeters {
 struct MeterTable {
   std::vector<std::vector<TargetMeters>> by_alias;
   std::vector<prometheus::Gauge*> in_flight;  // by endpoint index
-  // Requests that never reached a target: unknown alias, invalid body, every target failed.
-  std::array<prometheus::Counter*, kOutcomeCount> unrouted{};
+  using OutcomeCounters = std::array<prometheus::Counter*, kOutcomeCount>;
+  // Requests of a known alias that no target served (every target failed): endpoint="none".
+  std::vector<OutcomeCounters> unserved_by_alias;
+  // Requests that named no known alias or did not parse: model="none", endpoint="none".
+  OutcomeCounters unrouted{};
 };
 
 // Counts a request against its endpoint's in-flight gauge for the guard's lifetime.
@@ -68,7 +71,8 @@ class InFlight {
 
 // One finished request, as metering sees it.
 struct Completion {
-  const TargetMeters* meters = nullptr;  // null when no target answered
+  const TargetMeters* meters = nullptr;    // null when no target answered
+  std::optional<std::size_t> alias_index;  // the alias, when the request named a known one
   Outcome outcome = Outcome::success;
   std::optional<api::Usage> usage;
   core::Money cost;

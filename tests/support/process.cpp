@@ -109,16 +109,6 @@ std::vector<std::string> Process::lines() const {
   return lines_;
 }
 
-bool Process::running() {
-  if (status_) return false;
-  int status = 0;
-  if (waitpid(pid_, &status, WNOHANG) == pid_) {
-    status_ = status;
-    return false;
-  }
-  return true;
-}
-
 void Process::signal(int number) {
   if (!status_) kill(pid_, number);
 }

@@ -31,7 +31,6 @@ class Process {
       const std::regex& pattern, std::size_t count,
       std::chrono::milliseconds timeout = std::chrono::seconds(10));
   std::vector<std::string> lines() const;
-  bool running();
   void signal(int number);
   // SIGTERM, then SIGKILL if it has not exited after a grace period; returns the exit status.
   int stop();

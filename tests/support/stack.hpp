@@ -39,7 +39,6 @@ class Stack {
     return metric_value(metrics(), name, labels);
   }
   Process& gateway() { return *gateway_; }
-  const std::string& dir() const { return dir_; }
 
  private:
   std::string dir_;

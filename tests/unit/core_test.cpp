@@ -21,12 +21,6 @@ TEST(Duration, RejectsMalformedText) {
   }
 }
 
-TEST(Duration, FormatsShortest) {
-  EXPECT_EQ(format_duration(Duration(250)), "250ms");
-  EXPECT_EQ(format_duration(Duration(30'000)), "30s");
-  EXPECT_EQ(format_duration(Duration(120'000)), "2m");
-}
-
 TEST(Money, PricesAreExactForTypicalValues) {
   const auto price = PricePerMillion::from_usd(0.075);
   ASSERT_TRUE(price);

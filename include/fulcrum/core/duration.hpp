@@ -1,7 +1,6 @@
 #pragma once
 #include <chrono>
 #include <optional>
-#include <string>
 #include <string_view>
 
 namespace fulcrum::core {
@@ -12,8 +11,5 @@ using Clock = std::chrono::steady_clock;
 // Parses "250ms", "2s", "5m", "1h" (an integer or decimal followed by a unit).
 // Returns nullopt for anything else, including negative values and missing units.
 std::optional<Duration> parse_duration(std::string_view text);
-
-// "2s", "250ms": the shortest exact spelling, for redacted config dumps and messages.
-std::string format_duration(Duration d);
 
 }  // namespace fulcrum::core

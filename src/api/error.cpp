@@ -54,6 +54,10 @@ ApiError ApiError::gateway_timeout(std::string message) {
   return {504, "api_error", "upstream_timeout", std::move(message), ""};
 }
 
+ApiError ApiError::service_unavailable(std::string message) {
+  return {503, "api_error", "no_endpoint_available", std::move(message), ""};
+}
+
 ApiError ApiError::internal(std::string message) {
   return {500, "api_error", "internal_error", std::move(message), ""};
 }

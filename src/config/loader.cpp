@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "policy_reader.hpp"
 #include "yaml_reader.hpp"
 
 namespace fulcrum::config {
@@ -125,9 +126,169 @@ void read_pricing(const YAML::Node& node, Diagnostics& diag, Endpoint& endpoint)
   }
 }
 
+void read_headroom(const YAML::Node& node, Diagnostics& diag, const Config& config,
+                   Endpoint& endpoint) {
+  MapReader map(node, diag, "headroom");
+  if (!map.valid()) return;
+  const YAML::Node fraction = map.required("fraction");
+  if (fraction.IsDefined()) {
+    const auto value = read_number(fraction, diag, "headroom.fraction");
+    if (value && (*value < 0 || *value >= 1)) {
+      diag.error(fraction, "headroom.fraction must be at least 0 and below 1");
+    } else if (value) {
+      endpoint.headroom.fraction = *value;
+    }
+  }
+  const YAML::Node reserved = map.optional("reserved_for");
+  for (const YAML::Node& item : list_of(reserved)) {
+    if (auto index = slo_class_at(item, diag, config)) {
+      endpoint.headroom.reserved_for.push_back(*index);
+    }
+  }
+  if (!reserved.IsDefined()) {
+    // Reserved for the most important class(es) unless said otherwise.
+    int top = config.slo_classes.front().priority;
+    for (const auto& slo : config.slo_classes) top = std::max(top, slo.priority);
+    for (std::size_t i = 0; i < config.slo_classes.size(); ++i) {
+      if (config.slo_classes[i].priority == top) endpoint.headroom.reserved_for.push_back(i);
+    }
+  }
+}
+
+void read_cold_start(const YAML::Node& node, Diagnostics& diag, Endpoint& endpoint) {
+  MapReader map(node, diag, "cold_start");
+  if (!map.valid()) return;
+  ColdStart cold;
+  for (auto [key, field] :
+       {std::pair{"after_idle", &cold.after_idle}, {"p50", &cold.p50}, {"p95", &cold.p95}}) {
+    const YAML::Node value = map.optional(key);
+    if (!value.IsDefined()) continue;
+    if (auto d = read_positive_duration(value, diag, key)) *field = *d;
+  }
+  if (cold.p95 < cold.p50) diag.error(node, "cold_start.p95 must be at least p50");
+  endpoint.cold_start = cold;
+}
+
+void read_prewarm(const YAML::Node& node, Diagnostics& diag, Endpoint& endpoint) {
+  if (!node.IsSequence()) {
+    diag.error(node, "prewarm must be a list of {cron, until or for, tz, model, every}");
+    return;
+  }
+  for (const YAML::Node& item : node) {
+    MapReader map(item, diag, "a prewarm window");
+    if (!map.valid()) continue;
+    Prewarm prewarm;
+    bool ok = true;
+    const YAML::Node cron = map.required("cron");
+    if (cron.IsDefined()) {
+      const auto text = read_string(cron, diag, "cron");
+      auto schedule = text ? core::CronSchedule::parse(*text) : std::nullopt;
+      if (schedule) {
+        prewarm.window.start = std::move(*schedule);
+      } else {
+        if (text) diag.error(cron, "cron must have five fields: minute hour day month weekday");
+        ok = false;
+      }
+    }
+    const YAML::Node until = map.optional("until");
+    const YAML::Node length = map.optional("for");
+    if (until.IsDefined() == length.IsDefined()) {
+      diag.error(item, "a prewarm window needs exactly one of until (HH:MM) or for (a duration)");
+      ok = false;
+    } else if (until.IsDefined()) {
+      const auto text = read_string(until, diag, "until");
+      prewarm.window.until_minute = text ? core::parse_time_of_day(*text) : std::nullopt;
+      if (!prewarm.window.until_minute) {
+        if (text) diag.error(until, "until must be a time of day, HH:MM");
+        ok = false;
+      }
+    } else if (auto d = read_positive_duration(length, diag, "for")) {
+      prewarm.window.length = *d;
+    } else {
+      ok = false;
+    }
+    if (const YAML::Node tz = map.optional("tz"); tz.IsDefined()) {
+      const auto name = read_string(tz, diag, "tz");
+      auto zone = name ? core::TimeZone::load(*name) : std::nullopt;
+      if (zone) {
+        prewarm.window.zone = std::move(*zone);
+      } else {
+        if (name) diag.error(tz, "unknown time zone '" + *name + "'");
+        ok = false;
+      }
+    }
+    if (const YAML::Node model = map.optional("model"); model.IsDefined()) {
+      prewarm.model = read_string(model, diag, "model").value_or("");
+    } else if (!endpoint.pricing.empty()) {
+      prewarm.model = endpoint.pricing.begin()->first;
+    } else {
+      diag.error(item, "prewarm needs model: the upstream model to send keep-warm requests to");
+      ok = false;
+    }
+    // Often enough that the endpoint never idles long enough to scale to zero.
+    prewarm.every = endpoint.cold_start ? endpoint.cold_start->after_idle / 2
+                                        : core::Duration(std::chrono::seconds(60));
+    if (const YAML::Node every = map.optional("every"); every.IsDefined()) {
+      if (auto d = read_positive_duration(every, diag, "every")) prewarm.every = *d;
+    }
+    if (ok) endpoint.prewarm.push_back(std::move(prewarm));
+  }
+}
+
+void read_endpoint_policy(MapReader& map, Diagnostics& diag, const Config& config,
+                          Endpoint& endpoint) {
+  const bool provisioned = endpoint.kind == EndpointKind::provisioned;
+  if (const YAML::Node headroom = map.optional("headroom"); headroom.IsDefined()) {
+    if (!provisioned) diag.error(headroom, "headroom applies to provisioned endpoints only");
+    if (endpoint.capacity.max_concurrency == 0) {
+      diag.error(headroom, "headroom needs capacity.max_concurrency");
+    }
+    read_headroom(headroom, diag, config, endpoint);
+  }
+  if (const YAML::Node on_429 = map.optional("on_429"); on_429.IsDefined()) {
+    const auto text = read_string(on_429, diag, "on_429");
+    if (text == "spill") {
+      endpoint.spill_on_429 = true;
+    } else if (text != "fail" && text) {
+      diag.error(on_429, "on_429 must be 'spill' (full, not broken) or 'fail'");
+    }
+  }
+  if (const YAML::Node cold = map.optional("cold_start"); cold.IsDefined()) {
+    if (provisioned) diag.error(cold, "cold_start applies to serverless endpoints only");
+    read_cold_start(cold, diag, endpoint);
+  }
+  if (const YAML::Node prewarm = map.optional("prewarm"); prewarm.IsDefined()) {
+    read_prewarm(prewarm, diag, endpoint);
+  }
+  if (const YAML::Node latency = map.optional("latency"); latency.IsDefined()) {
+    MapReader l(latency, diag, "latency");
+    if (const YAML::Node ttft = l.optional("ttft"); ttft.IsDefined()) {
+      if (auto d = read_duration(ttft, diag, "latency.ttft")) endpoint.latency.ttft = *d;
+    }
+    if (const YAML::Node tpot = l.optional("per_output_token"); tpot.IsDefined()) {
+      if (auto d = read_duration(tpot, diag, "latency.per_output_token")) {
+        endpoint.latency.seconds_per_output_token = std::chrono::duration<double>(*d).count();
+      }
+    }
+  }
+  if (const YAML::Node breaker = map.optional("circuit_breaker"); breaker.IsDefined()) {
+    MapReader b(breaker, diag, "circuit_breaker");
+    if (const YAML::Node failures = b.optional("failures"); failures.IsDefined()) {
+      const auto value = read_unsigned(failures, diag, "circuit_breaker.failures");
+      if (value && *value == 0) diag.error(failures, "circuit_breaker.failures must be above 0");
+      if (value && *value > 0) endpoint.circuit_breaker.failures = static_cast<unsigned>(*value);
+    }
+    if (const YAML::Node cooldown = b.optional("cooldown"); cooldown.IsDefined()) {
+      if (auto d = read_positive_duration(cooldown, diag, "circuit_breaker.cooldown")) {
+        endpoint.circuit_breaker.cooldown = *d;
+      }
+    }
+  }
+}
+
 std::optional<Endpoint> read_endpoint(const std::string& name, const YAML::Node& name_node,
                                       const YAML::Node& node, Diagnostics& diag,
-                                      const EnvLookup& env) {
+                                      const EnvLookup& env, const Config& config) {
   if (!is_endpoint_name(name)) {
     diag.error(name_node, "endpoint name '" + name + "' must match [a-z0-9_-]+");
   }
@@ -212,6 +373,7 @@ std::optional<Endpoint> read_endpoint(const std::string& name, const YAML::Node&
       read_pricing(pricing, diag, endpoint);
     }
   }
+  read_endpoint_policy(map, diag, config, endpoint);
   return endpoint;
 }
 
@@ -235,14 +397,30 @@ class Builder {
     const YAML::Node server = map.optional("server");
     if (server.IsDefined()) read_server(server, diag_, config.server);
 
+    // Order matters: endpoints name classes, aliases name endpoints and tiers, routes name
+    // all of them.
+    read_slo_classes(map.optional("slo_classes"), diag_, config);
+    read_classifiers(map.optional("classifiers"), diag_, config);
     const YAML::Node endpoints = map.required("endpoints");
     if (endpoints.IsDefined()) read_endpoints(endpoints, config);
     const YAML::Node models = map.required("models");
     if (models.IsDefined()) read_models(models, config);
+    read_routes(map.optional("routes"), diag_, config);
     return config;
   }
 
  private:
+  // An alias as written: its own targets and references to other aliases, in order.
+  struct Entry {
+    std::optional<Target> target;
+    std::size_t alias = 0;  // when !target
+    YAML::Node node;
+  };
+  struct Pending {
+    std::vector<Entry> entries;
+    std::vector<std::pair<std::size_t, YAML::Node>> tiers;  // tier alias by tier index
+  };
+
   void read_endpoints(const YAML::Node& node, Config& config) {
     if (!node.IsMap() || node.size() == 0) {
       diag_.error(node, "endpoints must map endpoint names to their settings");
@@ -251,7 +429,7 @@ class Builder {
     for (const auto& entry : node) {
       if (!entry.first.IsScalar()) continue;
       if (auto endpoint =
-              read_endpoint(entry.first.Scalar(), entry.first, entry.second, diag_, env_)) {
+              read_endpoint(entry.first.Scalar(), entry.first, entry.second, diag_, env_, config)) {
         config.endpoints.push_back(std::move(*endpoint));
       }
     }
@@ -269,6 +447,7 @@ class Builder {
       diag_.error(node, "models must map client-facing aliases to their targets");
       return;
     }
+    // Names first, so an alias may name another defined below it.
     for (const auto& entry : node) {
       if (!entry.first.IsScalar()) continue;
       const std::string name = entry.first.Scalar();
@@ -276,37 +455,122 @@ class Builder {
         diag_.error(entry.first,
                     "model alias '" + name + "' must be printable ASCII without spaces");
       }
-      MapReader map(entry.second, diag_, "model '" + name + "'");
-      if (!map.valid()) continue;
-      ModelAlias alias;
-      alias.name = name;
-      const YAML::Node targets = map.required("targets");
-      if (targets.IsDefined()) {
-        if (!targets.IsSequence() || targets.size() == 0) {
-          diag_.error(targets, "targets must be a non-empty list of endpoint/upstream-model");
-        } else {
-          for (const auto& target : targets) read_target(target, config, alias);
-        }
-      }
       config.alias_index_.emplace(name, config.models.size());
-      config.models.push_back(std::move(alias));
+      config.models.push_back(ModelAlias{name, {}, false, {}});
     }
+    std::vector<Pending> pending(config.models.size());
+    std::size_t index = 0;
+    for (const auto& entry : node) {
+      if (!entry.first.IsScalar()) continue;
+      read_alias(entry.second, config, config.models[index], pending[index]);
+      ++index;
+    }
+    std::vector<int> state(config.models.size(), 0);  // 0 new, 1 resolving, 2 done
+    for (std::size_t i = 0; i < config.models.size(); ++i) resolve(i, config, pending, state);
   }
 
-  void read_target(const YAML::Node& node, const Config& config, ModelAlias& alias) {
-    const auto text = read_string(node, diag_, "a target");
-    if (!text) return;
-    const auto slash = text->find('/');
-    if (slash == std::string::npos || slash == 0 || slash + 1 == text->size()) {
-      diag_.error(node, "target '" + *text + "' must be endpoint/upstream-model");
+  void read_alias(const YAML::Node& node, Config& config, ModelAlias& alias, Pending& out) {
+    MapReader map(node, diag_, "model '" + alias.name + "'");
+    if (!map.valid()) return;
+    const YAML::Node classify = map.optional("classify");
+    if (classify.IsDefined()) {
+      alias.classify = true;
+      if (read_string(classify, diag_, "classify").value_or("complexity") != "complexity") {
+        diag_.error(classify, "classify must be 'complexity', the only classifier");
+      }
+      if (map.optional("targets").IsDefined()) {
+        diag_.error(node, "a classifying alias routes by tier and has no targets of its own");
+      }
+      const YAML::Node tiers = map.required("tiers");
+      if (!tiers.IsDefined()) return;
+      if (!tiers.IsMap()) {
+        diag_.error(tiers, "tiers must map each classifier tier to a model alias");
+        return;
+      }
+      const Classifier& classifier = config.classifier;
+      std::vector<bool> covered(classifier.tiers.size(), false);
+      for (const auto& entry : tiers) {
+        const std::string tier = entry.first.Scalar();
+        const auto at = std::find_if(classifier.tiers.begin(), classifier.tiers.end(),
+                                     [&](const auto& t) { return t.name == tier; });
+        if (at == classifier.tiers.end()) {
+          diag_.error(entry.first, "unknown classifier tier '" + tier + "'");
+          continue;
+        }
+        const auto tier_index = static_cast<std::size_t>(at - classifier.tiers.begin());
+        covered[tier_index] = true;
+        const auto target = read_string(entry.second, diag_, "a tier's alias");
+        if (!target) continue;
+        const ModelAlias* named = config.find_alias(*target);
+        if (named == nullptr) {
+          diag_.error(entry.second,
+                      "tier '" + tier + "' names unknown model alias '" + *target + "'");
+          continue;
+        }
+        out.tiers.emplace_back(tier_index, entry.second);
+        alias.tier_alias.resize(classifier.tiers.size(), 0);
+        alias.tier_alias[tier_index] = static_cast<std::size_t>(named - config.models.data());
+      }
+      for (std::size_t t = 0; t < covered.size(); ++t) {
+        if (!covered[t]) {
+          diag_.error(tiers, "tier '" + classifier.tiers[t].name + "' names no model alias");
+        }
+      }
       return;
     }
-    const std::string endpoint_name = text->substr(0, slash);
+    const YAML::Node targets = map.required("targets");
+    if (!targets.IsDefined()) return;
+    if (!targets.IsSequence() || targets.size() == 0) {
+      diag_.error(targets, "targets must be a non-empty list of endpoint/upstream-model");
+      return;
+    }
+    for (const auto& target : targets) read_target(target, config, out);
+  }
+
+  void read_target(const YAML::Node& node, const Config& config, Pending& out) {
+    std::string endpoint_name;
+    std::string upstream_model;
+    double weight = 1;
+    if (node.IsMap()) {
+      MapReader map(node, diag_, "a target");
+      if (const YAML::Node alias = map.optional("alias"); alias.IsDefined()) {
+        add_alias_reference(alias, config, out);
+        return;
+      }
+      const YAML::Node endpoint = map.required("endpoint");
+      const YAML::Node model = map.required("model");
+      if (!endpoint.IsDefined() || !model.IsDefined()) return;
+      endpoint_name = read_string(endpoint, diag_, "endpoint").value_or("");
+      upstream_model = read_string(model, diag_, "model").value_or("");
+      if (const YAML::Node w = map.optional("weight"); w.IsDefined()) {
+        const auto value = read_number(w, diag_, "weight");
+        if (value && !(*value > 0)) diag_.error(w, "weight must be positive");
+        if (value && *value > 0) weight = *value;
+      }
+    } else {
+      const auto text = read_string(node, diag_, "a target");
+      if (!text) return;
+      const auto slash = text->find('/');
+      const bool names_endpoint =
+          slash != std::string::npos && find_endpoint(config, text->substr(0, slash));
+      if (!names_endpoint && config.find_alias(*text) != nullptr) {
+        add_alias_reference(node, config, out);
+        return;
+      }
+      if (slash == std::string::npos || slash == 0 || slash + 1 == text->size()) {
+        diag_.error(node, "target '" + *text + "' must be endpoint/upstream-model or an alias");
+        return;
+      }
+      endpoint_name = text->substr(0, slash);
+      upstream_model = text->substr(slash + 1);
+    }
     Target target;
-    target.upstream_model = text->substr(slash + 1);
+    target.upstream_model = upstream_model;
+    target.weight = weight;
     const auto index = find_endpoint(config, endpoint_name);
     if (!index) {
-      diag_.error(node, "target '" + *text + "' names unknown endpoint '" + endpoint_name + "'");
+      diag_.error(node, "target '" + endpoint_name + "/" + upstream_model +
+                            "' names unknown endpoint '" + endpoint_name + "'");
       return;
     }
     target.endpoint = *index;
@@ -320,7 +584,62 @@ class Builder {
       }
       target.price = price->second;
     }
-    alias.targets.push_back(std::move(target));
+    out.entries.push_back({std::move(target), 0, node});
+  }
+
+  void add_alias_reference(const YAML::Node& node, const Config& config, Pending& out) {
+    const auto name = read_string(node, diag_, "alias");
+    if (!name) return;
+    const ModelAlias* alias = config.find_alias(*name);
+    if (alias == nullptr) {
+      diag_.error(node, "target names unknown model alias '" + *name + "'");
+      return;
+    }
+    out.entries.push_back(
+        {std::nullopt, static_cast<std::size_t>(alias - config.models.data()), node});
+  }
+
+  // Splices referenced aliases' targets in place, depth first; a reference back to an alias
+  // still being resolved is a cycle.
+  void resolve(std::size_t index, Config& config, std::vector<Pending>& pending,
+               std::vector<int>& state) {
+    if (state[index] != 0) return;
+    state[index] = 1;
+    ModelAlias& alias = config.models[index];
+    for (auto& [tier, node] : pending[index].tiers) {
+      const std::size_t named = alias.tier_alias[tier];
+      resolve(named, config, pending, state);
+      if (config.models[named].classify) {
+        diag_.error(node, "tier alias '" + config.models[named].name +
+                              "' classifies too; tiers must name aliases with targets");
+      }
+    }
+    std::vector<Target> targets;
+    for (Entry& entry : pending[index].entries) {
+      if (entry.target) {
+        targets.push_back(*entry.target);
+        continue;
+      }
+      const ModelAlias& named = config.models[entry.alias];
+      if (state[entry.alias] == 1) {
+        diag_.error(entry.node,
+                    "alias '" + alias.name + "' and '" + named.name + "' name each other: a cycle");
+        continue;
+      }
+      resolve(entry.alias, config, pending, state);
+      if (named.classify) {
+        diag_.error(entry.node, "a target cannot name a classifying alias");
+        continue;
+      }
+      for (const Target& target : named.targets) {
+        const bool duplicate = std::any_of(targets.begin(), targets.end(), [&](const Target& t) {
+          return t.endpoint == target.endpoint && t.upstream_model == target.upstream_model;
+        });
+        if (!duplicate) targets.push_back(target);
+      }
+    }
+    alias.targets = std::move(targets);
+    state[index] = 2;
   }
 
   Diagnostics& diag_;

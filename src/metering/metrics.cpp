@@ -8,7 +8,9 @@
 
 #include <sstream>
 
+#include "fulcrum/metering/counter_grid.hpp"
 #include "fulcrum/metering/money_counter.hpp"
+#include "routing_families.hpp"
 
 namespace fulcrum::metering {
 
@@ -30,9 +32,6 @@ const char* to_string(Outcome outcome) {
 
 namespace {
 
-// Until the router issue adds routes and SLO classes, every request takes the default ones.
-constexpr const char* kDefaultRoute = "default";
-constexpr const char* kDefaultSloClass = "standard";
 // Until API keys exist, spend belongs to no team.
 constexpr const char* kNoTeam = "none";
 
@@ -97,11 +96,15 @@ Metrics::Metrics(std::string_view version)
           "fulcrum_cost_usd_total",
           "Marginal cost in USD, by endpoint, upstream model and team (provisioned: 0 at the "
           "margin).")),
-      families_(std::make_unique<Families>(*registry_)) {
+      families_(std::make_unique<Families>(*registry_)),
+      routing_(std::make_unique<RoutingFamilies>(*registry_)) {
   families_->build_info.Add({{"version", std::string(version)}}).Set(1);
 }
 
 Metrics::~Metrics() = default;
+
+MeterTable::MeterTable() = default;
+MeterTable::~MeterTable() = default;
 
 std::shared_ptr<const MeterTable> Metrics::bind(const config::Config& config) {
   auto table = std::make_shared<MeterTable>();
@@ -109,21 +112,30 @@ std::shared_ptr<const MeterTable> Metrics::bind(const config::Config& config) {
   for (const config::Endpoint& endpoint : config.endpoints) {
     table->in_flight.push_back(&f.in_flight.Add({{"endpoint", endpoint.name}}));
   }
-  const auto outcomes = [&f](const std::string& model) {
-    MeterTable::OutcomeCounters counters{};
-    for (std::size_t o = 0; o < kOutcomeCount; ++o) {
-      counters[o] = &f.requests.Add({{"route", kDefaultRoute},
-                                     {"slo_class", kDefaultSloClass},
-                                     {"model", model},
-                                     {"endpoint", "none"},
-                                     {"kind", "none"},
-                                     {"outcome", to_string(static_cast<Outcome>(o))}});
-    }
-    return counters;
+
+  CounterGrid::Axis routes;
+  for (const config::Route& route : config.routes) routes.push_back({{"route", route.name}});
+  table->no_route = routes.size();
+  routes.push_back({{"route", "none"}});
+  CounterGrid::Axis classes;
+  for (const config::SloClass& slo : config.slo_classes)
+    classes.push_back({{"slo_class", slo.name}});
+  table->no_slo_class = classes.size();
+  classes.push_back({{"slo_class", "none"}});
+  CounterGrid::Axis subjects;
+  const auto subject = [&subjects](const std::string& model, const std::string& endpoint,
+                                   const std::string& kind) {
+    subjects.push_back({{"model", model}, {"endpoint", endpoint}, {"kind", kind}});
+    return subjects.size() - 1;
   };
-  table->unrouted = outcomes("none");
+  CounterGrid::Axis outcomes;
+  for (std::size_t o = 0; o < kOutcomeCount; ++o) {
+    outcomes.push_back({{"outcome", to_string(static_cast<Outcome>(o))}});
+  }
+
+  table->unrouted_subject = subject("none", "none", "none");
   for (const config::ModelAlias& alias : config.models) {
-    table->unserved_by_alias.push_back(outcomes(alias.name));
+    table->unserved_subject.push_back(subject(alias.name, "none", "none"));
   }
   for (const config::ModelAlias& alias : config.models) {
     auto& row = table->by_alias.emplace_back();
@@ -131,14 +143,7 @@ std::shared_ptr<const MeterTable> Metrics::bind(const config::Config& config) {
       const config::Endpoint& endpoint = config.endpoints[target.endpoint];
       const std::string kind = config::to_string(endpoint.kind);
       TargetMeters meters;
-      for (std::size_t o = 0; o < kOutcomeCount; ++o) {
-        meters.requests[o] = &f.requests.Add({{"route", kDefaultRoute},
-                                              {"slo_class", kDefaultSloClass},
-                                              {"model", alias.name},
-                                              {"endpoint", endpoint.name},
-                                              {"kind", kind},
-                                              {"outcome", to_string(static_cast<Outcome>(o))}});
-      }
+      meters.subject = subject(alias.name, endpoint.name, kind);
       const auto tokens = [&](const char* type) {
         return &f.tokens.Add({{"endpoint", endpoint.name},
                               {"kind", kind},
@@ -159,6 +164,10 @@ std::shared_ptr<const MeterTable> Metrics::bind(const config::Config& config) {
       row.push_back(meters);
     }
   }
+  table->requests = std::make_unique<CounterGrid>(
+      f.requests, std::vector<CounterGrid::Axis>{std::move(routes), std::move(classes),
+                                                 std::move(subjects), std::move(outcomes)});
+  bind_routing(config, *table);
   return table;
 }
 
@@ -167,13 +176,16 @@ InFlight::~InFlight() { gauge_->Decrement(); }
 
 void Metrics::record(const MeterTable& table, const Completion& c) {
   const auto outcome = static_cast<std::size_t>(c.outcome);
+  const std::size_t route = c.route.value_or(table.no_route);
+  const std::size_t slo_class = c.slo_class.value_or(table.no_slo_class);
   if (c.meters == nullptr) {
-    const auto& counters = c.alias_index ? table.unserved_by_alias[*c.alias_index] : table.unrouted;
-    counters[outcome]->Increment();
+    const std::size_t subject =
+        c.alias_index ? table.unserved_subject[*c.alias_index] : table.unrouted_subject;
+    table.requests->at({route, slo_class, subject, outcome}).Increment();
     return;
   }
   const TargetMeters& m = *c.meters;
-  m.requests[outcome]->Increment();
+  table.requests->at({route, slo_class, m.subject, outcome}).Increment();
   if (c.usage) {
     m.input_tokens->Increment(static_cast<double>(c.usage->input));
     m.cached_tokens->Increment(static_cast<double>(c.usage->cached_input));

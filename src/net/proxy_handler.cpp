@@ -3,10 +3,12 @@
 #include <spdlog/spdlog.h>
 
 #include <array>
+#include <charconv>
 #include <cstdio>
 #include <limits>
 
 #include "access_log.hpp"
+#include "exchange.hpp"
 #include "fulcrum/api/sse_scanner.hpp"
 #include "fulcrum/api/usage.hpp"
 #include "fulcrum/metering/cost.hpp"
@@ -18,7 +20,6 @@ namespace fulcrum::net {
 namespace {
 
 using metering::Outcome;
-using TimePoint = core::Clock::time_point;
 
 // A non-streamed response is held whole to put its cost in a header; beyond this it is
 // refused rather than exhausting memory. Large embedding batches fit comfortably.
@@ -57,6 +58,22 @@ std::string scrub(std::string text, const core::Secret& key) {
     text.replace(at, secret.size(), "[redacted]");
   }
   return text;
+}
+
+config::Timeouts effective_timeouts(config::Timeouts base, const config::TimeoutOverrides& route) {
+  if (route.connect) base.connect = *route.connect;
+  if (route.first_byte) base.first_byte = *route.first_byte;
+  if (route.idle) base.idle = *route.idle;
+  if (route.total) base.total = *route.total;
+  return base;
+}
+
+// Retry-After in seconds (the HTTP-date form is rare from APIs and not honoured).
+std::optional<core::Duration> parse_retry_after(std::string_view value) {
+  std::uint64_t seconds = 0;
+  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+  if (value.empty() || ec != std::errc{} || end != value.data() + value.size()) return std::nullopt;
+  return core::Duration(std::chrono::seconds(std::min<std::uint64_t>(seconds, 86400)));
 }
 
 bool is_stale_close(const error_code& ec) {
@@ -101,57 +118,6 @@ awaitable<error_code> read_body(Stream& upstream, UpstreamConnection& connection
 
 }  // namespace
 
-struct ProxyHandler::Exchange {
-  std::shared_ptr<const Snapshot> snapshot;
-  RequestId id;
-  TimePoint started;
-  unsigned version = 11;
-  bool keep_alive = true;
-  api::ParsedRequest request;
-  const config::ModelAlias* alias = nullptr;
-  std::size_t alias_index = 0;
-
-  // The attempt under way.
-  const config::Target* target = nullptr;
-  const config::Endpoint* endpoint = nullptr;
-  const metering::TargetMeters* meters = nullptr;
-  TimePoint deadline;
-
-  // What the client got.
-  unsigned status = 0;
-  Outcome outcome = Outcome::success;
-  std::optional<api::Usage> usage;
-  core::Money cost;
-  std::optional<TimePoint> first_byte;
-  unsigned attempts = 0;
-  bool metered = false;
-
-  template <class Head>
-  void decision_headers(Head& head) const {
-    head.set("x-fulcrum-request-id", id.view());
-    if (endpoint != nullptr) head.set("x-fulcrum-endpoint", endpoint->name);
-  }
-};
-
-struct ProxyHandler::AttemptResult {
-  enum class Kind {
-    done,   // the client has its response (complete, passed-through error, or cut stream)
-    retry,  // nothing reached the client: the next target may try
-    stale,  // a reused keep-alive connection was found closed: try again on a fresh one
-  };
-  Kind kind = Kind::done;
-  bool client_alive = true;  // with done: may the client connection carry another request?
-  std::string_view reason;   // with retry: the fallbacks_total reason label
-  std::string detail;        // with retry: for the client's error message and the log
-  bool timed_out = false;
-
-  static AttemptResult done(bool client_alive) { return {Kind::done, client_alive, {}, {}, false}; }
-  static AttemptResult retry(std::string_view reason, std::string detail, bool timed_out = false) {
-    return {Kind::retry, true, reason, std::move(detail), timed_out};
-  }
-  static AttemptResult stale() { return {Kind::stale, true, {}, {}, false}; }
-};
-
 awaitable<bool> ProxyHandler::handle(beast::tcp_stream& client, Request& request) {
   const std::string_view path = path_of(request.target());
   std::optional<api::Operation> op;
@@ -174,76 +140,6 @@ awaitable<bool> ProxyHandler::handle(beast::tcp_stream& client, Request& request
   co_return co_await write_response(client, res, client_timeout) && request.keep_alive();
 }
 
-awaitable<bool> ProxyHandler::proxy(beast::tcp_stream& client, Request& request,
-                                    api::Operation op) {
-  Exchange ex;
-  ex.snapshot = runtime_.snapshot();
-  ex.id = worker_.ids.next();
-  ex.started = core::Clock::now();
-  ex.version = request.version();
-  ex.keep_alive = request.keep_alive();
-  ex.request.operation = op;  // for the access line even when the body does not parse
-  const config::Config& config = ex.snapshot->config;
-  const core::Duration client_timeout = config.server.limits.idle_timeout;
-
-  std::optional<api::ApiError> failure;
-  bool client_alive = true;
-  auto parsed = api::parse_request(op, request.body());
-  if (!parsed) {
-    failure = parsed.error();
-    ex.outcome = Outcome::client_error;
-  } else {
-    ex.request = std::move(*parsed);
-    ex.alias = config.find_alias(ex.request.model);
-    if (ex.alias == nullptr) {
-      failure = api::ApiError::model_not_found(ex.request.model);
-      ex.outcome = Outcome::client_error;
-    }
-  }
-
-  if (!failure) {
-    ex.alias_index = static_cast<std::size_t>(ex.alias - config.models.data());
-    const router::Plan plan = router::choose({ex.alias}, config);
-    std::string tried;
-    for (std::size_t i = 0; i < plan.attempts.size(); ++i) {
-      const auto target_index =
-          static_cast<std::size_t>(plan.attempts[i].target - ex.alias->targets.data());
-      AttemptResult result = co_await attempt(client, ex, target_index);
-      if (result.kind == AttemptResult::Kind::done) {
-        client_alive = result.client_alive;
-        break;
-      }
-      if (!tried.empty()) tried += "; ";
-      tried += ex.endpoint->name + ": " + result.detail;
-      spdlog::warn("upstream_failed request_id={} endpoint={} reason={} detail=\"{}\"",
-                   ex.id.view(), ex.endpoint->name, result.reason, result.detail);
-      if (i + 1 < plan.attempts.size()) {
-        const auto& next = config.endpoints[plan.attempts[i + 1].target->endpoint];
-        runtime_.metrics().fallback(ex.endpoint->name, next.name, result.reason);
-      } else {
-        failure = api::ApiError::bad_gateway("All targets for model '" + ex.alias->name +
-                                             "' failed: " + tried + ".");
-        ex.outcome = result.timed_out ? Outcome::timeout : Outcome::upstream_error;
-        ex.meters = nullptr;  // no target answered: counted under endpoint="none"
-      }
-    }
-  }
-
-  if (failure) {
-    auto res = error_response(*failure, ex.version, ex.keep_alive);
-    ex.decision_headers(res);
-    if (failure->status == 502) res.erase("x-fulcrum-endpoint");
-    ex.status = failure->status;
-    if (!ex.first_byte) ex.first_byte = core::Clock::now();
-    meter(ex);
-    client_alive = co_await write_response(client, res, client_timeout);
-  }
-
-  meter(ex);
-  const bool reusable = client_alive && ex.keep_alive;
-  co_return reusable;
-}
-
 // Records the request once, before its last byte leaves: a client that has read its whole
 // response can already see it in /metrics.
 void ProxyHandler::meter(Exchange& ex) {
@@ -259,7 +155,13 @@ void ProxyHandler::meter(Exchange& ex) {
   completion.cost = ex.cost;
   completion.duration_seconds = millis_between(ex.started, finished) / 1000.0;
   if (ex.first_byte) completion.ttft_seconds = millis_between(ex.started, *ex.first_byte) / 1000.0;
-  runtime_.metrics().record(table, completion);
+  if (ex.routed) {
+    completion.route = ex.plan.route;
+    completion.slo_class = ex.plan.slo_class;
+  }
+  metering::Metrics& metrics = runtime_.metrics();
+  metrics.record(table, completion);
+  if (ex.routed) record_routing(ex, completion);
 
   worker_.access_log.append(AccessRecord{
       .request_id = ex.id.view(),
@@ -279,14 +181,44 @@ void ProxyHandler::meter(Exchange& ex) {
   });
 }
 
+void ProxyHandler::record_routing(const Exchange& ex, const metering::Completion& completion) {
+  const metering::MeterTable& table = *ex.snapshot->meters;
+  metering::Metrics& metrics = runtime_.metrics();
+  const bool served = ex.meters != nullptr && ex.candidate != nullptr;
+  const std::optional<std::size_t> endpoint =
+      served ? std::optional(ex.candidate->endpoint) : std::nullopt;
+  // The metric's reason leaves out the classifier tier: that is a property of the request.
+  std::string_view reason = ex.reason;
+  if (const auto comma = reason.rfind(", "); comma != std::string_view::npos) {
+    reason.remove_prefix(comma + 2);
+  }
+  metrics.decision(table, ex.plan.route, endpoint, reason);
+  if (served && ex.spilled_from && *ex.spilled_from != *endpoint) {
+    metrics.spillover(table, *ex.spilled_from, *endpoint, ex.spill_reason);
+  }
+  if (served && ex.outcome == Outcome::success) {
+    const config::SloClass& slo = ex.snapshot->config.slo_classes[ex.plan.slo_class];
+    const double ttft_target = std::chrono::duration<double>(slo.ttft).count();
+    const double e2e_target = std::chrono::duration<double>(slo.e2e).count();
+    if (completion.ttft_seconds.value_or(0) > ttft_target ||
+        completion.duration_seconds > e2e_target) {
+      metrics.slo_violation(table, ex.plan.slo_class);
+    }
+  }
+}
+
 awaitable<ProxyHandler::AttemptResult> ProxyHandler::attempt(beast::tcp_stream& client,
-                                                             Exchange& ex,
-                                                             std::size_t target_index) {
+                                                             Exchange& ex) {
   const config::Config& config = ex.snapshot->config;
-  ex.target = &ex.alias->targets[target_index];
+  const router::Candidate& candidate = *ex.candidate;
+  ex.target = &config.models[candidate.alias].targets[candidate.target];
   ex.endpoint = &config.endpoints[ex.target->endpoint];
-  ex.meters = &ex.snapshot->meters->by_alias[ex.alias_index][target_index];
-  ex.deadline = core::Clock::now() + ex.endpoint->timeouts.total;
+  ex.meters = &ex.snapshot->meters->by_alias[candidate.alias][candidate.target];
+  ex.timeouts = effective_timeouts(
+      ex.endpoint->timeouts,
+      config.routes.empty() ? config::TimeoutOverrides{} : config.routes[ex.plan.route].timeouts);
+  ex.attempt_started = core::Clock::now();
+  ex.deadline = ex.attempt_started + ex.timeouts.total;
   ++ex.attempts;
 
   const metering::InFlight busy(ex.snapshot->meters->in_flight[ex.target->endpoint]);
@@ -306,10 +238,8 @@ awaitable<ProxyHandler::AttemptResult> ProxyHandler::attempt(beast::tcp_stream& 
     const bool reused = connection != nullptr;
     if (!connection) {
       error_code ec;
-      connection =
-          co_await pool.connect(std::min(ex.endpoint->timeouts.connect,
-                                         bounded(ex.endpoint->timeouts.total, ex.deadline)),
-                                ec);
+      connection = co_await pool.connect(
+          std::min(ex.timeouts.connect, bounded(ex.timeouts.total, ex.deadline)), ec);
       if (ec) {
         const bool timed_out = ec == beast::error::timeout || ec == asio::error::operation_aborted;
         co_return AttemptResult::retry("connect", "cannot connect (" + ec.message() + ")",
@@ -339,7 +269,7 @@ template <class Stream>
 awaitable<ProxyHandler::AttemptResult> ProxyHandler::exchange_on(
     Stream& upstream, UpstreamConnection& connection, bool reused, beast::tcp_stream& client,
     Exchange& ex, const UpstreamRequest& upstream_request) {
-  const config::Timeouts& timeouts = ex.endpoint->timeouts;
+  const config::Timeouts& timeouts = ex.timeouts;
   error_code ec;
   connection.tcp().expires_after(bounded(timeouts.first_byte, ex.deadline));
   const std::array<asio::const_buffer, 2> request_bytes{asio::buffer(upstream_request.head),
@@ -367,9 +297,15 @@ awaitable<ProxyHandler::AttemptResult> ProxyHandler::exchange_on(
   }
 
   const unsigned status = parser.get().result_int();
-  if (status == 429) co_return AttemptResult::retry("status_429", "HTTP 429 (rate limited)");
-  if (status >= 500) {
-    co_return AttemptResult::retry("status_5xx", "HTTP " + std::to_string(status));
+  if (status == 429 || status >= 500) {
+    // The body is not read: the connection is closed rather than drained.
+    connection.tcp().close();
+    AttemptResult result =
+        status == 429 ? AttemptResult::retry("status_429", "HTTP 429 (rate limited)")
+                      : AttemptResult::retry("status_5xx", "HTTP " + std::to_string(status));
+    result.status = status;
+    result.retry_after = parse_retry_after(parser.get()[http::field::retry_after]);
+    co_return result;
   }
   if (status >= 300 && status < 400) {
     // Redirects are never followed: a redirect could carry the provider key elsewhere.
@@ -412,7 +348,7 @@ awaitable<ProxyHandler::AttemptResult> ProxyHandler::relay_stream(Stream& upstre
                                                                   Parser& parser,
                                                                   beast::tcp_stream& client,
                                                                   Exchange& ex) {
-  const config::Timeouts& timeouts = ex.endpoint->timeouts;
+  const config::Timeouts& timeouts = ex.timeouts;
   // HTTP/1.0 has no chunked encoding: such a client gets the stream delimited by closing.
   const bool chunked = ex.version >= 11;
   const bool keep_alive = ex.keep_alive && chunked;
@@ -447,7 +383,9 @@ awaitable<ProxyHandler::AttemptResult> ProxyHandler::relay_stream(Stream& upstre
                          {{"Content-Type", "text/event-stream"},
                           {"Cache-Control", "no-cache"},
                           {"x-fulcrum-request-id", ex.id.view()},
-                          {"x-fulcrum-endpoint", ex.endpoint->name}},
+                          {"x-fulcrum-endpoint", ex.endpoint->name},
+                          {"x-fulcrum-route", ex.route_name},
+                          {"x-fulcrum-reason", ex.reason}},
                          chunked ? Framing::chunked() : Framing::until_close());
   };
 
@@ -531,7 +469,7 @@ awaitable<ProxyHandler::AttemptResult> ProxyHandler::relay_whole(Stream& upstrea
                                                                  Parser& parser,
                                                                  beast::tcp_stream& client,
                                                                  Exchange& ex) {
-  const config::Timeouts& timeouts = ex.endpoint->timeouts;
+  const config::Timeouts& timeouts = ex.timeouts;
   std::string body;
   const error_code ec = co_await read_body(upstream, connection, parser, body,
                                            kMaxWholeResponseBytes, timeouts.idle, ex.deadline);
@@ -553,6 +491,8 @@ awaitable<ProxyHandler::AttemptResult> ProxyHandler::relay_whole(Stream& upstrea
                     {{"Content-Type", content_type.empty() ? "application/json" : content_type},
                      {"x-fulcrum-request-id", ex.id.view()},
                      {"x-fulcrum-endpoint", ex.endpoint->name},
+                     {"x-fulcrum-route", ex.route_name},
+                     {"x-fulcrum-reason", ex.reason},
                      {"x-fulcrum-cost-usd", cost}},
                     Framing::content_length(body.size()));
   ex.status = parser.get().result_int();

@@ -24,9 +24,15 @@ class ProxyHandler {
   };
 
   void meter(Exchange& exchange);
+  void record_routing(const Exchange& exchange, const metering::Completion& completion);
   awaitable<bool> proxy(beast::tcp_stream& client, Request& request, api::Operation op);
-  awaitable<AttemptResult> attempt(beast::tcp_stream& client, Exchange& exchange,
-                                   std::size_t target_index);
+  // Tries exchange.candidate once (plus a fresh connection if a pooled one was stale).
+  awaitable<AttemptResult> attempt(beast::tcp_stream& client, Exchange& exchange);
+  // Routing (proxy_routing.cpp): tries the plan's candidates in order, with retries,
+  // admission, circuit breakers and the retry budget; the client has a response after it.
+  awaitable<bool> run_plan(beast::tcp_stream& client, Exchange& exchange);
+  awaitable<void> pause(core::Duration duration);
+  void learn_from(Exchange& exchange, const AttemptResult* failure);
   template <class Stream>
   awaitable<AttemptResult> exchange_on(Stream& upstream, UpstreamConnection& connection,
                                        bool reused, beast::tcp_stream& client, Exchange& exchange,

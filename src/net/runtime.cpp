@@ -1,6 +1,7 @@
 #include "runtime.hpp"
 
 #include <nlohmann/json.hpp>
+#include <random>
 
 namespace fulcrum::net {
 namespace {
@@ -29,12 +30,14 @@ Runtime::Runtime(config::Config config, std::string version)
     : version_(std::move(version)), metrics_(version_), tls_(make_client_tls()) {
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->meters = metrics_.bind(config);
+  snapshot->live = std::make_shared<router::LiveState>(config);
   snapshot->models_json = models_json(config);
   snapshot->config = std::move(config);
   snapshot_.store(std::move(snapshot));
 }
 
-Worker::Worker(unsigned worker_index, Runtime& runtime) : index(worker_index), ids(worker_index) {
+Worker::Worker(unsigned worker_index, Runtime& runtime)
+    : index(worker_index), ids(worker_index), random_state(std::random_device{}()) {
   const auto snapshot = runtime.snapshot();
   for (const auto& endpoint : snapshot->config.endpoints) {
     // The snapshot outlives the pools: Runtime holds it for the gateway's life.

@@ -10,6 +10,7 @@
 #include "fulcrum/metering/metrics.hpp"
 #include "fulcrum/net/asio.hpp"
 #include "fulcrum/net/connection_tracker.hpp"
+#include "fulcrum/router/live_state.hpp"
 #include "request_id.hpp"
 #include "upstream_pool.hpp"
 
@@ -19,6 +20,8 @@ namespace fulcrum::net {
 struct Snapshot {
   config::Config config;
   std::shared_ptr<const metering::MeterTable> meters;
+  // Live endpoint state, indexed like config.endpoints; mutable through atomics only.
+  std::shared_ptr<router::LiveState> live;
   std::string models_json;  // the GET /v1/models body, built once
 };
 
@@ -51,6 +54,13 @@ struct Worker {
   asio::io_context io{1};
   std::vector<std::unique_ptr<UpstreamPool>> pools;  // by endpoint index
   RequestIdSource ids;
+  std::uint64_t random_state;  // splitmix64, for jitter and weighted choices
+  std::uint64_t random() {
+    std::uint64_t z = (random_state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
   AccessLog access_log;
   ConnectionTracker connections;  // data-plane clients of this worker
 };

@@ -23,6 +23,7 @@ struct ApiError {
   static ApiError headers_too_large(std::size_t limit);
   static ApiError bad_gateway(std::string message);
   static ApiError gateway_timeout(std::string message);
+  static ApiError service_unavailable(std::string message);
   static ApiError internal(std::string message);
 };
 

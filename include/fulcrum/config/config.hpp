@@ -4,12 +4,15 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "fulcrum/config/policy.hpp"
 #include "fulcrum/core/duration.hpp"
 #include "fulcrum/core/money.hpp"
+#include "fulcrum/core/schedule.hpp"
 #include "fulcrum/core/secret.hpp"
 #include "fulcrum/core/url.hpp"
 
@@ -52,6 +55,39 @@ struct Capacity {
   double output_tokens_per_second = 0;  // 0 = not stated
 };
 
+// The last `fraction` of a provisioned endpoint's concurrency serves only these classes.
+struct Headroom {
+  double fraction = 0;
+  std::vector<std::size_t> reserved_for;  // indexes into Config::slo_classes
+};
+
+// A scale-to-zero serverless deployment: idle past `after_idle`, its next request waits for
+// a cold start.
+struct ColdStart {
+  core::Duration after_idle = std::chrono::seconds(300);
+  core::Duration p50 = std::chrono::seconds(8);
+  core::Duration p95 = std::chrono::seconds(60);
+};
+
+// Keep-warm requests sent while `window` is active, often enough that the endpoint never
+// sits idle for `after_idle`.
+struct Prewarm {
+  core::CronWindow window;
+  std::string model;  // upstream model to ping; the endpoint's first priced model by default
+  core::Duration every = std::chrono::seconds(60);
+};
+
+// Latency estimates before live traffic has taught better ones.
+struct LatencySeed {
+  core::Duration ttft = std::chrono::milliseconds(500);
+  double seconds_per_output_token = 0.02;
+};
+
+struct CircuitBreakerPolicy {
+  unsigned failures = 5;  // consecutive failures that open the circuit
+  core::Duration cooldown = std::chrono::seconds(30);
+};
+
 struct Endpoint {
   std::string name;
   EndpointKind kind = EndpointKind::serverless;
@@ -60,6 +96,12 @@ struct Endpoint {
   core::Secret api_key;
   double hourly_usd = 0;  // provisioned only
   Capacity capacity;
+  Headroom headroom;
+  bool spill_on_429 = false;  // provisioned: a 429 means "full", not "broken"
+  std::optional<ColdStart> cold_start;
+  std::vector<Prewarm> prewarm;
+  LatencySeed latency;
+  CircuitBreakerPolicy circuit_breaker;
   Timeouts timeouts;
   std::map<std::string, Price, std::less<>> pricing;  // serverless: upstream model → price
 };
@@ -69,12 +111,18 @@ struct Endpoint {
 struct Target {
   std::size_t endpoint = 0;
   std::string upstream_model;
-  Price price;  // zero for provisioned targets: already paid for
+  Price price;        // zero for provisioned targets: already paid for
+  double weight = 1;  // for the weighted strategy
 };
 
 struct ModelAlias {
   std::string name;
-  std::vector<Target> targets;  // in fallback order
+  // In configured order, other aliases' targets spliced in where they were named.
+  std::vector<Target> targets;
+  // A classifying alias (`classify: complexity`) has no targets of its own: each classifier
+  // tier names the alias that serves it, by index into Config::models.
+  bool classify = false;
+  std::vector<std::size_t> tier_alias;  // by tier index
 };
 
 struct Config {
@@ -82,8 +130,14 @@ struct Config {
   ServerConfig server;
   std::vector<Endpoint> endpoints;
   std::vector<ModelAlias> models;
+  std::vector<SloClass> slo_classes;  // never empty
+  // User routes in order, then a catch-all named "default".
+  std::vector<Route> routes;
+  std::vector<std::string> route_headers;  // lower-case names that routes match on
+  Classifier classifier;
 
   const ModelAlias* find_alias(std::string_view name) const;
+  std::optional<std::size_t> find_slo_class(std::string_view name) const;
 
  private:
   friend class Builder;

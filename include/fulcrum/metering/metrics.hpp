@@ -35,9 +35,11 @@ enum class Outcome {
 inline constexpr std::size_t kOutcomeCount = 5;
 const char* to_string(Outcome outcome);
 
+class CounterGrid;
+
 // The meters of one (alias, target) pair.
 struct TargetMeters {
-  std::array<prometheus::Counter*, kOutcomeCount> requests{};
+  std::size_t subject = 0;  // its position on the requests grid's target axis
   prometheus::Counter* input_tokens = nullptr;
   prometheus::Counter* cached_tokens = nullptr;
   prometheus::Counter* output_tokens = nullptr;
@@ -48,13 +50,30 @@ struct TargetMeters {
 
 // Meters resolved for one Config snapshot; indexed like Config::models[i].targets[j].
 struct MeterTable {
+  MeterTable();
+  ~MeterTable();
+
   std::vector<std::vector<TargetMeters>> by_alias;
   std::vector<prometheus::Gauge*> in_flight;  // by endpoint index
-  using OutcomeCounters = std::array<prometheus::Counter*, kOutcomeCount>;
+  // requests_total over route × slo_class × (model, endpoint, kind) × outcome. The route
+  // and class axes end with "none", for requests that were never routed.
+  std::unique_ptr<CounterGrid> requests;
+  std::size_t no_route = 0;
+  std::size_t no_slo_class = 0;
   // Requests of a known alias that no target served (every target failed): endpoint="none".
-  std::vector<OutcomeCounters> unserved_by_alias;
+  std::vector<std::size_t> unserved_subject;  // by alias
   // Requests that named no known alias or did not parse: model="none", endpoint="none".
-  OutcomeCounters unrouted{};
+  std::size_t unrouted_subject = 0;
+
+  // Routing: route × endpoint (then "none") × reason; endpoint × endpoint × spill reason.
+  std::unique_ptr<CounterGrid> decisions;
+  std::unique_ptr<CounterGrid> spillovers;
+  std::vector<prometheus::Counter*> slo_violations;    // by SLO class
+  std::vector<prometheus::Counter*> cold_starts;       // by endpoint
+  std::vector<prometheus::Counter*> prewarm_requests;  // by endpoint
+  std::vector<prometheus::Gauge*> ttft_estimate;       // by endpoint
+  std::vector<prometheus::Gauge*> per_token_estimate;  // by endpoint
+  std::vector<prometheus::Gauge*> circuit_open;        // by endpoint
 };
 
 // Counts a request against its endpoint's in-flight gauge for the guard's lifetime.
@@ -73,6 +92,8 @@ class InFlight {
 struct Completion {
   const TargetMeters* meters = nullptr;    // null when no target answered
   std::optional<std::size_t> alias_index;  // the alias, when the request named a known one
+  std::optional<std::size_t> route;        // Config::routes index, once routed
+  std::optional<std::size_t> slo_class;    // Config::slo_classes index, once routed
   Outcome outcome = Outcome::success;
   std::optional<api::Usage> usage;
   core::Money cost;
@@ -92,14 +113,32 @@ class Metrics {
   void record(const MeterTable& table, const Completion& completion);
   void fallback(std::string_view from, std::string_view to, std::string_view reason);
 
+  // Routing (metrics_routing.cpp). `endpoint` is absent when nothing served the request.
+  void decision(const MeterTable& table, std::size_t route, std::optional<std::size_t> endpoint,
+                std::string_view reason);
+  // `reason`: capacity, slo, cold, circuit-open or 429.
+  void spillover(const MeterTable& table, std::size_t from, std::size_t to,
+                 std::string_view reason);
+  void retry_budget_exhausted();
+  void slo_violation(const MeterTable& table, std::size_t slo_class);
+  void cold_start(const MeterTable& table, std::size_t endpoint);
+  void prewarm_sent(const MeterTable& table, std::size_t endpoint);
+  void latency_estimate(const MeterTable& table, std::size_t endpoint, double ttft_seconds,
+                        double per_output_token_seconds);
+  void circuit(const MeterTable& table, std::size_t endpoint, bool open);
+
   // The Prometheus text exposition of every metric.
   std::string scrape() const;
 
  private:
   struct Families;
+  struct RoutingFamilies;
+  void bind_routing(const config::Config& config, MeterTable& table);
+
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<MoneyCounterFamily> cost_;
   std::unique_ptr<Families> families_;
+  std::unique_ptr<RoutingFamilies> routing_;
 };
 
 }  // namespace fulcrum::metering

@@ -1,0 +1,115 @@
+#pragma once
+// What the router knows about endpoints from live traffic: in-flight counts, latency
+// estimates, circuit breakers, when each was last used. Shared by every worker thread and
+// updated with atomics only; the router reads it, the proxy feeds it.
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "fulcrum/config/config.hpp"
+#include "fulcrum/core/duration.hpp"
+
+namespace fulcrum::router {
+
+using TimePoint = core::Clock::time_point;
+
+// Peak-EWMA: a sample above the estimate replaces it at once (latency spikes are believed
+// immediately), lower samples pull it down smoothly. Without samples it drifts back to its
+// seed, so an endpoint that was avoided for being slow is eventually tried again.
+// Concurrent observations may overwrite each other; for an estimate that is acceptable.
+class LatencyEstimate {
+ public:
+  explicit LatencyEstimate(double seed_seconds);
+
+  void observe(double seconds, TimePoint now);
+  double predict(TimePoint now) const;
+  double seed() const { return seed_; }
+
+ private:
+  double seed_;
+  std::atomic<double> value_;
+  std::atomic<std::int64_t> updated_ns_{0};  // 0: never observed
+};
+
+// Opens after `failures` consecutive failures, for `cooldown`; then lets one probe through,
+// which closes it on success or reopens it on failure.
+class CircuitBreaker {
+ public:
+  enum class State { closed, open, half_open };
+
+  explicit CircuitBreaker(config::CircuitBreakerPolicy policy) : policy_(policy) {}
+
+  State state(TimePoint now) const;
+  // Whether an attempt may go now; in half-open state only the first caller gets true.
+  bool try_acquire(TimePoint now);
+  void on_success();
+  // Returns true when this failure opened the circuit.
+  bool on_failure(TimePoint now);
+
+ private:
+  config::CircuitBreakerPolicy policy_;
+  std::atomic<unsigned> consecutive_failures_{0};
+  std::atomic<std::int64_t> open_until_ns_{0};  // 0: closed
+  std::atomic<bool> probing_{false};
+};
+
+class EndpointState {
+ public:
+  explicit EndpointState(const config::Endpoint& endpoint);
+
+  unsigned in_flight() const { return in_flight_.load(std::memory_order_relaxed); }
+  // Takes a slot if fewer than `limit` are taken (0 = no limit). Pair with release().
+  bool try_admit(unsigned limit);
+  void release() { in_flight_.fetch_sub(1, std::memory_order_relaxed); }
+
+  // Idle past the cold-start threshold (never used counts as idle).
+  bool is_cold(const config::Endpoint& endpoint, TimePoint now) const;
+  void mark_active(TimePoint now);
+
+  LatencyEstimate ttft;
+  LatencyEstimate per_output_token;
+  CircuitBreaker breaker;
+
+ private:
+  std::atomic<unsigned> in_flight_{0};
+  std::atomic<std::int64_t> last_active_ns_{0};  // 0: never
+};
+
+// Envoy-style retry budget: retries in flight stay within a share of requests in flight,
+// with a floor so a quiet gateway can still retry.
+class RetryBudget {
+ public:
+  static constexpr double kShare = 0.2;
+  static constexpr unsigned kFloor = 3;
+
+  void request_started() { requests_.fetch_add(1, std::memory_order_relaxed); }
+  void request_finished() { requests_.fetch_sub(1, std::memory_order_relaxed); }
+  bool try_acquire_retry();
+  void release_retry() { retries_.fetch_sub(1, std::memory_order_relaxed); }
+
+ private:
+  std::atomic<unsigned> requests_{0};
+  std::atomic<unsigned> retries_{0};
+};
+
+class LiveState {
+ public:
+  explicit LiveState(const config::Config& config);
+
+  EndpointState& endpoint(std::size_t index) { return *endpoints_[index]; }
+  const EndpointState& endpoint(std::size_t index) const { return *endpoints_[index]; }
+
+  // Running average of output tokens per request, by route: the expected output of a
+  // request that does not set max_tokens.
+  double expected_output_tokens(std::size_t route) const;
+  void observe_output_tokens(std::size_t route, std::uint64_t tokens);
+
+  RetryBudget retry_budget;
+
+ private:
+  std::vector<std::unique_ptr<EndpointState>> endpoints_;
+  std::unique_ptr<std::atomic<double>[]> output_average_;
+};
+
+}  // namespace fulcrum::router

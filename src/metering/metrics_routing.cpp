@@ -1,0 +1,153 @@
+#include <array>
+
+#include "fulcrum/metering/counter_grid.hpp"
+#include "fulcrum/metering/metrics.hpp"
+#include "routing_families.hpp"
+
+namespace fulcrum::metering {
+namespace {
+
+// The reasons a plan's lead can have (router/plan.hpp). Runtime reasons ("fallback:503")
+// are rarer and resolved by label lookup.
+constexpr std::array<std::string_view, 11> kDecisionReasons{
+    "cheapest", "headroom",  "spill:capacity", "spill:slo", "spill:circuit-open", "cold-avoided",
+    "slo-unmet", "fastest", "weighted",       "ordered",   "unavailable"};
+constexpr std::array<std::string_view, 5> kSpillReasons{"capacity", "slo", "cold",
+                                                        "circuit-open", "429"};
+
+template <std::size_t N>
+std::optional<std::size_t> position(const std::array<std::string_view, N>& names,
+                                    std::string_view name) {
+  for (std::size_t i = 0; i < N; ++i) {
+    if (names[i] == name) return i;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Metrics::RoutingFamilies::RoutingFamilies(prometheus::Registry& registry)
+    : decisions(prometheus::BuildCounter()
+                    .Name("fulcrum_routing_decisions_total")
+                    .Help("Requests by route, the endpoint that served them and why it was "
+                          "chosen (x-fulcrum-reason).")
+                    .Register(registry)),
+      spillovers(prometheus::BuildCounter()
+                     .Name("fulcrum_spillover_total")
+                     .Help("Requests sent elsewhere than the endpoint the strategy preferred, "
+                           "by reason: capacity, slo, cold, circuit-open, 429.")
+                     .Register(registry)),
+      slo_violations(prometheus::BuildCounter()
+                         .Name("fulcrum_slo_violations_total")
+                         .Help("Served requests whose time to first token or total duration "
+                               "exceeded their SLO class's target.")
+                         .Register(registry)),
+      cold_starts(prometheus::BuildCounter()
+                      .Name("fulcrum_cold_starts_total")
+                      .Help("Requests sent to a scale-to-zero endpoint idle past after_idle.")
+                      .Register(registry)),
+      prewarm_requests(prometheus::BuildCounter()
+                           .Name("fulcrum_prewarm_requests_total")
+                           .Help("Keep-warm requests sent in prewarm windows.")
+                           .Register(registry)),
+      latency_estimate(prometheus::BuildGauge()
+                           .Name("fulcrum_endpoint_latency_estimate_seconds")
+                           .Help("The router's live latency estimate per endpoint: signal=ttft "
+                                 "(time to first token) or per_output_token.")
+                           .Register(registry)),
+      circuit_open(prometheus::BuildGauge()
+                       .Name("fulcrum_circuit_breaker_open")
+                       .Help("1 while an endpoint's circuit breaker is open or half-open.")
+                       .Register(registry)),
+      retry_budget_exhausted(
+          prometheus::BuildCounter()
+              .Name("fulcrum_retry_budget_exhausted_total")
+              .Help("Retries or fallbacks refused because retries in flight reached 20% of "
+                    "requests in flight (at least 3).")
+              .Register(registry)
+              .Add({})) {}
+
+void Metrics::bind_routing(const config::Config& config, MeterTable& table) {
+  RoutingFamilies& f = *routing_;
+  CounterGrid::Axis routes;
+  for (const config::Route& route : config.routes) routes.push_back({{"route", route.name}});
+  CounterGrid::Axis endpoints;
+  CounterGrid::Axis from;
+  CounterGrid::Axis to;
+  for (const config::Endpoint& endpoint : config.endpoints) {
+    endpoints.push_back({{"endpoint", endpoint.name}});
+    from.push_back({{"from", endpoint.name}});
+    to.push_back({{"to", endpoint.name}});
+    table.cold_starts.push_back(&f.cold_starts.Add({{"endpoint", endpoint.name}}));
+    table.prewarm_requests.push_back(&f.prewarm_requests.Add({{"endpoint", endpoint.name}}));
+    table.ttft_estimate.push_back(
+        &f.latency_estimate.Add({{"endpoint", endpoint.name}, {"signal", "ttft"}}));
+    table.per_token_estimate.push_back(
+        &f.latency_estimate.Add({{"endpoint", endpoint.name}, {"signal", "per_output_token"}}));
+    table.ttft_estimate.back()->Set(std::chrono::duration<double>(endpoint.latency.ttft).count());
+    table.per_token_estimate.back()->Set(endpoint.latency.seconds_per_output_token);
+    table.circuit_open.push_back(&f.circuit_open.Add({{"endpoint", endpoint.name}}));
+  }
+  endpoints.push_back({{"endpoint", "none"}});
+  CounterGrid::Axis reasons;
+  for (std::string_view reason : kDecisionReasons) reasons.push_back({{"reason", std::string(reason)}});
+  CounterGrid::Axis spill_reasons;
+  for (std::string_view reason : kSpillReasons) {
+    spill_reasons.push_back({{"reason", std::string(reason)}});
+  }
+  for (const config::SloClass& slo : config.slo_classes) {
+    table.slo_violations.push_back(&f.slo_violations.Add({{"slo_class", slo.name}}));
+  }
+  table.decisions = std::make_unique<CounterGrid>(
+      f.decisions, std::vector<CounterGrid::Axis>{std::move(routes), std::move(endpoints),
+                                                  std::move(reasons)});
+  table.spillovers = std::make_unique<CounterGrid>(
+      f.spillovers,
+      std::vector<CounterGrid::Axis>{std::move(from), std::move(to), std::move(spill_reasons)});
+}
+
+void Metrics::decision(const MeterTable& table, std::size_t route,
+                       std::optional<std::size_t> endpoint, std::string_view reason) {
+  const std::size_t endpoint_position = endpoint.value_or(table.in_flight.size());
+  if (const auto known = position(kDecisionReasons, reason)) {
+    table.decisions->at({route, endpoint_position, *known}).Increment();
+    return;
+  }
+  // A fallback reason such as "fallback:503": rare, so a label lookup is fine.
+  prometheus::Labels labels = table.decisions->labels_at({route, endpoint_position, 0});
+  labels["reason"] = std::string(reason);
+  routing_->decisions.Add(labels).Increment();
+}
+
+void Metrics::spillover(const MeterTable& table, std::size_t from, std::size_t to,
+                        std::string_view reason) {
+  if (const auto known = position(kSpillReasons, reason)) {
+    table.spillovers->at({from, to, *known}).Increment();
+  }
+}
+
+void Metrics::retry_budget_exhausted() { routing_->retry_budget_exhausted.Increment(); }
+
+void Metrics::slo_violation(const MeterTable& table, std::size_t slo_class) {
+  table.slo_violations[slo_class]->Increment();
+}
+
+void Metrics::cold_start(const MeterTable& table, std::size_t endpoint) {
+  table.cold_starts[endpoint]->Increment();
+}
+
+void Metrics::prewarm_sent(const MeterTable& table, std::size_t endpoint) {
+  table.prewarm_requests[endpoint]->Increment();
+}
+
+void Metrics::latency_estimate(const MeterTable& table, std::size_t endpoint, double ttft_seconds,
+                               double per_output_token_seconds) {
+  table.ttft_estimate[endpoint]->Set(ttft_seconds);
+  table.per_token_estimate[endpoint]->Set(per_output_token_seconds);
+}
+
+void Metrics::circuit(const MeterTable& table, std::size_t endpoint, bool open) {
+  table.circuit_open[endpoint]->Set(open ? 1 : 0);
+}
+
+}  // namespace fulcrum::metering

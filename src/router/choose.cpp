@@ -1,0 +1,264 @@
+#include <algorithm>
+#include <cmath>
+
+#include "fulcrum/router/plan.hpp"
+
+namespace fulcrum::router {
+namespace {
+
+enum class Exclusion { none, capacity, circuit_open };
+
+struct Assessed {
+  Candidate candidate;
+  Exclusion exclusion = Exclusion::none;
+  bool meets_slo = false;
+  bool meets_slo_if_warm = false;
+  double latency = 0;  // the ranking signal: TTFT for streams, end-to-end otherwise
+  double weight = 1;
+  std::size_t order = 0;  // configured order
+};
+
+const config::Route& default_route() {
+  static const config::Route route = [] {
+    config::Route r;
+    r.name = "default";
+    return r;
+  }();
+  return route;
+}
+
+double seconds(core::Duration d) { return std::chrono::duration<double>(d).count(); }
+
+bool reserved_for(const config::Endpoint& endpoint, std::size_t slo_class) {
+  const auto& reserved = endpoint.headroom.reserved_for;
+  return std::find(reserved.begin(), reserved.end(), slo_class) != reserved.end();
+}
+
+class Assessor {
+ public:
+  Assessor(const RouteInput& input, const config::Config& config, const LiveState& live,
+           std::size_t slo_class, double expected_output, double typical_output)
+      : input_(input),
+        config_(config),
+        live_(live),
+        slo_class_(slo_class),
+        slo_(config.slo_classes[slo_class]),
+        expected_output_(expected_output),
+        typical_output_(typical_output) {}
+
+  Assessed assess(std::size_t alias, std::size_t target_index, std::size_t order) const {
+    const config::Target& target = config_.models[alias].targets[target_index];
+    const config::Endpoint& endpoint = config_.endpoints[target.endpoint];
+    const EndpointState& state = live_.endpoint(target.endpoint);
+    Assessed a;
+    a.order = order;
+    a.weight = target.weight;
+    Candidate& c = a.candidate;
+    c.alias = alias;
+    c.target = target_index;
+    c.endpoint = target.endpoint;
+
+    if (state.breaker.state(input_.now) == CircuitBreaker::State::open) {
+      a.exclusion = Exclusion::circuit_open;
+    }
+    const double ttft = state.ttft.predict(input_.now);
+    double per_token = state.per_output_token.predict(input_.now);
+    const unsigned in_flight = state.in_flight();
+    const bool provisioned = endpoint.kind == config::EndpointKind::provisioned;
+    if (provisioned && endpoint.capacity.output_tokens_per_second > 0) {
+      // A batching engine shares its token throughput among the requests it runs.
+      per_token = std::max(per_token, (in_flight + 1) / endpoint.capacity.output_tokens_per_second);
+    }
+
+    double queue_wait = 0;
+    const unsigned capacity = provisioned ? endpoint.capacity.max_concurrency : 0;
+    if (capacity > 0) {
+      const auto general_share = static_cast<unsigned>(
+          std::floor(capacity * (1.0 - endpoint.headroom.fraction) + 1e-9));
+      const bool reserved = reserved_for(endpoint, slo_class_);
+      const unsigned limit = reserved ? capacity : general_share;
+      if (in_flight < limit) {
+        c.admit_limit = limit;
+        c.uses_headroom = reserved && in_flight >= general_share;
+      } else if (limit == capacity) {
+        // Full: by Little's law a slot frees every service-time / capacity seconds.
+        const double service = ttft + typical_output_ * per_token;
+        queue_wait = (in_flight - capacity + 1) * service / capacity;
+        if (queue_wait > seconds(slo_.max_queue_wait)) {
+          a.exclusion = std::max(a.exclusion, Exclusion::capacity);
+        }
+      } else {
+        a.exclusion = std::max(a.exclusion, Exclusion::capacity);
+      }
+    }
+
+    c.cold = state.is_cold(endpoint, input_.now);
+    const double cold_penalty = c.cold ? seconds(endpoint.cold_start->p95) : 0;
+    c.predicted_ttft = ttft + queue_wait + cold_penalty;
+    c.predicted_e2e = c.predicted_ttft + expected_output_ * per_token;
+    if (!provisioned) {
+      const auto output = static_cast<std::int64_t>(std::llround(expected_output_));
+      c.estimated_cost =
+          target.price.input.cost_of(static_cast<std::int64_t>(input_.prompt.estimated_tokens)) +
+          target.price.output.cost_of(output);
+    }
+    const double ttft_target = seconds(slo_.ttft);
+    const double e2e_target = seconds(slo_.e2e);
+    a.meets_slo = c.predicted_ttft <= ttft_target && c.predicted_e2e <= e2e_target;
+    a.meets_slo_if_warm = c.predicted_ttft - cold_penalty <= ttft_target &&
+                          c.predicted_e2e - cold_penalty <= e2e_target;
+    a.latency = input_.prompt.stream ? c.predicted_ttft : c.predicted_e2e;
+    return a;
+  }
+
+ private:
+  const RouteInput& input_;
+  const config::Config& config_;
+  const LiveState& live_;
+  std::size_t slo_class_;
+  const config::SloClass& slo_;
+  double expected_output_;
+  double typical_output_;
+};
+
+bool cheaper(const Assessed& a, const Assessed& b) {
+  if (a.candidate.estimated_cost != b.candidate.estimated_cost) {
+    return a.candidate.estimated_cost < b.candidate.estimated_cost;
+  }
+  if (a.latency != b.latency) return a.latency < b.latency;
+  return a.order < b.order;
+}
+
+bool faster(const Assessed& a, const Assessed& b) {
+  if (a.latency != b.latency) return a.latency < b.latency;
+  return a.order < b.order;
+}
+
+// Why the preferred candidate is not the one leading the plan.
+std::pair<std::string_view, std::string_view> spill_reason(const Assessed& preferred) {
+  switch (preferred.exclusion) {
+    case Exclusion::capacity:
+      return {"spill:capacity", "capacity"};
+    case Exclusion::circuit_open:
+      return {"spill:circuit-open", "circuit-open"};
+    case Exclusion::none:
+      break;
+  }
+  if (!preferred.meets_slo && preferred.meets_slo_if_warm) return {"cold-avoided", "cold"};
+  return {"spill:slo", "slo"};
+}
+
+}  // namespace
+
+Plan choose(const RouteInput& input, const config::Config& config, const LiveState& live) {
+  Plan plan;
+  plan.reason = "unavailable";
+  if (input.alias == nullptr) return plan;
+
+  const config::ModelAlias* alias = input.alias;
+  if (alias->classify && !config.classifier.tiers.empty() && !alias->tier_alias.empty()) {
+    plan.tier = tier_of(complexity_score(input.prompt, config.classifier), config.classifier);
+    alias = &config.models[alias->tier_alias[*plan.tier]];
+  }
+  plan.route = config.routes.empty() ? 0 : match_route(input, config, plan.tier);
+  const config::Route& route = config.routes.empty() ? default_route() : config.routes[plan.route];
+  plan.slo_class = input.slo_class.value_or(route.slo);
+  if (config.slo_classes.empty()) return plan;
+
+  const double typical_output =
+      config.routes.empty() ? 256.0 : live.expected_output_tokens(plan.route);
+  const double expected_output =
+      input.prompt.max_tokens ? static_cast<double>(*input.prompt.max_tokens) : typical_output;
+  const Assessor assessor(input, config, live, plan.slo_class, expected_output, typical_output);
+
+  std::vector<Assessed> all;
+  const auto add_alias = [&](std::size_t alias_index) {
+    const auto& targets = config.models[alias_index].targets;
+    for (std::size_t t = 0; t < targets.size(); ++t) {
+      const bool duplicate = std::any_of(all.begin(), all.end(), [&](const Assessed& a) {
+        const auto& other = config.models[a.candidate.alias].targets[a.candidate.target];
+        return other.endpoint == targets[t].endpoint &&
+               other.upstream_model == targets[t].upstream_model;
+      });
+      if (!duplicate) all.push_back(assessor.assess(alias_index, t, all.size()));
+    }
+  };
+  all.reserve(alias->targets.size() + 4);
+  add_alias(static_cast<std::size_t>(alias - config.models.data()));
+  for (std::size_t fallback : route.fallback) add_alias(fallback);
+  if (all.empty()) return plan;
+
+  std::vector<Assessed> ranked;
+  ranked.reserve(all.size());
+  for (const Assessed& a : all) {
+    if (a.exclusion == Exclusion::none) ranked.push_back(a);
+  }
+
+  const Assessed* preferred = nullptr;
+  switch (route.strategy) {
+    case config::Strategy::cheapest_meeting_slo: {
+      // Those meeting the SLO by marginal cost, then the rest by speed.
+      const auto split = std::stable_partition(ranked.begin(), ranked.end(),
+                                               [](const Assessed& a) { return a.meets_slo; });
+      std::sort(ranked.begin(), split, cheaper);
+      std::sort(split, ranked.end(), faster);
+      preferred = &*std::min_element(all.begin(), all.end(), cheaper);
+      if (!ranked.empty() && !ranked.front().meets_slo) plan.reason = "slo-unmet";
+      break;
+    }
+    case config::Strategy::lowest_latency:
+      std::sort(ranked.begin(), ranked.end(), faster);
+      preferred = &*std::min_element(all.begin(), all.end(), faster);
+      plan.reason = "fastest";
+      break;
+    case config::Strategy::weighted: {
+      double total = 0;
+      for (const Assessed& a : ranked) total += a.weight;
+      if (total > 0) {
+        double pick = total * static_cast<double>(input.random >> 11) * 0x1.0p-53;
+        auto chosen = ranked.begin();
+        for (; chosen + 1 != ranked.end(); ++chosen) {
+          if (pick < chosen->weight) break;
+          pick -= chosen->weight;
+        }
+        std::rotate(ranked.begin(), chosen, chosen + 1);
+      }
+      plan.reason = "weighted";
+      break;
+    }
+    case config::Strategy::ordered:
+      preferred = &all.front();
+      plan.reason = "ordered";
+      break;
+  }
+
+  // Over-capacity provisioned targets stay as a last resort, queued at the upstream.
+  for (const Assessed& a : all) {
+    if (a.exclusion == Exclusion::capacity) {
+      ranked.push_back(a);
+      ranked.back().candidate.over_capacity = true;
+      ranked.back().candidate.admit_limit = 0;
+    }
+  }
+  if (ranked.empty()) {
+    plan.reason = "unavailable";
+    return plan;
+  }
+  plan.attempts.reserve(ranked.size());
+  for (const Assessed& a : ranked) plan.attempts.push_back(a.candidate);
+
+  const Candidate& lead = plan.attempts.front();
+  if (preferred != nullptr &&
+      (preferred->candidate.alias != lead.alias || preferred->candidate.target != lead.target)) {
+    const auto [reason, label] = spill_reason(*preferred);
+    if (plan.reason != "slo-unmet") plan.reason = reason;
+    plan.spilled_from = preferred->candidate.endpoint;
+    plan.spill_reason = label;
+  } else if (route.strategy == config::Strategy::cheapest_meeting_slo &&
+             plan.reason != "slo-unmet") {
+    plan.reason = lead.uses_headroom ? "headroom" : "cheapest";
+  }
+  return plan;
+}
+
+}  // namespace fulcrum::router

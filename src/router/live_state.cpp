@@ -1,0 +1,140 @@
+#include "fulcrum/router/live_state.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace fulcrum::router {
+namespace {
+
+// How fast lower samples pull an estimate down, and how fast an unobserved one returns to
+// its seed.
+constexpr double kSmoothingSeconds = 5;
+constexpr double kReturnToSeedSeconds = 30;
+constexpr double kSeedOutputTokens = 256;
+constexpr double kOutputAverageWeight = 0.05;
+
+std::int64_t nanos(TimePoint t) {
+  // +1 keeps a real time distinct from the "never" sentinel even at the clock's epoch.
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count() + 1;
+}
+
+double seconds_between(std::int64_t from_ns, std::int64_t to_ns) {
+  return static_cast<double>(std::max<std::int64_t>(0, to_ns - from_ns)) / 1e9;
+}
+
+}  // namespace
+
+LatencyEstimate::LatencyEstimate(double seed_seconds)
+    : seed_(seed_seconds), value_(seed_seconds) {}
+
+double LatencyEstimate::predict(TimePoint now) const {
+  const std::int64_t updated = updated_ns_.load(std::memory_order_relaxed);
+  const double value = value_.load(std::memory_order_relaxed);
+  if (updated == 0) return value;
+  const double idle = seconds_between(updated, nanos(now));
+  return seed_ + (value - seed_) * std::exp(-idle / kReturnToSeedSeconds);
+}
+
+void LatencyEstimate::observe(double seconds, TimePoint now) {
+  const std::int64_t updated = updated_ns_.load(std::memory_order_relaxed);
+  const double current = predict(now);
+  double next = seconds;
+  if (seconds < current) {
+    const double w =
+        updated == 0 ? 0 : std::exp(-seconds_between(updated, nanos(now)) / kSmoothingSeconds);
+    next = current * w + seconds * (1 - w);
+  }
+  value_.store(next, std::memory_order_relaxed);
+  updated_ns_.store(nanos(now), std::memory_order_relaxed);
+}
+
+CircuitBreaker::State CircuitBreaker::state(TimePoint now) const {
+  const std::int64_t until = open_until_ns_.load(std::memory_order_acquire);
+  if (until == 0) return State::closed;
+  return nanos(now) < until ? State::open : State::half_open;
+}
+
+bool CircuitBreaker::try_acquire(TimePoint now) {
+  switch (state(now)) {
+    case State::closed:
+      return true;
+    case State::open:
+      return false;
+    case State::half_open: {
+      bool expected = false;
+      return probing_.compare_exchange_strong(expected, true, std::memory_order_acq_rel);
+    }
+  }
+  return false;
+}
+
+void CircuitBreaker::on_success() {
+  consecutive_failures_.store(0, std::memory_order_relaxed);
+  open_until_ns_.store(0, std::memory_order_release);
+  probing_.store(false, std::memory_order_release);
+}
+
+bool CircuitBreaker::on_failure(TimePoint now) {
+  const unsigned failures = consecutive_failures_.fetch_add(1, std::memory_order_relaxed) + 1;
+  const bool was_probe = probing_.exchange(false, std::memory_order_acq_rel);
+  if (!was_probe && failures < policy_.failures) return false;
+  const auto cooldown = std::chrono::duration_cast<std::chrono::nanoseconds>(policy_.cooldown);
+  const std::int64_t previous =
+      open_until_ns_.exchange(nanos(now) + cooldown.count(), std::memory_order_acq_rel);
+  return previous == 0 || was_probe;
+}
+
+EndpointState::EndpointState(const config::Endpoint& endpoint)
+    : ttft(std::chrono::duration<double>(endpoint.latency.ttft).count()),
+      per_output_token(endpoint.latency.seconds_per_output_token),
+      breaker(endpoint.circuit_breaker) {}
+
+bool EndpointState::try_admit(unsigned limit) {
+  unsigned current = in_flight_.load(std::memory_order_relaxed);
+  do {
+    if (limit != 0 && current >= limit) return false;
+  } while (!in_flight_.compare_exchange_weak(current, current + 1, std::memory_order_relaxed));
+  return true;
+}
+
+bool EndpointState::is_cold(const config::Endpoint& endpoint, TimePoint now) const {
+  if (!endpoint.cold_start) return false;
+  const std::int64_t last = last_active_ns_.load(std::memory_order_relaxed);
+  if (last == 0) return true;
+  const auto idle = std::chrono::duration_cast<std::chrono::nanoseconds>(endpoint.cold_start->after_idle);
+  return nanos(now) - last >= idle.count();
+}
+
+void EndpointState::mark_active(TimePoint now) {
+  last_active_ns_.store(nanos(now), std::memory_order_relaxed);
+}
+
+bool RetryBudget::try_acquire_retry() {
+  const unsigned requests = requests_.load(std::memory_order_relaxed);
+  const auto allowed = std::max<unsigned>(kFloor, static_cast<unsigned>(requests * kShare));
+  unsigned current = retries_.load(std::memory_order_relaxed);
+  do {
+    if (current >= allowed) return false;
+  } while (!retries_.compare_exchange_weak(current, current + 1, std::memory_order_relaxed));
+  return true;
+}
+
+LiveState::LiveState(const config::Config& config)
+    : output_average_(std::make_unique<std::atomic<double>[]>(config.routes.size())) {
+  for (const config::Endpoint& endpoint : config.endpoints) {
+    endpoints_.push_back(std::make_unique<EndpointState>(endpoint));
+  }
+  for (std::size_t i = 0; i < config.routes.size(); ++i) output_average_[i] = kSeedOutputTokens;
+}
+
+double LiveState::expected_output_tokens(std::size_t route) const {
+  return output_average_[route].load(std::memory_order_relaxed);
+}
+
+void LiveState::observe_output_tokens(std::size_t route, std::uint64_t tokens) {
+  const double current = output_average_[route].load(std::memory_order_relaxed);
+  output_average_[route].store(current + kOutputAverageWeight * (double(tokens) - current),
+                               std::memory_order_relaxed);
+}
+
+}  // namespace fulcrum::router

@@ -25,10 +25,9 @@ class TextScan {
     for (std::size_t k = 0; k < keywords_.size(); ++k) {
       if (found_[k]) continue;
       const std::string& keyword = keywords_[k];
-      const auto hit = std::search(text.begin(), text.end(), keyword.begin(), keyword.end(),
-                                   [](char a, char b) {
-                                     return std::tolower(static_cast<unsigned char>(a)) == b;
-                                   });
+      const auto hit = std::search(
+          text.begin(), text.end(), keyword.begin(), keyword.end(),
+          [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; });
       if (hit != text.end()) found_[k] = true;
     }
   }
@@ -76,8 +75,7 @@ router::PromptFeatures prompt_features(const ParsedRequest& request,
   const nlohmann::json& body = request.body;
   TextScan scan(keywords);
   std::uint64_t framing = 0;
-  if (const auto messages = body.find("messages");
-      messages != body.end() && messages->is_array()) {
+  if (const auto messages = body.find("messages"); messages != body.end() && messages->is_array()) {
     features.turns = static_cast<unsigned>(messages->size());
     framing = kTokensPerMessage * messages->size();
     for (const auto& message : *messages) {
@@ -100,8 +98,8 @@ router::PromptFeatures prompt_features(const ParsedRequest& request,
   if (const auto format = body.find("response_format");
       format != body.end() && format->is_object()) {
     const auto type = format->find("type");
-    features.response_format =
-        type == format->end() || !type->is_string() || type->get_ref<const std::string&>() != "text";
+    features.response_format = type == format->end() || !type->is_string() ||
+                               type->get_ref<const std::string&>() != "text";
   }
   for (const char* key : {"max_completion_tokens", "max_tokens"}) {
     const auto limit = body.find(key);

@@ -615,9 +615,16 @@ class Builder {
       }
     }
     std::vector<Target> targets;
+    // The first mention of an endpoint/model pair wins; later ones would only retry it.
+    const auto add = [&targets](const Target& target) {
+      const bool duplicate = std::any_of(targets.begin(), targets.end(), [&](const Target& t) {
+        return t.endpoint == target.endpoint && t.upstream_model == target.upstream_model;
+      });
+      if (!duplicate) targets.push_back(target);
+    };
     for (Entry& entry : pending[index].entries) {
       if (entry.target) {
-        targets.push_back(*entry.target);
+        add(*entry.target);
         continue;
       }
       const ModelAlias& named = config.models[entry.alias];
@@ -631,12 +638,7 @@ class Builder {
         diag_.error(entry.node, "a target cannot name a classifying alias");
         continue;
       }
-      for (const Target& target : named.targets) {
-        const bool duplicate = std::any_of(targets.begin(), targets.end(), [&](const Target& t) {
-          return t.endpoint == target.endpoint && t.upstream_model == target.upstream_model;
-        });
-        if (!duplicate) targets.push_back(target);
-      }
+      for (const Target& target : named.targets) add(target);
     }
     alias.targets = std::move(targets);
     state[index] = 2;

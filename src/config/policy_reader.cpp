@@ -99,8 +99,8 @@ std::optional<Strategy> read_strategy(const YAML::Node& node, Diagnostics& diag)
   return std::nullopt;
 }
 
-std::optional<std::size_t> alias_at(const YAML::Node& node, Diagnostics& diag,
-                                    const Config& config, std::string_view what) {
+std::optional<std::size_t> alias_at(const YAML::Node& node, Diagnostics& diag, const Config& config,
+                                    std::string_view what) {
   const auto name = read_string(node, diag, what);
   if (!name) return std::nullopt;
   const ModelAlias* alias = config.find_alias(*name);
@@ -133,8 +133,8 @@ void read_retries(const YAML::Node& node, Diagnostics& diag, RetryPolicy& out) {
       } else if (*text == "429") {
         out.on |= static_cast<std::uint8_t>(RetryOn::status_429);
       } else {
-        diag.error(item, "retries.on entries are connect, timeout, 5xx or 429, not '" + *text +
-                             "'");
+        diag.error(item,
+                   "retries.on entries are connect, timeout, 5xx or 429, not '" + *text + "'");
       }
     }
   }
@@ -179,10 +179,10 @@ std::optional<TimeWindow> read_time_window(const YAML::Node& node, Diagnostics& 
   if (between.IsDefined()) {
     const auto text = read_string(between, diag, "between");
     const auto dash = text ? text->find('-') : std::string::npos;
-    const auto start = dash != std::string::npos ? core::parse_time_of_day(text->substr(0, dash))
-                                                 : std::nullopt;
-    const auto end = dash != std::string::npos ? core::parse_time_of_day(text->substr(dash + 1))
-                                               : std::nullopt;
+    const auto start =
+        dash != std::string::npos ? core::parse_time_of_day(text->substr(0, dash)) : std::nullopt;
+    const auto end =
+        dash != std::string::npos ? core::parse_time_of_day(text->substr(dash + 1)) : std::nullopt;
     if (!start || !end || *start == *end || *start == 24 * 60) {
       if (text) diag.error(between, "between must be \"HH:MM-HH:MM\" with different ends");
       ok = false;
@@ -298,9 +298,9 @@ void read_slo_classes(const YAML::Node& node, Diagnostics& diag, Config& config)
 
 void read_classifiers(const YAML::Node& node, Diagnostics& diag, Config& config) {
   Classifier& c = config.classifier;
-  c.keywords = {"step by step", "step-by-step", "prove", "derive", "analyze", "analyse",
-                "explain why", "reason", "trade-off", "tradeoff", "compare", "design",
-                "refactor", "debug", "optimize", "first,", "then,", "finally,"};
+  c.keywords = {"step by step", "step-by-step", "prove",     "derive",   "analyze", "analyse",
+                "explain why",  "reason",       "trade-off", "tradeoff", "compare", "design",
+                "refactor",     "debug",        "optimize",  "first,",   "then,",   "finally,"};
   c.tiers = {{"simple", 0}, {"medium", 1.0}, {"complex", 2.5}};
   if (!node.IsDefined()) return;
   MapReader top(node, diag, "classifiers");
@@ -331,8 +331,9 @@ void read_classifiers(const YAML::Node& node, Diagnostics& diag, Config& config)
   }
   if (const YAML::Node tiers = map.optional("tiers"); tiers.IsDefined()) {
     if (!tiers.IsMap() || tiers.size() == 0) {
-      diag.error(tiers, "tiers must map tier names to the lowest score of each, e.g. "
-                        "{simple: 0, medium: 1, complex: 2.5}");
+      diag.error(tiers,
+                 "tiers must map tier names to the lowest score of each, e.g. "
+                 "{simple: 0, medium: 1, complex: 2.5}");
       return;
     }
     c.tiers.clear();
@@ -363,7 +364,8 @@ void read_routes(const YAML::Node& node, Diagnostics& diag, Config& config) {
       const YAML::Node name = map.required("name");
       if (name.IsDefined()) route.name = read_string(name, diag, "name").value_or("");
       for (const Route& other : config.routes) {
-        if (other.name == route.name) diag.error(name, "route '" + route.name + "' is defined twice");
+        if (other.name == route.name)
+          diag.error(name, "route '" + route.name + "' is defined twice");
       }
       if (route.name == "default") diag.error(name, "the route name 'default' is reserved");
       if (const YAML::Node match = map.optional("match"); match.IsDefined()) {

@@ -17,8 +17,8 @@ std::int64_t read_be(const unsigned char* p, int bytes) {
 bool is_safe_zone_name(const std::string& name) {
   if (name.empty() || name.front() == '/' || name.find("..") != std::string::npos) return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '/' || c == '_' || c == '-' || c == '+';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '/' ||
+           c == '_' || c == '-' || c == '+';
   });
 }
 
@@ -34,7 +34,8 @@ std::optional<TimeZone> TimeZone::load(const std::string& name, const std::strin
   // RFC 8536: a v1 block with 32-bit times, then (v2+) the same with 64-bit times.
   constexpr std::size_t kHeader = 44;
   const auto parse_block = [&](std::size_t at, int time_bytes, TimeZone& zone) -> std::size_t {
-    if (file.size() < at + kHeader || std::string(file.begin() + at, file.begin() + at + 4) != "TZif")
+    if (file.size() < at + kHeader ||
+        std::string(file.begin() + at, file.begin() + at + 4) != "TZif")
       return 0;
     const unsigned char* h = file.data() + at + 20;
     const auto isutcnt = read_be(h, 4), isstdcnt = read_be(h + 4, 4), leapcnt = read_be(h + 8, 4),

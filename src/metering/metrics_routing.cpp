@@ -10,10 +10,10 @@ namespace {
 // The reasons a plan's lead can have (router/plan.hpp). Runtime reasons ("fallback:503")
 // are rarer and resolved by label lookup.
 constexpr std::array<std::string_view, 11> kDecisionReasons{
-    "cheapest", "headroom",  "spill:capacity", "spill:slo", "spill:circuit-open", "cold-avoided",
-    "slo-unmet", "fastest", "weighted",       "ordered",   "unavailable"};
-constexpr std::array<std::string_view, 5> kSpillReasons{"capacity", "slo", "cold",
-                                                        "circuit-open", "429"};
+    "cheapest",  "headroom", "spill:capacity", "spill:slo", "spill:circuit-open", "cold-avoided",
+    "slo-unmet", "fastest",  "weighted",       "ordered",   "unavailable"};
+constexpr std::array<std::string_view, 5> kSpillReasons{"capacity", "slo", "cold", "circuit-open",
+                                                        "429"};
 
 template <std::size_t N>
 std::optional<std::size_t> position(const std::array<std::string_view, N>& names,
@@ -90,7 +90,8 @@ void Metrics::bind_routing(const config::Config& config, MeterTable& table) {
   }
   endpoints.push_back({{"endpoint", "none"}});
   CounterGrid::Axis reasons;
-  for (std::string_view reason : kDecisionReasons) reasons.push_back({{"reason", std::string(reason)}});
+  for (std::string_view reason : kDecisionReasons)
+    reasons.push_back({{"reason", std::string(reason)}});
   CounterGrid::Axis spill_reasons;
   for (std::string_view reason : kSpillReasons) {
     spill_reasons.push_back({{"reason", std::string(reason)}});
@@ -99,8 +100,8 @@ void Metrics::bind_routing(const config::Config& config, MeterTable& table) {
     table.slo_violations.push_back(&f.slo_violations.Add({{"slo_class", slo.name}}));
   }
   table.decisions = std::make_unique<CounterGrid>(
-      f.decisions, std::vector<CounterGrid::Axis>{std::move(routes), std::move(endpoints),
-                                                  std::move(reasons)});
+      f.decisions,
+      std::vector<CounterGrid::Axis>{std::move(routes), std::move(endpoints), std::move(reasons)});
   table.spillovers = std::make_unique<CounterGrid>(
       f.spillovers,
       std::vector<CounterGrid::Axis>{std::move(from), std::move(to), std::move(spill_reasons)});

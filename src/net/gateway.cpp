@@ -7,6 +7,7 @@
 #include "admin_handler.hpp"
 #include "fulcrum/net/http_server.hpp"
 #include "fulcrum/net/http_util.hpp"
+#include "prewarmer.hpp"
 #include "proxy_handler.hpp"
 #include "runtime.hpp"
 
@@ -98,6 +99,13 @@ void Gateway::start() {
                                return admin->handle(client, request);
                              }),
                  asio::detached);
+
+  const auto& endpoints = g.runtime.snapshot()->config.endpoints;
+  if (std::any_of(endpoints.begin(), endpoints.end(),
+                  [](const auto& endpoint) { return !endpoint.prewarm.empty(); })) {
+    asio::co_spawn(g.workers[0]->io, prewarm_loop(*g.workers[0], g.runtime, g.draining),
+                   asio::detached);
+  }
 
   g.signals = std::make_unique<asio::signal_set>(g.workers[0]->io, SIGINT, SIGTERM);
   g.signals->async_wait([this](const error_code& ec, int signal) {

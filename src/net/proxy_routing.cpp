@@ -18,12 +18,12 @@ double seconds_between(TimePoint from, TimePoint to) {
   return std::chrono::duration<double>(to - from).count();
 }
 
-// The x-fulcrum-reason for an attempt reached by falling back from a failed one.
-std::string fallback_reason(unsigned status, bool timed_out, std::string_view kind) {
-  if (status != 0) return "fallback:" + std::to_string(status);
-  if (timed_out) return "fallback:timeout";
-  if (kind == "connect" || kind == "redirect") return "fallback:" + std::string(kind);
-  return "fallback:reset";
+// What went wrong, for x-fulcrum-reason: the status ("503") or the kind of failure.
+std::string failure_label(unsigned status, bool timed_out, std::string_view kind) {
+  if (status != 0) return std::to_string(status);
+  if (timed_out) return "timeout";
+  if (kind == "connect" || kind == "redirect") return std::string(kind);
+  return "reset";
 }
 
 config::RetryOn retry_kind(unsigned status, bool timed_out) {
@@ -35,10 +35,11 @@ config::RetryOn retry_kind(unsigned status, bool timed_out) {
 
 // Exponential backoff with equal jitter: half the step fixed, half random.
 core::Duration backoff(const config::RetryPolicy& policy, unsigned retry, std::uint64_t random) {
-  const auto step = std::min<core::Duration::rep>(policy.backoff_max.count(),
-                                                  policy.backoff_base.count() << std::min(retry, 20u));
+  const auto step = std::min<core::Duration::rep>(
+      policy.backoff_max.count(), policy.backoff_base.count() << std::min(retry, 20u));
   const auto half = step / 2;
-  return core::Duration(half + (half > 0 ? static_cast<core::Duration::rep>(random % (half + 1)) : 0));
+  return core::Duration(half +
+                        (half > 0 ? static_cast<core::Duration::rep>(random % (half + 1)) : 0));
 }
 
 std::string known_classes(const config::Config& config) {
@@ -105,8 +106,8 @@ awaitable<bool> ProxyHandler::proxy(beast::tcp_stream& client, Request& request,
       if (!slo_class) {
         ex.failure = api::ApiError::invalid_request(
             "The x-fulcrum-priority header names an unknown SLO class '" +
-                std::string(priority.substr(0, 64)) + "'. Known classes: " +
-                known_classes(config) + ".",
+                std::string(priority.substr(0, 64)) + "'. Known classes: " + known_classes(config) +
+                ".",
             "x-fulcrum-priority");
       }
     }
@@ -126,8 +127,8 @@ awaitable<bool> ProxyHandler::proxy(beast::tcp_stream& client, Request& request,
     input.slo_class = slo_class;
     input.header_values = header_values;
     // Keywords only matter to the classifier; scanning a long prompt for them is not free.
-    input.prompt =
-        api::prompt_features(ex.request, ex.alias->classify ? config.classifier.keywords : kNoKeywords);
+    input.prompt = api::prompt_features(
+        ex.request, ex.alias->classify ? config.classifier.keywords : kNoKeywords);
     input.now = core::Clock::now();
     input.wall_now = core::WallClock::now();
     input.random = worker_.random();
@@ -151,7 +152,7 @@ awaitable<bool> ProxyHandler::proxy(beast::tcp_stream& client, Request& request,
   }
 
   meter(ex);
-  co_return client_alive && ex.keep_alive;
+  co_return client_alive&& ex.keep_alive;
 }
 
 awaitable<bool> ProxyHandler::run_plan(beast::tcp_stream& client, Exchange& ex) {
@@ -226,11 +227,14 @@ awaitable<bool> ProxyHandler::run_plan(beast::tcp_stream& client, Exchange& ex) 
       if (result.status == 429 && endpoint.spill_on_429) {
         // Provisioned and full: spill rather than retry or count it against the endpoint.
         ex.spilled_from = ex.spilled_from.value_or(candidate.endpoint);
-        if (ex.spill_reason.empty() || ex.spilled_from == candidate.endpoint) ex.spill_reason = "429";
+        if (ex.spill_reason.empty() || ex.spilled_from == candidate.endpoint)
+          ex.spill_reason = "429";
         ex.reason = classifier_prefix + "spill:429";
         break;
       }
-      ex.reason = classifier_prefix + fallback_reason(result.status, result.timed_out, result.reason);
+      // "fallback:503" when the next target serves it; "retry:503" when this one does.
+      const std::string why = failure_label(result.status, result.timed_out, result.reason);
+      ex.reason = classifier_prefix + "fallback:" + why;
       const config::RetryOn kind = retry_kind(result.status, result.timed_out);
       if (retry >= retries.max || !retries.retries_on(kind)) break;
       core::Duration wait = backoff(retries, retry, worker_.random());
@@ -238,6 +242,7 @@ awaitable<bool> ProxyHandler::run_plan(beast::tcp_stream& client, Exchange& ex) 
         if (*result.retry_after > retries.max_retry_after) break;  // too long: move on
         wait = *result.retry_after;
       }
+      ex.reason = classifier_prefix + "retry:" + why;
       co_await pause(wait);
     }
     if (!failure_kind.empty() && i + 1 < candidates.size()) {
@@ -253,8 +258,8 @@ awaitable<bool> ProxyHandler::run_plan(beast::tcp_stream& client, Exchange& ex) 
         (tried.empty() ? std::string(".") : " (" + tried + ")."));
     ex.outcome = Outcome::upstream_error;
   } else {
-    ex.failure = api::ApiError::bad_gateway("All targets for model '" + model + "' failed: " +
-                                            tried + ".");
+    ex.failure =
+        api::ApiError::bad_gateway("All targets for model '" + model + "' failed: " + tried + ".");
     ex.outcome = last_timed_out ? Outcome::timeout : Outcome::upstream_error;
   }
   ex.meters = nullptr;  // no target answered: counted under endpoint="none"
@@ -276,9 +281,9 @@ void ProxyHandler::learn_from(Exchange& ex, const AttemptResult* failure) {
   const TimePoint now = core::Clock::now();
 
   // 429 means busy, not broken; a stream cut mid-way is broken.
-  const bool broke = failure ? failure->status != 429
-                             : ex.outcome == Outcome::upstream_error ||
-                                   ex.outcome == Outcome::timeout;
+  const bool broke = failure
+                         ? failure->status != 429
+                         : ex.outcome == Outcome::upstream_error || ex.outcome == Outcome::timeout;
   if (broke) {
     if (state.breaker.on_failure(now)) {
       runtime_.metrics().circuit(table, endpoint, true);
@@ -303,10 +308,10 @@ void ProxyHandler::learn_from(Exchange& ex, const AttemptResult* failure) {
     const double output = static_cast<double>(ex.usage->output);
     if (ex.request.stream && ex.first_byte) {
       state.ttft.observe(seconds_between(ex.attempt_started, *ex.first_byte), now);
-      if (output > 1) state.per_output_token.observe(seconds_between(*ex.first_byte, now) / output, now);
+      if (output > 1)
+        state.per_output_token.observe(seconds_between(*ex.first_byte, now) / output, now);
     } else if (output > 0) {
-      const double generating =
-          seconds_between(ex.attempt_started, now) - state.ttft.predict(now);
+      const double generating = seconds_between(ex.attempt_started, now) - state.ttft.predict(now);
       state.per_output_token.observe(std::max(0.0, generating) / output, now);
     }
     if (ex.routed) ex.snapshot->live->observe_output_tokens(ex.plan.route, ex.usage->output);

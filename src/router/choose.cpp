@@ -73,8 +73,8 @@ class Assessor {
     double queue_wait = 0;
     const unsigned capacity = provisioned ? endpoint.capacity.max_concurrency : 0;
     if (capacity > 0) {
-      const auto general_share = static_cast<unsigned>(
-          std::floor(capacity * (1.0 - endpoint.headroom.fraction) + 1e-9));
+      const auto general_share =
+          static_cast<unsigned>(std::floor(capacity * (1.0 - endpoint.headroom.fraction) + 1e-9));
       const bool reserved = reserved_for(endpoint, slo_class_);
       const unsigned limit = reserved ? capacity : general_share;
       if (in_flight < limit) {

@@ -24,8 +24,7 @@ double seconds_between(std::int64_t from_ns, std::int64_t to_ns) {
 
 }  // namespace
 
-LatencyEstimate::LatencyEstimate(double seed_seconds)
-    : seed_(seed_seconds), value_(seed_seconds) {}
+LatencyEstimate::LatencyEstimate(double seed_seconds) : seed_(seed_seconds), value_(seed_seconds) {}
 
 double LatencyEstimate::predict(TimePoint now) const {
   const std::int64_t updated = updated_ns_.load(std::memory_order_relaxed);
@@ -101,12 +100,19 @@ bool EndpointState::is_cold(const config::Endpoint& endpoint, TimePoint now) con
   if (!endpoint.cold_start) return false;
   const std::int64_t last = last_active_ns_.load(std::memory_order_relaxed);
   if (last == 0) return true;
-  const auto idle = std::chrono::duration_cast<std::chrono::nanoseconds>(endpoint.cold_start->after_idle);
+  const auto idle =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(endpoint.cold_start->after_idle);
   return nanos(now) - last >= idle.count();
 }
 
 void EndpointState::mark_active(TimePoint now) {
   last_active_ns_.store(nanos(now), std::memory_order_relaxed);
+}
+
+core::Duration EndpointState::idle_for(TimePoint now) const {
+  const std::int64_t last = last_active_ns_.load(std::memory_order_relaxed);
+  if (last == 0) return core::Duration::max();
+  return std::chrono::duration_cast<core::Duration>(std::chrono::nanoseconds(nanos(now) - last));
 }
 
 bool RetryBudget::try_acquire_retry() {

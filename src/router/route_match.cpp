@@ -5,8 +5,8 @@
 namespace fulcrum::router {
 namespace {
 
-bool matches(const config::RouteMatch& match, const RouteInput& input,
-             const config::Config& config, std::optional<std::size_t> tier) {
+bool matches(const config::RouteMatch& match, const RouteInput& input, const config::Config& config,
+             std::optional<std::size_t> tier) {
   if (!match.aliases.empty()) {
     const auto alias = static_cast<std::size_t>(input.alias - config.models.data());
     if (std::find(match.aliases.begin(), match.aliases.end(), alias) == match.aliases.end()) {

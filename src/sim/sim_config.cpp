@@ -33,6 +33,7 @@ core::Expected<SimConfig, std::string> load_sim_config(const std::string& path) 
                                               "fail_first_status",
                                               "rate_429",
                                               "retry_after",
+                                              "fail_delay",
                                               "cut_after_chunks",
                                               "stall_after_chunks"};
   try {
@@ -70,6 +71,7 @@ core::Expected<SimConfig, std::string> load_sim_config(const std::string& path) 
       if (n["fail_first_status"]) e.fail_first_status = n["fail_first_status"].as<unsigned>();
       if (n["rate_429"]) e.rate_429 = n["rate_429"].as<double>();
       if (n["retry_after"]) e.retry_after = n["retry_after"].as<unsigned>();
+      if (n["fail_delay"]) e.fail_delay = duration_of(n["fail_delay"], "fail_delay");
       if (n["cut_after_chunks"]) e.cut_after_chunks = n["cut_after_chunks"].as<int>();
       if (n["stall_after_chunks"]) e.stall_after_chunks = n["stall_after_chunks"].as<int>();
       config.endpoints.push_back(std::move(e));

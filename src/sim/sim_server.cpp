@@ -158,6 +158,11 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, api::Operation op,
         client, req, 401,
         "Incorrect API key provided: " + std::string(req[http::field::authorization]), 0);
   }
+  const bool fails =
+      serial < spec.fail_first || spec.fail_status != 0 ||
+      (spec.rate_429 > 0 && static_cast<std::uint64_t>((serial + 1) * spec.rate_429) >
+                                static_cast<std::uint64_t>(serial * spec.rate_429));
+  if (fails && spec.fail_delay.count() > 0) co_await sleep_for(spec.fail_delay);
   if (serial < spec.fail_first) {
     co_return co_await reply_error(client, req, spec.fail_first_status, "injected failure", 0);
   }

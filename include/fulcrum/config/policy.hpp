@@ -28,8 +28,8 @@ const char* to_string(Strategy strategy);
 
 // What a retry (or a move to the next target) may be triggered by.
 enum class RetryOn : std::uint8_t {
-  connect = 1 << 0,   // connect failure or reset before a response
-  timeout = 1 << 1,   // connect, first-byte or body timeout
+  connect = 1 << 0,  // connect failure or reset before a response
+  timeout = 1 << 1,  // connect, first-byte or body timeout
   status_5xx = 1 << 2,
   status_429 = 1 << 3,
 };

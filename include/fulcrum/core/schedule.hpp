@@ -20,8 +20,8 @@ std::optional<std::uint8_t> parse_days(std::string_view text);
 // A daily window; when it crosses midnight, `days` names the day it starts on.
 struct DailyWindow {
   int start_minute = 0;
-  int end_minute = 0;          // exclusive; below start_minute means "the next day"
-  std::uint8_t days = 0x7f;    // every day
+  int end_minute = 0;        // exclusive; below start_minute means "the next day"
+  std::uint8_t days = 0x7f;  // every day
 
   bool contains(const LocalTime& local) const;
 };

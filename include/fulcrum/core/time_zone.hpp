@@ -35,9 +35,9 @@ class TimeZone {
 
  private:
   std::string name_ = "UTC";
-  std::vector<std::int64_t> transitions_;    // UTC seconds, ascending
-  std::vector<std::int32_t> offset_after_;   // the offset from each transition on
-  std::int32_t initial_offset_ = 0;          // before the first transition
+  std::vector<std::int64_t> transitions_;   // UTC seconds, ascending
+  std::vector<std::int32_t> offset_after_;  // the offset from each transition on
+  std::int32_t initial_offset_ = 0;         // before the first transition
 };
 
 }  // namespace fulcrum::core

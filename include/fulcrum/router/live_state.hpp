@@ -66,6 +66,8 @@ class EndpointState {
   // Idle past the cold-start threshold (never used counts as idle).
   bool is_cold(const config::Endpoint& endpoint, TimePoint now) const;
   void mark_active(TimePoint now);
+  // How long since the endpoint last answered (a very long time if it never did).
+  core::Duration idle_for(TimePoint now) const;
 
   LatencyEstimate ttft;
   LatencyEstimate per_output_token;

@@ -1,0 +1,90 @@
+#include "prewarmer.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <nlohmann/json.hpp>
+
+#include "wire.hpp"
+
+namespace fulcrum::net {
+namespace {
+
+constexpr auto kTick = std::chrono::milliseconds(250);
+
+// One small request and its whole response on `stream`; true on a 2xx.
+template <class Stream>
+awaitable<bool> ping(Stream& stream, UpstreamConnection& connection, const std::string& head,
+                     const std::string& body, core::Duration timeout) {
+  error_code ec;
+  connection.tcp().expires_after(timeout);
+  const std::array<asio::const_buffer, 2> bytes{asio::buffer(head), asio::buffer(body)};
+  co_await asio::async_write(stream, bytes, as_result(ec));
+  if (ec) co_return false;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(1u << 20);
+  co_await http::async_read(stream, connection.buffer, parser, as_result(ec));
+  co_return !ec && parser.get().result_int() / 100 == 2;
+}
+
+awaitable<void> send_keep_warm(Worker& worker, Runtime& runtime, const Snapshot& snapshot,
+                               std::size_t index, const config::Prewarm& prewarm) {
+  const config::Endpoint& endpoint = snapshot.config.endpoints[index];
+  const std::string body =
+      nlohmann::json{{"model", prewarm.model},
+                     {"messages", {{{"role", "user"}, {"content", "ping"}}}},
+                     {"max_tokens", 1}}
+          .dump();
+  const std::string head =
+      upstream_request_head(endpoint.base_url, "/chat/completions", "application/json",
+                            "fulcrum-prewarm/" + runtime.version(), endpoint.api_key, body.size());
+  error_code ec;
+  auto connection = co_await worker.pools[index]->connect(endpoint.timeouts.connect, ec);
+  bool ok = false;
+  if (!ec) {
+    const core::Duration timeout = endpoint.timeouts.total;
+    if (auto* tls = connection->tls()) {
+      ok = co_await ping(*tls, *connection, head, body, timeout);
+    } else {
+      ok = co_await ping(*connection->plain(), *connection, head, body, timeout);
+    }
+  }
+  runtime.metrics().prewarm_sent(*snapshot.meters, index);
+  if (ok) {
+    snapshot.live->endpoint(index).mark_active(core::Clock::now());
+    spdlog::debug("prewarm_sent endpoint={}", endpoint.name);
+  } else {
+    spdlog::warn("prewarm_failed endpoint={}{}", endpoint.name,
+                 ec ? " (" + ec.message() + ")" : std::string());
+  }
+}
+
+}  // namespace
+
+awaitable<void> prewarm_loop(Worker& worker, Runtime& runtime, const std::atomic<bool>& stopping) {
+  asio::steady_timer tick(worker.io);
+  std::vector<std::optional<core::Clock::time_point>> last_sent;
+  while (!stopping.load()) {
+    const auto snapshot = runtime.snapshot();
+    const auto& endpoints = snapshot->config.endpoints;
+    last_sent.resize(endpoints.size());
+    for (std::size_t i = 0; i < endpoints.size(); ++i) {
+      for (const config::Prewarm& prewarm : endpoints[i].prewarm) {
+        const auto now = core::Clock::now();
+        if (last_sent[i] && now - *last_sent[i] < prewarm.every) continue;
+        if (!prewarm.window.active(core::WallClock::now())) continue;
+        // Real traffic keeps it warm as well as a ping would.
+        if (snapshot->live->endpoint(i).idle_for(now) < prewarm.every) continue;
+        last_sent[i] = now;
+        co_await send_keep_warm(worker, runtime, *snapshot, i, prewarm);
+        break;
+      }
+    }
+    tick.expires_after(kTick);
+    error_code ec;
+    co_await tick.async_wait(as_result(ec));
+    if (ec) co_return;
+  }
+}
+
+}  // namespace fulcrum::net

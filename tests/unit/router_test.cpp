@@ -1,0 +1,352 @@
+// The routing decision as a pure function: configuration from YAML, live state set by hand,
+// time injected.
+#include <gtest/gtest.h>
+
+#include "fulcrum/api/prompt_features.hpp"
+#include "fulcrum/config/loader.hpp"
+#include "fulcrum/router/plan.hpp"
+
+namespace fulcrum::router {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr const char* kPolicy = R"(version: 1
+slo_classes:
+  realtime: {priority: 100, ttft: 800ms, e2e: 30s, max_queue_wait: 0ms}
+  standard: {priority: 50, ttft: 2s, e2e: 60s, max_queue_wait: 0ms}
+  batch:    {priority: 10, ttft: 60s, e2e: 600s, max_queue_wait: 30s}
+endpoints:
+  cloud:
+    kind: serverless
+    base_url: http://127.0.0.1:1/v1
+    pricing: {gpt-4o-mini: {input: 0.15, output: 0.60}}
+    latency: {ttft: 300ms, per_output_token: 10ms}
+  gpu:
+    kind: provisioned
+    base_url: http://127.0.0.1:2/v1
+    hourly_usd: 2.0
+    capacity: {max_concurrency: 4}
+    headroom: {fraction: 0.25, reserved_for: [realtime]}
+    latency: {ttft: 100ms, per_output_token: 10ms}
+  scale0:
+    kind: serverless
+    base_url: http://127.0.0.1:3/v1
+    pricing: {llama: {input: 0.05, output: 0.08}}
+    cold_start: {after_idle: 300s, p50: 8s, p95: 30s}
+    latency: {ttft: 200ms, per_output_token: 10ms}
+  gpu-q:
+    kind: provisioned
+    base_url: http://127.0.0.1:4/v1
+    hourly_usd: 2.0
+    capacity: {max_concurrency: 4}
+    latency: {ttft: 100ms, per_output_token: 10ms}
+models:
+  llama-8b: {targets: [cloud/gpt-4o-mini, gpu/llama]}
+  llama-q: {targets: [cloud/gpt-4o-mini, gpu-q/llama]}
+  cheap: {targets: [scale0/llama, cloud/gpt-4o-mini]}
+  mini: {targets: [cloud/gpt-4o-mini]}
+  split:
+    targets:
+      - {endpoint: cloud, model: gpt-4o-mini, weight: 1}
+      - {endpoint: scale0, model: llama, weight: 3}
+  auto:
+    classify: complexity
+    tiers: {simple: cheap, medium: llama-8b, complex: mini}
+routes:
+  - name: night-batch
+    match: {model: [llama-8b], time: {tz: Europe/Berlin, between: "22:00-06:00", days: [mon..fri]}}
+    slo: batch
+  - name: day-batch
+    match: {model: [llama-8b], headers: {x-workload: [batch]}}
+    slo: batch
+    strategy: ordered
+  - name: weighted
+    match: {model: split}
+    strategy: weighted
+  - name: big-prompts
+    match: {model: mini, prompt_tokens: {min: 1000}}
+    fallback: [cheap]
+)";
+
+config::Config load() {
+  auto loaded = config::load_string(kPolicy, "policy.yaml");
+  if (!loaded) {
+    for (const auto& issue : loaded.error()) ADD_FAILURE() << issue.to_string();
+  }
+  return std::move(*loaded);
+}
+
+// Wednesday 2026-11-25 12:00 UTC (13:00 in Berlin).
+const core::WallTime kWednesdayNoonUtc = core::WallClock::from_time_t(1795608000);
+
+class RouterTest : public ::testing::Test {
+ protected:
+  RouteInput input(std::string_view alias, std::optional<std::string_view> slo = std::nullopt) {
+    RouteInput in;
+    in.alias = config.find_alias(alias);
+    EXPECT_NE(in.alias, nullptr) << alias;
+    if (slo) in.slo_class = config.find_slo_class(*slo);
+    in.prompt.estimated_tokens = 20;
+    in.prompt.max_tokens = 50;
+    in.now = now;
+    in.wall_now = kWednesdayNoonUtc;
+    return in;
+  }
+  const config::Endpoint& lead(const Plan& plan) {
+    EXPECT_FALSE(plan.attempts.empty());
+    return config.endpoints[plan.attempts.front().endpoint];
+  }
+  std::size_t endpoint(std::string_view name) {
+    for (std::size_t i = 0; i < config.endpoints.size(); ++i) {
+      if (config.endpoints[i].name == name) return i;
+    }
+    ADD_FAILURE() << name;
+    return 0;
+  }
+  void occupy(std::string_view name, unsigned slots) {
+    for (unsigned i = 0; i < slots; ++i) ASSERT_TRUE(live.endpoint(endpoint(name)).try_admit(0));
+  }
+
+  config::Config config = load();
+  LiveState live{config};
+  TimePoint now = core::Clock::now();
+};
+
+TEST_F(RouterTest, ProvisionedWithRoomWinsAtZeroMarginalCostEvenWhenListedSecond) {
+  const Plan plan = choose(input("llama-8b"), config, live);
+  EXPECT_EQ(lead(plan).name, "gpu");
+  EXPECT_EQ(plan.reason, "cheapest");
+  EXPECT_EQ(plan.attempts.front().estimated_cost.nano_usd, 0);
+  ASSERT_EQ(plan.attempts.size(), 2u);
+  EXPECT_EQ(config.endpoints[plan.attempts[1].endpoint].name, "cloud");
+  // 20 input tokens at 0.15 and 50 expected output tokens at 0.60 per million.
+  EXPECT_EQ(plan.attempts[1].estimated_cost.nano_usd, 20 * 150 + 50 * 600);
+  EXPECT_EQ(config.routes[plan.route].name, "default");
+  EXPECT_EQ(config.slo_classes[plan.slo_class].name, "standard");
+}
+
+TEST_F(RouterTest, SaturatedProvisionedSpillsToServerlessAndStaysAsLastResort) {
+  occupy("gpu", 4);
+  const Plan plan = choose(input("llama-8b", "realtime"), config, live);
+  EXPECT_EQ(lead(plan).name, "cloud");
+  EXPECT_EQ(plan.reason, "spill:capacity");
+  ASSERT_TRUE(plan.spilled_from);
+  EXPECT_EQ(config.endpoints[*plan.spilled_from].name, "gpu");
+  EXPECT_EQ(plan.spill_reason, "capacity");
+  ASSERT_EQ(plan.attempts.size(), 2u);
+  EXPECT_TRUE(plan.attempts[1].over_capacity);
+}
+
+TEST_F(RouterTest, HeadroomIsKeptForTheClassesItIsReservedFor) {
+  occupy("gpu", 3);  // 75% of 4: the general share is used up
+  const Plan standard = choose(input("llama-8b"), config, live);
+  EXPECT_EQ(lead(standard).name, "cloud");
+  EXPECT_EQ(standard.reason, "spill:capacity");
+
+  const Plan realtime = choose(input("llama-8b", "realtime"), config, live);
+  EXPECT_EQ(lead(realtime).name, "gpu");
+  EXPECT_EQ(realtime.reason, "headroom");
+  EXPECT_EQ(realtime.attempts.front().admit_limit, 4u);
+}
+
+TEST_F(RouterTest, AFullEndpointMayQueueWithinTheClassesMaxQueueWait) {
+  occupy("gpu-q", 4);
+  // batch allows 30 s of queueing: one slot frees every (0.1 + 256 × 0.01) / 4 s.
+  const Plan batch = choose(input("llama-q", "batch"), config, live);
+  EXPECT_EQ(lead(batch).name, "gpu-q");
+  EXPECT_NEAR(batch.attempts.front().predicted_ttft, 0.1 + (0.1 + 256 * 0.01) / 4, 1e-6);
+  // standard allows none (in this config): it spills.
+  EXPECT_EQ(lead(choose(input("llama-q"), config, live)).name, "cloud");
+  // Batch may not take what headroom keeps for realtime, queue or not.
+  occupy("gpu", 3);
+  EXPECT_EQ(lead(choose(input("llama-8b", "batch"), config, live)).name, "cloud");
+}
+
+TEST_F(RouterTest, ProvisionedWhosePredictedTtftBreaksTheSloLosesToFasterServerless) {
+  live.endpoint(endpoint("gpu")).ttft.observe(1.5, now);
+  const Plan realtime = choose(input("llama-8b", "realtime"), config, live);
+  EXPECT_EQ(lead(realtime).name, "cloud");
+  EXPECT_EQ(realtime.reason, "spill:slo");
+  EXPECT_EQ(realtime.spill_reason, "slo");
+  // 1.5 s is within the standard class's 2 s: provisioned still wins there.
+  EXPECT_EQ(lead(choose(input("llama-8b"), config, live)).name, "gpu");
+}
+
+TEST_F(RouterTest, WhenNothingMeetsTheSloTheFastestLeads) {
+  live.endpoint(endpoint("gpu")).ttft.observe(5, now);
+  live.endpoint(endpoint("cloud")).ttft.observe(3, now);
+  const Plan plan = choose(input("llama-8b", "realtime"), config, live);
+  EXPECT_EQ(lead(plan).name, "cloud");
+  EXPECT_EQ(plan.reason, "slo-unmet");
+}
+
+TEST_F(RouterTest, LatencyEstimatesFollowPeaksAtOnceAndDecayBackToTheirSeed) {
+  LatencyEstimate estimate(0.1);
+  estimate.observe(2.0, now);
+  EXPECT_DOUBLE_EQ(estimate.predict(now), 2.0);
+  estimate.observe(0.1, now + 1s);
+  EXPECT_GT(estimate.predict(now + 1s), 1.0);  // a single fast sample does not erase a peak
+  EXPECT_LT(estimate.predict(now + 10min), 0.11);
+}
+
+TEST_F(RouterTest, ColdScaleToZeroEndpointIsAvoidedForRealtimeWhileAWarmOneExists) {
+  const Plan cold = choose(input("cheap", "realtime"), config, live);
+  EXPECT_EQ(lead(cold).name, "cloud");
+  EXPECT_EQ(cold.reason, "cold-avoided");
+  EXPECT_EQ(cold.spill_reason, "cold");
+  EXPECT_TRUE(cold.attempts.back().cold);
+
+  live.endpoint(endpoint("scale0")).mark_active(now - 10s);
+  const Plan warm = choose(input("cheap", "realtime"), config, live);
+  EXPECT_EQ(lead(warm).name, "scale0");
+  EXPECT_EQ(warm.reason, "cheapest");
+
+  live.endpoint(endpoint("scale0")).mark_active(now - 301s);
+  EXPECT_EQ(lead(choose(input("cheap", "realtime"), config, live)).name, "cloud");
+  // Batch tolerates a minute's cold start and takes the cheaper endpoint anyway.
+  EXPECT_EQ(lead(choose(input("cheap", "batch"), config, live)).name, "scale0");
+}
+
+TEST_F(RouterTest, OpenCircuitIsSkippedUntilItsCooldownEnds) {
+  CircuitBreaker& breaker = live.endpoint(endpoint("gpu")).breaker;
+  for (int i = 0; i < 4; ++i) EXPECT_FALSE(breaker.on_failure(now));
+  EXPECT_TRUE(breaker.on_failure(now));  // the fifth consecutive failure opens it
+  const Plan plan = choose(input("llama-8b"), config, live);
+  EXPECT_EQ(lead(plan).name, "cloud");
+  EXPECT_EQ(plan.reason, "spill:circuit-open");
+  EXPECT_EQ(plan.attempts.size(), 1u);
+
+  RouteInput later = input("llama-8b");
+  later.now = now + 31s;
+  EXPECT_EQ(lead(choose(later, config, live)).name, "gpu");  // half-open: a probe may go
+  EXPECT_TRUE(breaker.try_acquire(later.now));
+  EXPECT_FALSE(breaker.try_acquire(later.now));  // only one probe at a time
+  breaker.on_success();
+  EXPECT_EQ(breaker.state(later.now), CircuitBreaker::State::closed);
+}
+
+TEST_F(RouterTest, AFailedProbeReopensTheCircuit) {
+  CircuitBreaker& breaker = live.endpoint(endpoint("gpu")).breaker;
+  for (int i = 0; i < 5; ++i) breaker.on_failure(now);
+  ASSERT_TRUE(breaker.try_acquire(now + 31s));
+  EXPECT_TRUE(breaker.on_failure(now + 31s));
+  EXPECT_EQ(breaker.state(now + 32s), CircuitBreaker::State::open);
+}
+
+TEST_F(RouterTest, OffPeakWindowInTheRoutesTimeZoneChangesTheRoute) {
+  RouteInput in = input("llama-8b");
+  in.wall_now = kWednesdayNoonUtc;  // 13:00 in Berlin
+  EXPECT_EQ(config.routes[choose(in, config, live).route].name, "default");
+  in.wall_now = kWednesdayNoonUtc + 10h;  // 23:00 in Berlin, a Wednesday night
+  Plan night = choose(in, config, live);
+  EXPECT_EQ(config.routes[night.route].name, "night-batch");
+  EXPECT_EQ(config.slo_classes[night.slo_class].name, "batch");
+  in.wall_now = kWednesdayNoonUtc + 16h;  // 05:00 Thursday, still Wednesday's window
+  EXPECT_EQ(config.routes[choose(in, config, live).route].name, "night-batch");
+  in.wall_now = kWednesdayNoonUtc + 24h * 3 + 10h;  // Saturday 23:00: not a weekday window
+  EXPECT_EQ(config.routes[choose(in, config, live).route].name, "default");
+}
+
+TEST_F(RouterTest, HeaderMatchSelectsARouteAndItsStrategy) {
+  std::vector<std::string_view> headers(config.route_headers.size());
+  RouteInput in = input("llama-8b");
+  in.header_values = headers;
+  EXPECT_EQ(config.routes[choose(in, config, live).route].name, "default");
+  ASSERT_EQ(config.route_headers, std::vector<std::string>{"x-workload"});
+  headers[0] = "batch";
+  const Plan plan = choose(in, config, live);
+  EXPECT_EQ(config.routes[plan.route].name, "day-batch");
+  EXPECT_EQ(plan.reason, "ordered");
+  EXPECT_EQ(lead(plan).name, "cloud");  // configured order, whatever it costs
+}
+
+TEST_F(RouterTest, PromptSizeMatchAddsTheRoutesFallbackAliases) {
+  RouteInput in = input("mini");
+  EXPECT_EQ(choose(in, config, live).attempts.size(), 1u);
+  in.prompt.estimated_tokens = 5000;
+  const Plan plan = choose(in, config, live);
+  EXPECT_EQ(config.routes[plan.route].name, "big-prompts");
+  ASSERT_EQ(plan.attempts.size(), 2u);  // cloud/gpt-4o-mini once, then scale0 from "cheap"
+  EXPECT_EQ(config.endpoints[plan.attempts[1].endpoint].name, "scale0");
+  EXPECT_EQ(plan.attempts[1].alias, static_cast<std::size_t>(config.find_alias("cheap") -
+                                                            config.models.data()));
+}
+
+TEST_F(RouterTest, WeightedStrategyFollowsTheWeights) {
+  int scale0 = 0;
+  constexpr int kDraws = 4000;
+  for (int i = 0; i < kDraws; ++i) {
+    RouteInput in = input("split");
+    in.random = (static_cast<std::uint64_t>(i) * 0x9e3779b97f4a7c15ULL);
+    const Plan plan = choose(in, config, live);
+    EXPECT_EQ(plan.reason, "weighted");
+    EXPECT_EQ(plan.attempts.size(), 2u);
+    if (lead(plan).name == "scale0") ++scale0;
+  }
+  EXPECT_NEAR(scale0, kDraws * 3 / 4, kDraws / 20);
+}
+
+TEST_F(RouterTest, ClassifierSendsSimplePromptsToTheCheapTierAndHardOnesToTheStrongTier) {
+  const auto features = [&](const std::string& body) {
+    auto parsed = api::parse_request(api::Operation::chat_completions, body);
+    EXPECT_TRUE(parsed.has_value());
+    return api::prompt_features(*parsed, config.classifier.keywords);
+  };
+  RouteInput in = input("auto", "batch");
+  in.prompt = features(R"({"model":"auto","messages":[{"role":"user","content":"what is 2+2"}]})");
+  Plan simple = choose(in, config, live);
+  ASSERT_TRUE(simple.tier);
+  EXPECT_EQ(config.classifier.tiers[*simple.tier].name, "simple");
+  EXPECT_EQ(lead(simple).name, "scale0");
+
+  std::string hard = "Refactor this function step by step and explain why each change helps. ";
+  hard += "```cpp\\nint f(int x) { return x * 2; }\\n``` ";
+  for (int i = 0; i < 60; ++i) hard += "It must stay thread-safe under heavy contention. ";
+  in.prompt = features(R"({"model":"auto","messages":[{"role":"system","content":"You are a )"
+                       R"(senior engineer."},{"role":"user","content":")" +
+                       hard + R"("}]})");
+  EXPECT_GE(in.prompt.code_blocks, 1u);
+  EXPECT_GE(in.prompt.keyword_hits, 3u);  // refactor, step by step, explain why
+  Plan complex = choose(in, config, live);
+  ASSERT_TRUE(complex.tier);
+  EXPECT_EQ(config.classifier.tiers[*complex.tier].name, "complex");
+  EXPECT_EQ(lead(complex).name, "cloud");
+}
+
+TEST_F(RouterTest, ToolsAndStructuredOutputRaiseTheScore) {
+  PromptFeatures plain;
+  plain.turns = 1;
+  PromptFeatures tooled = plain;
+  tooled.tools = true;
+  tooled.response_format = true;
+  EXPECT_GT(complexity_score(tooled, config.classifier), complexity_score(plain, config.classifier));
+  EXPECT_EQ(tier_of(complexity_score(tooled, config.classifier), config.classifier), 1u);
+}
+
+TEST(RetryBudget, RetriesInFlightStayWithinAFifthOfRequestsWithAFloorOfThree) {
+  RetryBudget budget;
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(budget.try_acquire_retry());
+  EXPECT_FALSE(budget.try_acquire_retry());  // one request in flight: the floor is 3
+  for (int i = 0; i < 25; ++i) budget.request_started();
+  EXPECT_TRUE(budget.try_acquire_retry());  // 25 × 20% = 5
+  EXPECT_TRUE(budget.try_acquire_retry());
+  EXPECT_FALSE(budget.try_acquire_retry());
+  budget.release_retry();
+  EXPECT_TRUE(budget.try_acquire_retry());
+}
+
+TEST(EndpointAdmission, SlotsAreTakenAtomicallyUpToTheLimit) {
+  config::Endpoint endpoint;
+  EndpointState state(endpoint);
+  EXPECT_TRUE(state.try_admit(2));
+  EXPECT_TRUE(state.try_admit(2));
+  EXPECT_FALSE(state.try_admit(2));
+  EXPECT_TRUE(state.try_admit(0));  // no limit
+  state.release();
+  state.release();
+  EXPECT_EQ(state.in_flight(), 1u);
+}
+
+}  // namespace
+}  // namespace fulcrum::router

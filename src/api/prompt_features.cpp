@@ -22,13 +22,14 @@ class TextScan {
          at = text.find("```", at + 3)) {
       ++fences_;
     }
+    if (keywords_.empty()) return;
+    // One lower-casing pass, then a plain (memchr-driven) search per keyword.
+    lowered_.resize(text.size());
+    std::transform(text.begin(), text.end(), lowered_.begin(), [](char c) {
+      return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    });
     for (std::size_t k = 0; k < keywords_.size(); ++k) {
-      if (found_[k]) continue;
-      const std::string& keyword = keywords_[k];
-      const auto hit = std::search(
-          text.begin(), text.end(), keyword.begin(), keyword.end(),
-          [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; });
-      if (hit != text.end()) found_[k] = true;
+      if (!found_[k] && lowered_.find(keywords_[k]) != std::string::npos) found_[k] = true;
     }
   }
 
@@ -57,6 +58,7 @@ class TextScan {
  private:
   const std::vector<std::string>& keywords_;
   std::vector<bool> found_;
+  std::string lowered_;
   std::uint64_t chars_ = 0;
   unsigned fences_ = 0;
 };

@@ -1,6 +1,7 @@
 #include "fulcrum/core/money.hpp"
 
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 
 namespace fulcrum::core {
@@ -33,6 +34,12 @@ std::optional<PricePerMillion> PricePerMillion::from_usd(double usd_per_million)
 Money PricePerMillion::cost_of(std::int64_t tokens) const {
   // micro_usd per 1e6 tokens = (micro_usd / 1000) nano-dollars per token. Multiply first
   // with 128-bit headroom, then divide once, so rounding happens a single time.
+  std::int64_t small = 0;
+  if (!__builtin_mul_overflow(tokens, micro_usd, &small) && small < INT64_MAX - 500 &&
+      small > INT64_MIN + 500) {
+    // The common case fits 64 bits; 128-bit division is a slow library call.
+    return Money{(small + (small >= 0 ? 500 : -500)) / 1000};
+  }
   const Int128 pico = static_cast<Int128>(tokens) * micro_usd;
   const Int128 nano = (pico + (pico >= 0 ? 500 : -500)) / 1000;
   return Money{static_cast<std::int64_t>(nano)};

@@ -30,11 +30,10 @@ awaitable<bool> ping(Stream& stream, UpstreamConnection& connection, const std::
 awaitable<void> send_keep_warm(Worker& worker, Runtime& runtime, const Snapshot& snapshot,
                                std::size_t index, const config::Prewarm& prewarm) {
   const config::Endpoint& endpoint = snapshot.config.endpoints[index];
-  const std::string body =
-      nlohmann::json{{"model", prewarm.model},
-                     {"messages", {{{"role", "user"}, {"content", "ping"}}}},
-                     {"max_tokens", 1}}
-          .dump();
+  const std::string body = nlohmann::json{
+      {"model", prewarm.model},
+      {"messages", {{{"role", "user"}, {"content", "ping"}}}},
+      {"max_tokens", 1}}.dump();
   const std::string head =
       upstream_request_head(endpoint.base_url, "/chat/completions", "application/json",
                             "fulcrum-prewarm/" + runtime.version(), endpoint.api_key, body.size());

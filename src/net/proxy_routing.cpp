@@ -304,7 +304,9 @@ void ProxyHandler::learn_from(Exchange& ex, const AttemptResult* failure) {
   if (failure && failure->timed_out && failure->reason == "first_byte_timeout") {
     state.ttft.observe(seconds_between(ex.attempt_started, now), now);
   }
-  if (!failure && ex.outcome == Outcome::success && ex.usage) {
+  // A cold start says nothing about the warm endpoint's speed (the router adds its own
+  // cold-start term), so such an attempt teaches no latency.
+  if (!failure && ex.outcome == Outcome::success && ex.usage && !ex.candidate->cold) {
     const double output = static_cast<double>(ex.usage->output);
     if (ex.request.stream && ex.first_byte) {
       state.ttft.observe(seconds_between(ex.attempt_started, *ex.first_byte), now);
@@ -314,7 +316,10 @@ void ProxyHandler::learn_from(Exchange& ex, const AttemptResult* failure) {
       const double generating = seconds_between(ex.attempt_started, now) - state.ttft.predict(now);
       state.per_output_token.observe(std::max(0.0, generating) / output, now);
     }
-    if (ex.routed) ex.snapshot->live->observe_output_tokens(ex.plan.route, ex.usage->output);
+  }
+  if (!failure && ex.outcome == Outcome::success && ex.usage && ex.routed &&
+      ex.request.operation != api::Operation::embeddings) {
+    ex.snapshot->live->observe_output_tokens(ex.plan.route, ex.usage->output);
   }
   runtime_.metrics().latency_estimate(table, endpoint, state.ttft.predict(now),
                                       state.per_output_token.predict(now));

@@ -172,20 +172,23 @@ Plan choose(const RouteInput& input, const config::Config& config, const LiveSta
   const Assessor assessor(input, config, live, plan.slo_class, expected_output, typical_output);
 
   std::vector<Assessed> all;
-  const auto add_alias = [&](std::size_t alias_index) {
+  all.reserve(alias->targets.size() + 4);
+  // An alias's own targets are distinct (the loader made them so); a fallback alias's
+  // targets may repeat them and are then left out.
+  const auto add_alias = [&](std::size_t alias_index, bool may_repeat) {
     const auto& targets = config.models[alias_index].targets;
     for (std::size_t t = 0; t < targets.size(); ++t) {
-      const bool duplicate = std::any_of(all.begin(), all.end(), [&](const Assessed& a) {
-        const auto& other = config.models[a.candidate.alias].targets[a.candidate.target];
-        return other.endpoint == targets[t].endpoint &&
-               other.upstream_model == targets[t].upstream_model;
-      });
+      const bool duplicate =
+          may_repeat && std::any_of(all.begin(), all.end(), [&](const Assessed& a) {
+            const auto& other = config.models[a.candidate.alias].targets[a.candidate.target];
+            return other.endpoint == targets[t].endpoint &&
+                   other.upstream_model == targets[t].upstream_model;
+          });
       if (!duplicate) all.push_back(assessor.assess(alias_index, t, all.size()));
     }
   };
-  all.reserve(alias->targets.size() + 4);
-  add_alias(static_cast<std::size_t>(alias - config.models.data()));
-  for (std::size_t fallback : route.fallback) add_alias(fallback);
+  add_alias(static_cast<std::size_t>(alias - config.models.data()), false);
+  for (std::size_t fallback : route.fallback) add_alias(fallback, true);
   if (all.empty()) return plan;
 
   std::vector<Assessed> ranked;

@@ -115,9 +115,10 @@ TEST(Routing, ProvisionedCapacityIsUsedFirstAtZeroMarginalCost) {
                          {{"route", "default"}, {"endpoint", "gpu"}, {"reason", "cheapest"}}),
             5);
   EXPECT_EQ(stack.metric("fulcrum_cost_usd_total", {{"endpoint", "gpu"}}), 0);
-  EXPECT_EQ(stack.metric("fulcrum_requests_total",
-                         {{"route", "default"}, {"slo_class", "standard"}, {"endpoint", "gpu"},
-                          {"outcome", "success"}}),
+  EXPECT_EQ(stack.metric("fulcrum_requests_total", {{"route", "default"},
+                                                    {"slo_class", "standard"},
+                                                    {"endpoint", "gpu"},
+                                                    {"outcome", "success"}}),
             5);
 }
 
@@ -184,8 +185,8 @@ TEST(Routing, AnUnknownPriorityClassIsAClientError) {
   Stack stack("endpoints: {gpu: {listen: 127.0.0.1:0}, cloud: {listen: 127.0.0.1:0}}",
               gateway("    capacity: {max_concurrency: 4}"));
   HttpClient client(stack.port());
-  const Response res = client.post("/v1/chat/completions", chat("llama-8b", 3),
-                                   {{"x-fulcrum-priority", "urgent"}});
+  const Response res =
+      client.post("/v1/chat/completions", chat("llama-8b", 3), {{"x-fulcrum-priority", "urgent"}});
   EXPECT_EQ(res.status, 400u);
   EXPECT_EQ(json::parse(res.body)["error"]["param"], "x-fulcrum-priority");
   EXPECT_NE(res.body.find("realtime, standard, batch"), std::string::npos) << res.body;
@@ -230,7 +231,7 @@ TEST(Routing, AnOffPeakWindowSendsBatchTrafficToProvisionedAndElsewhereOutsideIt
         gateway("    capacity: {max_concurrency: 4}", R"(routes:
   - name: off-peak
     match: {model: llama-8b, headers: {x-workload: batch}, time: {tz: UTC, between: ")" +
-                                                                 between + R"("}}
+                                                          between + R"("}}
     slo: batch
   - name: peak-batch
     match: {model: llama-8b, headers: {x-workload: batch}}
@@ -294,8 +295,8 @@ TEST(Routing, AColdScaleToZeroEndpointIsAvoidedForRealtimeWhileAWarmOneExists) {
   EXPECT_EQ(avoided.header("x-fulcrum-reason"), "cold-avoided");
 
   // Batch tolerates the cold start and wakes the endpoint up...
-  const Response woke = client.post("/v1/chat/completions", chat("cheap", 3),
-                                    {{"x-fulcrum-priority", "batch"}});
+  const Response woke =
+      client.post("/v1/chat/completions", chat("cheap", 3), {{"x-fulcrum-priority", "batch"}});
   ASSERT_EQ(woke.status, 200u) << woke.body;
   EXPECT_EQ(woke.header("x-fulcrum-endpoint"), "scale0");
   EXPECT_EQ(stack.metric("fulcrum_cold_starts_total", {{"endpoint", "scale0"}}), 1);
@@ -318,8 +319,8 @@ TEST(Routing, PrewarmRequestsKeepAScaleToZeroEndpointWarmInsideTheirWindow) {
   EXPECT_EQ(stack.sim_stats()["cloud"]["requests"], 0);
 
   HttpClient client(stack.port());
-  const Response res = client.post("/v1/chat/completions", chat("cheap", 3),
-                                   {{"x-fulcrum-priority", "realtime"}});
+  const Response res =
+      client.post("/v1/chat/completions", chat("cheap", 3), {{"x-fulcrum-priority", "realtime"}});
   EXPECT_EQ(res.header("x-fulcrum-endpoint"), "scale0");
   EXPECT_EQ(res.header("x-fulcrum-reason"), "cheapest");
   EXPECT_EQ(stack.sim_stats()["scale0"]["cold_starts"], 1);  // only the first ping was cold
@@ -340,7 +341,8 @@ models:
   auto: {classify: complexity, tiers: {simple: cheap, medium: mid, complex: strong}}
 )");
   HttpClient client(stack.port());
-  const Response simple = client.post("/v1/chat/completions", chat("auto", 3, false, "what is 2+2"));
+  const Response simple =
+      client.post("/v1/chat/completions", chat("auto", 3, false, "what is 2+2"));
   ASSERT_EQ(simple.status, 200u) << simple.body;
   EXPECT_EQ(simple.header("x-fulcrum-endpoint"), "small");
   EXPECT_EQ(simple.header("x-fulcrum-reason"), "classifier:simple, cheapest");
@@ -401,9 +403,9 @@ TEST(Routing, AProvisioned429SpillsWithoutCountingAsAFailure) {
   }
   EXPECT_EQ(stack.sim_stats()["gpu"]["requests"], 4);  // never skipped: the circuit stayed shut
   EXPECT_EQ(stack.metric("fulcrum_circuit_breaker_open", {{"endpoint", "gpu"}}), 0);
-  EXPECT_EQ(
-      stack.metric("fulcrum_spillover_total", {{"from", "gpu"}, {"to", "cloud"}, {"reason", "429"}}),
-      4);
+  EXPECT_EQ(stack.metric("fulcrum_spillover_total",
+                         {{"from", "gpu"}, {"to", "cloud"}, {"reason", "429"}}),
+            4);
 }
 
 TEST(Routing, RetriesHonourRetryAfterOnTheSameTarget) {

@@ -35,7 +35,8 @@ std::string only_issue(const std::string& rest) {
 }
 
 TEST(PolicyConfig, AFullPolicyLoads) {
-  auto loaded = load_string(std::string(kEndpoints) + R"(    cold_start: {after_idle: 5m, p50: 8s, p95: 1m}
+  auto loaded =
+      load_string(std::string(kEndpoints) + R"(    cold_start: {after_idle: 5m, p50: 8s, p95: 1m}
     prewarm: [{cron: "45 7 * * 1-5", until: "19:00", tz: Europe/Berlin}]
 slo_classes:
   realtime: {priority: 100, ttft: 800ms, e2e: 30s, max_queue_wait: 0ms}
@@ -58,7 +59,7 @@ routes:
     retries: {max: 2, on: [5xx, timeout], backoff: {base: 50ms, max: 1s}, max_retry_after: 3s}
     timeouts: {first_byte: 5s}
 )",
-                              "policy.yaml");
+                  "policy.yaml");
   ASSERT_TRUE(loaded.has_value()) << loaded.error().front().to_string();
   const Config& config = *loaded;
   ASSERT_EQ(config.slo_classes.size(), 2u);

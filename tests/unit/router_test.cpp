@@ -269,8 +269,8 @@ TEST_F(RouterTest, PromptSizeMatchAddsTheRoutesFallbackAliases) {
   EXPECT_EQ(config.routes[plan.route].name, "big-prompts");
   ASSERT_EQ(plan.attempts.size(), 2u);  // cloud/gpt-4o-mini once, then scale0 from "cheap"
   EXPECT_EQ(config.endpoints[plan.attempts[1].endpoint].name, "scale0");
-  EXPECT_EQ(plan.attempts[1].alias, static_cast<std::size_t>(config.find_alias("cheap") -
-                                                            config.models.data()));
+  EXPECT_EQ(plan.attempts[1].alias,
+            static_cast<std::size_t>(config.find_alias("cheap") - config.models.data()));
 }
 
 TEST_F(RouterTest, WeightedStrategyFollowsTheWeights) {
@@ -320,7 +320,8 @@ TEST_F(RouterTest, ToolsAndStructuredOutputRaiseTheScore) {
   PromptFeatures tooled = plain;
   tooled.tools = true;
   tooled.response_format = true;
-  EXPECT_GT(complexity_score(tooled, config.classifier), complexity_score(plain, config.classifier));
+  EXPECT_GT(complexity_score(tooled, config.classifier),
+            complexity_score(plain, config.classifier));
   EXPECT_EQ(tier_of(complexity_score(tooled, config.classifier), config.classifier), 1u);
 }
 

@@ -1,7 +1,8 @@
 // Time zones, daily windows and cron schedules, with injected times.
+#include "fulcrum/core/schedule.hpp"
+
 #include <gtest/gtest.h>
 
-#include "fulcrum/core/schedule.hpp"
 #include "fulcrum/core/time_zone.hpp"
 
 namespace fulcrum::core {
@@ -34,11 +35,13 @@ TEST(TimeZone, UnknownAndUnsafeNamesAreRejected) {
 TEST(DailyWindow, AWindowAcrossMidnightBelongsToTheDayItStarts) {
   DailyWindow night{22 * 60, 6 * 60, *parse_days("mon..fri")};
   const TimeZone utc_zone;
-  const auto at = [&](std::int64_t offset) { return utc_zone.local(utc(kWed20261125NoonUtc + offset)); };
-  EXPECT_FALSE(night.contains(at(0)));               // Wednesday 12:00
-  EXPECT_TRUE(night.contains(at(10 * 3600)));        // Wednesday 22:00
-  EXPECT_TRUE(night.contains(at(17 * 3600 + 59 * 60)));  // Thursday 05:59
-  EXPECT_FALSE(night.contains(at(18 * 3600)));       // Thursday 06:00
+  const auto at = [&](std::int64_t offset) {
+    return utc_zone.local(utc(kWed20261125NoonUtc + offset));
+  };
+  EXPECT_FALSE(night.contains(at(0)));                      // Wednesday 12:00
+  EXPECT_TRUE(night.contains(at(10 * 3600)));               // Wednesday 22:00
+  EXPECT_TRUE(night.contains(at(17 * 3600 + 59 * 60)));     // Thursday 05:59
+  EXPECT_FALSE(night.contains(at(18 * 3600)));              // Thursday 06:00
   EXPECT_FALSE(night.contains(at(3 * 86400 + 11 * 3600)));  // Saturday 23:00
   EXPECT_TRUE(night.contains(at(2 * 86400 + 14 * 3600)));   // Saturday 02:00, Friday's night
 }

@@ -1,6 +1,7 @@
 // Microbenchmarks of the routing decision (Google Benchmark): route matching, scoring and
 // ranking across many candidates, with live state that forces every branch to be evaluated.
-//   cmake --build build-release --target fulcrum_router_bench && build-release/bench/fulcrum_router_bench
+//   cmake --build build-release --target fulcrum_router_bench &&
+//   build-release/bench/fulcrum_router_bench
 #include <benchmark/benchmark.h>
 
 #include <string>

@@ -19,15 +19,17 @@ void AccessLog::append(const AccessRecord& r) {
   const auto millis =
       std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
   auto out = std::back_inserter(buffer_);
-  fmt::format_to(out,
-                 "{:%Y-%m-%dT%H:%M:%S}.{:03}Z info access request_id={} op={} model={} endpoint={} "
-                 "status={} outcome={} stream={} attempts={} tokens_in={} tokens_cached={} "
-                 "tokens_out={} usage={} cost_usd={} duration_ms={:.2f} ttft_ms=",
-                 fmt::gmtime(std::chrono::system_clock::to_time_t(now)), millis, r.request_id,
-                 r.operation, r.alias.empty() ? "-" : r.alias,
-                 r.endpoint.empty() ? "-" : r.endpoint, r.status, metering::to_string(r.outcome),
-                 r.stream, r.attempts, usage.input, usage.cached_input, usage.output,
-                 r.usage ? "reported" : "missing", r.cost.to_decimal(), r.duration_ms);
+  fmt::format_to(
+      out,
+      "{:%Y-%m-%dT%H:%M:%S}.{:03}Z info access request_id={} op={} model={} endpoint={} "
+      "route={} slo_class={} reason=\"{}\" status={} outcome={} stream={} attempts={} tokens_in={} "
+      "tokens_cached={} "
+      "tokens_out={} usage={} cost_usd={} duration_ms={:.2f} ttft_ms=",
+      fmt::gmtime(std::chrono::system_clock::to_time_t(now)), millis, r.request_id, r.operation,
+      r.alias.empty() ? "-" : r.alias, r.endpoint.empty() ? "-" : r.endpoint,
+      r.route.empty() ? "-" : r.route, r.slo_class.empty() ? "-" : r.slo_class, r.reason, r.status,
+      metering::to_string(r.outcome), r.stream, r.attempts, usage.input, usage.cached_input,
+      usage.output, r.usage ? "reported" : "missing", r.cost.to_decimal(), r.duration_ms);
   if (r.ttft_ms) {
     fmt::format_to(out, "{:.2f}\n", *r.ttft_ms);
   } else {

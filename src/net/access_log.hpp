@@ -15,6 +15,9 @@ struct AccessRecord {
   std::string_view operation;
   std::string_view alias;     // "" when the request named no known alias
   std::string_view endpoint;  // "" when no target answered
+  std::string_view route;     // "" when the request was never routed
+  std::string_view slo_class;
+  std::string_view reason;  // x-fulcrum-reason
   unsigned status = 0;
   metering::Outcome outcome = metering::Outcome::success;
   bool stream = false;

@@ -169,6 +169,11 @@ void ProxyHandler::meter(Exchange& ex) {
       .alias = ex.alias ? std::string_view(ex.alias->name) : std::string_view{},
       .endpoint =
           ex.meters && ex.endpoint ? std::string_view(ex.endpoint->name) : std::string_view{},
+      .route = ex.route_name,
+      .slo_class = ex.routed
+                       ? std::string_view(ex.snapshot->config.slo_classes[ex.plan.slo_class].name)
+                       : std::string_view{},
+      .reason = ex.reason,
       .status = ex.status,
       .outcome = ex.outcome,
       .stream = ex.request.stream,

@@ -209,6 +209,10 @@ TEST(Routing, AProvisionedEndpointWhoseQueueBreaksTheTtftTargetLosesToFasterServ
       },
       stack.port());
   EXPECT_EQ(count_endpoint(first_two, "gpu"), 2);  // both predicted fast: nothing learnt yet
+  for (const Response& head : first_two) {
+    EXPECT_EQ(head.header("x-fulcrum-reason"), "cheapest");  // decision headers on streams too
+    EXPECT_EQ(head.header("x-fulcrum-route"), "default");
+  }
   EXPECT_GT(*stack.metric("fulcrum_endpoint_latency_estimate_seconds",
                           {{"endpoint", "gpu"}, {"signal", "ttft"}}),
             0.8);
@@ -430,6 +434,28 @@ routes:
   EXPECT_EQ(res.header("x-fulcrum-route"), "patient");
   EXPECT_EQ(res.header("x-fulcrum-reason"), "retry:429");
   EXPECT_EQ(stack.sim_stats()["cloud"]["requests"], 3);
+}
+
+TEST(Routing, ARoutesTimeoutsOverrideItsEndpoints) {
+  Stack stack("endpoints: {gpu: {listen: 127.0.0.1:0, ttft: 3s}, cloud: {listen: 127.0.0.1:0}}",
+              gateway("    capacity: {max_concurrency: 4}\n"
+                      "    timeouts: {first_byte: 30s}",
+                      R"(routes:
+  - name: impatient
+    match: {headers: {x-impatient: ["yes"]}}
+    timeouts: {first_byte: 200ms}
+)"));
+  HttpClient client(stack.port());
+  const Response res =
+      client.post("/v1/chat/completions", chat("llama-8b", 3, true), {{"x-impatient", "yes"}});
+  ASSERT_EQ(res.status, 200u) << res.body;
+  EXPECT_EQ(res.header("x-fulcrum-route"), "impatient");
+  EXPECT_EQ(res.header("x-fulcrum-endpoint"), "cloud");
+  EXPECT_EQ(res.header("x-fulcrum-reason"), "fallback:timeout");
+  EXPECT_EQ(
+      stack.metric("fulcrum_routing_decisions_total",
+                   {{"route", "impatient"}, {"endpoint", "cloud"}, {"reason", "fallback:timeout"}}),
+      1);
 }
 
 TEST(Routing, WithEveryUpstreamFailingAttemptsStayWithinTheRetryBudget) {

@@ -64,6 +64,9 @@ routes:
   - name: weighted
     match: {model: split}
     strategy: weighted
+  - name: fast
+    match: {model: cheap, headers: {x-workload: [interactive]}}
+    strategy: lowest_latency
   - name: big-prompts
     match: {model: mini, prompt_tokens: {min: 1000}}
     fallback: [cheap]
@@ -259,6 +262,22 @@ TEST_F(RouterTest, HeaderMatchSelectsARouteAndItsStrategy) {
   EXPECT_EQ(config.routes[plan.route].name, "day-batch");
   EXPECT_EQ(plan.reason, "ordered");
   EXPECT_EQ(lead(plan).name, "cloud");  // configured order, whatever it costs
+}
+
+TEST_F(RouterTest, LowestLatencyRanksByPredictedTtftForStreamsAndEndToEndOtherwise) {
+  std::vector<std::string_view> headers(config.route_headers.size());
+  headers[0] = "interactive";
+  live.endpoint(endpoint("scale0")).mark_active(now);
+  live.endpoint(endpoint("scale0")).per_output_token.observe(0.05, now);  // slow decoding
+  RouteInput in = input("cheap");
+  in.header_values = headers;
+  in.prompt.stream = true;  // scale0's TTFT (200 ms) beats cloud's (300 ms)
+  Plan plan = choose(in, config, live);
+  EXPECT_EQ(config.routes[plan.route].name, "fast");
+  EXPECT_EQ(plan.reason, "fastest");
+  EXPECT_EQ(lead(plan).name, "scale0");
+  in.prompt.stream = false;  // but 50 tokens at 50 ms lose to 300 ms + 50 × 10 ms
+  EXPECT_EQ(lead(choose(in, config, live)).name, "cloud");
 }
 
 TEST_F(RouterTest, PromptSizeMatchAddsTheRoutesFallbackAliases) {

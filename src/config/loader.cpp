@@ -80,19 +80,6 @@ void read_server(const YAML::Node& node, Diagnostics& diag, ServerConfig& server
   }
 }
 
-void read_timeouts(const YAML::Node& node, Diagnostics& diag, Timeouts& out) {
-  MapReader map(node, diag, "timeouts");
-  for (auto [key, field] : {std::pair{"connect", &out.connect},
-                            {"first_byte", &out.first_byte},
-                            {"idle", &out.idle},
-                            {"total", &out.total}}) {
-    const YAML::Node value = map.optional(key);
-    read_into(value, *field, [&](const YAML::Node& n) { return read_duration(n, diag, key); });
-    if (value.IsDefined() && field->count() == 0)
-      diag.error(value, std::string(key) + " must be positive");
-  }
-}
-
 std::optional<core::PricePerMillion> read_price(const YAML::Node& node, Diagnostics& diag,
                                                 std::string_view what) {
   const auto usd = read_number(node, diag, what);
@@ -362,7 +349,11 @@ std::optional<Endpoint> read_endpoint(const std::string& name, const YAML::Node&
   }
 
   const YAML::Node timeouts = map.optional("timeouts");
-  if (timeouts.IsDefined()) read_timeouts(timeouts, diag, endpoint.timeouts);
+  if (timeouts.IsDefined()) {
+    TimeoutOverrides set;
+    read_timeout_overrides(timeouts, diag, set);
+    endpoint.timeouts = endpoint.timeouts.with(set);
+  }
 
   const YAML::Node pricing = map.optional("pricing");
   if (pricing.IsDefined()) {

@@ -19,6 +19,15 @@ const char* to_string(Strategy strategy) {
   return "unknown";
 }
 
+Timeouts Timeouts::with(const TimeoutOverrides& overrides) const {
+  Timeouts out = *this;
+  if (overrides.connect) out.connect = *overrides.connect;
+  if (overrides.first_byte) out.first_byte = *overrides.first_byte;
+  if (overrides.idle) out.idle = *overrides.idle;
+  if (overrides.total) out.total = *overrides.total;
+  return out;
+}
+
 std::optional<std::size_t> Config::find_slo_class(std::string_view name) const {
   for (std::size_t i = 0; i < slo_classes.size(); ++i) {
     if (slo_classes[i].name == name) return i;
@@ -149,17 +158,6 @@ void read_retries(const YAML::Node& node, Diagnostics& diag, RetryPolicy& out) {
   read_duration_field(map, "max_retry_after", diag, out.max_retry_after);
 }
 
-void read_timeout_overrides(const YAML::Node& node, Diagnostics& diag, TimeoutOverrides& out) {
-  MapReader map(node, diag, "timeouts");
-  for (auto [key, field] : {std::pair{"connect", &out.connect},
-                            {"first_byte", &out.first_byte},
-                            {"idle", &out.idle},
-                            {"total", &out.total}}) {
-    const YAML::Node value = map.optional(key);
-    if (value.IsDefined()) *field = read_positive_duration(value, diag, key);
-  }
-}
-
 std::optional<TimeWindow> read_time_window(const YAML::Node& node, Diagnostics& diag) {
   MapReader map(node, diag, "match.time");
   if (!map.valid()) return std::nullopt;
@@ -266,6 +264,17 @@ void read_match(const YAML::Node& node, Diagnostics& diag, Config& config, Route
 }
 
 }  // namespace
+
+void read_timeout_overrides(const YAML::Node& node, Diagnostics& diag, TimeoutOverrides& out) {
+  MapReader map(node, diag, "timeouts");
+  for (auto [key, field] : {std::pair{"connect", &out.connect},
+                            {"first_byte", &out.first_byte},
+                            {"idle", &out.idle},
+                            {"total", &out.total}}) {
+    const YAML::Node value = map.optional(key);
+    if (value.IsDefined()) *field = read_positive_duration(value, diag, key);
+  }
+}
 
 void read_slo_classes(const YAML::Node& node, Diagnostics& diag, Config& config) {
   if (!node.IsDefined()) {

@@ -19,6 +19,8 @@ std::optional<std::size_t> slo_class_at(const YAML::Node& node, Diagnostics& dia
 // A duration that must be above zero.
 std::optional<core::Duration> read_positive_duration(const YAML::Node& node, Diagnostics& diag,
                                                      std::string_view what);
+// `timeouts: {connect, first_byte, idle, total}`, each above zero; absent keys stay unset.
+void read_timeout_overrides(const YAML::Node& node, Diagnostics& diag, TimeoutOverrides& out);
 // A list, or a single scalar standing for a list of one.
 std::vector<YAML::Node> list_of(const YAML::Node& node);
 

@@ -60,14 +60,6 @@ std::string scrub(std::string text, const core::Secret& key) {
   return text;
 }
 
-config::Timeouts effective_timeouts(config::Timeouts base, const config::TimeoutOverrides& route) {
-  if (route.connect) base.connect = *route.connect;
-  if (route.first_byte) base.first_byte = *route.first_byte;
-  if (route.idle) base.idle = *route.idle;
-  if (route.total) base.total = *route.total;
-  return base;
-}
-
 // Retry-After in seconds (the HTTP-date form is rare from APIs and not honoured).
 std::optional<core::Duration> parse_retry_after(std::string_view value) {
   std::uint64_t seconds = 0;
@@ -219,9 +211,9 @@ awaitable<ProxyHandler::AttemptResult> ProxyHandler::attempt(beast::tcp_stream& 
   ex.target = &config.models[candidate.alias].targets[candidate.target];
   ex.endpoint = &config.endpoints[ex.target->endpoint];
   ex.meters = &ex.snapshot->meters->by_alias[candidate.alias][candidate.target];
-  ex.timeouts = effective_timeouts(
-      ex.endpoint->timeouts,
-      config.routes.empty() ? config::TimeoutOverrides{} : config.routes[ex.plan.route].timeouts);
+  ex.timeouts = config.routes.empty()
+                    ? ex.endpoint->timeouts
+                    : ex.endpoint->timeouts.with(config.routes[ex.plan.route].timeouts);
   ex.attempt_started = core::Clock::now();
   ex.deadline = ex.attempt_started + ex.timeouts.total;
   ++ex.attempts;

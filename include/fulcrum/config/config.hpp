@@ -39,6 +39,9 @@ struct Timeouts {
   core::Duration first_byte = std::chrono::seconds(30);
   core::Duration idle = std::chrono::seconds(30);
   core::Duration total = std::chrono::seconds(600);
+
+  // These timeouts with the overrides that are set replacing them.
+  Timeouts with(const TimeoutOverrides& overrides) const;
 };
 
 enum class EndpointKind { serverless, provisioned };

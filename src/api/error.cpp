@@ -58,6 +58,24 @@ ApiError ApiError::service_unavailable(std::string message) {
   return {503, "api_error", "no_endpoint_available", std::move(message), ""};
 }
 
+ApiError ApiError::unauthorized(std::string message) {
+  return {401, "invalid_request_error", "invalid_api_key", std::move(message), ""};
+}
+
+ApiError ApiError::model_not_allowed(std::string_view model) {
+  return {403, "invalid_request_error", "model_not_allowed",
+          "Your API key may not use the model '" + std::string(model.substr(0, 256)) + "'.",
+          "model"};
+}
+
+ApiError ApiError::rate_limited(std::string_view kind, std::string message) {
+  return {429, std::string(kind), "rate_limit_exceeded", std::move(message), ""};
+}
+
+ApiError ApiError::insufficient_quota(std::string message) {
+  return {429, "insufficient_quota", "insufficient_quota", std::move(message), ""};
+}
+
 ApiError ApiError::internal(std::string message) {
   return {500, "api_error", "internal_error", std::move(message), ""};
 }

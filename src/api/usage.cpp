@@ -97,3 +97,30 @@ bool may_carry_usage(std::string_view json_text) {
 }
 
 }  // namespace fulcrum::api
+
+namespace fulcrum::api {
+
+std::size_t generated_chars(std::string_view text) {
+  std::size_t total = 0;
+  for (std::string_view key : {std::string_view("\"content\""), std::string_view("\"text\"")}) {
+    for (std::size_t at = text.find(key); at != std::string_view::npos;
+         at = text.find(key, at + key.size())) {
+      std::size_t i = at + key.size();
+      while (i < text.size() && (text[i] == ' ' || text[i] == ':')) ++i;
+      if (i >= text.size() || text[i] != '"') continue;
+      const std::size_t start = ++i;
+      while (i < text.size() && text[i] != '"') i += text[i] == '\\' ? 2 : 1;
+      total += std::min(i, text.size()) - start;
+    }
+  }
+  return total;
+}
+
+Usage estimate_usage(std::uint64_t prompt_tokens, std::size_t generated_characters) {
+  Usage usage;
+  usage.input = static_cast<std::int64_t>(prompt_tokens);
+  usage.output = static_cast<std::int64_t>((generated_characters + 3) / 4);
+  return usage;
+}
+
+}  // namespace fulcrum::api

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "access_reader.hpp"
 #include "policy_reader.hpp"
 #include "yaml_reader.hpp"
 
@@ -62,6 +63,10 @@ void read_server(const YAML::Node& node, Diagnostics& diag, ServerConfig& server
   }
   read_into(map.optional("drain_timeout"), server.drain_timeout,
             [&](const YAML::Node& n) { return read_duration(n, diag, "server.drain_timeout"); });
+  read_into(map.optional("usage_drain_timeout"), server.usage_drain_timeout,
+            [&](const YAML::Node& n) {
+              return read_duration(n, diag, "server.usage_drain_timeout");
+            });
 
   const YAML::Node limits_node = map.optional("limits");
   if (!limits_node.IsDefined()) return;
@@ -397,6 +402,10 @@ class Builder {
     const YAML::Node models = map.required("models");
     if (models.IsDefined()) read_models(models, config);
     read_routes(map.optional("routes"), diag_, config);
+    read_ledger(map.optional("ledger"), diag_, config);
+    read_auth(map.optional("auth"), diag_, config);
+    read_keys(map.optional("keys"), diag_, config);
+    read_budgets(map.optional("budgets"), diag_, config);
     return config;
   }
 

@@ -72,6 +72,15 @@ std::optional<TimeZone> TimeZone::load(const std::string& name, const std::strin
   return zone;
 }
 
+std::int64_t days_from_civil(int year, int month, int day) {
+  const std::int64_t y = year - (month <= 2 ? 1 : 0);
+  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const std::int64_t yoe = y - era * 400;
+  const std::int64_t doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
+  const std::int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
 std::int32_t TimeZone::offset_at(WallTime when) const {
   const std::int64_t seconds =
       std::chrono::duration_cast<std::chrono::seconds>(when.time_since_epoch()).count();
@@ -99,6 +108,7 @@ LocalTime TimeZone::local(WallTime when) const {
   const std::int64_t mp = (5 * doy + 2) / 153;
   local.day_of_month = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
   local.month = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
+  local.year = static_cast<int>(yoe + era * 400 + (local.month <= 2 ? 1 : 0));
   return local;
 }
 

@@ -10,6 +10,7 @@
 
 #include "fulcrum/metering/counter_grid.hpp"
 #include "fulcrum/metering/money_counter.hpp"
+#include "access_families.hpp"
 #include "routing_families.hpp"
 
 namespace fulcrum::metering {
@@ -97,7 +98,8 @@ Metrics::Metrics(std::string_view version)
           "Marginal cost in USD, by endpoint, upstream model and team (provisioned: 0 at the "
           "margin).")),
       families_(std::make_unique<Families>(*registry_)),
-      routing_(std::make_unique<RoutingFamilies>(*registry_)) {
+      routing_(std::make_unique<RoutingFamilies>(*registry_)),
+      access_(std::make_unique<AccessFamilies>(*registry_)) {
   families_->build_info.Add({{"version", std::string(version)}}).Set(1);
 }
 
@@ -168,6 +170,7 @@ std::shared_ptr<const MeterTable> Metrics::bind(const config::Config& config) {
       f.requests, std::vector<CounterGrid::Axis>{std::move(routes), std::move(classes),
                                                  std::move(subjects), std::move(outcomes)});
   bind_routing(config, *table);
+  bind_access(config, *table);
   return table;
 }
 
@@ -203,7 +206,8 @@ void Metrics::fallback(std::string_view from, std::string_view to, std::string_v
       .Increment();
 }
 
-std::string Metrics::scrape() const {
+std::string Metrics::scrape() {
+  refresh_watched();
   auto families = registry_->Collect();
   for (auto& family : cost_->Collect()) families.push_back(std::move(family));
   std::ostringstream out;

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "fulcrum/api/error.hpp"
+#include "fulcrum/auth/authenticator.hpp"
 #include "fulcrum/api/request.hpp"
 #include "fulcrum/api/usage.hpp"
 #include "fulcrum/metering/metrics.hpp"
@@ -26,6 +27,13 @@ struct ProxyHandler::Exchange {
   api::ParsedRequest request;
   const config::ModelAlias* alias = nullptr;  // as the client named it
   std::size_t alias_index = 0;
+  auth::Principal principal;
+
+  // Admission: what was reserved against rate limits and budgets, settled by meter().
+  std::uint64_t reserved_tokens = 0;
+  bool tokens_reserved = false;
+  core::Money reserved_cost;
+  bool cost_reserved = false;
 
   // The routing decision, and how the request got to the attempt under way.
   router::Plan plan;
@@ -46,9 +54,13 @@ struct ProxyHandler::Exchange {
 
   // What the client got.
   std::optional<api::ApiError> failure;  // when Fulcrum answers in the upstream's place
+  std::vector<std::pair<std::string, std::string>> failure_headers;
   unsigned status = 0;
   metering::Outcome outcome = metering::Outcome::success;
   std::optional<api::Usage> usage;
+  bool usage_estimated = false;      // the upstream reported none: estimated from what passed
+  std::size_t generated_chars = 0;   // text relayed, for that estimate
+  std::uint64_t prompt_tokens = 0;   // estimated at routing
   core::Money cost;
   std::optional<TimePoint> first_byte;
   unsigned attempts = 0;

@@ -130,8 +130,10 @@ void Gateway::wait() {
   for (auto& thread : impl_->threads) {
     if (thread.joinable()) thread.join();
   }
-  // The workers have stopped: their buffered access lines can be written from here.
+  // The workers have stopped: their buffered access lines can be written from here, and
+  // every ledger row they queued is committed before the process exits.
   for (auto& worker : impl_->workers) worker->access_log.flush();
+  impl_->runtime.close_ledger();
 }
 
 void Gateway::drain() {

@@ -7,7 +7,6 @@
 #include <cstdio>
 #include <limits>
 
-#include "access_log.hpp"
 #include "exchange.hpp"
 #include "fulcrum/api/sse_scanner.hpp"
 #include "fulcrum/api/usage.hpp"
@@ -32,22 +31,6 @@ constexpr std::size_t kReadChunk = 16 * 1024;
 core::Duration bounded(core::Duration op, TimePoint deadline) {
   const auto left = std::chrono::duration_cast<core::Duration>(deadline - core::Clock::now());
   return std::max(core::Duration(1), std::min(op, left));
-}
-
-double millis_between(TimePoint from, TimePoint to) {
-  return std::chrono::duration<double, std::milli>(to - from).count();
-}
-
-std::string_view operation_name(api::Operation op) {
-  switch (op) {
-    case api::Operation::chat_completions:
-      return "chat";
-    case api::Operation::completions:
-      return "completions";
-    case api::Operation::embeddings:
-      return "embeddings";
-  }
-  return "unknown";
 }
 
 // Upstream text may echo the key we sent (some providers quote a bad key back).
@@ -130,78 +113,6 @@ awaitable<bool> ProxyHandler::handle(beast::tcp_stream& client, Request& request
   auto res = error_response(error, request.version(), request.keep_alive());
   if (known) res.set(http::field::allow, op ? "POST" : "GET");
   co_return co_await write_response(client, res, client_timeout) && request.keep_alive();
-}
-
-// Records the request once, before its last byte leaves: a client that has read its whole
-// response can already see it in /metrics.
-void ProxyHandler::meter(Exchange& ex) {
-  if (ex.metered) return;
-  ex.metered = true;
-  const metering::MeterTable& table = *ex.snapshot->meters;
-  const TimePoint finished = core::Clock::now();
-  metering::Completion completion;
-  completion.meters = ex.meters;
-  if (ex.alias) completion.alias_index = ex.alias_index;
-  completion.outcome = ex.outcome;
-  completion.usage = ex.usage;
-  completion.cost = ex.cost;
-  completion.duration_seconds = millis_between(ex.started, finished) / 1000.0;
-  if (ex.first_byte) completion.ttft_seconds = millis_between(ex.started, *ex.first_byte) / 1000.0;
-  if (ex.routed) {
-    completion.route = ex.plan.route;
-    completion.slo_class = ex.plan.slo_class;
-  }
-  metering::Metrics& metrics = runtime_.metrics();
-  metrics.record(table, completion);
-  if (ex.routed) record_routing(ex, completion);
-
-  worker_.access_log.append(AccessRecord{
-      .request_id = ex.id.view(),
-      .operation = operation_name(ex.request.operation),
-      .alias = ex.alias ? std::string_view(ex.alias->name) : std::string_view{},
-      .endpoint =
-          ex.meters && ex.endpoint ? std::string_view(ex.endpoint->name) : std::string_view{},
-      .route = ex.route_name,
-      .slo_class = ex.routed
-                       ? std::string_view(ex.snapshot->config.slo_classes[ex.plan.slo_class].name)
-                       : std::string_view{},
-      .reason = ex.reason,
-      .status = ex.status,
-      .outcome = ex.outcome,
-      .stream = ex.request.stream,
-      .attempts = ex.attempts,
-      .usage = ex.usage,
-      .cost = ex.cost,
-      .duration_ms = completion.duration_seconds * 1000.0,
-      .ttft_ms =
-          completion.ttft_seconds ? std::optional(*completion.ttft_seconds * 1000.0) : std::nullopt,
-  });
-}
-
-void ProxyHandler::record_routing(const Exchange& ex, const metering::Completion& completion) {
-  const metering::MeterTable& table = *ex.snapshot->meters;
-  metering::Metrics& metrics = runtime_.metrics();
-  const bool served = ex.meters != nullptr && ex.candidate != nullptr;
-  const std::optional<std::size_t> endpoint =
-      served ? std::optional(ex.candidate->endpoint) : std::nullopt;
-  // The metric's reason leaves out the classifier tier: that is a property of the request.
-  std::string_view reason = ex.reason;
-  if (const auto comma = reason.rfind(", "); comma != std::string_view::npos) {
-    reason.remove_prefix(comma + 2);
-  }
-  metrics.decision(table, ex.plan.route, endpoint, reason);
-  if (served && ex.spilled_from && *ex.spilled_from != *endpoint) {
-    metrics.spillover(table, *ex.spilled_from, *endpoint, ex.spill_reason);
-  }
-  if (served && ex.outcome == Outcome::success) {
-    const config::SloClass& slo = ex.snapshot->config.slo_classes[ex.plan.slo_class];
-    const double ttft_target = std::chrono::duration<double>(slo.ttft).count();
-    const double e2e_target = std::chrono::duration<double>(slo.e2e).count();
-    if (completion.ttft_seconds.value_or(0) > ttft_target ||
-        completion.duration_seconds > e2e_target) {
-      metrics.slo_violation(table, ex.plan.slo_class);
-    }
-  }
 }
 
 awaitable<ProxyHandler::AttemptResult> ProxyHandler::attempt(beast::tcp_stream& client,
@@ -397,6 +308,8 @@ awaitable<ProxyHandler::AttemptResult> ProxyHandler::relay_stream(Stream& upstre
         // We asked for the usage-only final chunk; a client that did not ask never sees it.
         if (!ex.request.client_wants_usage && has_empty_choices(data)) return;
       }
+    } else {
+      ex.generated_chars += api::generated_chars(event);
     }
     out.append(event);
   };
@@ -420,12 +333,28 @@ awaitable<ProxyHandler::AttemptResult> ProxyHandler::relay_stream(Stream& upstre
     if (upstream_ec) break;
   }
 
-  if (ex.usage) ex.cost = metering::marginal_cost(ex.target->price, *ex.usage);
   if (client_ec) {
+    // The client left, but the tokens are spent: keep reading (not relaying) until the
+    // usage chunk arrives, within usage_drain_timeout, so the ledger gets the real usage.
     ex.outcome = Outcome::client_closed;
+    const TimePoint drain_deadline =
+        std::min(ex.deadline,
+                 core::Clock::now() + ex.snapshot->config.server.usage_drain_timeout);
+    while (!ex.usage && !parser.is_done() && !upstream_ec) {
+      parser.get().body().data = buffer.data();
+      parser.get().body().size = buffer.size();
+      connection.tcp().expires_after(bounded(timeouts.idle, drain_deadline));
+      co_await http::async_read_some(upstream, connection.buffer, parser, as_result(upstream_ec));
+      if (upstream_ec == http::error::need_buffer) upstream_ec = {};
+      out.clear();
+      scanner.feed({buffer.data(), buffer.size() - parser.get().body().size}, on_event);
+      if (core::Clock::now() >= drain_deadline) break;
+    }
     connection.tcp().close();
+    if (ex.usage) ex.cost = metering::marginal_cost(ex.target->price, *ex.usage);
     co_return AttemptResult::done(false);
   }
+  if (ex.usage) ex.cost = metering::marginal_cost(ex.target->price, *ex.usage);
   if (upstream_ec && !head_sent) {
     // Nothing reached the client yet, so another target may still serve it.
     connection.tcp().close();
@@ -480,7 +409,11 @@ awaitable<ProxyHandler::AttemptResult> ProxyHandler::relay_whole(Stream& upstrea
   if (!parser.keep_alive()) connection.tcp().close();
 
   ex.usage = api::usage_in_document(body);
-  if (ex.usage) ex.cost = metering::marginal_cost(ex.target->price, *ex.usage);
+  if (ex.usage) {
+    ex.cost = metering::marginal_cost(ex.target->price, *ex.usage);
+  } else {
+    ex.generated_chars = api::generated_chars(body);
+  }
   const auto content_type = parser.get()[http::field::content_type];
   const std::string cost = ex.cost.to_decimal();
   const std::string head =

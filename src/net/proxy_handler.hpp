@@ -2,6 +2,7 @@
 // The data plane: OpenAI-compatible requests in, the routed upstream's response out,
 // streamed chunk by chunk, metered when it ends.
 #include "fulcrum/api/request.hpp"
+#include "fulcrum/router/prompt.hpp"
 #include "fulcrum/net/http_server.hpp"
 #include "runtime.hpp"
 
@@ -25,12 +26,15 @@ class ProxyHandler {
 
   void meter(Exchange& exchange);
   void record_routing(const Exchange& exchange, const metering::Completion& completion);
+  // Settles rate-limit and budget reservations and writes the ledger row.
+  void account(Exchange& exchange, const metering::Completion& completion);
   awaitable<bool> proxy(beast::tcp_stream& client, Request& request, api::Operation op);
   // Tries exchange.candidate once (plus a fresh connection if a pooled one was stale).
   awaitable<AttemptResult> attempt(beast::tcp_stream& client, Exchange& exchange);
   // Routing (proxy_routing.cpp): tries the plan's candidates in order, with retries,
   // admission, circuit breakers and the retry budget; the client has a response after it.
   awaitable<bool> run_plan(beast::tcp_stream& client, Exchange& exchange);
+  bool admit(Exchange& exchange, const router::PromptFeatures& prompt);
   awaitable<void> pause(core::Duration duration);
   void learn_from(Exchange& exchange, const AttemptResult* failure);
   template <class Stream>

@@ -42,6 +42,14 @@ core::Duration backoff(const config::RetryPolicy& policy, unsigned retry, std::u
                         (half > 0 ? static_cast<core::Duration::rep>(random % (half + 1)) : 0));
 }
 
+bool may_use(const auth::Principal& principal, const config::ModelAlias* alias,
+             const config::Config& config) {
+  if (principal.key == nullptr || principal.key->models.empty()) return true;
+  const auto index = static_cast<std::size_t>(alias - config.models.data());
+  const auto& allowed = principal.key->models;
+  return std::find(allowed.begin(), allowed.end(), index) != allowed.end();
+}
+
 std::string known_classes(const config::Config& config) {
   std::string names;
   for (const auto& slo : config.slo_classes) names += (names.empty() ? "" : ", ") + slo.name;
@@ -91,13 +99,26 @@ awaitable<bool> ProxyHandler::proxy(beast::tcp_stream& client, Request& request,
   const config::Config& config = ex.snapshot->config;
   const core::Duration client_timeout = config.server.limits.idle_timeout;
 
-  auto parsed = api::parse_request(op, request.body());
-  if (!parsed) {
-    ex.failure = parsed.error();
+  // Who asks comes first: without a valid key nothing else is looked at.
+  auto principal = auth::authenticate(request[http::field::authorization], config);
+  if (!principal) {
+    ex.failure = api::ApiError::unauthorized(
+        principal.error() == auth::AuthFailure::missing_key
+            ? "You didn't provide an API key. Send it as 'Authorization: Bearer KEY'."
+            : "Incorrect API key provided.");
   } else {
-    ex.request = std::move(*parsed);
-    ex.alias = config.find_alias(ex.request.model);
-    if (ex.alias == nullptr) ex.failure = api::ApiError::model_not_found(ex.request.model);
+    ex.principal = *principal;
+    auto parsed = api::parse_request(op, request.body());
+    if (!parsed) {
+      ex.failure = parsed.error();
+    } else {
+      ex.request = std::move(*parsed);
+      ex.alias = config.find_alias(ex.request.model);
+      if (ex.alias == nullptr) ex.failure = api::ApiError::model_not_found(ex.request.model);
+    }
+  }
+  if (!ex.failure && !may_use(ex.principal, ex.alias, config)) {
+    ex.failure = api::ApiError::model_not_allowed(ex.request.model);
   }
   std::optional<std::size_t> slo_class;
   if (!ex.failure) {
@@ -110,6 +131,8 @@ awaitable<bool> ProxyHandler::proxy(beast::tcp_stream& client, Request& request,
                 ".",
             "x-fulcrum-priority");
       }
+    } else if (ex.principal.key != nullptr) {
+      slo_class = ex.principal.key->slo;
     }
   }
   if (ex.failure) ex.outcome = Outcome::client_error;
@@ -121,29 +144,44 @@ awaitable<bool> ProxyHandler::proxy(beast::tcp_stream& client, Request& request,
     for (std::size_t i = 0; i < header_values.size(); ++i) {
       header_values[i] = request[config.route_headers[i]];
     }
+    // A soft budget with on_soft.downgrade_to sends the request to the cheaper alias.
+    const core::WallTime wall_now = core::WallClock::now();
+    const metering::BudgetAdmission soft =
+        ex.snapshot->budgets->check_soft(ex.principal.id(), ex.principal.team(), wall_now);
+    const config::ModelAlias* routed_alias = ex.alias;
+    if (soft.downgrade_to) {
+      routed_alias = &config.models[*soft.downgrade_to];
+      runtime_.metrics().budget_action(*ex.snapshot->meters, *soft.soft_budget, "downgraded");
+    } else if (soft.soft_budget) {
+      runtime_.metrics().budget_action(*ex.snapshot->meters, *soft.soft_budget, "soft_exceeded");
+    }
+
     static const std::vector<std::string> kNoKeywords;
     router::RouteInput input;
-    input.alias = ex.alias;
+    input.alias = routed_alias;
     input.slo_class = slo_class;
     input.header_values = header_values;
     // Keywords only matter to the classifier; scanning a long prompt for them is not free.
     input.prompt = api::prompt_features(
-        ex.request, ex.alias->classify ? config.classifier.keywords : kNoKeywords);
+        ex.request, routed_alias->classify ? config.classifier.keywords : kNoKeywords);
     input.now = core::Clock::now();
-    input.wall_now = core::WallClock::now();
+    input.wall_now = wall_now;
     input.random = worker_.random();
     ex.plan = router::choose(input, config, *ex.snapshot->live);
     ex.routed = !config.routes.empty();
     if (ex.routed) ex.route_name = config.routes[ex.plan.route].name;
     ex.reason = std::string(ex.plan.reason);
+    if (soft.downgrade_to) ex.reason = "budget-downgrade, " + ex.reason;
     ex.spilled_from = ex.plan.spilled_from;
     ex.spill_reason = ex.plan.spill_reason;
-    client_alive = co_await run_plan(client, ex);
+    ex.prompt_tokens = input.prompt.estimated_tokens;
+    if (admit(ex, input.prompt)) client_alive = co_await run_plan(client, ex);
   }
 
   if (ex.failure) {
     auto res = error_response(*ex.failure, ex.version, ex.keep_alive);
     ex.decision_headers(res);
+    for (const auto& [name, value] : ex.failure_headers) res.set(name, value);
     if (ex.failure->status >= 500) res.erase("x-fulcrum-endpoint");
     ex.status = ex.failure->status;
     if (!ex.first_byte) ex.first_byte = core::Clock::now();
@@ -153,6 +191,68 @@ awaitable<bool> ProxyHandler::proxy(beast::tcp_stream& client, Request& request,
 
   meter(ex);
   co_return client_alive&& ex.keep_alive;
+}
+
+// Rate limits, then budgets: reserves the request's estimated tokens and cost, or answers 429.
+bool ProxyHandler::admit(Exchange& ex, const router::PromptFeatures& prompt) {
+  const config::Config& config = ex.snapshot->config;
+  if (ex.principal.key != nullptr) {
+    const double expected_output =
+        prompt.max_tokens ? static_cast<double>(*prompt.max_tokens)
+                          : ex.snapshot->live->expected_output_tokens(ex.plan.route);
+    const auto tokens = prompt.estimated_tokens + static_cast<std::uint64_t>(expected_output);
+    const auth::RateDecision decision =
+        ex.snapshot->rate_limits->admit(ex.principal.key_index, tokens, core::Clock::now());
+    if (!decision.allowed) {
+      const std::string_view kind = decision.requests_exhausted ? "requests" : "tokens";
+      const auth::LimitStatus& status =
+          decision.requests_exhausted ? decision.requests : decision.tokens;
+      ex.failure = api::ApiError::rate_limited(
+          kind, "Rate limit reached for key '" + ex.principal.key->id + "': " +
+                    std::to_string(status.limit) + " " + std::string(kind) +
+                    " per minute. Please try again in " + auth::format_reset(decision.retry_after) +
+                    ".");
+      for (const auto& [suffix, limit] :
+           {std::pair{"requests", decision.requests}, {"tokens", decision.tokens}}) {
+        if (limit.limit == 0) continue;
+        const std::string name(suffix);
+        ex.failure_headers.emplace_back("x-ratelimit-limit-" + name, std::to_string(limit.limit));
+        ex.failure_headers.emplace_back("x-ratelimit-remaining-" + name,
+                                        std::to_string(limit.remaining));
+        ex.failure_headers.emplace_back("x-ratelimit-reset-" + name,
+                                        auth::format_reset(limit.reset));
+      }
+      const auto seconds = std::chrono::ceil<std::chrono::seconds>(decision.retry_after).count();
+      ex.failure_headers.emplace_back("retry-after",
+                                      std::to_string(std::max<std::int64_t>(1, seconds)));
+      ex.outcome = Outcome::client_error;
+      return false;
+    }
+    ex.reserved_tokens = tokens;
+    ex.tokens_reserved = true;
+  }
+
+  // The most this request can cost, should it end on its dearest target.
+  core::Money estimate;
+  for (const router::Candidate& candidate : ex.plan.attempts) {
+    estimate = std::max(estimate, candidate.estimated_cost);
+  }
+  const metering::BudgetAdmission admission = ex.snapshot->budgets->reserve(
+      ex.principal.id(), ex.principal.team(), estimate, core::WallClock::now());
+  if (!admission.allowed) {
+    const config::Budget& budget = config.budgets[*admission.refused_by];
+    runtime_.metrics().budget_action(*ex.snapshot->meters, *admission.refused_by, "rejected");
+    const auto seconds = std::max<std::int64_t>(1, admission.retry_after.count());
+    ex.failure = api::ApiError::insufficient_quota(
+        "Budget '" + budget.name + "' is exhausted for this period; it resets in " +
+        std::to_string(seconds) + " s.");
+    ex.failure_headers.emplace_back("retry-after", std::to_string(seconds));
+    ex.outcome = Outcome::client_error;
+    return false;
+  }
+  ex.reserved_cost = estimate;
+  ex.cost_reserved = true;
+  return true;
 }
 
 awaitable<bool> ProxyHandler::run_plan(beast::tcp_stream& client, Exchange& ex) {

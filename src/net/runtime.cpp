@@ -1,6 +1,9 @@
 #include "runtime.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 #include <random>
 
 namespace fulcrum::net {
@@ -24,16 +27,54 @@ ssl::context make_client_tls() {
   return tls;
 }
 
+// Spend already in the ledger for each budget's current period: a restart neither forgets
+// it nor counts it twice (the in-memory books start from zero).
+void restore_spend(const config::Config& config, metering::SqliteLedger& store,
+                   metering::BudgetBook& budgets) {
+  const auto now = core::WallClock::now();
+  for (std::size_t i = 0; i < config.budgets.size(); ++i) {
+    const config::Budget& budget = config.budgets[i];
+    const metering::Period period = metering::period_at(budget, now);
+    const auto since_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(period.start.time_since_epoch())
+            .count();
+    const bool by_key = budget.scope == config::Budget::Scope::key;
+    const bool by_team = budget.scope == config::Budget::Scope::team;
+    const core::Money spent = store.spent_since(since_ms, by_key ? budget.scope_value : "",
+                                                by_team ? budget.scope_value : "");
+    budgets.restore(i, spent, now);
+    spdlog::info("budget_restored budget={} spent_usd={}", budget.name, spent.to_decimal());
+  }
+}
+
 }  // namespace
 
 Runtime::Runtime(config::Config config, std::string version)
     : version_(std::move(version)), metrics_(version_), tls_(make_client_tls()) {
   auto snapshot = std::make_shared<Snapshot>();
-  snapshot->meters = metrics_.bind(config);
-  snapshot->live = std::make_shared<router::LiveState>(config);
-  snapshot->models_json = models_json(config);
   snapshot->config = std::move(config);
+  const config::Config& c = snapshot->config;  // the snapshot's own: its address is stable
+  snapshot->meters = metrics_.bind(c);
+  snapshot->live = std::make_shared<router::LiveState>(c);
+  snapshot->budgets = std::make_shared<metering::BudgetBook>(c);
+  snapshot->rate_limits = std::make_shared<auth::RateLimiter>(c);
+  snapshot->models_json = models_json(c);
+  if (c.ledger.enabled) {
+    auto store = metering::SqliteLedger::open(c.ledger.path);
+    if (!store) throw std::runtime_error(store.error());
+    restore_spend(c, **store, *snapshot->budgets);
+    ledger_ = std::make_unique<metering::Ledger>(std::move(*store), c.ledger);
+    metrics_.watch_ledger(&ledger_->stats());
+  }
+  metrics_.watch_budgets(c, *snapshot->meters, snapshot->budgets);
   snapshot_.store(std::move(snapshot));
+}
+
+void Runtime::close_ledger() {
+  if (!ledger_) return;
+  ledger_->close();
+  spdlog::info("ledger_closed written={} dropped={} failed={}", ledger_->stats().written.load(),
+               ledger_->stats().dropped.load(), ledger_->stats().failed.load());
 }
 
 Worker::Worker(unsigned worker_index, Runtime& runtime)

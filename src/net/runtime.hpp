@@ -7,6 +7,9 @@
 
 #include "access_log.hpp"
 #include "fulcrum/config/config.hpp"
+#include "fulcrum/auth/rate_limiter.hpp"
+#include "fulcrum/metering/budgets.hpp"
+#include "fulcrum/metering/ledger.hpp"
 #include "fulcrum/metering/metrics.hpp"
 #include "fulcrum/net/asio.hpp"
 #include "fulcrum/net/connection_tracker.hpp"
@@ -22,6 +25,9 @@ struct Snapshot {
   std::shared_ptr<const metering::MeterTable> meters;
   // Live endpoint state, indexed like config.endpoints; mutable through atomics only.
   std::shared_ptr<router::LiveState> live;
+  // Spend and rate limits of this config's budgets and keys; internally synchronised.
+  std::shared_ptr<metering::BudgetBook> budgets;
+  std::shared_ptr<auth::RateLimiter> rate_limits;
   std::string models_json;  // the GET /v1/models body, built once
 };
 
@@ -33,6 +39,10 @@ class Runtime {
     return snapshot_.load(std::memory_order_acquire);
   }
   metering::Metrics& metrics() { return metrics_; }
+  // Null when the ledger is disabled.
+  metering::Ledger* ledger() { return ledger_.get(); }
+  // Commits every queued ledger row; called once the workers have stopped.
+  void close_ledger();
   ssl::context& tls() { return tls_; }
   const std::string& version() const { return version_; }
 
@@ -43,6 +53,7 @@ class Runtime {
   metering::Metrics metrics_;
   ssl::context tls_;
   std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
+  std::unique_ptr<metering::Ledger> ledger_;
 };
 
 // One thread's share of the gateway: an io_context run by that thread alone, its acceptor

@@ -44,6 +44,7 @@ port_of() { sed -nE "s/^listening $1 [^ ]+:([0-9]+)$/\1/p" "$dir/sim.log"; }
 cat > "$dir/fulcrum.yaml" <<YAML
 version: 1
 server: {listen: 127.0.0.1:0, admin_listen: 127.0.0.1:0, threads: 2}
+ledger: {path: $dir/ledger.db}
 endpoints:
   gpu:
     kind: provisioned

@@ -85,6 +85,10 @@ Stack::Stack(const std::string& sim_yaml, const std::string& gateway_yaml,
     gateway_text = "server:\n  listen: 127.0.0.1:0\n  admin_listen: 127.0.0.1:0\n  threads: 2\n" +
                    gateway_text;
   }
+  // Each test its own ledger, unless it brings one.
+  if (gateway_text.find("ledger:") == std::string::npos) {
+    gateway_text += "\nledger: {path: " + dir_ + "/ledger.db}\n";
+  }
   write_file(dir_ + "/fulcrum.yaml", "version: 1\n" + gateway_text);
   gateway_ = std::make_unique<Process>(
       std::vector<std::string>{fulcrum_binary(), "--config", dir_ + "/fulcrum.yaml"}, gateway_env);

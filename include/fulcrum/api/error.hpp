@@ -24,6 +24,11 @@ struct ApiError {
   static ApiError bad_gateway(std::string message);
   static ApiError gateway_timeout(std::string message);
   static ApiError service_unavailable(std::string message);
+  static ApiError unauthorized(std::string message);
+  static ApiError model_not_allowed(std::string_view model);
+  // Per-key RPM or TPM exhausted: `kind` is "requests" or "tokens", as OpenAI reports it.
+  static ApiError rate_limited(std::string_view kind, std::string message);
+  static ApiError insufficient_quota(std::string message);
   static ApiError internal(std::string message);
 };
 

@@ -23,6 +23,14 @@ std::optional<Usage> usage_from(const nlohmann::json& usage);
 // The `usage` of a whole JSON response body or of one SSE chunk's JSON payload.
 std::optional<Usage> usage_in_document(std::string_view json_text);
 
+// Characters of generated text in a response body or SSE events: the lengths of the string
+// values of "content" and "text" keys (escapes counted as written). A scan, not a parse: for
+// estimating output tokens when an upstream reports no usage.
+std::size_t generated_chars(std::string_view text);
+
+// Usage estimated from what the gateway saw: ~4 characters per output token.
+Usage estimate_usage(std::uint64_t prompt_tokens, std::size_t generated_characters);
+
 // Cheap pre-check on an SSE payload before parsing it: does it carry a non-null usage object?
 bool may_carry_usage(std::string_view json_text);
 

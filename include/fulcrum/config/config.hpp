@@ -1,6 +1,7 @@
 #pragma once
 // The immutable configuration snapshot. A request takes one snapshot at its start and uses it
 // to its end; a reload (a later issue) publishes a new snapshot and never edits one in place.
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -25,6 +26,42 @@ struct Limits {
   core::Duration idle_timeout = std::chrono::seconds(60);
 };
 
+struct LedgerConfig {
+  bool enabled = true;
+  std::string path = "fulcrum-ledger.db";
+  // Rows are committed in batches: at most this long after a request, or this many at once.
+  core::Duration batch_window = std::chrono::milliseconds(50);
+  std::size_t batch_rows = 500;
+  // Rows waiting beyond this are dropped (and counted): the request path never waits.
+  std::size_t queue_capacity = 100000;
+};
+
+enum class AuthMode { open, required };
+
+// A client API key. Only the SHA-256 of its secret is configured, never the secret.
+struct ApiKey {
+  std::string id;
+  std::array<unsigned char, 32> sha256{};
+  std::string team = "none";
+  std::vector<std::size_t> models;  // aliases it may use (Config::models indexes); empty = all
+  std::optional<std::size_t> slo;   // its requests' SLO class unless x-fulcrum-priority says
+  unsigned rpm = 0;                 // requests per minute; 0 = unlimited
+  unsigned tpm = 0;                 // tokens per minute; 0 = unlimited
+};
+
+struct Budget {
+  enum class Scope { global, key, team };
+  enum class Period { daily, monthly };
+  std::string name;
+  Scope scope = Scope::global;
+  std::string scope_value;  // the key id or team name
+  Period period = Period::daily;
+  core::TimeZone zone;      // where the period's midnight is
+  std::optional<core::Money> soft;
+  std::optional<core::Money> hard;
+  std::optional<std::size_t> downgrade_to;  // alias used once the soft limit is reached
+};
+
 struct ServerConfig {
   core::HostPort listen{"0.0.0.0", 8080};
   core::HostPort admin_listen{"127.0.0.1", 9090};
@@ -32,6 +69,8 @@ struct ServerConfig {
   Limits limits;
   // On SIGTERM/SIGINT: how long requests and streams in flight may take to finish.
   core::Duration drain_timeout = std::chrono::seconds(30);
+  // After a client leaves a stream, how long the upstream is still read for its usage.
+  core::Duration usage_drain_timeout = std::chrono::seconds(30);
 };
 
 struct Timeouts {
@@ -138,6 +177,10 @@ struct Config {
   std::vector<Route> routes;
   std::vector<std::string> route_headers;  // lower-case names that routes match on
   Classifier classifier;
+  LedgerConfig ledger;
+  AuthMode auth_mode = AuthMode::open;
+  std::vector<ApiKey> keys;
+  std::vector<Budget> budgets;
 
   const ModelAlias* find_alias(std::string_view name) const;
   std::optional<std::size_t> find_slo_class(std::string_view name) const;

@@ -18,8 +18,12 @@ struct LocalTime {
   int weekday = 0;             // 0 = Sunday .. 6 = Saturday
   int day_of_month = 1;        // 1..31
   int month = 1;               // 1..12
+  int year = 1970;
   std::int64_t local_day = 0;  // days since 1970-01-01 in local time
 };
+
+// Days since 1970-01-01 of a proleptic Gregorian date.
+std::int64_t days_from_civil(int year, int month, int day);
 
 class TimeZone {
  public:

@@ -22,8 +22,10 @@ class Registry;
 
 namespace fulcrum::metering {
 
+class BudgetBook;
 class MoneyCell;
 class MoneyCounterFamily;
+struct LedgerStats;
 
 enum class Outcome {
   success,         // 2xx relayed in full
@@ -74,6 +76,10 @@ struct MeterTable {
   std::vector<prometheus::Gauge*> ttft_estimate;       // by endpoint
   std::vector<prometheus::Gauge*> per_token_estimate;  // by endpoint
   std::vector<prometheus::Gauge*> circuit_open;        // by endpoint
+
+  // Budgets, by Config::budgets index.
+  std::vector<prometheus::Gauge*> budget_spend;
+  std::unique_ptr<CounterGrid> budget_actions;  // budget × action
 };
 
 // Counts a request against its endpoint's in-flight gauge for the guard's lifetime.
@@ -127,18 +133,29 @@ class Metrics {
                         double per_output_token_seconds);
   void circuit(const MeterTable& table, std::size_t endpoint, bool open);
 
+  // Budgets and the ledger (metrics_access.cpp). Actions: rejected, downgraded, soft_exceeded.
+  void budget_action(const MeterTable& table, std::size_t budget, std::string_view action);
+  // At each scrape, budget spend gauges are read from `budgets` (kept alive by the pointer).
+  void watch_budgets(const config::Config& config, const MeterTable& table,
+                     std::shared_ptr<BudgetBook> budgets);
+  void watch_ledger(const LedgerStats* stats);
+
   // The Prometheus text exposition of every metric.
-  std::string scrape() const;
+  std::string scrape();
 
  private:
   struct Families;
   struct RoutingFamilies;
+  struct AccessFamilies;
+  void bind_access(const config::Config& config, MeterTable& table);
+  void refresh_watched();
   void bind_routing(const config::Config& config, MeterTable& table);
 
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<MoneyCounterFamily> cost_;
   std::unique_ptr<Families> families_;
   std::unique_ptr<RoutingFamilies> routing_;
+  std::unique_ptr<AccessFamilies> access_;
 };
 
 }  // namespace fulcrum::metering

@@ -1,0 +1,49 @@
+#pragma once
+// Per-key requests-per-minute and tokens-per-minute limits as token buckets that refill
+// continuously. Tokens are reserved at admission from an estimate and settled with the
+// real usage when the request ends.
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "fulcrum/config/config.hpp"
+#include "fulcrum/core/duration.hpp"
+
+namespace fulcrum::auth {
+
+// One limit as OpenAI's x-ratelimit-* headers describe it.
+struct LimitStatus {
+  std::uint64_t limit = 0;  // 0: no limit of this kind
+  std::uint64_t remaining = 0;
+  core::Duration reset{0};  // until the bucket is full again
+};
+
+struct RateDecision {
+  bool allowed = true;
+  bool requests_exhausted = false;  // otherwise tokens were
+  LimitStatus requests;
+  LimitStatus tokens;
+  core::Duration retry_after{0};
+};
+
+class RateLimiter {
+ public:
+  explicit RateLimiter(const config::Config& config);
+  ~RateLimiter();
+
+  RateDecision admit(std::size_t key, std::uint64_t estimated_tokens, core::Clock::time_point now);
+  // Gives back what was reserved and takes what was used (the bucket may go below zero).
+  void settle(std::size_t key, std::uint64_t reserved_tokens, std::uint64_t used_tokens,
+              core::Clock::time_point now);
+
+ private:
+  struct Buckets;
+  std::vector<std::unique_ptr<Buckets>> keys_;
+};
+
+// "1s", "6m0s", "250ms": the duration format of OpenAI's x-ratelimit-reset-* headers.
+std::string format_reset(core::Duration duration);
+
+}  // namespace fulcrum::auth

@@ -1,0 +1,62 @@
+#pragma once
+// Spend limits per key, team or globally, per day or month in a time zone. A request reserves
+// its estimated cost in every budget that covers it before it is sent, and settles the real
+// cost when it ends, so concurrent requests cannot overshoot a hard limit by more than the
+// difference between estimates and real costs of what is in flight.
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "fulcrum/config/config.hpp"
+#include "fulcrum/core/money.hpp"
+#include "fulcrum/core/time_zone.hpp"
+
+namespace fulcrum::metering {
+
+// The current period of a budget: [start, end).
+struct Period {
+  core::WallTime start;
+  core::WallTime end;
+};
+Period period_at(const config::Budget& budget, core::WallTime now);
+
+struct BudgetAdmission {
+  bool allowed = true;
+  std::optional<std::size_t> refused_by;  // the hard budget that said no
+  std::chrono::seconds retry_after{0};    // until that budget's period resets
+  std::optional<std::size_t> downgrade_to;  // alias: a soft limit with on_soft is reached
+  std::optional<std::size_t> soft_budget;   // which budget asked for the downgrade
+};
+
+class BudgetBook {
+ public:
+  explicit BudgetBook(const config::Config& config);
+  ~BudgetBook();
+
+  // Whether budget `index` covers requests of this key and team.
+  bool covers(std::size_t index, std::string_view key_id, std::string_view team) const;
+
+  // Checks soft limits only (before routing, to pick a downgrade alias).
+  BudgetAdmission check_soft(std::string_view key_id, std::string_view team,
+                             core::WallTime now);
+  // Reserves `estimate` in every covering budget, or in none if a hard limit would be passed.
+  BudgetAdmission reserve(std::string_view key_id, std::string_view team, core::Money estimate,
+                          core::WallTime now);
+  // Releases the reservation and adds the real cost.
+  void settle(std::string_view key_id, std::string_view team, core::Money reserved,
+              core::Money actual, core::WallTime now);
+
+  // Spend already recorded in the current period (from the ledger, at start).
+  void restore(std::size_t index, core::Money spent, core::WallTime now);
+
+  core::Money spent(std::size_t index, core::WallTime now);
+  std::size_t size() const { return states_.size(); }
+
+ private:
+  struct State;
+  const config::Config& config_;
+  std::vector<std::unique_ptr<State>> states_;
+};
+
+}  // namespace fulcrum::metering

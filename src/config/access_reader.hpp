@@ -1,0 +1,16 @@
+#pragma once
+// Readers for who may use the gateway and what it records: the ledger, auth mode, API keys
+// and budgets.
+#include "fulcrum/config/config.hpp"
+#include "yaml_reader.hpp"
+
+namespace fulcrum::config {
+
+void read_ledger(const YAML::Node& node, Diagnostics& diag, Config& config);
+void read_auth(const YAML::Node& node, Diagnostics& diag, Config& config);
+// Needs the aliases and SLO classes.
+void read_keys(const YAML::Node& node, Diagnostics& diag, Config& config);
+// Needs the keys and aliases.
+void read_budgets(const YAML::Node& node, Diagnostics& diag, Config& config);
+
+}  // namespace fulcrum::config

@@ -1,0 +1,142 @@
+#include "fulcrum/metering/budgets.hpp"
+
+#include <mutex>
+
+namespace fulcrum::metering {
+namespace {
+
+core::WallTime local_midnight(const core::TimeZone& zone, std::int64_t local_day,
+                              core::WallTime near) {
+  // The offset in effect near that midnight; off by the DST shift on the two days a year
+  // when it changes between midnight and `near`.
+  const std::int64_t seconds = local_day * 86400 - zone.offset_at(near);
+  return core::WallClock::from_time_t(static_cast<std::time_t>(seconds));
+}
+
+}  // namespace
+
+Period period_at(const config::Budget& budget, core::WallTime now) {
+  const core::LocalTime local = budget.zone.local(now);
+  if (budget.period == config::Budget::Period::daily) {
+    return {local_midnight(budget.zone, local.local_day, now),
+            local_midnight(budget.zone, local.local_day + 1, now + std::chrono::hours(24))};
+  }
+  const std::int64_t first = core::days_from_civil(local.year, local.month, 1);
+  const std::int64_t next = local.month == 12 ? core::days_from_civil(local.year + 1, 1, 1)
+                                              : core::days_from_civil(local.year, local.month + 1, 1);
+  return {local_midnight(budget.zone, first, now),
+          local_midnight(budget.zone, next, now + std::chrono::hours(24) * (next - local.local_day))};
+}
+
+// Guarded by its mutex: a budget's admission is a comparison and two additions.
+struct BudgetBook::State {
+  std::mutex mutex;
+  Period period{};
+  core::Money spent;     // settled in the current period
+  core::Money reserved;  // held by requests in flight
+
+  // Starts a new period when `now` has left the current one.
+  void roll(const config::Budget& budget, core::WallTime now) {
+    if (now >= period.start && now < period.end) return;
+    period = period_at(budget, now);
+    spent = core::Money{};
+  }
+};
+
+BudgetBook::BudgetBook(const config::Config& config) : config_(config) {
+  for (std::size_t i = 0; i < config.budgets.size(); ++i) {
+    states_.push_back(std::make_unique<State>());
+  }
+}
+
+BudgetBook::~BudgetBook() = default;
+
+bool BudgetBook::covers(std::size_t index, std::string_view key_id, std::string_view team) const {
+  const config::Budget& budget = config_.budgets[index];
+  switch (budget.scope) {
+    case config::Budget::Scope::global:
+      return true;
+    case config::Budget::Scope::key:
+      return budget.scope_value == key_id;
+    case config::Budget::Scope::team:
+      return budget.scope_value == team;
+  }
+  return false;
+}
+
+BudgetAdmission BudgetBook::check_soft(std::string_view key_id, std::string_view team,
+                                       core::WallTime now) {
+  BudgetAdmission admission;
+  for (std::size_t i = 0; i < states_.size(); ++i) {
+    const config::Budget& budget = config_.budgets[i];
+    if (!budget.soft || !covers(i, key_id, team)) continue;
+    State& state = *states_[i];
+    const std::lock_guard lock(state.mutex);
+    state.roll(budget, now);
+    if (state.spent >= *budget.soft) {
+      if (!admission.soft_budget) admission.soft_budget = i;
+      if (budget.downgrade_to && !admission.downgrade_to) {
+        admission.downgrade_to = budget.downgrade_to;
+        admission.soft_budget = i;
+      }
+    }
+  }
+  return admission;
+}
+
+BudgetAdmission BudgetBook::reserve(std::string_view key_id, std::string_view team,
+                                    core::Money estimate, core::WallTime now) {
+  BudgetAdmission admission;
+  std::vector<std::size_t> taken;
+  for (std::size_t i = 0; i < states_.size(); ++i) {
+    if (!covers(i, key_id, team)) continue;
+    const config::Budget& budget = config_.budgets[i];
+    State& state = *states_[i];
+    const std::lock_guard lock(state.mutex);
+    state.roll(budget, now);
+    if (budget.hard && state.spent + state.reserved + estimate > *budget.hard) {
+      admission.allowed = false;
+      admission.refused_by = i;
+      admission.retry_after = std::chrono::ceil<std::chrono::seconds>(state.period.end - now);
+      break;
+    }
+    state.reserved += estimate;
+    taken.push_back(i);
+  }
+  if (!admission.allowed) {
+    for (std::size_t i : taken) {
+      State& state = *states_[i];
+      const std::lock_guard lock(state.mutex);
+      state.reserved += core::Money{-estimate.nano_usd};
+    }
+  }
+  return admission;
+}
+
+void BudgetBook::settle(std::string_view key_id, std::string_view team, core::Money reserved,
+                        core::Money actual, core::WallTime now) {
+  for (std::size_t i = 0; i < states_.size(); ++i) {
+    if (!covers(i, key_id, team)) continue;
+    State& state = *states_[i];
+    const std::lock_guard lock(state.mutex);
+    state.roll(config_.budgets[i], now);
+    state.reserved += core::Money{-reserved.nano_usd};
+    state.spent += actual;
+  }
+}
+
+void BudgetBook::restore(std::size_t index, core::Money spent, core::WallTime now) {
+  State& state = *states_[index];
+  const std::lock_guard lock(state.mutex);
+  state.roll(config_.budgets[index], now);
+  state.spent += spent;
+}
+
+core::Money BudgetBook::spent(std::size_t index, core::WallTime now) {
+  State& state = *states_[index];
+  const std::lock_guard lock(state.mutex);
+  state.roll(config_.budgets[index], now);
+  return state.spent;
+}
+
+}  // namespace fulcrum::metering

@@ -1,0 +1,227 @@
+#include <spdlog/spdlog.h>
+#include <sqlite3.h>
+
+#include <nlohmann/json.hpp>
+#include <ostream>
+
+#include "fulcrum/metering/ledger.hpp"
+
+namespace fulcrum::metering {
+namespace {
+
+constexpr const char* kColumns =
+    "request_id, started_ms, finished_ms, key_id, team, alias, route, slo_class, endpoint, "
+    "endpoint_kind, upstream_model, input_tokens, cached_tokens, output_tokens, cost_nano_usd, "
+    "amortized_nano_usd, ttft_ms, duration_ms, status, outcome, attempts, estimated";
+
+// Each entry moves the schema from version i to i + 1; never edit one that has shipped.
+constexpr const char* kMigrations[] = {
+    R"(CREATE TABLE requests (
+         request_id TEXT NOT NULL,
+         started_ms INTEGER NOT NULL,
+         finished_ms INTEGER NOT NULL,
+         key_id TEXT NOT NULL,
+         team TEXT NOT NULL,
+         alias TEXT NOT NULL,
+         route TEXT NOT NULL,
+         slo_class TEXT NOT NULL,
+         endpoint TEXT NOT NULL,
+         endpoint_kind TEXT NOT NULL,
+         upstream_model TEXT NOT NULL,
+         input_tokens INTEGER NOT NULL,
+         cached_tokens INTEGER NOT NULL,
+         output_tokens INTEGER NOT NULL,
+         cost_nano_usd INTEGER NOT NULL,
+         amortized_nano_usd INTEGER NOT NULL,
+         ttft_ms REAL,
+         duration_ms REAL NOT NULL,
+         status INTEGER NOT NULL,
+         outcome TEXT NOT NULL,
+         attempts INTEGER NOT NULL,
+         estimated INTEGER NOT NULL);
+       CREATE INDEX requests_started ON requests (started_ms);
+       CREATE INDEX requests_finished ON requests (finished_ms);)",
+};
+static_assert(std::size(kMigrations) == SqliteLedger::kSchemaVersion);
+
+std::string csv_field(std::string_view text) {
+  if (text.find_first_of(",\"\n\r") == std::string_view::npos) return std::string(text);
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+struct SqliteLedger::Db {
+  sqlite3* handle = nullptr;
+  sqlite3_stmt* insert = nullptr;
+
+  ~Db() {
+    sqlite3_finalize(insert);
+    sqlite3_close_v2(handle);
+  }
+  bool exec(const char* sql) {
+    char* message = nullptr;
+    if (sqlite3_exec(handle, sql, nullptr, nullptr, &message) == SQLITE_OK) return true;
+    spdlog::error("ledger_sql_failed error=\"{}\"", message ? message : "unknown");
+    sqlite3_free(message);
+    return false;
+  }
+  std::string error() const { return sqlite3_errmsg(handle); }
+};
+
+SqliteLedger::SqliteLedger(std::unique_ptr<Db> db) : db_(std::move(db)) {}
+SqliteLedger::~SqliteLedger() = default;
+
+core::Expected<std::unique_ptr<SqliteLedger>, std::string> SqliteLedger::open(
+    const std::string& path) {
+  auto db = std::make_unique<Db>();
+  if (sqlite3_open_v2(path.c_str(), &db->handle,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                      nullptr) != SQLITE_OK) {
+    return core::Unexpected{"cannot open ledger " + path + ": " + db->error()};
+  }
+  sqlite3_busy_timeout(db->handle, 5000);
+  // WAL: readers (exports) never block the writer. NORMAL: a commit survives the process
+  // being killed; only a power loss can take the last transactions.
+  if (!db->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")) {
+    return core::Unexpected{"cannot set up ledger " + path + ": " + db->error()};
+  }
+  int version = 0;
+  sqlite3_stmt* query = nullptr;
+  sqlite3_prepare_v2(db->handle, "PRAGMA user_version", -1, &query, nullptr);
+  if (query != nullptr && sqlite3_step(query) == SQLITE_ROW) version = sqlite3_column_int(query, 0);
+  sqlite3_finalize(query);
+  if (version > kSchemaVersion) {
+    return core::Unexpected{"ledger " + path + " has schema version " + std::to_string(version) +
+                            ", newer than this Fulcrum knows (" +
+                            std::to_string(kSchemaVersion) + ")"};
+  }
+  for (; version < kSchemaVersion; ++version) {
+    const std::string step = std::string("BEGIN;") + kMigrations[version] +
+                             "PRAGMA user_version=" + std::to_string(version + 1) + ";COMMIT;";
+    if (!db->exec(step.c_str())) {
+      db->exec("ROLLBACK;");
+      return core::Unexpected{"cannot migrate ledger " + path + " to schema version " +
+                              std::to_string(version + 1) + ": " + db->error()};
+    }
+  }
+  const std::string insert = std::string("INSERT INTO requests (") + kColumns +
+                             ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+  if (sqlite3_prepare_v2(db->handle, insert.c_str(), -1, &db->insert, nullptr) != SQLITE_OK) {
+    return core::Unexpected{"cannot prepare ledger insert: " + db->error()};
+  }
+  return std::unique_ptr<SqliteLedger>(new SqliteLedger(std::move(db)));
+}
+
+bool SqliteLedger::append(const std::vector<LedgerRow>& rows) {
+  if (!db_->exec("BEGIN")) return false;
+  sqlite3_stmt* s = db_->insert;
+  for (const LedgerRow& r : rows) {
+    int i = 0;
+    const auto text = [&](const std::string& value) {
+      sqlite3_bind_text(s, ++i, value.data(), static_cast<int>(value.size()), SQLITE_STATIC);
+    };
+    const auto integer = [&](std::int64_t value) { sqlite3_bind_int64(s, ++i, value); };
+    text(r.request_id);
+    integer(r.started_ms);
+    integer(r.finished_ms);
+    text(r.key_id);
+    text(r.team);
+    text(r.alias);
+    text(r.route);
+    text(r.slo_class);
+    text(r.endpoint);
+    text(r.endpoint_kind);
+    text(r.upstream_model);
+    integer(r.input_tokens);
+    integer(r.cached_tokens);
+    integer(r.output_tokens);
+    integer(r.cost.nano_usd);
+    integer(r.amortized_cost.nano_usd);
+    if (r.ttft_ms >= 0) {
+      sqlite3_bind_double(s, ++i, r.ttft_ms);
+    } else {
+      sqlite3_bind_null(s, ++i);
+    }
+    sqlite3_bind_double(s, ++i, r.duration_ms);
+    integer(r.status);
+    text(r.outcome);
+    integer(r.attempts);
+    integer(r.estimated ? 1 : 0);
+    const int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    if (rc != SQLITE_DONE) {
+      spdlog::error("ledger_insert_failed error=\"{}\"", db_->error());
+      db_->exec("ROLLBACK");
+      return false;
+    }
+  }
+  return db_->exec("COMMIT");
+}
+
+core::Money SqliteLedger::spent_since(std::int64_t since_ms, std::string_view key_id,
+                                      std::string_view team) {
+  sqlite3_stmt* q = nullptr;
+  sqlite3_prepare_v2(db_->handle,
+                     "SELECT COALESCE(SUM(cost_nano_usd), 0) FROM requests WHERE finished_ms >= ?1 "
+                     "AND (?2 = '' OR key_id = ?2) AND (?3 = '' OR team = ?3)",
+                     -1, &q, nullptr);
+  sqlite3_bind_int64(q, 1, since_ms);
+  sqlite3_bind_text(q, 2, key_id.data(), static_cast<int>(key_id.size()), SQLITE_STATIC);
+  sqlite3_bind_text(q, 3, team.data(), static_cast<int>(team.size()), SQLITE_STATIC);
+  core::Money spent;
+  if (sqlite3_step(q) == SQLITE_ROW) spent = core::Money{sqlite3_column_int64(q, 0)};
+  sqlite3_finalize(q);
+  return spent;
+}
+
+std::size_t SqliteLedger::export_rows(std::int64_t since_ms, ExportFormat format,
+                                      std::ostream& out) {
+  sqlite3_stmt* q = nullptr;
+  const std::string sql = std::string("SELECT ") + kColumns +
+                          " FROM requests WHERE started_ms >= ?1 ORDER BY started_ms, rowid";
+  sqlite3_prepare_v2(db_->handle, sql.c_str(), -1, &q, nullptr);
+  sqlite3_bind_int64(q, 1, since_ms);
+  const int columns = sqlite3_column_count(q);
+  if (format == ExportFormat::csv) {
+    for (int c = 0; c < columns; ++c) out << (c ? "," : "") << sqlite3_column_name(q, c);
+    out << '\n';
+  }
+  std::size_t count = 0;
+  while (sqlite3_step(q) == SQLITE_ROW) {
+    nlohmann::json row = nlohmann::json::object();
+    for (int c = 0; c < columns; ++c) {
+      const char* name = sqlite3_column_name(q, c);
+      const int type = sqlite3_column_type(q, c);
+      if (format == ExportFormat::csv) {
+        if (c) out << ',';
+        if (type == SQLITE_TEXT) {
+          out << csv_field(reinterpret_cast<const char*>(sqlite3_column_text(q, c)));
+        } else if (type != SQLITE_NULL) {
+          out << sqlite3_column_text(q, c);
+        }
+      } else if (type == SQLITE_INTEGER) {
+        row[name] = sqlite3_column_int64(q, c);
+      } else if (type == SQLITE_FLOAT) {
+        row[name] = sqlite3_column_double(q, c);
+      } else if (type == SQLITE_TEXT) {
+        row[name] = reinterpret_cast<const char*>(sqlite3_column_text(q, c));
+      } else {
+        row[name] = nullptr;
+      }
+    }
+    if (format == ExportFormat::jsonl) out << row.dump() << '\n';
+    if (format == ExportFormat::csv) out << '\n';
+    ++count;
+  }
+  sqlite3_finalize(q);
+  return count;
+}
+
+}  // namespace fulcrum::metering

@@ -7,7 +7,9 @@
 #include <cstring>
 #include <iostream>
 #include <string>
+#include <vector>
 
+#include "cli/commands.hpp"
 #include "fulcrum/config/loader.hpp"
 #include "fulcrum/net/gateway.hpp"
 
@@ -18,6 +20,10 @@ constexpr const char* kUsage = R"(fulcrum: an LLM gateway for serverless and pro
 usage:
   fulcrum --config FILE     run the gateway on FILE (YAML, schema version 1)
   fulcrum --check FILE      validate FILE, print every problem, exit 0 when it is valid
+                            (also: fulcrum check FILE)
+  fulcrum keys hash         print the SHA-256 of a key read from standard input (for keys:)
+  fulcrum ledger export [--config FILE | --ledger PATH] [--since WHEN] [--format csv|jsonl]
+                            print the usage ledger (WHEN: 2026-11-01, ...T08:00:00Z, or 24h ago)
   fulcrum --version         print the version
   fulcrum --help            print this text
 
@@ -47,6 +53,11 @@ int print_issues(const std::vector<fulcrum::config::Issue>& issues) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.size() == 2 && args[0] == "keys" && args[1] == "hash") return fulcrum::cli::keys_hash();
+  if (args.size() >= 2 && args[0] == "ledger" && args[1] == "export") {
+    return fulcrum::cli::ledger_export({args.begin() + 2, args.end()});
+  }
   std::string config_path;
   bool check_only = false;
   for (int i = 1; i < argc; ++i) {
@@ -59,8 +70,8 @@ int main(int argc, char** argv) {
       std::cout << "fulcrum " << FULCRUM_VERSION << "\n";
       return 0;
     }
-    if ((arg == "--config" || arg == "--check") && i + 1 < argc) {
-      check_only = arg == "--check";
+    if ((arg == "--config" || arg == "--check" || arg == "check") && i + 1 < argc) {
+      check_only = arg != "--config";
       config_path = argv[++i];
       continue;
     }

@@ -27,8 +27,7 @@ core::Expected<Principal, AuthFailure> authenticate(std::string_view authorizati
                                                     const config::Config& config) {
   constexpr std::string_view kBearer = "Bearer ";
   std::string_view presented;
-  if (authorization.size() > kBearer.size() &&
-      authorization.substr(0, kBearer.size()) == kBearer) {
+  if (authorization.size() > kBearer.size() && authorization.substr(0, kBearer.size()) == kBearer) {
     presented = authorization.substr(kBearer.size());
   }
   const bool required = config.auth_mode == config::AuthMode::required;

@@ -24,13 +24,15 @@ struct Bucket {
     s.limit = static_cast<std::uint64_t>(capacity);
     s.remaining = static_cast<std::uint64_t>(std::max(0.0, std::floor(level)));
     const double missing = capacity - level;
-    s.reset = core::Duration(static_cast<core::Duration::rep>(std::ceil(missing * 60000.0 / capacity)));
+    s.reset =
+        core::Duration(static_cast<core::Duration::rep>(std::ceil(missing * 60000.0 / capacity)));
     return s;
   }
   // How long until `amount` is available.
   core::Duration wait_for(double amount) const {
     const double missing = std::max(0.0, amount - level);
-    return core::Duration(static_cast<core::Duration::rep>(std::ceil(missing * 60000.0 / capacity)));
+    return core::Duration(
+        static_cast<core::Duration::rep>(std::ceil(missing * 60000.0 / capacity)));
   }
 };
 
@@ -81,14 +83,15 @@ RateDecision RateLimiter::admit(std::size_t key, std::uint64_t estimated_tokens,
   return decision;
 }
 
-void RateLimiter::settle(std::size_t key, std::uint64_t reserved_tokens,
-                         std::uint64_t used_tokens, core::Clock::time_point now) {
+void RateLimiter::settle(std::size_t key, std::uint64_t reserved_tokens, std::uint64_t used_tokens,
+                         core::Clock::time_point now) {
   if (key >= keys_.size()) return;
   Buckets& b = *keys_[key];
   const std::lock_guard lock(b.mutex);
   if (!b.tokens) return;
   b.tokens->refill(now);
-  const double reserved = std::min<double>(static_cast<double>(reserved_tokens), b.tokens->capacity);
+  const double reserved =
+      std::min<double>(static_cast<double>(reserved_tokens), b.tokens->capacity);
   b.tokens->level += reserved - static_cast<double>(used_tokens);
 }
 

@@ -68,8 +68,8 @@ void read_ledger(const YAML::Node& node, Diagnostics& diag, Config& config) {
       ledger.batch_window = *d;
     }
   }
-  for (auto [key, field] : {std::pair{"batch_rows", &ledger.batch_rows},
-                            {"queue_capacity", &ledger.queue_capacity}}) {
+  for (auto [key, field] :
+       {std::pair{"batch_rows", &ledger.batch_rows}, {"queue_capacity", &ledger.queue_capacity}}) {
     const YAML::Node value = map.optional(key);
     if (!value.IsDefined()) continue;
     const auto number = read_unsigned(value, diag, key);
@@ -175,9 +175,8 @@ void read_budgets(const YAML::Node& node, Diagnostics& diag, Config& config) {
         } else if (key.IsDefined()) {
           budget.scope = Budget::Scope::key;
           budget.scope_value = read_string(key, diag, "scope.key").value_or("");
-          const bool known = std::any_of(config.keys.begin(), config.keys.end(), [&](const auto& k) {
-            return k.id == budget.scope_value;
-          });
+          const bool known = std::any_of(config.keys.begin(), config.keys.end(),
+                                         [&](const auto& k) { return k.id == budget.scope_value; });
           if (!known) diag.error(key, "scope names unknown key id '" + budget.scope_value + "'");
         } else {
           budget.scope = Budget::Scope::team;

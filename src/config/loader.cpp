@@ -63,10 +63,9 @@ void read_server(const YAML::Node& node, Diagnostics& diag, ServerConfig& server
   }
   read_into(map.optional("drain_timeout"), server.drain_timeout,
             [&](const YAML::Node& n) { return read_duration(n, diag, "server.drain_timeout"); });
-  read_into(map.optional("usage_drain_timeout"), server.usage_drain_timeout,
-            [&](const YAML::Node& n) {
-              return read_duration(n, diag, "server.usage_drain_timeout");
-            });
+  read_into(
+      map.optional("usage_drain_timeout"), server.usage_drain_timeout,
+      [&](const YAML::Node& n) { return read_duration(n, diag, "server.usage_drain_timeout"); });
 
   const YAML::Node limits_node = map.optional("limits");
   if (!limits_node.IsDefined()) return;

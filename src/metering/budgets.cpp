@@ -22,10 +22,12 @@ Period period_at(const config::Budget& budget, core::WallTime now) {
             local_midnight(budget.zone, local.local_day + 1, now + std::chrono::hours(24))};
   }
   const std::int64_t first = core::days_from_civil(local.year, local.month, 1);
-  const std::int64_t next = local.month == 12 ? core::days_from_civil(local.year + 1, 1, 1)
-                                              : core::days_from_civil(local.year, local.month + 1, 1);
-  return {local_midnight(budget.zone, first, now),
-          local_midnight(budget.zone, next, now + std::chrono::hours(24) * (next - local.local_day))};
+  const std::int64_t next = local.month == 12
+                                ? core::days_from_civil(local.year + 1, 1, 1)
+                                : core::days_from_civil(local.year, local.month + 1, 1);
+  return {
+      local_midnight(budget.zone, first, now),
+      local_midnight(budget.zone, next, now + std::chrono::hours(24) * (next - local.local_day))};
 }
 
 // Guarded by its mutex: a budget's admission is a comparison and two additions.

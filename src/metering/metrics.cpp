@@ -8,9 +8,9 @@
 
 #include <sstream>
 
+#include "access_families.hpp"
 #include "fulcrum/metering/counter_grid.hpp"
 #include "fulcrum/metering/money_counter.hpp"
-#include "access_families.hpp"
 #include "routing_families.hpp"
 
 namespace fulcrum::metering {

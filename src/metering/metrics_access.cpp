@@ -6,8 +6,7 @@
 namespace fulcrum::metering {
 namespace {
 
-constexpr std::array<std::string_view, 3> kBudgetActions{"rejected", "downgraded",
-                                                         "soft_exceeded"};
+constexpr std::array<std::string_view, 3> kBudgetActions{"rejected", "downgraded", "soft_exceeded"};
 
 }  // namespace
 
@@ -50,7 +49,8 @@ void Metrics::bind_access(const config::Config& config, MeterTable& table) {
     }
   }
   CounterGrid::Axis actions;
-  for (std::string_view action : kBudgetActions) actions.push_back({{"action", std::string(action)}});
+  for (std::string_view action : kBudgetActions)
+    actions.push_back({{"action", std::string(action)}});
   if (budgets.empty()) budgets.push_back({{"budget", "none"}});  // a grid needs every axis
   table.budget_actions = std::make_unique<CounterGrid>(
       f.budget_actions, std::vector<CounterGrid::Axis>{std::move(budgets), std::move(actions)});
@@ -88,7 +88,8 @@ void Metrics::refresh_watched() {
   }
   if (f.ledger != nullptr) {
     const auto advance = [&f](const char* result, std::uint64_t now_value, std::uint64_t& seen) {
-      if (now_value > seen) f.ledger_rows.Add({{"result", result}}).Increment(double(now_value - seen));
+      if (now_value > seen)
+        f.ledger_rows.Add({{"result", result}}).Increment(double(now_value - seen));
       seen = now_value;
     };
     advance("written", f.ledger->written.load(), f.seen_written);

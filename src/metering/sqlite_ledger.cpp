@@ -98,8 +98,8 @@ core::Expected<std::unique_ptr<SqliteLedger>, std::string> SqliteLedger::open(
   sqlite3_finalize(query);
   if (version > kSchemaVersion) {
     return core::Unexpected{"ledger " + path + " has schema version " + std::to_string(version) +
-                            ", newer than this Fulcrum knows (" +
-                            std::to_string(kSchemaVersion) + ")"};
+                            ", newer than this Fulcrum knows (" + std::to_string(kSchemaVersion) +
+                            ")"};
   }
   for (; version < kSchemaVersion; ++version) {
     const std::string step = std::string("BEGIN;") + kMigrations[version] +

@@ -5,9 +5,9 @@
 #include <string>
 
 #include "fulcrum/api/error.hpp"
-#include "fulcrum/auth/authenticator.hpp"
 #include "fulcrum/api/request.hpp"
 #include "fulcrum/api/usage.hpp"
+#include "fulcrum/auth/authenticator.hpp"
 #include "fulcrum/metering/metrics.hpp"
 #include "fulcrum/router/plan.hpp"
 #include "proxy_handler.hpp"
@@ -58,9 +58,9 @@ struct ProxyHandler::Exchange {
   unsigned status = 0;
   metering::Outcome outcome = metering::Outcome::success;
   std::optional<api::Usage> usage;
-  bool usage_estimated = false;      // the upstream reported none: estimated from what passed
-  std::size_t generated_chars = 0;   // text relayed, for that estimate
-  std::uint64_t prompt_tokens = 0;   // estimated at routing
+  bool usage_estimated = false;     // the upstream reported none: estimated from what passed
+  std::size_t generated_chars = 0;  // text relayed, for that estimate
+  std::uint64_t prompt_tokens = 0;  // estimated at routing
   core::Money cost;
   std::optional<TimePoint> first_byte;
   unsigned attempts = 0;

@@ -338,8 +338,7 @@ awaitable<ProxyHandler::AttemptResult> ProxyHandler::relay_stream(Stream& upstre
     // usage chunk arrives, within usage_drain_timeout, so the ledger gets the real usage.
     ex.outcome = Outcome::client_closed;
     const TimePoint drain_deadline =
-        std::min(ex.deadline,
-                 core::Clock::now() + ex.snapshot->config.server.usage_drain_timeout);
+        std::min(ex.deadline, core::Clock::now() + ex.snapshot->config.server.usage_drain_timeout);
     while (!ex.usage && !parser.is_done() && !upstream_ec) {
       parser.get().body().data = buffer.data();
       parser.get().body().size = buffer.size();

@@ -2,8 +2,8 @@
 // The data plane: OpenAI-compatible requests in, the routed upstream's response out,
 // streamed chunk by chunk, metered when it ends.
 #include "fulcrum/api/request.hpp"
-#include "fulcrum/router/prompt.hpp"
 #include "fulcrum/net/http_server.hpp"
+#include "fulcrum/router/prompt.hpp"
 #include "runtime.hpp"
 
 namespace fulcrum::net {

@@ -197,9 +197,9 @@ awaitable<bool> ProxyHandler::proxy(beast::tcp_stream& client, Request& request,
 bool ProxyHandler::admit(Exchange& ex, const router::PromptFeatures& prompt) {
   const config::Config& config = ex.snapshot->config;
   if (ex.principal.key != nullptr) {
-    const double expected_output =
-        prompt.max_tokens ? static_cast<double>(*prompt.max_tokens)
-                          : ex.snapshot->live->expected_output_tokens(ex.plan.route);
+    const double expected_output = prompt.max_tokens
+                                       ? static_cast<double>(*prompt.max_tokens)
+                                       : ex.snapshot->live->expected_output_tokens(ex.plan.route);
     const auto tokens = prompt.estimated_tokens + static_cast<std::uint64_t>(expected_output);
     const auth::RateDecision decision =
         ex.snapshot->rate_limits->admit(ex.principal.key_index, tokens, core::Clock::now());
@@ -208,8 +208,8 @@ bool ProxyHandler::admit(Exchange& ex, const router::PromptFeatures& prompt) {
       const auth::LimitStatus& status =
           decision.requests_exhausted ? decision.requests : decision.tokens;
       ex.failure = api::ApiError::rate_limited(
-          kind, "Rate limit reached for key '" + ex.principal.key->id + "': " +
-                    std::to_string(status.limit) + " " + std::string(kind) +
+          kind, "Rate limit reached for key '" + ex.principal.key->id +
+                    "': " + std::to_string(status.limit) + " " + std::string(kind) +
                     " per minute. Please try again in " + auth::format_reset(decision.retry_after) +
                     ".");
       for (const auto& [suffix, limit] :
@@ -243,9 +243,9 @@ bool ProxyHandler::admit(Exchange& ex, const router::PromptFeatures& prompt) {
     const config::Budget& budget = config.budgets[*admission.refused_by];
     runtime_.metrics().budget_action(*ex.snapshot->meters, *admission.refused_by, "rejected");
     const auto seconds = std::max<std::int64_t>(1, admission.retry_after.count());
-    ex.failure = api::ApiError::insufficient_quota(
-        "Budget '" + budget.name + "' is exhausted for this period; it resets in " +
-        std::to_string(seconds) + " s.");
+    ex.failure = api::ApiError::insufficient_quota("Budget '" + budget.name +
+                                                   "' is exhausted for this period; it resets in " +
+                                                   std::to_string(seconds) + " s.");
     ex.failure_headers.emplace_back("retry-after", std::to_string(seconds));
     ex.outcome = Outcome::client_error;
     return false;

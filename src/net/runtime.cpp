@@ -3,8 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <nlohmann/json.hpp>
-#include <stdexcept>
 #include <random>
+#include <stdexcept>
 
 namespace fulcrum::net {
 namespace {

@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "access_log.hpp"
-#include "fulcrum/config/config.hpp"
 #include "fulcrum/auth/rate_limiter.hpp"
+#include "fulcrum/config/config.hpp"
 #include "fulcrum/metering/budgets.hpp"
 #include "fulcrum/metering/ledger.hpp"
 #include "fulcrum/metering/metrics.hpp"

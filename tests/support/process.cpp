@@ -113,6 +113,23 @@ void Process::signal(int number) {
   if (!status_) kill(pid_, number);
 }
 
+int Process::wait_exit(std::chrono::milliseconds timeout) {
+  if (status_) return *status_;
+  int status = 0;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      status_ = status;
+      // The output may still be in the pipe: let the reader drain it.
+      std::unique_lock lock(mutex_);
+      changed_.wait_for(lock, std::chrono::seconds(5), [this] { return closed_; });
+      return status;
+    }
+    usleep(10'000);
+  }
+  return stop();
+}
+
 int Process::stop() {
   if (status_) return *status_;
   kill(pid_, SIGTERM);

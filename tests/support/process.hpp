@@ -32,6 +32,9 @@ class Process {
       std::chrono::milliseconds timeout = std::chrono::seconds(10));
   std::vector<std::string> lines() const;
   void signal(int number);
+  // Waits for the process to exit on its own (then SIGTERM, as stop(), after `timeout`);
+  // returns the wait status once its whole output has been read.
+  int wait_exit(std::chrono::milliseconds timeout = std::chrono::seconds(20));
   // SIGTERM, then SIGKILL if it has not exited after a grace period; returns the exit status.
   int stop();
 

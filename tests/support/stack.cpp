@@ -4,11 +4,13 @@
 #include <stdlib.h>
 #include <sys/wait.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
 
+#include "fulcrum/metering/ledger.hpp"
 #include "fulcrum/net/asio.hpp"
 #include "http_client.hpp"
 
@@ -122,6 +124,28 @@ void stop_and_check(Process& process, const std::string& name) {
 }
 
 }  // namespace
+
+void Stack::stop_gateway() {
+  if (gateway_) stop_and_check(*gateway_, "fulcrum");
+  gateway_.reset();
+}
+
+void Stack::kill_gateway() {
+  if (!gateway_) return;
+  gateway_->signal(SIGKILL);
+  gateway_->stop();
+  gateway_.reset();
+}
+
+std::vector<nlohmann::json> ledger_rows(const std::string& path) {
+  auto ledger = metering::SqliteLedger::open(path);
+  if (!ledger) throw std::runtime_error(ledger.error());
+  std::stringstream out;
+  (*ledger)->export_rows(0, metering::ExportFormat::jsonl, out);
+  std::vector<nlohmann::json> rows;
+  for (std::string line; std::getline(out, line);) rows.push_back(nlohmann::json::parse(line));
+  return rows;
+}
 
 Stack::~Stack() {
   if (gateway_) stop_and_check(*gateway_, "fulcrum");

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "process.hpp"
 
@@ -32,6 +33,13 @@ class Stack {
   std::uint16_t admin_port() const { return admin_port_; }
   std::uint16_t sim_port(const std::string& name) const { return sim_ports_.at(name); }
 
+  // The ledger file the gateway writes (unless the test's config names its own).
+  std::string ledger_path() const { return dir_ + "/ledger.db"; }
+  // SIGTERM, and a clean exit expected (the ledger is flushed by then).
+  void stop_gateway();
+  // SIGKILL: no chance to flush anything.
+  void kill_gateway();
+
   nlohmann::json sim_stats() const;
   std::string metrics() const;
   std::optional<double> metric(const std::string& name,
@@ -48,6 +56,9 @@ class Stack {
   std::uint16_t data_port_ = 0;
   std::uint16_t admin_port_ = 0;
 };
+
+// Every ledger row in `path`, oldest first, as the JSON of `fulcrum ledger export`.
+std::vector<nlohmann::json> ledger_rows(const std::string& path);
 
 std::string fulcrum_binary();
 std::string sim_binary();

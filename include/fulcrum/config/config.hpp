@@ -56,7 +56,7 @@ struct Budget {
   Scope scope = Scope::global;
   std::string scope_value;  // the key id or team name
   Period period = Period::daily;
-  core::TimeZone zone;      // where the period's midnight is
+  core::TimeZone zone;  // where the period's midnight is
   std::optional<core::Money> soft;
   std::optional<core::Money> hard;
   std::optional<std::size_t> downgrade_to;  // alias used once the soft limit is reached

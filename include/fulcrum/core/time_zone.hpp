@@ -14,10 +14,10 @@ using WallTime = WallClock::time_point;
 
 // A local time broken down for matching: minutes since local midnight and day of week.
 struct LocalTime {
-  int minute_of_day = 0;       // 0..1439
-  int weekday = 0;             // 0 = Sunday .. 6 = Saturday
-  int day_of_month = 1;        // 1..31
-  int month = 1;               // 1..12
+  int minute_of_day = 0;  // 0..1439
+  int weekday = 0;        // 0 = Sunday .. 6 = Saturday
+  int day_of_month = 1;   // 1..31
+  int month = 1;          // 1..12
   int year = 1970;
   std::int64_t local_day = 0;  // days since 1970-01-01 in local time
 };

@@ -23,8 +23,8 @@ Period period_at(const config::Budget& budget, core::WallTime now);
 
 struct BudgetAdmission {
   bool allowed = true;
-  std::optional<std::size_t> refused_by;  // the hard budget that said no
-  std::chrono::seconds retry_after{0};    // until that budget's period resets
+  std::optional<std::size_t> refused_by;    // the hard budget that said no
+  std::chrono::seconds retry_after{0};      // until that budget's period resets
   std::optional<std::size_t> downgrade_to;  // alias: a soft limit with on_soft is reached
   std::optional<std::size_t> soft_budget;   // which budget asked for the downgrade
 };
@@ -38,8 +38,7 @@ class BudgetBook {
   bool covers(std::size_t index, std::string_view key_id, std::string_view team) const;
 
   // Checks soft limits only (before routing, to pick a downgrade alias).
-  BudgetAdmission check_soft(std::string_view key_id, std::string_view team,
-                             core::WallTime now);
+  BudgetAdmission check_soft(std::string_view key_id, std::string_view team, core::WallTime now);
   // Reserves `estimate` in every covering budget, or in none if a hard limit would be passed.
   BudgetAdmission reserve(std::string_view key_id, std::string_view team, core::Money estimate,
                           core::WallTime now);

@@ -1,0 +1,13 @@
+#pragma once
+// Subcommands of the fulcrum binary besides running the gateway.
+#include <string>
+#include <vector>
+
+namespace fulcrum::cli {
+
+// fulcrum keys hash: the SHA-256 (hex) of a key read from standard input, for `keys:`.
+int keys_hash();
+// fulcrum ledger export [--config FILE | --ledger PATH] [--since WHEN] [--format csv|jsonl]
+int ledger_export(const std::vector<std::string>& args);
+
+}  // namespace fulcrum::cli

@@ -1,0 +1,85 @@
+#include <chrono>
+#include <ctime>
+#include <iostream>
+#include <optional>
+
+#include "commands.hpp"
+#include "fulcrum/config/loader.hpp"
+#include "fulcrum/core/duration.hpp"
+#include "fulcrum/metering/ledger.hpp"
+
+namespace fulcrum::cli {
+namespace {
+
+constexpr const char* kUsage =
+    "usage: fulcrum ledger export [--config FILE | --ledger PATH] [--since WHEN] "
+    "[--format csv|jsonl]\n"
+    "  WHEN: 2026-11-01, 2026-11-01T08:00:00Z, or a duration ago such as 24h (default: "
+    "everything)\n";
+
+// Unix milliseconds of an ISO date or UTC date-time, or of `now` minus a duration.
+std::optional<std::int64_t> parse_since(const std::string& text) {
+  const auto now = std::chrono::system_clock::now();
+  if (const auto ago = core::parse_duration(text)) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>((now - *ago).time_since_epoch())
+        .count();
+  }
+  std::tm tm{};
+  const char* end = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  if (end == nullptr || *end != '\0') {
+    tm = {};
+    end = strptime(text.c_str(), "%Y-%m-%d", &tm);
+    if (end == nullptr || *end != '\0') return std::nullopt;
+  }
+  return static_cast<std::int64_t>(timegm(&tm)) * 1000;
+}
+
+}  // namespace
+
+int ledger_export(const std::vector<std::string>& args) {
+  std::string config_path;
+  std::string ledger_path;
+  std::int64_t since_ms = 0;
+  metering::ExportFormat format = metering::ExportFormat::csv;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    const bool has_value = i + 1 < args.size();
+    if (arg == "--config" && has_value) {
+      config_path = args[++i];
+    } else if (arg == "--ledger" && has_value) {
+      ledger_path = args[++i];
+    } else if (arg == "--since" && has_value) {
+      const auto since = parse_since(args[++i]);
+      if (!since) {
+        std::cerr << "fulcrum ledger export: cannot read --since '" << args[i] << "'\n" << kUsage;
+        return 2;
+      }
+      since_ms = *since;
+    } else if (arg == "--format" && has_value && (args[i + 1] == "csv" || args[i + 1] == "jsonl")) {
+      format = args[++i] == "csv" ? metering::ExportFormat::csv : metering::ExportFormat::jsonl;
+    } else {
+      std::cerr << "fulcrum ledger export: unexpected '" << arg << "'\n" << kUsage;
+      return 2;
+    }
+  }
+  if (ledger_path.empty() && !config_path.empty()) {
+    auto config = config::load_file(config_path);
+    if (!config) {
+      for (const auto& issue : config.error()) std::cerr << issue.to_string() << "\n";
+      return 2;
+    }
+    ledger_path = config->ledger.path;
+  }
+  if (ledger_path.empty()) ledger_path = config::LedgerConfig{}.path;
+  auto ledger = metering::SqliteLedger::open(ledger_path);
+  if (!ledger) {
+    std::cerr << "fulcrum ledger export: " << ledger.error() << "\n";
+    return 1;
+  }
+  const std::size_t rows = (*ledger)->export_rows(since_ms, format, std::cout);
+  std::cout.flush();
+  std::cerr << rows << " rows\n";
+  return std::cout ? 0 : 1;
+}
+
+}  // namespace fulcrum::cli

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <mutex>
 #include <set>
 #include <chrono>
 #include <nlohmann/json.hpp>
@@ -145,6 +146,7 @@ TEST(Ledger, AHardKillLosesAtMostTheLastBatchWindow) {
     std::chrono::steady_clock::time_point at;
   };
   std::vector<Done> done;
+  std::mutex done_mutex;
   std::atomic<bool> stop{false};
   std::thread load([&] {
     try {
@@ -152,14 +154,21 @@ TEST(Ledger, AHardKillLosesAtMostTheLastBatchWindow) {
       while (!stop) {
         const Response res = client.post("/v1/chat/completions", chat("mini", 2));
         if (res.status != 200) break;
+        const std::lock_guard lock(done_mutex);
         done.push_back({res.header("x-fulcrum-request-id"), std::chrono::steady_clock::now()});
       }
     } catch (const std::exception&) {
       // The gateway was killed mid-request: expected.
     }
   });
-  ASSERT_TRUE(eventually([&] { return ledger_rows(stack.ledger_path()).size() >= 1500; },
-                         std::chrono::seconds(30)));
+  // Load for over a second, so many requests completed well before the kill.
+  ASSERT_TRUE(eventually(
+      [&] {
+        const std::lock_guard lock(done_mutex);
+        return done.size() > 100 &&
+               std::chrono::steady_clock::now() - done.front().at > std::chrono::seconds(1);
+      },
+      std::chrono::seconds(30)));
   const auto killed_at = std::chrono::steady_clock::now();
   stack.kill_gateway();
   stop = true;
@@ -175,7 +184,7 @@ TEST(Ledger, AHardKillLosesAtMostTheLastBatchWindow) {
     ++checked;
     EXPECT_EQ(stored.count(d.id), 1u) << d.id;
   }
-  EXPECT_GT(checked, 200);
+  EXPECT_GT(checked, 50);
 }
 
 TEST(LedgerExport, CsvAndJsonLinesFromTheCommandLine) {

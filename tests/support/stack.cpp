@@ -126,7 +126,9 @@ void stop_and_check(Process& process, const std::string& name) {
 }  // namespace
 
 void Stack::stop_gateway() {
-  if (gateway_) stop_and_check(*gateway_, "fulcrum");
+  if (!gateway_) return;
+  stop_and_check(*gateway_, "fulcrum");
+  final_lines_ = gateway_->lines();
   gateway_.reset();
 }
 

@@ -47,11 +47,14 @@ class Stack {
     return metric_value(metrics(), name, labels);
   }
   Process& gateway() { return *gateway_; }
+  // Everything the gateway printed (also after stop_gateway()).
+  std::vector<std::string> gateway_lines() const { return gateway_ ? gateway_->lines() : final_lines_; }
 
  private:
   std::string dir_;
   std::unique_ptr<Process> sim_;
   std::unique_ptr<Process> gateway_;
+  std::vector<std::string> final_lines_;
   std::map<std::string, std::uint16_t> sim_ports_;
   std::uint16_t data_port_ = 0;
   std::uint16_t admin_port_ = 0;

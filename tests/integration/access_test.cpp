@@ -99,8 +99,7 @@ TEST(RateLimits, TheRequestBeyondAKeysRpmGets429WithOpenAisHeaders) {
     EXPECT_EQ(client.post("/v1/chat/completions", chat("small", 3), bearer(kOtherKey)).status,
               200u);
   }
-  const Response limited =
-      client.post("/v1/chat/completions", chat("small", 3), bearer(kOtherKey));
+  const Response limited = client.post("/v1/chat/completions", chat("small", 3), bearer(kOtherKey));
   ASSERT_EQ(limited.status, 429u) << limited.body;
   const json error = json::parse(limited.body)["error"];
   EXPECT_EQ(error["code"], "rate_limit_exceeded");
@@ -187,8 +186,9 @@ ledger: {path: )" + dir + R"(/ledger.db}
     Stack stack(kSim, config, kEnv);
     HttpClient client(stack.port());
     for (int i = 0; i < 3; ++i) {
-      ASSERT_EQ(client.post("/v1/chat/completions", chat("mini", 10 + i), bearer(kClientKey)).status,
-                200u);
+      ASSERT_EQ(
+          client.post("/v1/chat/completions", chat("mini", 10 + i), bearer(kClientKey)).status,
+          200u);
     }
     ASSERT_EQ(client.post("/v1/chat/completions", chat("small", 10), bearer(kOtherKey)).status,
               200u);

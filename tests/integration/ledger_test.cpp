@@ -3,10 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <mutex>
-#include <set>
 #include <chrono>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "../support/eventually.hpp"
@@ -204,8 +204,8 @@ TEST(LedgerExport, CsvAndJsonLinesFromTheCommandLine) {
             std::string::npos)
       << lines[1];
 
-  Process future({fulcrum_binary(), "ledger", "export", "--ledger", stack.ledger_path(),
-                  "--since", "2999-01-01", "--format", "jsonl"});
+  Process future({fulcrum_binary(), "ledger", "export", "--ledger", stack.ledger_path(), "--since",
+                  "2999-01-01", "--format", "jsonl"});
   EXPECT_EQ(future.wait_exit(), 0);
   EXPECT_EQ(future.lines(), std::vector<std::string>{"0 rows"});
 }

@@ -48,7 +48,9 @@ class Stack {
   }
   Process& gateway() { return *gateway_; }
   // Everything the gateway printed (also after stop_gateway()).
-  std::vector<std::string> gateway_lines() const { return gateway_ ? gateway_->lines() : final_lines_; }
+  std::vector<std::string> gateway_lines() const {
+    return gateway_ ? gateway_->lines() : final_lines_;
+  }
 
  private:
   std::string dir_;

@@ -1,0 +1,247 @@
+// Keys, rate limits, budgets and the ledger store as units, with injected time.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <sstream>
+
+#include "fulcrum/api/usage.hpp"
+#include "fulcrum/auth/authenticator.hpp"
+#include "fulcrum/auth/rate_limiter.hpp"
+#include "fulcrum/config/loader.hpp"
+#include "fulcrum/metering/budgets.hpp"
+#include "fulcrum/metering/ledger.hpp"
+
+namespace fulcrum {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr const char* kBase = R"(version: 1
+endpoints:
+  cloud: {kind: serverless, base_url: "http://127.0.0.1:1/v1", pricing: {m: {input: 1, output: 1}}}
+models:
+  mini: {targets: [cloud/m]}
+  cheap: {targets: [cloud/m]}
+ledger: {enabled: false}
+)";
+
+config::Config load(const std::string& rest) {
+  auto loaded = config::load_string(std::string(kBase) + rest, "access.yaml");
+  if (!loaded) {
+    for (const auto& issue : loaded.error()) ADD_FAILURE() << issue.to_string();
+  }
+  return std::move(*loaded);
+}
+
+std::string key_entry(const std::string& id, const std::string& secret, const std::string& more) {
+  return "  - {id: " + id + ", sha256: " + auth::to_hex(auth::sha256(secret)) + more + "}\n";
+}
+
+core::WallTime utc(std::int64_t unix_seconds) { return core::WallClock::from_time_t(unix_seconds); }
+constexpr std::int64_t kWed20261125NoonUtc = 1795608000;
+
+TEST(Authenticator, RequiredModeNeedsAKnownKeyOpenModeFallsBackToAnonymous) {
+  config::Config required = load("auth: {mode: required}\nkeys:\n" +
+                                 key_entry("app", "sk-good", ", team: search"));
+  EXPECT_EQ(auth::authenticate("", required).error(), auth::AuthFailure::missing_key);
+  EXPECT_EQ(auth::authenticate("Bearer sk-bad", required).error(), auth::AuthFailure::unknown_key);
+  EXPECT_EQ(auth::authenticate("Basic sk-good", required).error(), auth::AuthFailure::missing_key);
+  const auto app = auth::authenticate("Bearer sk-good", required);
+  ASSERT_TRUE(app);
+  EXPECT_EQ(app->id(), "app");
+  EXPECT_EQ(app->team(), "search");
+
+  config::Config open = load("keys:\n" + key_entry("app", "sk-good", ""));
+  EXPECT_EQ(auth::authenticate("Bearer whatever", open)->id(), "anonymous");
+  EXPECT_EQ(auth::authenticate("", open)->team(), "none");
+  EXPECT_EQ(auth::authenticate("Bearer sk-good", open)->id(), "app");
+}
+
+TEST(Authenticator, Sha256MatchesTheStandardVector) {
+  EXPECT_EQ(auth::to_hex(auth::sha256("abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+TEST(RateLimiter, RequestsAndTokensRefillContinuously) {
+  config::Config config =
+      load("keys:\n" + key_entry("app", "k", ", rpm: 2, tpm: 1000"));
+  auth::RateLimiter limiter(config);
+  const auto t0 = core::Clock::now();
+  EXPECT_TRUE(limiter.admit(0, 100, t0).allowed);
+  const auto second = limiter.admit(0, 100, t0);
+  EXPECT_TRUE(second.allowed);
+  EXPECT_EQ(second.requests.remaining, 0u);
+  EXPECT_EQ(second.tokens.remaining, 800u);
+  const auto third = limiter.admit(0, 100, t0);
+  EXPECT_FALSE(third.allowed);
+  EXPECT_TRUE(third.requests_exhausted);
+  EXPECT_EQ(third.retry_after, 30s);  // 2 per minute: one every 30 s
+  EXPECT_TRUE(limiter.admit(0, 100, t0 + 30s).allowed);
+
+  // Tokens: settle gives back what was reserved but not used.
+  auth::RateLimiter tokens(load("keys:\n" + key_entry("app", "k", ", tpm: 1000")));
+  EXPECT_TRUE(tokens.admit(0, 900, t0).allowed);
+  EXPECT_FALSE(tokens.admit(0, 900, t0).allowed);
+  tokens.settle(0, 900, 100, t0);
+  EXPECT_TRUE(tokens.admit(0, 900, t0).allowed);
+  EXPECT_EQ(auth::format_reset(1500ms), "2s");
+  EXPECT_EQ(auth::format_reset(360s), "6m0s");
+  EXPECT_EQ(auth::format_reset(20ms), "20ms");
+}
+
+TEST(Budgets, PeriodsStartAtLocalMidnightAndOnTheFirstOfTheMonth) {
+  config::Config config = load(R"(budgets:
+  - {name: day, period: daily, tz: Europe/Berlin, hard_usd: 1}
+  - {name: month, period: monthly, hard_usd: 1}
+)");
+  const auto day = metering::period_at(config.budgets[0], utc(kWed20261125NoonUtc));
+  EXPECT_EQ(core::WallClock::to_time_t(day.start), kWed20261125NoonUtc - 13 * 3600);  // 00:00 CET
+  EXPECT_EQ(day.end - day.start, 24h);
+  const auto month = metering::period_at(config.budgets[1], utc(kWed20261125NoonUtc));
+  EXPECT_EQ(core::WallClock::to_time_t(month.start), 1793491200);  // 2026-11-01T00:00Z
+  EXPECT_EQ(core::WallClock::to_time_t(month.end), 1796083200);    // 2026-12-01T00:00Z
+}
+
+TEST(Budgets, HardLimitsCountReservationsAndResetAtMidnight) {
+  config::Config config = load("keys:\n" + key_entry("app", "k", ", team: search") +
+                               R"(budgets:
+  - {name: search, scope: {team: search}, period: daily, hard_usd: 1.0}
+  - {name: other, scope: {team: ads}, hard_usd: 0.01}
+)");
+  metering::BudgetBook book(config);
+  const auto noon = utc(kWed20261125NoonUtc);
+  const core::Money forty_cents = core::Money::from_usd(0.4);
+  EXPECT_TRUE(book.reserve("app", "search", forty_cents, noon).allowed);
+  EXPECT_TRUE(book.reserve("app", "search", forty_cents, noon).allowed);
+  const auto refused = book.reserve("app", "search", forty_cents, noon);
+  EXPECT_FALSE(refused.allowed);  // 1.2 reserved would pass 1.0
+  EXPECT_EQ(refused.refused_by, 0u);
+  EXPECT_EQ(refused.retry_after, 12h);
+  book.settle("app", "search", forty_cents, core::Money::from_usd(0.1), noon);
+  EXPECT_TRUE(book.reserve("app", "search", forty_cents, noon).allowed);  // 0.1 + 0.8 reserved
+  book.settle("app", "search", forty_cents, forty_cents, noon);
+  book.settle("app", "search", forty_cents, forty_cents, noon);
+  EXPECT_EQ(book.spent(0, noon), core::Money::from_usd(0.9));
+  EXPECT_EQ(book.spent(1, noon), core::Money{});  // another team's budget is untouched
+
+  const auto after_midnight = noon + 12h + 1s;
+  EXPECT_EQ(book.spent(0, after_midnight), core::Money{});
+  EXPECT_TRUE(book.reserve("app", "search", core::Money::from_usd(0.9), after_midnight).allowed);
+}
+
+TEST(Budgets, SoftLimitsAskForTheDowngradeAlias) {
+  config::Config config = load(R"(budgets:
+  - {name: soft, soft_usd: 0.5, on_soft: {downgrade_to: cheap}}
+)");
+  metering::BudgetBook book(config);
+  const auto noon = utc(kWed20261125NoonUtc);
+  EXPECT_FALSE(book.check_soft("anonymous", "none", noon).downgrade_to);
+  book.restore(0, core::Money::from_usd(0.6), noon);
+  const auto soft = book.check_soft("anonymous", "none", noon);
+  ASSERT_TRUE(soft.downgrade_to);
+  EXPECT_EQ(config.models[*soft.downgrade_to].name, "cheap");
+}
+
+TEST(AccessConfig, MistakesInKeysAndBudgetsAreReportedWithoutEchoingSecrets) {
+  auto loaded = config::load_string(std::string(kBase) + R"(auth: {mode: sometimes}
+keys:
+  - {id: a, sha256: sk-live-123, models: [nope], slo: urgent}
+budgets:
+  - {name: b, scope: {key: ghost}, period: weekly, soft_usd: 5, hard_usd: 1}
+  - {name: c, on_soft: {downgrade_to: mini}}
+)",
+                                    "access.yaml");
+  ASSERT_FALSE(loaded);
+  std::string all;
+  for (const auto& issue : loaded.error()) all += issue.to_string() + "\n";
+  for (const char* expected :
+       {"auth.mode must be 'required'", "sha256 must be 64 hex digits", "unknown model alias 'nope'",
+        "unknown SLO class 'urgent'", "unknown key id 'ghost'", "period must be daily or monthly",
+        "soft_usd is above hard_usd", "needs soft_usd, hard_usd or both", "on_soft needs soft_usd"}) {
+    EXPECT_NE(all.find(expected), std::string::npos) << expected << "\n" << all;
+  }
+  EXPECT_EQ(all.find("sk-live-123"), std::string::npos);
+}
+
+class LedgerStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/fulcrum-ledger-XXXXXX";
+    dir_ = mkdtemp(pattern);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string path() const { return dir_ + "/ledger.db"; }
+
+  static metering::LedgerRow row(const std::string& id, std::int64_t finished_ms,
+                                 const std::string& key, std::int64_t nano) {
+    metering::LedgerRow r;
+    r.request_id = id;
+    r.started_ms = finished_ms - 10;
+    r.finished_ms = finished_ms;
+    r.key_id = key;
+    r.team = key == "a" ? "red" : "blue";
+    r.alias = "mini, \"quoted\"";
+    r.outcome = "success";
+    r.cost = core::Money{nano};
+    return r;
+  }
+
+  std::string dir_;
+};
+
+TEST_F(LedgerStoreTest, RowsRoundTripAndSpendIsSummedByScopeAndTime) {
+  auto store = metering::SqliteLedger::open(path());
+  ASSERT_TRUE(store) << store.error();
+  ASSERT_TRUE((*store)->append({row("r1", 1000, "a", 5), row("r2", 2000, "b", 7),
+                                row("r3", 3000, "a", 11)}));
+  EXPECT_EQ((*store)->spent_since(0, "", "").nano_usd, 23);
+  EXPECT_EQ((*store)->spent_since(1500, "", "").nano_usd, 18);
+  EXPECT_EQ((*store)->spent_since(0, "a", "").nano_usd, 16);
+  EXPECT_EQ((*store)->spent_since(0, "", "blue").nano_usd, 7);
+  std::ostringstream csv;
+  EXPECT_EQ((*store)->export_rows(1500, metering::ExportFormat::csv, csv), 2u);
+  EXPECT_NE(csv.str().find("\"mini, \"\"quoted\"\"\""), std::string::npos) << csv.str();
+}
+
+TEST_F(LedgerStoreTest, TheSchemaIsVersionedAndANewerOneIsRefused) {
+  { ASSERT_TRUE(metering::SqliteLedger::open(path())); }
+  { ASSERT_TRUE(metering::SqliteLedger::open(path())); }  // reopening migrates nothing
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
+  sqlite3_exec(db, "PRAGMA user_version=99", nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+  const auto newer = metering::SqliteLedger::open(path());
+  ASSERT_FALSE(newer);
+  EXPECT_NE(newer.error().find("schema version 99"), std::string::npos);
+}
+
+TEST_F(LedgerStoreTest, TheWriterCommitsEverythingQueuedWhenClosed) {
+  auto store = metering::SqliteLedger::open(path());
+  ASSERT_TRUE(store);
+  config::LedgerConfig settings;
+  settings.batch_window = 10s;  // nothing would be committed by time alone
+  settings.batch_rows = 1000;
+  {
+    metering::Ledger ledger(std::move(*store), settings);
+    for (int i = 0; i < 250; ++i) ledger.record(row("r" + std::to_string(i), 1000 + i, "a", 1));
+    ledger.close();
+    EXPECT_EQ(ledger.stats().written, 250u);
+    EXPECT_FALSE(ledger.record(row("late", 1, "a", 1)));  // closed: refused and counted
+    EXPECT_EQ(ledger.stats().dropped, 1u);
+  }
+  auto reopened = metering::SqliteLedger::open(path());
+  EXPECT_EQ((*reopened)->spent_since(0, "", "").nano_usd, 250);
+}
+
+TEST(EstimatedUsage, GeneratedTextIsMeasuredFromContentFields) {
+  EXPECT_EQ(api::generated_chars(R"(data: {"choices":[{"delta":{"content":"hello"}}]})"), 5u);
+  EXPECT_EQ(api::generated_chars(R"({"choices":[{"message":{"content": "a \"b\""}}]})"), 7u);  // escapes as written
+  EXPECT_EQ(api::generated_chars(R"({"choices":[{"text":"abc"}]})"), 3u);
+  EXPECT_EQ(api::estimate_usage(12, 9).output, 3);
+  EXPECT_EQ(api::estimate_usage(12, 9).input, 12);
+}
+
+}  // namespace
+}  // namespace fulcrum

@@ -33,7 +33,7 @@ const char* to_string(Outcome outcome) {
 
 namespace {
 
-// Until API keys exist, spend belongs to no team.
+// Anonymous requests (auth mode open) belong to no team.
 constexpr const char* kNoTeam = "none";
 
 const prometheus::Histogram::BucketBoundaries& duration_buckets() {
@@ -106,6 +106,13 @@ Metrics::Metrics(std::string_view version)
 Metrics::~Metrics() = default;
 
 MeterTable::MeterTable() = default;
+
+std::size_t MeterTable::team_index(std::string_view team) const {
+  for (std::size_t i = 0; i < teams.size(); ++i) {
+    if (teams[i] == team) return i;
+  }
+  return 0;
+}
 MeterTable::~MeterTable() = default;
 
 std::shared_ptr<const MeterTable> Metrics::bind(const config::Config& config) {
@@ -135,6 +142,10 @@ std::shared_ptr<const MeterTable> Metrics::bind(const config::Config& config) {
     outcomes.push_back({{"outcome", to_string(static_cast<Outcome>(o))}});
   }
 
+  table->teams.push_back(kNoTeam);
+  for (const config::ApiKey& key : config.keys) {
+    if (table->team_index(key.team) == 0 && key.team != kNoTeam) table->teams.push_back(key.team);
+  }
   table->unrouted_subject = subject("none", "none", "none");
   for (const config::ModelAlias& alias : config.models) {
     table->unserved_subject.push_back(subject(alias.name, "none", "none"));
@@ -155,10 +166,12 @@ std::shared_ptr<const MeterTable> Metrics::bind(const config::Config& config) {
       meters.input_tokens = tokens("input");
       meters.cached_tokens = tokens("cached");
       meters.output_tokens = tokens("output");
-      meters.cost = &cost_->add({{"endpoint", endpoint.name},
-                                 {"kind", kind},
-                                 {"model", target.upstream_model},
-                                 {"team", kNoTeam}});
+      for (const std::string& team : table->teams) {
+        meters.cost_by_team.push_back(&cost_->add({{"endpoint", endpoint.name},
+                                                   {"kind", kind},
+                                                   {"model", target.upstream_model},
+                                                   {"team", team}}));
+      }
       meters.duration =
           &f.duration.Add({{"model", alias.name}, {"endpoint", endpoint.name}}, duration_buckets());
       meters.ttft =
@@ -194,7 +207,7 @@ void Metrics::record(const MeterTable& table, const Completion& c) {
     m.cached_tokens->Increment(static_cast<double>(c.usage->cached_input));
     m.output_tokens->Increment(static_cast<double>(c.usage->output));
   }
-  m.cost->add(c.cost);
+  m.cost_by_team[c.team < m.cost_by_team.size() ? c.team : 0]->add(c.cost);
   m.duration->Observe(c.duration_seconds);
   if (c.ttft_seconds) m.ttft->Observe(*c.ttft_seconds);
 }

@@ -55,6 +55,7 @@ void ProxyHandler::meter(Exchange& ex) {
   completion.cost = ex.cost;
   completion.duration_seconds = millis_between(ex.started, finished) / 1000.0;
   if (ex.first_byte) completion.ttft_seconds = millis_between(ex.started, *ex.first_byte) / 1000.0;
+  completion.team = table.team_index(ex.principal.team());
   if (ex.routed) {
     completion.route = ex.plan.route;
     completion.slo_class = ex.plan.slo_class;

@@ -78,6 +78,9 @@ TEST(Keys, MissingOrWrongKeysAre401AndTheClientKeyNeverTravelsOrLeaks) {
   EXPECT_EQ(json::parse(forbidden.body)["error"]["code"], "model_not_allowed");
   EXPECT_EQ(stack.sim_stats()["cloud"]["requests"], 1);
 
+  // 3 prompt and 3 completion tokens at $1 and $2 per million, on the key's team.
+  EXPECT_DOUBLE_EQ(
+      *stack.metric("fulcrum_cost_usd_total", {{"endpoint", "cloud"}, {"team", "search"}}), 9e-6);
   const std::string metrics = stack.metrics();
   stack.stop_gateway();
   const auto rows = ledger_rows(stack.ledger_path());

@@ -43,8 +43,8 @@ core::WallTime utc(std::int64_t unix_seconds) { return core::WallClock::from_tim
 constexpr std::int64_t kWed20261125NoonUtc = 1795608000;
 
 TEST(Authenticator, RequiredModeNeedsAKnownKeyOpenModeFallsBackToAnonymous) {
-  config::Config required = load("auth: {mode: required}\nkeys:\n" +
-                                 key_entry("app", "sk-good", ", team: search"));
+  config::Config required =
+      load("auth: {mode: required}\nkeys:\n" + key_entry("app", "sk-good", ", team: search"));
   EXPECT_EQ(auth::authenticate("", required).error(), auth::AuthFailure::missing_key);
   EXPECT_EQ(auth::authenticate("Bearer sk-bad", required).error(), auth::AuthFailure::unknown_key);
   EXPECT_EQ(auth::authenticate("Basic sk-good", required).error(), auth::AuthFailure::missing_key);
@@ -65,8 +65,7 @@ TEST(Authenticator, Sha256MatchesTheStandardVector) {
 }
 
 TEST(RateLimiter, RequestsAndTokensRefillContinuously) {
-  config::Config config =
-      load("keys:\n" + key_entry("app", "k", ", rpm: 2, tpm: 1000"));
+  config::Config config = load("keys:\n" + key_entry("app", "k", ", rpm: 2, tpm: 1000"));
   auth::RateLimiter limiter(config);
   const auto t0 = core::Clock::now();
   EXPECT_TRUE(limiter.admit(0, 100, t0).allowed);
@@ -157,9 +156,10 @@ budgets:
   std::string all;
   for (const auto& issue : loaded.error()) all += issue.to_string() + "\n";
   for (const char* expected :
-       {"auth.mode must be 'required'", "sha256 must be 64 hex digits", "unknown model alias 'nope'",
-        "unknown SLO class 'urgent'", "unknown key id 'ghost'", "period must be daily or monthly",
-        "soft_usd is above hard_usd", "needs soft_usd, hard_usd or both", "on_soft needs soft_usd"}) {
+       {"auth.mode must be 'required'", "sha256 must be 64 hex digits",
+        "unknown model alias 'nope'", "unknown SLO class 'urgent'", "unknown key id 'ghost'",
+        "period must be daily or monthly", "soft_usd is above hard_usd",
+        "needs soft_usd, hard_usd or both", "on_soft needs soft_usd"}) {
     EXPECT_NE(all.find(expected), std::string::npos) << expected << "\n" << all;
   }
   EXPECT_EQ(all.find("sk-live-123"), std::string::npos);
@@ -194,8 +194,8 @@ class LedgerStoreTest : public ::testing::Test {
 TEST_F(LedgerStoreTest, RowsRoundTripAndSpendIsSummedByScopeAndTime) {
   auto store = metering::SqliteLedger::open(path());
   ASSERT_TRUE(store) << store.error();
-  ASSERT_TRUE((*store)->append({row("r1", 1000, "a", 5), row("r2", 2000, "b", 7),
-                                row("r3", 3000, "a", 11)}));
+  ASSERT_TRUE((*store)->append(
+      {row("r1", 1000, "a", 5), row("r2", 2000, "b", 7), row("r3", 3000, "a", 11)}));
   EXPECT_EQ((*store)->spent_since(0, "", "").nano_usd, 23);
   EXPECT_EQ((*store)->spent_since(1500, "", "").nano_usd, 18);
   EXPECT_EQ((*store)->spent_since(0, "a", "").nano_usd, 16);
@@ -237,7 +237,8 @@ TEST_F(LedgerStoreTest, TheWriterCommitsEverythingQueuedWhenClosed) {
 
 TEST(EstimatedUsage, GeneratedTextIsMeasuredFromContentFields) {
   EXPECT_EQ(api::generated_chars(R"(data: {"choices":[{"delta":{"content":"hello"}}]})"), 5u);
-  EXPECT_EQ(api::generated_chars(R"({"choices":[{"message":{"content": "a \"b\""}}]})"), 7u);  // escapes as written
+  EXPECT_EQ(api::generated_chars(R"({"choices":[{"message":{"content": "a \"b\""}}]})"),
+            7u);  // escapes as written
   EXPECT_EQ(api::generated_chars(R"({"choices":[{"text":"abc"}]})"), 3u);
   EXPECT_EQ(api::estimate_usage(12, 9).output, 3);
   EXPECT_EQ(api::estimate_usage(12, 9).input, 12);

@@ -45,7 +45,7 @@ struct TargetMeters {
   prometheus::Counter* input_tokens = nullptr;
   prometheus::Counter* cached_tokens = nullptr;
   prometheus::Counter* output_tokens = nullptr;
-  MoneyCell* cost = nullptr;
+  std::vector<MoneyCell*> cost_by_team;  // indexed like MeterTable::teams
   prometheus::Histogram* duration = nullptr;
   prometheus::Histogram* ttft = nullptr;
 };
@@ -56,6 +56,9 @@ struct MeterTable {
   ~MeterTable();
 
   std::vector<std::vector<TargetMeters>> by_alias;
+  // The `team` label's values: "none" (anonymous requests), then each key's team.
+  std::vector<std::string> teams;
+  std::size_t team_index(std::string_view team) const;
   std::vector<prometheus::Gauge*> in_flight;  // by endpoint index
   // requests_total over route × slo_class × (model, endpoint, kind) × outcome. The route
   // and class axes end with "none", for requests that were never routed.
@@ -100,6 +103,7 @@ struct Completion {
   std::optional<std::size_t> alias_index;  // the alias, when the request named a known one
   std::optional<std::size_t> route;        // Config::routes index, once routed
   std::optional<std::size_t> slo_class;    // Config::slo_classes index, once routed
+  std::size_t team = 0;                    // MeterTable::teams index
   Outcome outcome = Outcome::success;
   std::optional<api::Usage> usage;
   core::Money cost;

@@ -1,5 +1,7 @@
 #include "fulcrum/metering/budgets.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <mutex>
 
 namespace fulcrum::metering {
@@ -34,14 +36,18 @@ Period period_at(const config::Budget& budget, core::WallTime now) {
 struct BudgetBook::State {
   std::mutex mutex;
   Period period{};
-  core::Money spent;     // settled in the current period
-  core::Money reserved;  // held by requests in flight
+  core::Money spent;           // settled in the current period
+  core::Money reserved;        // held by requests in flight
+  bool soft_reported = false;  // the limits' log lines, once per period
+  bool hard_reported = false;
 
   // Starts a new period when `now` has left the current one.
   void roll(const config::Budget& budget, core::WallTime now) {
     if (now >= period.start && now < period.end) return;
     period = period_at(budget, now);
     spent = core::Money{};
+    soft_reported = false;
+    hard_reported = false;
   }
 };
 
@@ -76,6 +82,12 @@ BudgetAdmission BudgetBook::check_soft(std::string_view key_id, std::string_view
     const std::lock_guard lock(state.mutex);
     state.roll(budget, now);
     if (state.spent >= *budget.soft) {
+      if (!state.soft_reported) {
+        state.soft_reported = true;
+        spdlog::warn("budget_soft_limit_reached budget={} spent_usd={} soft_usd={}{}", budget.name,
+                     state.spent.to_decimal(), budget.soft->to_decimal(),
+                     budget.downgrade_to ? " action=downgrade" : "");
+      }
       if (!admission.soft_budget) admission.soft_budget = i;
       if (budget.downgrade_to && !admission.downgrade_to) {
         admission.downgrade_to = budget.downgrade_to;
@@ -97,6 +109,11 @@ BudgetAdmission BudgetBook::reserve(std::string_view key_id, std::string_view te
     const std::lock_guard lock(state.mutex);
     state.roll(budget, now);
     if (budget.hard && state.spent + state.reserved + estimate > *budget.hard) {
+      if (state.spent + state.reserved <= *budget.hard && !state.hard_reported) {
+        state.hard_reported = true;
+        spdlog::warn("budget_hard_limit_reached budget={} spent_usd={} hard_usd={}", budget.name,
+                     state.spent.to_decimal(), budget.hard->to_decimal());
+      }
       admission.allowed = false;
       admission.refused_by = i;
       admission.retry_after = std::chrono::ceil<std::chrono::seconds>(state.period.end - now);

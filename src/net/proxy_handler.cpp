@@ -314,14 +314,19 @@ awaitable<ProxyHandler::AttemptResult> ProxyHandler::relay_stream(Stream& upstre
     out.append(event);
   };
 
-  for (;;) {
+  // One upstream read, its complete events scanned into `out`.
+  const auto read_events = [&](TimePoint deadline) -> awaitable<void> {
     parser.get().body().data = buffer.data();
     parser.get().body().size = buffer.size();
-    connection.tcp().expires_after(bounded(timeouts.idle, ex.deadline));
+    connection.tcp().expires_after(bounded(timeouts.idle, deadline));
     co_await http::async_read_some(upstream, connection.buffer, parser, as_result(upstream_ec));
     if (upstream_ec == http::error::need_buffer) upstream_ec = {};
     out.clear();
     scanner.feed({buffer.data(), buffer.size() - parser.get().body().size}, on_event);
+  };
+
+  for (;;) {
+    co_await read_events(ex.deadline);
     if (parser.is_done() && !upstream_ec) out.append(scanner.remainder());
     if (parser.is_done() && !upstream_ec) break;  // the last events go out with the terminator
     if (!out.empty()) {
@@ -339,15 +344,8 @@ awaitable<ProxyHandler::AttemptResult> ProxyHandler::relay_stream(Stream& upstre
     ex.outcome = Outcome::client_closed;
     const TimePoint drain_deadline =
         std::min(ex.deadline, core::Clock::now() + ex.snapshot->config.server.usage_drain_timeout);
-    while (!ex.usage && !parser.is_done() && !upstream_ec) {
-      parser.get().body().data = buffer.data();
-      parser.get().body().size = buffer.size();
-      connection.tcp().expires_after(bounded(timeouts.idle, drain_deadline));
-      co_await http::async_read_some(upstream, connection.buffer, parser, as_result(upstream_ec));
-      if (upstream_ec == http::error::need_buffer) upstream_ec = {};
-      out.clear();
-      scanner.feed({buffer.data(), buffer.size() - parser.get().body().size}, on_event);
-      if (core::Clock::now() >= drain_deadline) break;
+    while (!ex.usage && !parser.is_done() && !upstream_ec && core::Clock::now() < drain_deadline) {
+      co_await read_events(drain_deadline);
     }
     connection.tcp().close();
     if (ex.usage) ex.cost = metering::marginal_cost(ex.target->price, *ex.usage);

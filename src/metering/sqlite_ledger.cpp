@@ -39,8 +39,7 @@ constexpr const char* kMigrations[] = {
          outcome TEXT NOT NULL,
          attempts INTEGER NOT NULL,
          estimated INTEGER NOT NULL);
-       CREATE INDEX requests_started ON requests (started_ms);
-       CREATE INDEX requests_finished ON requests (finished_ms);)",
+       CREATE INDEX requests_started ON requests (started_ms);)",
 };
 static_assert(std::size(kMigrations) == SqliteLedger::kSchemaVersion);
 
@@ -123,11 +122,13 @@ bool SqliteLedger::append(const std::vector<LedgerRow>& rows) {
   sqlite3_stmt* s = db_->insert;
   for (const LedgerRow& r : rows) {
     int i = 0;
-    const auto text = [&](const std::string& value) {
-      sqlite3_bind_text(s, ++i, value.data(), static_cast<int>(value.size()), SQLITE_STATIC);
+    const auto text = [&](std::string_view value) {
+      // An empty view may have no data pointer, which SQLite would store as NULL.
+      sqlite3_bind_text(s, ++i, value.empty() ? "" : value.data(), static_cast<int>(value.size()),
+                        SQLITE_STATIC);
     };
     const auto integer = [&](std::int64_t value) { sqlite3_bind_int64(s, ++i, value); };
-    text(r.request_id);
+    text(r.request_id());
     integer(r.started_ms);
     integer(r.finished_ms);
     text(r.key_id);
@@ -169,7 +170,10 @@ core::Money SqliteLedger::spent_since(std::int64_t since_ms, std::string_view ke
                                       std::string_view team) {
   sqlite3_stmt* q = nullptr;
   sqlite3_prepare_v2(db_->handle,
-                     "SELECT COALESCE(SUM(cost_nano_usd), 0) FROM requests WHERE finished_ms >= ?1 "
+                     // The started_ms bound lets the index narrow the scan: no request
+                     // outlives a day (timeouts.total is far shorter).
+                     "SELECT COALESCE(SUM(cost_nano_usd), 0) FROM requests "
+                     "WHERE started_ms >= ?1 - 86400000 AND finished_ms >= ?1 "
                      "AND (?2 = '' OR key_id = ?2) AND (?3 = '' OR team = ?3)",
                      -1, &q, nullptr);
   sqlite3_bind_int64(q, 1, since_ms);

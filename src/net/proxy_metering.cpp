@@ -128,15 +128,17 @@ void ProxyHandler::account(Exchange& ex, const metering::Completion& completion)
   metering::Ledger* ledger = runtime_.ledger();
   if (ledger == nullptr || ex.attempts == 0) return;  // only requests that reached an upstream
 
+  const config::Config& config = ex.snapshot->config;
   metering::LedgerRow row;
-  row.request_id = std::string(ex.id.view());
+  row.keep_alive = ex.snapshot;
+  row.set_request_id(ex.id.view());
   row.finished_ms = unix_millis(wall_finished);
   row.started_ms = row.finished_ms - static_cast<std::int64_t>(completion.duration_seconds * 1000);
-  row.key_id = std::string(ex.principal.id());
-  row.team = std::string(ex.principal.team());
+  row.key_id = ex.principal.id();
+  row.team = ex.principal.team();
   row.alias = ex.alias->name;
-  row.route = ex.route_name;
-  row.slo_class = ex.snapshot->config.slo_classes[ex.plan.slo_class].name;
+  row.route = config.routes[ex.plan.route].name;
+  row.slo_class = config.slo_classes[ex.plan.slo_class].name;
   // The endpoint that served it, or the last one tried.
   row.endpoint = ex.endpoint->name;
   row.endpoint_kind = config::to_string(ex.endpoint->kind);

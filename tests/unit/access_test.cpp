@@ -175,9 +175,9 @@ class LedgerStoreTest : public ::testing::Test {
   std::string path() const { return dir_ + "/ledger.db"; }
 
   static metering::LedgerRow row(const std::string& id, std::int64_t finished_ms,
-                                 const std::string& key, std::int64_t nano) {
+                                 std::string_view key, std::int64_t nano) {
     metering::LedgerRow r;
-    r.request_id = id;
+    r.set_request_id(id);
     r.started_ms = finished_ms - 10;
     r.finished_ms = finished_ms;
     r.key_id = key;

@@ -2,6 +2,8 @@
 // The durable usage ledger: one row per request that reached an upstream. Rows are queued
 // without blocking the request path and committed in batches by one writer thread; on a
 // hard kill at most one batch window of rows is lost.
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -9,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -18,18 +21,22 @@
 
 namespace fulcrum::metering {
 
+// Built on the request path without allocating: the texts point into the configuration
+// snapshot, which `keep_alive` holds until the row is written.
 struct LedgerRow {
-  std::string request_id;
+  std::shared_ptr<const void> keep_alive;
+  std::array<char, 32> request_id_text{};
+  std::size_t request_id_size = 0;
   std::int64_t started_ms = 0;  // Unix time, milliseconds
   std::int64_t finished_ms = 0;
-  std::string key_id;  // never the key itself
-  std::string team;
-  std::string alias;
-  std::string route;
-  std::string slo_class;
-  std::string endpoint;
-  std::string endpoint_kind;
-  std::string upstream_model;
+  std::string_view key_id;  // never the key itself
+  std::string_view team;
+  std::string_view alias;
+  std::string_view route;
+  std::string_view slo_class;
+  std::string_view endpoint;
+  std::string_view endpoint_kind;
+  std::string_view upstream_model;
   std::int64_t input_tokens = 0;  // includes cached
   std::int64_t cached_tokens = 0;
   std::int64_t output_tokens = 0;
@@ -38,9 +45,15 @@ struct LedgerRow {
   double ttft_ms = -1;         // -1: no first byte
   double duration_ms = 0;
   unsigned status = 0;
-  std::string outcome;
+  std::string_view outcome;
   unsigned attempts = 0;
   bool estimated = false;  // tokens estimated because the upstream reported no usage
+
+  std::string_view request_id() const { return {request_id_text.data(), request_id_size}; }
+  void set_request_id(std::string_view id) {
+    request_id_size = std::min(id.size(), request_id_text.size());
+    std::copy_n(id.data(), request_id_size, request_id_text.data());
+  }
 };
 
 enum class ExportFormat { csv, jsonl };

@@ -190,7 +190,8 @@ awaitable<bool> ProxyHandler::proxy(beast::tcp_stream& client, Request& request,
   }
 
   meter(ex);
-  co_return client_alive&& ex.keep_alive;
+  const bool reusable = client_alive && ex.keep_alive;
+  co_return reusable;
 }
 
 // Rate limits, then budgets: reserves the request's estimated tokens and cost, or answers 429.

@@ -52,10 +52,23 @@ void read_into(const YAML::Node& node, T& out, Read read) {
   if (auto value = read(node)) out = static_cast<T>(*value);
 }
 
-void read_server(const YAML::Node& node, Diagnostics& diag, ServerConfig& server) {
+void read_server(const YAML::Node& node, Diagnostics& diag, const EnvLookup& env,
+                 ServerConfig& server) {
   MapReader map(node, diag, "server");
   read_host_port(map.optional("listen"), diag, "server.listen", server.listen);
   read_host_port(map.optional("admin_listen"), diag, "server.admin_listen", server.admin_listen);
+  if (const YAML::Node token = map.optional("admin_token_env"); token.IsDefined()) {
+    if (auto var = read_string(token, diag, "server.admin_token_env")) {
+      server.admin_token_env = *var;
+      const char* value = env ? env(var->c_str()) : std::getenv(var->c_str());
+      if (value == nullptr || std::strlen(value) < 16) {
+        diag.error(token, "environment variable " + *var +
+                              " (admin_token_env) must hold a token of at least 16 characters");
+      } else {
+        server.admin_token = core::Secret(value);
+      }
+    }
+  }
   read_into(map.optional("threads"), server.threads,
             [&](const YAML::Node& n) { return read_unsigned(n, diag, "server.threads"); });
   if (server.threads > 256) {
@@ -390,7 +403,7 @@ class Builder {
       diag_.error(version, "version must be 1");
     }
     const YAML::Node server = map.optional("server");
-    if (server.IsDefined()) read_server(server, diag_, config.server);
+    if (server.IsDefined()) read_server(server, diag_, env_, config.server);
 
     // Order matters: endpoints name classes, aliases name endpoints and tiers, routes name
     // all of them.
@@ -659,6 +672,7 @@ core::Expected<Config, std::vector<Issue>> load_string(std::string_view yaml,
     return core::Unexpected{diag.take()};
   }
   Config config = Builder(diag, env).build(root);
+  config.text = std::string(yaml);
   if (!diag.ok()) {
     auto issues = diag.take();
     std::stable_sort(issues.begin(), issues.end(), [](const Issue& a, const Issue& b) {

@@ -219,6 +219,15 @@ void Metrics::fallback(std::string_view from, std::string_view to, std::string_v
       .Increment();
 }
 
+void Metrics::config_info(const std::string& hash) {
+  auto& family =
+      prometheus::BuildGauge()
+          .Name("fulcrum_config_info")
+          .Help("Always 1; the hash label (SHA-256 of the YAML) tells which config runs.")
+          .Register(*registry_);
+  family.Add({{"hash", hash}}).Set(1);
+}
+
 std::string Metrics::scrape() {
   refresh_watched();
   auto families = registry_->Collect();

@@ -1,21 +1,50 @@
 #include "admin_handler.hpp"
 
+#include <openssl/crypto.h>
+
+#include "admin_views.hpp"
 #include "fulcrum/net/http_util.hpp"
 
 namespace fulcrum::net {
+namespace {
+
+// /metrics and /admin/* reveal spend, keys' ids and endpoints: behind the token when one is
+// configured. /healthz and /readyz stay open for probes.
+bool authorized(const Request& request, const config::ServerConfig& server) {
+  if (server.admin_token.empty()) return true;
+  const std::string_view header = request[http::field::authorization];
+  const std::string_view token = server.admin_token.reveal();
+  constexpr std::string_view kBearer = "Bearer ";
+  if (header.size() != kBearer.size() + token.size() || header.substr(0, kBearer.size()) != kBearer)
+    return false;
+  return CRYPTO_memcmp(header.data() + kBearer.size(), token.data(), token.size()) == 0;
+}
+
+}  // namespace
 
 awaitable<bool> AdminHandler::handle(beast::tcp_stream& client, Request& request) {
   const std::string_view path = path_of(request.target());
   const bool keep_alive = request.keep_alive();
-  const auto timeout = runtime_.snapshot()->config.server.limits.idle_timeout;
+  const auto snapshot = runtime_.snapshot();
+  const config::ServerConfig& server = snapshot->config.server;
+  const auto timeout = server.limits.idle_timeout;
+  const bool guarded = path == "/metrics" || path.substr(0, 7) == "/admin/";
   http::response<http::string_body> res;
   if (request.method() != http::verb::get && request.method() != http::verb::head) {
     res = error_response(api::ApiError::method_not_allowed(request.method_string(), path),
                          request.version(), keep_alive);
+  } else if (guarded && !authorized(request, server)) {
+    res = error_response(
+        api::ApiError::unauthorized("The admin API needs 'Authorization: Bearer <admin token>'."),
+        request.version(), keep_alive);
   } else if (path == "/metrics") {
     res = http::response<http::string_body>{http::status::ok, request.version()};
     res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
     res.body() = runtime_.metrics().scrape();
+  } else if (path == "/admin/config") {
+    res = json_response(200, config_view(*snapshot), request.version(), keep_alive);
+  } else if (path == "/admin/endpoints") {
+    res = json_response(200, endpoints_view(*snapshot), request.version(), keep_alive);
   } else if (path == "/healthz") {
     res = json_response(200, R"({"status":"ok"})", request.version(), keep_alive);
   } else if (path == "/readyz") {

@@ -1,5 +1,6 @@
 #pragma once
-// The admin plane: /metrics, /healthz, /readyz. Loopback by default; never on the data port.
+// The admin plane: /metrics, /healthz, /readyz, /admin/config, /admin/endpoints. Loopback by
+// default; never on the data port.
 #include "fulcrum/net/http_server.hpp"
 #include "runtime.hpp"
 

@@ -1,10 +1,14 @@
 #include "runtime.hpp"
 
+#include <spdlog/fmt/chrono.h>
 #include <spdlog/spdlog.h>
 
+#include <ctime>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <stdexcept>
+
+#include "fulcrum/auth/authenticator.hpp"
 
 namespace fulcrum::net {
 namespace {
@@ -59,6 +63,10 @@ Runtime::Runtime(config::Config config, std::string version)
   snapshot->budgets = std::make_shared<metering::BudgetBook>(c);
   snapshot->rate_limits = std::make_shared<auth::RateLimiter>(c);
   snapshot->models_json = models_json(c);
+  snapshot->config_hash = auth::to_hex(auth::sha256(c.text));
+  snapshot->loaded_at = fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(std::time(nullptr)));
+  metrics_.config_info(snapshot->config_hash);
+  spdlog::info("config_loaded source={} hash={}", c.source, snapshot->config_hash);
   if (c.ledger.enabled) {
     auto store = metering::SqliteLedger::open(c.ledger.path);
     if (!store) throw std::runtime_error(store.error());

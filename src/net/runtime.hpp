@@ -29,6 +29,8 @@ struct Snapshot {
   std::shared_ptr<metering::BudgetBook> budgets;
   std::shared_ptr<auth::RateLimiter> rate_limits;
   std::string models_json;  // the GET /v1/models body, built once
+  std::string config_hash;  // SHA-256 of the YAML text, hex
+  std::string loaded_at;    // UTC, ISO 8601
 };
 
 class Runtime {

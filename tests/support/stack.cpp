@@ -83,6 +83,12 @@ Stack::Stack(const std::string& sim_yaml, const std::string& gateway_yaml,
   }
   gateway_text =
       replace_all(gateway_text, "${closed}", "127.0.0.1:" + std::to_string(closed_port()));
+  // A config that guards the admin listener: metrics() sends its token.
+  std::smatch token_env;
+  if (std::regex_search(gateway_text, token_env, std::regex("admin_token_env: *(\\S+)")) &&
+      gateway_env.count(token_env[1])) {
+    admin_token_ = gateway_env.at(token_env[1]);
+  }
   if (gateway_text.find("server:") == std::string::npos) {
     gateway_text = "server:\n  listen: 127.0.0.1:0\n  admin_listen: 127.0.0.1:0\n  threads: 2\n" +
                    gateway_text;
@@ -165,7 +171,8 @@ nlohmann::json Stack::sim_stats() const {
 
 std::string Stack::metrics() const {
   HttpClient client(admin_port_);
-  return client.get("/metrics").body;
+  if (admin_token_.empty()) return client.get("/metrics").body;
+  return client.request("GET", "/metrics", "", {{"authorization", "Bearer " + admin_token_}}).body;
 }
 
 }  // namespace fulcrum::testing

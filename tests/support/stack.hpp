@@ -57,6 +57,7 @@ class Stack {
   std::unique_ptr<Process> sim_;
   std::unique_ptr<Process> gateway_;
   std::vector<std::string> final_lines_;
+  std::string admin_token_;
   std::map<std::string, std::uint16_t> sim_ports_;
   std::uint16_t data_port_ = 0;
   std::uint16_t admin_port_ = 0;

@@ -65,6 +65,9 @@ struct Budget {
 struct ServerConfig {
   core::HostPort listen{"0.0.0.0", 8080};
   core::HostPort admin_listen{"127.0.0.1", 9090};
+  // When set, /metrics and /admin/* need "Authorization: Bearer <token>".
+  std::string admin_token_env;
+  core::Secret admin_token;
   unsigned threads = 0;  // 0 = one per core
   Limits limits;
   // On SIGTERM/SIGINT: how long requests and streams in flight may take to finish.
@@ -169,6 +172,7 @@ struct ModelAlias {
 
 struct Config {
   std::string source;  // file name, for messages
+  std::string text;    // the YAML it was read from (its hash identifies the running config)
   ServerConfig server;
   std::vector<Endpoint> endpoints;
   std::vector<ModelAlias> models;

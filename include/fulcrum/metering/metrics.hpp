@@ -130,6 +130,8 @@ class Metrics {
   void spillover(const MeterTable& table, std::size_t from, std::size_t to,
                  std::string_view reason);
   void retry_budget_exhausted();
+  // fulcrum_config_info{hash} = 1 for the running configuration.
+  void config_info(const std::string& hash);
   void slo_violation(const MeterTable& table, std::size_t slo_class);
   void cold_start(const MeterTable& table, std::size_t endpoint);
   void prewarm_sent(const MeterTable& table, std::size_t endpoint);

@@ -1,0 +1,15 @@
+#pragma once
+// The JSON documents of the admin API: the running configuration (secrets redacted) and
+// the live state of each endpoint.
+#include <string>
+
+#include "runtime.hpp"
+
+namespace fulcrum::net {
+
+// GET /admin/config: the configuration as loaded, every secret shown as "[redacted]".
+std::string config_view(const Snapshot& snapshot);
+// GET /admin/endpoints: in flight, utilization, latency estimates, circuit, warmth.
+std::string endpoints_view(const Snapshot& snapshot);
+
+}  // namespace fulcrum::net

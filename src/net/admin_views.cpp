@@ -110,8 +110,8 @@ std::string config_view(const Snapshot& snapshot) {
   }
   json keys = json::array();
   for (const auto& k : c.keys) {
-    keys.push_back({{"id", k.id}, {"team", k.team}, {"sha256", kRedacted}, {"rpm", k.rpm},
-                    {"tpm", k.tpm}});
+    keys.push_back(
+        {{"id", k.id}, {"team", k.team}, {"sha256", kRedacted}, {"rpm", k.rpm}, {"tpm", k.tpm}});
   }
   json budgets = json::array();
   for (const auto& b : c.budgets) {
@@ -123,8 +123,8 @@ std::string config_view(const Snapshot& snapshot) {
     budgets.push_back(budget);
   }
   json server = {{"listen", c.server.listen.host + ":" + std::to_string(c.server.listen.port)},
-                 {"admin_listen", c.server.admin_listen.host + ":" +
-                                      std::to_string(c.server.admin_listen.port)},
+                 {"admin_listen",
+                  c.server.admin_listen.host + ":" + std::to_string(c.server.admin_listen.port)},
                  {"threads", c.server.threads},
                  {"drain_timeout", seconds(c.server.drain_timeout)}};
   if (!c.server.admin_token_env.empty()) {
@@ -176,9 +176,8 @@ std::string endpoints_view(const Snapshot& snapshot) {
     if (e.capacity.max_concurrency > 0) {
       entry["max_concurrency"] = e.capacity.max_concurrency;
       entry["utilization"] = static_cast<double>(in_flight) / e.capacity.max_concurrency;
-      entry["queued"] = in_flight > e.capacity.max_concurrency
-                            ? in_flight - e.capacity.max_concurrency
-                            : 0u;
+      entry["queued"] =
+          in_flight > e.capacity.max_concurrency ? in_flight - e.capacity.max_concurrency : 0u;
     }
     if (e.cold_start) entry["cold"] = state.is_cold(e, now);
     const auto idle = state.idle_for(now);

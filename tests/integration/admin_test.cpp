@@ -50,16 +50,18 @@ const std::map<std::string, std::string> kEnv{{"ADMIN_TOKEN", kAdminToken},
 
 Response admin_get(const Stack& stack, const std::string& path, bool with_token = true) {
   HttpClient client(stack.admin_port());
-  return client.request("GET", path, "",
-                        with_token ? std::map<std::string, std::string>{
-                                         {"authorization", std::string("Bearer ") + kAdminToken}}
-                                   : std::map<std::string, std::string>{});
+  return client.request(
+      "GET", path, "",
+      with_token ? std::map<std::string, std::string>{{"authorization",
+                                                       std::string("Bearer ") + kAdminToken}}
+                 : std::map<std::string, std::string>{});
 }
 
 TEST(Admin, TheTokenGuardsMetricsAndTheAdminApiButNotTheProbes) {
-  Stack stack("endpoints: {gpu: {listen: 127.0.0.1:0}, cloud: {listen: 127.0.0.1:0, api_key: "
-              "sk-endpoint-canary-9876}}",
-              gateway(), kEnv);
+  Stack stack(
+      "endpoints: {gpu: {listen: 127.0.0.1:0}, cloud: {listen: 127.0.0.1:0, api_key: "
+      "sk-endpoint-canary-9876}}",
+      gateway(), kEnv);
   for (const char* path : {"/metrics", "/admin/config", "/admin/endpoints"}) {
     const Response denied = admin_get(stack, path, false);
     EXPECT_EQ(denied.status, 401u) << path;
@@ -67,17 +69,18 @@ TEST(Admin, TheTokenGuardsMetricsAndTheAdminApiButNotTheProbes) {
     EXPECT_EQ(admin_get(stack, path).status, 200u) << path;
   }
   HttpClient wrong(stack.admin_port());
-  EXPECT_EQ(wrong.request("GET", "/metrics", "", {{"authorization", "Bearer admin-token-canary"}})
-                .status,
-            401u);
+  EXPECT_EQ(
+      wrong.request("GET", "/metrics", "", {{"authorization", "Bearer admin-token-canary"}}).status,
+      401u);
   EXPECT_EQ(admin_get(stack, "/healthz", false).status, 200u);
   EXPECT_EQ(admin_get(stack, "/readyz", false).status, 200u);
 }
 
 TEST(Admin, TheRunningConfigIsShownWithItsHashAndWithoutSecrets) {
-  Stack stack("endpoints: {gpu: {listen: 127.0.0.1:0}, cloud: {listen: 127.0.0.1:0, api_key: "
-              "sk-endpoint-canary-9876}}",
-              gateway(), kEnv);
+  Stack stack(
+      "endpoints: {gpu: {listen: 127.0.0.1:0}, cloud: {listen: 127.0.0.1:0, api_key: "
+      "sk-endpoint-canary-9876}}",
+      gateway(), kEnv);
   const Response res = admin_get(stack, "/admin/config");
   ASSERT_EQ(res.status, 200u);
   const json doc = json::parse(res.body);
@@ -90,8 +93,8 @@ TEST(Admin, TheRunningConfigIsShownWithItsHashAndWithoutSecrets) {
   EXPECT_EQ(doc["config"]["models"]["llama-8b"]["targets"][0]["endpoint"], "gpu");
   EXPECT_EQ(doc["config"]["keys"][0]["id"], "app");
   EXPECT_EQ(doc["config"]["routes"].back()["name"], "default");
-  for (const std::string& secret :
-       {std::string(kAdminToken), std::string(kEndpointKey), auth::to_hex(auth::sha256("sk-client"))}) {
+  for (const std::string& secret : {std::string(kAdminToken), std::string(kEndpointKey),
+                                    auth::to_hex(auth::sha256("sk-client"))}) {
     EXPECT_EQ(res.body.find(secret), std::string::npos) << secret;
   }
 }
@@ -103,8 +106,9 @@ TEST(Admin, EndpointsShowInFlightUtilizationAndWarmth) {
       gateway(), kEnv);
   std::thread slow([&] {
     HttpClient client(stack.port());
-    client.post("/v1/chat/completions",
-                R"({"model":"llama-8b","max_tokens":10,"messages":[{"role":"user","content":"hi"}]})");
+    client.post(
+        "/v1/chat/completions",
+        R"({"model":"llama-8b","max_tokens":10,"messages":[{"role":"user","content":"hi"}]})");
   });
   ASSERT_TRUE(eventually([&] {
     return json::parse(admin_get(stack, "/admin/endpoints").body)["gpu"]["in_flight"] == 1;

@@ -62,8 +62,7 @@ void Metrics::budget_action(const MeterTable& table, std::size_t budget, std::st
   }
 }
 
-void Metrics::watch_budgets(const config::Config& /*config*/, const MeterTable& table,
-                            std::shared_ptr<BudgetBook> budgets) {
+void Metrics::watch_budgets(const MeterTable& table, std::shared_ptr<BudgetBook> budgets) {
   const std::lock_guard lock(access_->mutex);
   access_->budgets = std::move(budgets);
   access_->spend_gauges = table.budget_spend;

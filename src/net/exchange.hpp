@@ -38,8 +38,8 @@ struct ProxyHandler::Exchange {
   // The routing decision, and how the request got to the attempt under way.
   router::Plan plan;
   bool routed = false;
-  std::string route_name;
-  std::string reason;  // x-fulcrum-reason: the plan's, or the fallback that led here
+  std::string_view route_name;  // points into the snapshot's config
+  std::string reason;           // x-fulcrum-reason: the plan's, or the fallback that led here
   std::optional<std::size_t> spilled_from;  // endpoint index, for fulcrum_spillover_total
   std::string_view spill_reason;
 

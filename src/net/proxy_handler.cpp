@@ -122,9 +122,7 @@ awaitable<ProxyHandler::AttemptResult> ProxyHandler::attempt(beast::tcp_stream& 
   ex.target = &config.models[candidate.alias].targets[candidate.target];
   ex.endpoint = &config.endpoints[ex.target->endpoint];
   ex.meters = &ex.snapshot->meters->by_alias[candidate.alias][candidate.target];
-  ex.timeouts = config.routes.empty()
-                    ? ex.endpoint->timeouts
-                    : ex.endpoint->timeouts.with(config.routes[ex.plan.route].timeouts);
+  ex.timeouts = ex.endpoint->timeouts.with(config.routes[ex.plan.route].timeouts);
   ex.attempt_started = core::Clock::now();
   ex.deadline = ex.attempt_started + ex.timeouts.total;
   ++ex.attempts;

@@ -168,8 +168,8 @@ awaitable<bool> ProxyHandler::proxy(beast::tcp_stream& client, Request& request,
     input.wall_now = wall_now;
     input.random = worker_.random();
     ex.plan = router::choose(input, config, *ex.snapshot->live);
-    ex.routed = !config.routes.empty();
-    if (ex.routed) ex.route_name = config.routes[ex.plan.route].name;
+    ex.routed = true;
+    ex.route_name = config.routes[ex.plan.route].name;
     ex.reason = std::string(ex.plan.reason);
     if (soft.downgrade_to) ex.reason = "budget-downgrade, " + ex.reason;
     ex.spilled_from = ex.plan.spilled_from;
@@ -260,8 +260,7 @@ awaitable<bool> ProxyHandler::run_plan(beast::tcp_stream& client, Exchange& ex) 
   const config::Config& config = ex.snapshot->config;
   const metering::MeterTable& table = *ex.snapshot->meters;
   router::LiveState& live = *ex.snapshot->live;
-  const config::RetryPolicy retries =
-      config.routes.empty() ? config::RetryPolicy{} : config.routes[ex.plan.route].retries;
+  const config::RetryPolicy& retries = config.routes[ex.plan.route].retries;
   const std::string classifier_prefix =
       ex.plan.tier ? "classifier:" + config.classifier.tiers[*ex.plan.tier].name + ", " : "";
   ex.reason = classifier_prefix + ex.reason;

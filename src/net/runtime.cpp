@@ -74,7 +74,7 @@ Runtime::Runtime(config::Config config, std::string version)
     ledger_ = std::make_unique<metering::Ledger>(std::move(*store), c.ledger);
     metrics_.watch_ledger(&ledger_->stats());
   }
-  metrics_.watch_budgets(c, *snapshot->meters, snapshot->budgets);
+  metrics_.watch_budgets(*snapshot->meters, snapshot->budgets);
   snapshot_.store(std::move(snapshot));
 }
 

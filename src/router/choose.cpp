@@ -18,15 +18,6 @@ struct Assessed {
   std::size_t order = 0;  // configured order
 };
 
-const config::Route& default_route() {
-  static const config::Route route = [] {
-    config::Route r;
-    r.name = "default";
-    return r;
-  }();
-  return route;
-}
-
 double seconds(core::Duration d) { return std::chrono::duration<double>(d).count(); }
 
 bool reserved_for(const config::Endpoint& endpoint, std::size_t slo_class) {
@@ -160,13 +151,12 @@ Plan choose(const RouteInput& input, const config::Config& config, const LiveSta
     plan.tier = tier_of(complexity_score(input.prompt, config.classifier), config.classifier);
     alias = &config.models[alias->tier_alias[*plan.tier]];
   }
-  plan.route = config.routes.empty() ? 0 : match_route(input, config, plan.tier);
-  const config::Route& route = config.routes.empty() ? default_route() : config.routes[plan.route];
+  plan.route = match_route(input, config, plan.tier);
+  const config::Route& route = config.routes[plan.route];
   plan.slo_class = input.slo_class.value_or(route.slo);
   if (config.slo_classes.empty()) return plan;
 
-  const double typical_output =
-      config.routes.empty() ? 256.0 : live.expected_output_tokens(plan.route);
+  const double typical_output = live.expected_output_tokens(plan.route);
   const double expected_output =
       input.prompt.max_tokens ? static_cast<double>(*input.prompt.max_tokens) : typical_output;
   const Assessor assessor(input, config, live, plan.slo_class, expected_output, typical_output);

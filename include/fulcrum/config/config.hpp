@@ -177,7 +177,7 @@ struct Config {
   std::vector<Endpoint> endpoints;
   std::vector<ModelAlias> models;
   std::vector<SloClass> slo_classes;  // never empty
-  // User routes in order, then a catch-all named "default".
+  // User routes in order, then a catch-all named "default": never empty once loaded.
   std::vector<Route> routes;
   std::vector<std::string> route_headers;  // lower-case names that routes match on
   Classifier classifier;

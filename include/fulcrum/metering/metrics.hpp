@@ -142,8 +142,7 @@ class Metrics {
   // Budgets and the ledger (metrics_access.cpp). Actions: rejected, downgraded, soft_exceeded.
   void budget_action(const MeterTable& table, std::size_t budget, std::string_view action);
   // At each scrape, budget spend gauges are read from `budgets` (kept alive by the pointer).
-  void watch_budgets(const config::Config& config, const MeterTable& table,
-                     std::shared_ptr<BudgetBook> budgets);
+  void watch_budgets(const MeterTable& table, std::shared_ptr<BudgetBook> budgets);
   void watch_ledger(const LedgerStats* stats);
 
   // The Prometheus text exposition of every metric.

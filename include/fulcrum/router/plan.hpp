@@ -57,6 +57,7 @@ struct Plan {
   std::string_view spill_reason;
 };
 
+// `config` comes from the loader (its routes end with the catch-all "default").
 Plan choose(const RouteInput& input, const config::Config& config, const LiveState& live);
 
 // Exposed for tests and the benchmark: the index of the first route matching the request.

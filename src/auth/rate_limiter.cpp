@@ -47,10 +47,19 @@ struct RateLimiter::Buckets {
 RateLimiter::RateLimiter(const config::Config& config) {
   const auto now = core::Clock::now();
   for (const config::ApiKey& key : config.keys) {
-    auto buckets = std::make_unique<Buckets>();
+    auto buckets = std::make_shared<Buckets>();
     if (key.rpm > 0) buckets->requests = Bucket{double(key.rpm), double(key.rpm), now};
     if (key.tpm > 0) buckets->tokens = Bucket{double(key.tpm), double(key.tpm), now};
     keys_.push_back(std::move(buckets));
+    limits_.push_back({key.id, key.rpm, key.tpm});
+  }
+}
+
+RateLimiter::RateLimiter(const config::Config& config, const RateLimiter& previous)
+    : RateLimiter(config) {
+  for (std::size_t i = 0; i < keys_.size(); ++i) {
+    const auto old = std::find(previous.limits_.begin(), previous.limits_.end(), limits_[i]);
+    if (old != previous.limits_.end()) keys_[i] = previous.keys_[old - previous.limits_.begin()];
   }
 }
 

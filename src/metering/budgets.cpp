@@ -53,7 +53,23 @@ struct BudgetBook::State {
 
 BudgetBook::BudgetBook(const config::Config& config) : config_(config) {
   for (std::size_t i = 0; i < config.budgets.size(); ++i) {
-    states_.push_back(std::make_unique<State>());
+    states_.push_back(std::make_shared<State>());
+  }
+  carried_.assign(states_.size(), false);
+}
+
+BudgetBook::BudgetBook(const config::Config& config, const BudgetBook& previous)
+    : BudgetBook(config) {
+  const auto same_account = [](const config::Budget& a, const config::Budget& b) {
+    return a.name == b.name && a.scope == b.scope && a.scope_value == b.scope_value &&
+           a.period == b.period && a.zone.name() == b.zone.name();
+  };
+  for (std::size_t i = 0; i < states_.size(); ++i) {
+    for (std::size_t old = 0; old < previous.states_.size(); ++old) {
+      if (!same_account(config.budgets[i], previous.config_.budgets[old])) continue;
+      states_[i] = previous.states_[old];
+      carried_[i] = true;
+    }
   }
 }
 

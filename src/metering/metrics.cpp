@@ -6,6 +6,7 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <mutex>
 #include <sstream>
 
 #include "access_families.hpp"
@@ -80,7 +81,19 @@ struct Metrics::Families {
         build_info(prometheus::BuildGauge()
                        .Name("fulcrum_build_info")
                        .Help("Always 1; the version label tells which build runs.")
-                       .Register(registry)) {}
+                       .Register(registry)),
+        config_info(
+            prometheus::BuildGauge()
+                .Name("fulcrum_config_info")
+                .Help("Always 1; the hash label (SHA-256 of the YAML) tells which config runs.")
+                .Register(registry)),
+        config_reloads(prometheus::BuildCounter()
+                           .Name("fulcrum_config_reloads_total")
+                           .Help("Config reloads, by result (success, or error: the previous "
+                                 "config kept serving).")
+                           .Register(registry)) {
+    for (const char* result : {"success", "error"}) config_reloads.Add({{"result", result}});
+  }
 
   prometheus::Family<prometheus::Counter>& requests;
   prometheus::Family<prometheus::Counter>& tokens;
@@ -89,6 +102,10 @@ struct Metrics::Families {
   prometheus::Family<prometheus::Gauge>& in_flight;
   prometheus::Family<prometheus::Counter>& fallbacks;
   prometheus::Family<prometheus::Gauge>& build_info;
+  prometheus::Family<prometheus::Gauge>& config_info;
+  prometheus::Family<prometheus::Counter>& config_reloads;
+  prometheus::Gauge* running_config = nullptr;  // under config_mutex
+  std::mutex config_mutex;
 };
 
 Metrics::Metrics(std::string_view version)
@@ -220,12 +237,16 @@ void Metrics::fallback(std::string_view from, std::string_view to, std::string_v
 }
 
 void Metrics::config_info(const std::string& hash) {
-  auto& family =
-      prometheus::BuildGauge()
-          .Name("fulcrum_config_info")
-          .Help("Always 1; the hash label (SHA-256 of the YAML) tells which config runs.")
-          .Register(*registry_);
-  family.Add({{"hash", hash}}).Set(1);
+  Families& f = *families_;
+  const std::lock_guard lock(f.config_mutex);
+  // One sample at a time: the hash of the config that runs now.
+  if (f.running_config != nullptr) f.config_info.Remove(f.running_config);
+  f.running_config = &f.config_info.Add({{"hash", hash}});
+  f.running_config->Set(1);
+}
+
+void Metrics::config_reload(bool succeeded) {
+  families_->config_reloads.Add({{"result", succeeded ? "success" : "error"}}).Increment();
 }
 
 std::string Metrics::scrape() {

@@ -30,13 +30,21 @@ awaitable<bool> AdminHandler::handle(beast::tcp_stream& client, Request& request
   const auto timeout = server.limits.idle_timeout;
   const bool guarded = path == "/metrics" || path.substr(0, 7) == "/admin/";
   http::response<http::string_body> res;
-  if (request.method() != http::verb::get && request.method() != http::verb::head) {
+  // Reloading changes state: POST only. Everything else is read with GET (or HEAD).
+  const bool is_reload = path == "/admin/reload";
+  const bool method_fits =
+      is_reload ? request.method() == http::verb::post
+                : request.method() == http::verb::get || request.method() == http::verb::head;
+  if (!method_fits) {
     res = error_response(api::ApiError::method_not_allowed(request.method_string(), path),
                          request.version(), keep_alive);
   } else if (guarded && !authorized(request, server)) {
     res = error_response(
         api::ApiError::unauthorized("The admin API needs 'Authorization: Bearer <admin token>'."),
         request.version(), keep_alive);
+  } else if (is_reload) {
+    const ReloadResult result = runtime_.reload("admin");
+    res = json_response(result.ok ? 200 : 422, reload_view(result), request.version(), keep_alive);
   } else if (path == "/metrics") {
     res = http::response<http::string_body>{http::status::ok, request.version()};
     res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");

@@ -187,4 +187,9 @@ std::string endpoints_view(const Snapshot& snapshot) {
   return out.dump(2);
 }
 
+std::string reload_view(const ReloadResult& result) {
+  const char* outcome = !result.ok ? "error" : result.changed ? "reloaded" : "unchanged";
+  return json{{"result", outcome}, {"hash", result.hash}, {"errors", result.errors}}.dump();
+}
+
 }  // namespace fulcrum::net

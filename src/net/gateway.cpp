@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "admin_handler.hpp"
+#include "config_watcher.hpp"
 #include "fulcrum/net/http_server.hpp"
 #include "fulcrum/net/http_util.hpp"
 #include "prewarmer.hpp"
@@ -33,6 +34,10 @@ struct Gateway::Impl {
       : runtime(std::move(config), std::move(version)) {}
 
   Runtime runtime;
+  // Signals and config reloads run here, off the request path.
+  asio::io_context control{1};
+  std::thread control_thread;
+  std::unique_ptr<ConfigWatcher> watcher;
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<std::unique_ptr<ProxyHandler>> proxies;
   std::vector<tcp::acceptor> data_acceptors;
@@ -43,6 +48,7 @@ struct Gateway::Impl {
   std::uint16_t data_port = 0;
   std::uint16_t admin_port = 0;
   std::atomic<bool> draining{false};
+  core::Clock::time_point drain_deadline;  // written once, before the workers read it
 
   awaitable<void> finish_drain(Gateway& gateway);
 };
@@ -100,18 +106,18 @@ void Gateway::start() {
                              }),
                  asio::detached);
 
-  const auto& endpoints = g.runtime.snapshot()->config.endpoints;
-  if (std::any_of(endpoints.begin(), endpoints.end(),
-                  [](const auto& endpoint) { return !endpoint.prewarm.empty(); })) {
-    asio::co_spawn(g.workers[0]->io, prewarm_loop(*g.workers[0], g.runtime, g.draining),
-                   asio::detached);
-  }
+  // Always running: a reload may add prewarm windows.
+  asio::co_spawn(g.workers[0]->io, prewarm_loop(*g.workers[0], g.runtime, g.draining),
+                 asio::detached);
 
-  g.signals = std::make_unique<asio::signal_set>(g.workers[0]->io, SIGINT, SIGTERM);
-  g.signals->async_wait([this](const error_code& ec, int signal) {
-    if (ec) return;
-    spdlog::info("signal {} received: draining", signal);
-    drain();
+  g.signals = std::make_unique<asio::signal_set>(g.control, SIGINT, SIGTERM, SIGHUP);
+  wait_for_signal();
+  g.watcher = std::make_unique<ConfigWatcher>(g.control, g.runtime.snapshot()->config.source,
+                                              [runtime] { runtime->reload("file"); });
+  g.watcher->start();
+  g.control_thread = std::thread([&io = g.control] {
+    const auto guard = asio::make_work_guard(io);
+    io.run();
   });
 
   for (auto& worker : g.workers) {
@@ -126,10 +132,25 @@ void Gateway::start() {
                server.admin_listen.host, g.admin_port, count);
 }
 
+void Gateway::wait_for_signal() {
+  impl_->signals->async_wait([this](const error_code& ec, int signal) {
+    if (ec) return;
+    if (signal == SIGHUP) {
+      impl_->runtime.reload("signal");
+      wait_for_signal();
+      return;
+    }
+    spdlog::info("signal {} received: draining", signal);
+    drain();
+  });
+}
+
 void Gateway::wait() {
   for (auto& thread : impl_->threads) {
     if (thread.joinable()) thread.join();
   }
+  impl_->control.stop();
+  if (impl_->control_thread.joinable()) impl_->control_thread.join();
   // The workers have stopped: their buffered access lines can be written from here, and
   // every ledger row they queued is committed before the process exits.
   for (auto& worker : impl_->workers) worker->access_log.flush();
@@ -140,8 +161,10 @@ void Gateway::drain() {
   Impl& g = *impl_;
   if (g.draining.exchange(true)) return;
   g.runtime.ready = false;  // /readyz answers 503 from now on
+  g.drain_deadline = core::Clock::now() + g.runtime.snapshot()->config.server.drain_timeout;
   for (std::size_t i = 0; i < g.workers.size(); ++i) {
     asio::post(g.workers[i]->io, [&g, i] {
+      g.workers[i]->drain_deadline = g.drain_deadline;
       error_code ignored;
       g.data_acceptors[i].close(ignored);  // new connections are refused from here on
       g.workers[i]->connections.start_draining();
@@ -154,8 +177,9 @@ void Gateway::drain() {
 // and stops the workers. Polls: a drain happens once per process life.
 awaitable<void> Gateway::Impl::finish_drain(Gateway& gateway) {
   Impl& g = *this;
-  const auto timeout = g.runtime.snapshot()->config.server.drain_timeout;
-  const auto deadline = core::Clock::now() + timeout;
+  // Streams still running at the deadline end themselves with an error event; this margin
+  // lets them write it before whatever is left is closed.
+  const auto deadline = g.drain_deadline + std::chrono::milliseconds(250);
   const auto connections = [&g](auto count) {
     int total = 0;
     for (auto& worker : g.workers) total += count(worker->connections);
@@ -175,7 +199,7 @@ awaitable<void> Gateway::Impl::finish_drain(Gateway& gateway) {
     }
   }
   // Give closed sessions a moment to unwind (and be metered) before the workers stop.
-  const auto grace = core::Clock::now() + std::chrono::seconds(1);
+  const auto grace = core::Clock::now() + std::chrono::milliseconds(500);
   while (connections([](auto& c) { return c.open(); }) > 0 && core::Clock::now() < grace) {
     tick.expires_after(std::chrono::milliseconds(10));
     co_await tick.async_wait(as_result(ec));
@@ -189,6 +213,7 @@ void Gateway::stop() {
   g.runtime.ready = false;
   // Immediate: drain() is the graceful way, and ends here.
   for (auto& worker : g.workers) worker->io.stop();
+  g.control.stop();
 }
 
 std::uint16_t Gateway::data_port() const { return impl_->data_port; }

@@ -4,6 +4,8 @@
 
 #include <array>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <unordered_map>
 
 #include "wire.hpp"
 
@@ -38,7 +40,7 @@ awaitable<void> send_keep_warm(Worker& worker, Runtime& runtime, const Snapshot&
       upstream_request_head(endpoint.base_url, "/chat/completions", "application/json",
                             "fulcrum-prewarm/" + runtime.version(), endpoint.api_key, body.size());
   error_code ec;
-  auto connection = co_await worker.pools[index]->connect(endpoint.timeouts.connect, ec);
+  auto connection = co_await worker.pool(snapshot, index).connect(endpoint.timeouts.connect, ec);
   bool ok = false;
   if (!ec) {
     const core::Duration timeout = endpoint.timeouts.total;
@@ -62,19 +64,20 @@ awaitable<void> send_keep_warm(Worker& worker, Runtime& runtime, const Snapshot&
 
 awaitable<void> prewarm_loop(Worker& worker, Runtime& runtime, const std::atomic<bool>& stopping) {
   asio::steady_timer tick(worker.io);
-  std::vector<std::optional<core::Clock::time_point>> last_sent;
+  // By endpoint name: indexes may change with a reload.
+  std::unordered_map<std::string, core::Clock::time_point> last_sent;
   while (!stopping.load()) {
     const auto snapshot = runtime.snapshot();
     const auto& endpoints = snapshot->config.endpoints;
-    last_sent.resize(endpoints.size());
     for (std::size_t i = 0; i < endpoints.size(); ++i) {
       for (const config::Prewarm& prewarm : endpoints[i].prewarm) {
         const auto now = core::Clock::now();
-        if (last_sent[i] && now - *last_sent[i] < prewarm.every) continue;
+        const auto sent = last_sent.find(endpoints[i].name);
+        if (sent != last_sent.end() && now - sent->second < prewarm.every) continue;
         if (!prewarm.window.active(core::WallClock::now())) continue;
         // Real traffic keeps it warm as well as a ping would.
         if (snapshot->live->endpoint(i).idle_for(now) < prewarm.every) continue;
-        last_sent[i] = now;
+        last_sent[endpoints[i].name] = now;
         co_await send_keep_warm(worker, runtime, *snapshot, i, prewarm);
         break;
       }

@@ -27,9 +27,10 @@ constexpr std::size_t kMaxWholeResponseBytes = 256u << 20;
 constexpr std::size_t kMaxErrorBodyBytes = 1u << 20;
 constexpr std::size_t kReadChunk = 16 * 1024;
 
-// Never wait past the attempt's total deadline, and never arm a zero timer.
+// Never wait past the attempt's total deadline, and never arm a zero timer. Rounded up, so
+// that a timer armed for a deadline fires at or after it, never a fraction before.
 core::Duration bounded(core::Duration op, TimePoint deadline) {
-  const auto left = std::chrono::duration_cast<core::Duration>(deadline - core::Clock::now());
+  const auto left = std::chrono::ceil<core::Duration>(deadline - core::Clock::now());
   return std::max(core::Duration(1), std::min(op, left));
 }
 
@@ -138,7 +139,7 @@ awaitable<ProxyHandler::AttemptResult> ProxyHandler::attempt(beast::tcp_stream& 
                             ex.request.stream ? "text/event-stream" : "application/json",
                             user_agent_, ex.endpoint->api_key, upstream_request.body.size());
 
-  UpstreamPool& pool = *worker_.pools[ex.target->endpoint];
+  UpstreamPool& pool = worker_.pool(*ex.snapshot, ex.target->endpoint);
   for (int fresh = 0; fresh < 2; ++fresh) {
     std::unique_ptr<UpstreamConnection> connection = fresh == 0 ? pool.take_idle() : nullptr;
     const bool reused = connection != nullptr;
@@ -324,7 +325,8 @@ awaitable<ProxyHandler::AttemptResult> ProxyHandler::relay_stream(Stream& upstre
   };
 
   for (;;) {
-    co_await read_events(ex.deadline);
+    // A drain ends what is still streaming at its deadline, with an error event (below).
+    co_await read_events(std::min(ex.deadline, worker_.drain_deadline));
     if (parser.is_done() && !upstream_ec) out.append(scanner.remainder());
     if (parser.is_done() && !upstream_ec) break;  // the last events go out with the terminator
     if (!out.empty()) {
@@ -363,11 +365,16 @@ awaitable<ProxyHandler::AttemptResult> ProxyHandler::relay_stream(Stream& upstre
     // the truncated stream for a complete one.
     connection.tcp().close();
     const bool timed_out = upstream_ec == beast::error::timeout;
+    const bool drained = timed_out && core::Clock::now() >= worker_.drain_deadline;
     ex.outcome = timed_out ? Outcome::timeout : Outcome::upstream_error;
     const auto error =
-        timed_out
+        drained ? api::ApiError::service_unavailable(
+                      "Fulcrum is shutting down and its drain timeout has passed: the stream "
+                      "was ended before completion. Retry the request.")
+        : timed_out
             ? api::ApiError::gateway_timeout("The upstream stream stalled beyond the idle timeout.")
             : api::ApiError::bad_gateway("The upstream stream was cut.");
+    if (drained) spdlog::warn("stream_ended_by_drain request_id={}", ex.id.view());
     out = "data: " + error.to_json() + "\n\n";
   } else {
     ex.outcome = Outcome::success;

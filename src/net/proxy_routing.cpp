@@ -264,7 +264,7 @@ awaitable<bool> ProxyHandler::run_plan(beast::tcp_stream& client, Exchange& ex) 
   const std::string classifier_prefix =
       ex.plan.tier ? "classifier:" + config.classifier.tiers[*ex.plan.tier].name + ", " : "";
   ex.reason = classifier_prefix + ex.reason;
-  const BudgetedRequest budgeted(live.retry_budget);
+  const BudgetedRequest budgeted(live.retry_budget());
 
   std::string tried;  // for the client's error message when nothing serves it
   const auto note = [&tried](std::string_view endpoint, std::string_view what) {
@@ -296,14 +296,14 @@ awaitable<bool> ProxyHandler::run_plan(beast::tcp_stream& client, Exchange& ex) 
       // Every upstream attempt after a request's first spends from the retry budget, so an
       // outage cannot multiply the load on what is left.
       const bool extra = attempted;
-      if (extra && !live.retry_budget.try_acquire_retry()) {
+      if (extra && !live.retry_budget().try_acquire_retry()) {
         runtime_.metrics().retry_budget_exhausted();
         note(endpoint.name, "not tried: retry budget exhausted");
         budget_exhausted = true;
         break;
       }
       const Release retry_token([&live, extra] {
-        if (extra) live.retry_budget.release_retry();
+        if (extra) live.retry_budget().release_retry();
       });
       if (!state.breaker.try_acquire(core::Clock::now())) {
         note(endpoint.name, "circuit open");

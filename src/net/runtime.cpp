@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "fulcrum/auth/authenticator.hpp"
+#include "fulcrum/config/loader.hpp"
 
 namespace fulcrum::net {
 namespace {
@@ -33,10 +34,12 @@ ssl::context make_client_tls() {
 
 // Spend already in the ledger for each budget's current period: a restart neither forgets
 // it nor counts it twice (the in-memory books start from zero).
+template <class Filter>
 void restore_spend(const config::Config& config, metering::SqliteLedger& store,
-                   metering::BudgetBook& budgets) {
+                   metering::BudgetBook& budgets, Filter wanted) {
   const auto now = core::WallClock::now();
   for (std::size_t i = 0; i < config.budgets.size(); ++i) {
+    if (!wanted(i)) continue;
     const config::Budget& budget = config.budgets[i];
     const metering::Period period = metering::period_at(budget, now);
     const auto since_ms =
@@ -55,27 +58,105 @@ void restore_spend(const config::Config& config, metering::SqliteLedger& store,
 
 Runtime::Runtime(config::Config config, std::string version)
     : version_(std::move(version)), metrics_(version_), tls_(make_client_tls()) {
-  auto snapshot = std::make_shared<Snapshot>();
-  snapshot->config = std::move(config);
-  const config::Config& c = snapshot->config;  // the snapshot's own: its address is stable
-  snapshot->meters = metrics_.bind(c);
-  snapshot->live = std::make_shared<router::LiveState>(c);
-  snapshot->budgets = std::make_shared<metering::BudgetBook>(c);
-  snapshot->rate_limits = std::make_shared<auth::RateLimiter>(c);
-  snapshot->models_json = models_json(c);
-  snapshot->config_hash = auth::to_hex(auth::sha256(c.text));
-  snapshot->loaded_at = fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(std::time(nullptr)));
-  metrics_.config_info(snapshot->config_hash);
-  spdlog::info("config_loaded source={} hash={}", c.source, snapshot->config_hash);
+  std::shared_ptr<Snapshot> snapshot = build(std::move(config), nullptr);
+  const config::Config& c = snapshot->config;
   if (c.ledger.enabled) {
     auto store = metering::SqliteLedger::open(c.ledger.path);
     if (!store) throw std::runtime_error(store.error());
-    restore_spend(c, **store, *snapshot->budgets);
+    restore_spend(c, **store, *snapshot->budgets, [](std::size_t) { return true; });
     ledger_ = std::make_unique<metering::Ledger>(std::move(*store), c.ledger);
     metrics_.watch_ledger(&ledger_->stats());
   }
   metrics_.watch_budgets(*snapshot->meters, snapshot->budgets);
   snapshot_.store(std::move(snapshot));
+}
+
+std::shared_ptr<Snapshot> Runtime::build(config::Config config, const Snapshot* previous) {
+  auto snapshot = std::make_shared<Snapshot>();
+  snapshot->config = std::move(config);
+  const config::Config& c = snapshot->config;  // the snapshot's own: its address is stable
+  snapshot->meters = metrics_.bind(c);
+  if (previous == nullptr) {
+    snapshot->live = std::make_shared<router::LiveState>(c);
+    snapshot->budgets = std::make_shared<metering::BudgetBook>(c);
+    snapshot->rate_limits = std::make_shared<auth::RateLimiter>(c);
+  } else {
+    snapshot->live = std::make_shared<router::LiveState>(c, *previous->live);
+    snapshot->budgets = std::make_shared<metering::BudgetBook>(c, *previous->budgets);
+    snapshot->rate_limits = std::make_shared<auth::RateLimiter>(c, *previous->rate_limits);
+  }
+  for (const config::Endpoint& endpoint : c.endpoints) {
+    const std::string key = endpoint.name + " " + endpoint.base_url.to_string();
+    snapshot->pool_ids.push_back(pool_ids_.try_emplace(key, pool_ids_.size()).first->second);
+  }
+  snapshot->models_json = models_json(c);
+  snapshot->config_hash = auth::to_hex(auth::sha256(c.text));
+  snapshot->loaded_at = fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(std::time(nullptr)));
+  metrics_.config_info(snapshot->config_hash);
+  spdlog::info("config_loaded source={} hash={}", c.source, snapshot->config_hash);
+  return snapshot;
+}
+
+void Runtime::keep_restart_only_settings(config::Config& next,
+                                         const config::Config& running) const {
+  const auto same = [](const core::HostPort& a, const core::HostPort& b) {
+    return a.host == b.host && a.port == b.port;
+  };
+  const auto report = [](const char* setting) {
+    spdlog::warn("config_reload_needs_restart setting={}: the running value is kept", setting);
+  };
+  if (!same(next.server.listen, running.server.listen)) report("server.listen");
+  if (!same(next.server.admin_listen, running.server.admin_listen)) report("server.admin_listen");
+  if (next.server.threads != running.server.threads) report("server.threads");
+  if (next.ledger.enabled != running.ledger.enabled || next.ledger.path != running.ledger.path) {
+    report("ledger");
+  }
+  next.server.listen = running.server.listen;
+  next.server.admin_listen = running.server.admin_listen;
+  next.server.threads = running.server.threads;
+  next.ledger = running.ledger;
+}
+
+ReloadResult Runtime::reload(std::string_view trigger) {
+  const std::lock_guard lock(reload_mutex_);
+  const std::shared_ptr<const Snapshot> running = snapshot();
+  ReloadResult result;
+  auto loaded = config::load_file(running->config.source);
+  if (!loaded) {
+    for (const config::Issue& issue : loaded.error()) result.errors.push_back(issue.to_string());
+    result.hash = running->config_hash;
+    metrics_.config_reload(false);
+    for (const std::string& error : result.errors) spdlog::error("config_reload_error {}", error);
+    spdlog::error("config_reload_failed trigger={} errors={} running_hash={}", trigger,
+                  result.errors.size(), running->config_hash);
+    return result;
+  }
+  result.ok = true;
+  if (loaded->text == running->config.text) {
+    result.hash = running->config_hash;
+    spdlog::info("config_reload_unchanged trigger={} hash={}", trigger, result.hash);
+    return result;
+  }
+  keep_restart_only_settings(*loaded, running->config);
+  std::shared_ptr<Snapshot> next = build(std::move(*loaded), running.get());
+  const config::Config& c = next->config;
+  if (ledger_) {
+    // A budget that is new to this config counts the spend already in the ledger.
+    auto store = metering::SqliteLedger::open(c.ledger.path);
+    if (store) {
+      restore_spend(c, **store, *next->budgets,
+                    [&next](std::size_t i) { return !next->budgets->carried_over(i); });
+    } else {
+      spdlog::warn("budget_restore_failed {}", store.error());
+    }
+  }
+  metrics_.watch_budgets(*next->meters, next->budgets);
+  result.changed = true;
+  result.hash = next->config_hash;
+  snapshot_.store(std::move(next));
+  metrics_.config_reload(true);
+  spdlog::info("config_reloaded trigger={} hash={}", trigger, result.hash);
+  return result;
 }
 
 void Runtime::close_ledger() {
@@ -86,12 +167,19 @@ void Runtime::close_ledger() {
 }
 
 Worker::Worker(unsigned worker_index, Runtime& runtime)
-    : index(worker_index), ids(worker_index), random_state(std::random_device{}()) {
-  const auto snapshot = runtime.snapshot();
-  for (const auto& endpoint : snapshot->config.endpoints) {
-    // The snapshot outlives the pools: Runtime holds it for the gateway's life.
-    pools.push_back(std::make_unique<UpstreamPool>(io, endpoint, runtime.tls()));
+    : index(worker_index),
+      tls(runtime.tls()),
+      ids(worker_index),
+      random_state(std::random_device{}()) {}
+
+UpstreamPool& Worker::pool(const Snapshot& snapshot, std::size_t endpoint) {
+  const std::size_t id = snapshot.pool_ids[endpoint];
+  if (id >= pools.size()) pools.resize(id + 1);
+  if (!pools[id]) {
+    pools[id] =
+        std::make_unique<UpstreamPool>(io, snapshot.config.endpoints[endpoint].base_url, tls);
   }
+  return *pools[id];
 }
 
 }  // namespace fulcrum::net

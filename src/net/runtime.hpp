@@ -1,8 +1,11 @@
 #pragma once
 // State shared by every worker thread, and the per-thread worker.
 #include <atomic>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "access_log.hpp"
@@ -31,11 +34,26 @@ struct Snapshot {
   std::string models_json;  // the GET /v1/models body, built once
   std::string config_hash;  // SHA-256 of the YAML text, hex
   std::string loaded_at;    // UTC, ISO 8601
+  // By endpoint index: which of a worker's upstream pools serves it. An endpoint keeps its
+  // pool (and its warm connections) across reloads while its name and URL stay the same.
+  std::vector<std::size_t> pool_ids;
+};
+
+struct ReloadResult {
+  bool ok = false;
+  bool changed = false;             // false: the file's text is the running one
+  std::string hash;                 // of the config running afterwards
+  std::vector<std::string> errors;  // "file:line:col: message"
 };
 
 class Runtime {
  public:
   Runtime(config::Config config, std::string version);
+
+  // Reads the config file again and, when it is valid, publishes a snapshot built from it;
+  // requests in flight finish on the snapshot they started with. An invalid file changes
+  // nothing. `trigger` (signal, file, admin) is for the log. Safe from any thread.
+  ReloadResult reload(std::string_view trigger);
 
   std::shared_ptr<const Snapshot> snapshot() const {
     return snapshot_.load(std::memory_order_acquire);
@@ -51,11 +69,17 @@ class Runtime {
   std::atomic<bool> ready{false};
 
  private:
+  std::shared_ptr<Snapshot> build(config::Config config, const Snapshot* previous);
+  // Settings a running process cannot change: reported, and the running values kept.
+  void keep_restart_only_settings(config::Config& next, const config::Config& running) const;
+
   std::string version_;
   metering::Metrics metrics_;
   ssl::context tls_;
   std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
   std::unique_ptr<metering::Ledger> ledger_;
+  std::mutex reload_mutex_;                      // one reload at a time
+  std::map<std::string, std::size_t> pool_ids_;  // "name url" → pool id; under reload_mutex_
 };
 
 // One thread's share of the gateway: an io_context run by that thread alone, its acceptor
@@ -65,7 +89,10 @@ struct Worker {
 
   unsigned index;
   asio::io_context io{1};
-  std::vector<std::unique_ptr<UpstreamPool>> pools;  // by endpoint index
+  // The pool for `endpoint` of `snapshot`, created on first use.
+  UpstreamPool& pool(const Snapshot& snapshot, std::size_t endpoint);
+  ssl::context& tls;
+  std::vector<std::unique_ptr<UpstreamPool>> pools;  // by Snapshot::pool_ids
   RequestIdSource ids;
   std::uint64_t random_state;  // splitmix64, for jitter and weighted choices
   std::uint64_t random() {
@@ -76,6 +103,8 @@ struct Worker {
   }
   AccessLog access_log;
   ConnectionTracker connections;  // data-plane clients of this worker
+  // Set when a drain starts: streams still running then end with an error event.
+  core::Clock::time_point drain_deadline = core::Clock::time_point::max();
 };
 
 }  // namespace fulcrum::net

@@ -4,9 +4,8 @@
 
 namespace fulcrum::net {
 
-UpstreamPool::UpstreamPool(asio::io_context& io, const config::Endpoint& endpoint,
-                           ssl::context& tls)
-    : io_(io), endpoint_(endpoint), tls_(tls) {}
+UpstreamPool::UpstreamPool(asio::io_context& io, core::Url url, ssl::context& tls)
+    : io_(io), url_(std::move(url)), tls_(tls) {}
 
 std::unique_ptr<UpstreamConnection> UpstreamPool::take_idle() {
   // Most recently used first: it is the least likely to have been closed by the server.
@@ -26,7 +25,7 @@ void UpstreamPool::give_back(std::unique_ptr<UpstreamConnection> connection) {
 
 awaitable<std::unique_ptr<UpstreamConnection>> UpstreamPool::connect(core::Duration timeout,
                                                                      error_code& ec) {
-  const core::Url& url = endpoint_.base_url;
+  const core::Url& url = url_;
   const auto deadline = core::Clock::now() + timeout;
   // The resolver has no deadline of its own; a timer cancels it. Shared ownership keeps the
   // resolver alive for a timer handler that runs after this coroutine moved on.

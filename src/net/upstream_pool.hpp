@@ -5,7 +5,8 @@
 #include <variant>
 #include <vector>
 
-#include "fulcrum/config/config.hpp"
+#include "fulcrum/core/duration.hpp"
+#include "fulcrum/core/url.hpp"
 #include "fulcrum/net/asio.hpp"
 
 namespace fulcrum::net {
@@ -37,7 +38,7 @@ class UpstreamConnection {
 
 class UpstreamPool {
  public:
-  UpstreamPool(asio::io_context& io, const config::Endpoint& endpoint, ssl::context& tls);
+  UpstreamPool(asio::io_context& io, core::Url url, ssl::context& tls);
 
   // An idle keep-alive connection, or null when there is none.
   std::unique_ptr<UpstreamConnection> take_idle();
@@ -51,7 +52,7 @@ class UpstreamPool {
   static constexpr std::size_t kMaxIdle = 256;
 
   asio::io_context& io_;
-  const config::Endpoint& endpoint_;
+  const core::Url url_;
   ssl::context& tls_;
   std::vector<std::unique_ptr<UpstreamConnection>> idle_;
 };

@@ -28,10 +28,11 @@ LatencyEstimate::LatencyEstimate(double seed_seconds) : seed_(seed_seconds), val
 
 double LatencyEstimate::predict(TimePoint now) const {
   const std::int64_t updated = updated_ns_.load(std::memory_order_relaxed);
+  const double seed = seed_.load(std::memory_order_relaxed);
+  if (updated == 0) return seed;
   const double value = value_.load(std::memory_order_relaxed);
-  if (updated == 0) return value;
   const double idle = seconds_between(updated, nanos(now));
-  return seed_ + (value - seed_) * std::exp(-idle / kReturnToSeedSeconds);
+  return seed + (value - seed) * std::exp(-idle / kReturnToSeedSeconds);
 }
 
 void LatencyEstimate::observe(double seconds, TimePoint now) {
@@ -76,17 +77,28 @@ void CircuitBreaker::on_success() {
 bool CircuitBreaker::on_failure(TimePoint now) {
   const unsigned failures = consecutive_failures_.fetch_add(1, std::memory_order_relaxed) + 1;
   const bool was_probe = probing_.exchange(false, std::memory_order_acq_rel);
-  if (!was_probe && failures < policy_.failures) return false;
-  const auto cooldown = std::chrono::duration_cast<std::chrono::nanoseconds>(policy_.cooldown);
-  const std::int64_t previous =
-      open_until_ns_.exchange(nanos(now) + cooldown.count(), std::memory_order_acq_rel);
+  if (!was_probe && failures < failure_threshold_.load(std::memory_order_relaxed)) return false;
+  const std::int64_t previous = open_until_ns_.exchange(
+      nanos(now) + cooldown_ns_.load(std::memory_order_relaxed), std::memory_order_acq_rel);
   return previous == 0 || was_probe;
+}
+
+void CircuitBreaker::set_policy(const config::CircuitBreakerPolicy& policy) {
+  failure_threshold_.store(policy.failures, std::memory_order_relaxed);
+  cooldown_ns_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(policy.cooldown).count(),
+                     std::memory_order_relaxed);
 }
 
 EndpointState::EndpointState(const config::Endpoint& endpoint)
     : ttft(std::chrono::duration<double>(endpoint.latency.ttft).count()),
       per_output_token(endpoint.latency.seconds_per_output_token),
       breaker(endpoint.circuit_breaker) {}
+
+void EndpointState::retune(const config::Endpoint& endpoint) {
+  ttft.reseed(std::chrono::duration<double>(endpoint.latency.ttft).count());
+  per_output_token.reseed(endpoint.latency.seconds_per_output_token);
+  breaker.set_policy(endpoint.circuit_breaker);
+}
 
 bool EndpointState::try_admit(unsigned limit) {
   unsigned current = in_flight_.load(std::memory_order_relaxed);
@@ -126,11 +138,34 @@ bool RetryBudget::try_acquire_retry() {
 }
 
 LiveState::LiveState(const config::Config& config)
-    : output_average_(std::make_unique<std::atomic<double>[]>(config.routes.size())) {
+    : retry_budget_(std::make_shared<RetryBudget>()),
+      output_average_(std::make_unique<std::atomic<double>[]>(config.routes.size())) {
   for (const config::Endpoint& endpoint : config.endpoints) {
-    endpoints_.push_back(std::make_unique<EndpointState>(endpoint));
+    endpoint_names_.push_back(endpoint.name);
+    endpoints_.push_back(std::make_shared<EndpointState>(endpoint));
   }
-  for (std::size_t i = 0; i < config.routes.size(); ++i) output_average_[i] = kSeedOutputTokens;
+  for (std::size_t i = 0; i < config.routes.size(); ++i) {
+    route_names_.push_back(config.routes[i].name);
+    output_average_[i] = kSeedOutputTokens;
+  }
+}
+
+LiveState::LiveState(const config::Config& config, const LiveState& previous) : LiveState(config) {
+  retry_budget_ = previous.retry_budget_;
+  const auto find = [](const std::vector<std::string>& names, const std::string& name) {
+    return std::find(names.begin(), names.end(), name) - names.begin();
+  };
+  for (std::size_t i = 0; i < endpoints_.size(); ++i) {
+    const auto old = static_cast<std::size_t>(find(previous.endpoint_names_, endpoint_names_[i]));
+    if (old == previous.endpoints_.size()) continue;
+    endpoints_[i] = previous.endpoints_[old];
+    endpoints_[i]->retune(config.endpoints[i]);
+  }
+  for (std::size_t i = 0; i < route_names_.size(); ++i) {
+    const auto old = static_cast<std::size_t>(find(previous.route_names_, route_names_[i]));
+    if (old == previous.route_names_.size()) continue;
+    output_average_[i] = previous.output_average_[old].load(std::memory_order_relaxed);
+  }
 }
 
 double LiveState::expected_output_tokens(std::size_t route) const {

@@ -36,10 +36,11 @@ bool refuses_connections(std::uint16_t port) {
   }
 }
 
+// The test: 20 open streams, SIGTERM.
 TEST(Drain, SigtermLetsOpenStreamsFinishAndRefusesNewConnections) {
   Stack stack(kSlowSim, gateway("10s"));
   std::vector<std::unique_ptr<HttpClient>> streams;
-  for (int i = 0; i < 5; ++i) {
+  for (int i = 0; i < 20; ++i) {
     streams.push_back(std::make_unique<HttpClient>(stack.port()));
     ASSERT_EQ(streams.back()->start("/v1/chat/completions", stream_request(10)).status, 200u);
     ASSERT_TRUE(streams.back()->next_piece());  // under way
@@ -49,6 +50,7 @@ TEST(Drain, SigtermLetsOpenStreamsFinishAndRefusesNewConnections) {
   HttpClient admin(stack.admin_port());
   ASSERT_EQ(admin.get("/readyz").status, 200u);
 
+  const auto signalled = std::chrono::steady_clock::now();
   stack.gateway().signal(SIGTERM);
   EXPECT_TRUE(eventually([&] { return refuses_connections(stack.port()); }));
   EXPECT_EQ(HttpClient(stack.admin_port()).get("/readyz").status, 503u);
@@ -59,34 +61,51 @@ TEST(Drain, SigtermLetsOpenStreamsFinishAndRefusesNewConnections) {
     EXPECT_FALSE(stream->broken());
     EXPECT_NE(body.find("data: [DONE]"), std::string::npos);
   }
-  const int status = stack.gateway().stop();
+  const int status = stack.gateway().wait_exit(std::chrono::seconds(11));
+  const auto exited_after = std::chrono::steady_clock::now() - signalled;
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0);
+  // Everything finished early, so the drain did not wait for its 10 s timeout.
+  EXPECT_LT(exited_after, std::chrono::seconds(10));
   int metered = 0;
   for (const auto& line : stack.gateway().lines()) {
     metered += line.find("info access") != std::string::npos &&
                line.find("outcome=success stream=true") != std::string::npos;
   }
-  EXPECT_EQ(metered, 5);  // every drained stream reached the access log (and the metrics)
+  EXPECT_EQ(metered, 20);  // every drained stream reached the access log (and the metrics)
 }
 
-TEST(Drain, StreamsBeyondTheDrainTimeoutAreClosedAndTheProcessStillExitsZero) {
-  Stack stack(kSlowSim, gateway("300ms"));
-  HttpClient client(stack.port());
-  ASSERT_EQ(client.start("/v1/chat/completions", stream_request(200)).status, 200u);  // ~10 s
-  ASSERT_TRUE(client.next_piece());
+TEST(Drain, StreamsBeyondTheDrainTimeoutEndWithAnErrorEventAndTheProcessExitsZero) {
+  Stack stack(kSlowSim, gateway("500ms"));
+  std::vector<std::unique_ptr<HttpClient>> streams;
+  for (int i = 0; i < 3; ++i) {
+    streams.push_back(std::make_unique<HttpClient>(stack.port()));
+    ASSERT_EQ(streams.back()->start("/v1/chat/completions", stream_request(200)).status,
+              200u);  // ~10 s each
+    ASSERT_TRUE(streams.back()->next_piece());
+  }
+  const auto signalled = std::chrono::steady_clock::now();
   stack.gateway().signal(SIGTERM);
-  std::string body;
-  while (auto piece = client.next_piece()) body += *piece;
-  EXPECT_EQ(body.find("[DONE]"), std::string::npos);  // cut, and not presented as complete
-  const int status = stack.gateway().stop();
+  for (auto& stream : streams) {
+    std::string body;
+    while (auto piece = stream->next_piece()) body += *piece;
+    EXPECT_EQ(body.find("[DONE]"), std::string::npos);  // cut, and not presented as complete
+    // The last event says why, in OpenAI's error shape.
+    const auto last = body.rfind("data: {\"error\"");
+    ASSERT_NE(last, std::string::npos) << body;
+    EXPECT_NE(body.find("shutting down", last), std::string::npos);
+    EXPECT_FALSE(stream->broken());  // a clean end of the chunked body, not a reset
+  }
+  const int status = stack.gateway().wait_exit(std::chrono::seconds(5));
+  const auto exited_after = std::chrono::steady_clock::now() - signalled;
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0);
-  bool logged = false;
+  EXPECT_LT(exited_after, std::chrono::milliseconds(1500));  // drain_timeout + 1 s
+  int ended = 0;
   for (const auto& line : stack.gateway().lines()) {
-    logged |= line.find("drain_timeout passed: closing 1 unfinished requests") != std::string::npos;
+    ended += line.find("stream_ended_by_drain") != std::string::npos;
   }
-  EXPECT_TRUE(logged);
+  EXPECT_EQ(ended, 3);
 }
 
 }  // namespace

@@ -76,30 +76,16 @@ Stack::Stack(const std::string& sim_yaml, const std::string& gateway_yaml,
     sim_ports_[m[1]] = static_cast<std::uint16_t>(std::stoi(m[2]));
   }
   if (sim_ports_.size() < expected) throw std::runtime_error("fulcrum-sim did not start");
-  std::string gateway_text = gateway_yaml;
-  for (const auto& [name, port] : sim_ports_) {
-    gateway_text =
-        replace_all(gateway_text, "${" + name + "}", "127.0.0.1:" + std::to_string(port));
-  }
-  gateway_text =
-      replace_all(gateway_text, "${closed}", "127.0.0.1:" + std::to_string(closed_port()));
+  const std::string gateway_text = render(gateway_yaml);
   // A config that guards the admin listener: metrics() sends its token.
   std::smatch token_env;
   if (std::regex_search(gateway_text, token_env, std::regex("admin_token_env: *(\\S+)")) &&
       gateway_env.count(token_env[1])) {
     admin_token_ = gateway_env.at(token_env[1]);
   }
-  if (gateway_text.find("server:") == std::string::npos) {
-    gateway_text = "server:\n  listen: 127.0.0.1:0\n  admin_listen: 127.0.0.1:0\n  threads: 2\n" +
-                   gateway_text;
-  }
-  // Each test its own ledger, unless it brings one.
-  if (gateway_text.find("ledger:") == std::string::npos) {
-    gateway_text += "\nledger: {path: " + dir_ + "/ledger.db}\n";
-  }
-  write_file(dir_ + "/fulcrum.yaml", "version: 1\n" + gateway_text);
+  write_file(config_path(), gateway_text);
   gateway_ = std::make_unique<Process>(
-      std::vector<std::string>{fulcrum_binary(), "--config", dir_ + "/fulcrum.yaml"}, gateway_env);
+      std::vector<std::string>{fulcrum_binary(), "--config", config_path()}, gateway_env);
   const auto ports = gateway_->wait_for(std::regex("listening data=\\S+:(\\d+ admin=\\S+:\\d+)"));
   if (!ports) {
     std::string output;
@@ -110,6 +96,32 @@ Stack::Stack(const std::string& sim_yaml, const std::string& gateway_yaml,
   std::regex_search(*ports, m, std::regex("(\\d+) admin=\\S+:(\\d+)"));
   data_port_ = static_cast<std::uint16_t>(std::stoi(m[1]));
   admin_port_ = static_cast<std::uint16_t>(std::stoi(m[2]));
+}
+
+std::string Stack::render(const std::string& gateway_yaml) const {
+  std::string gateway_text = gateway_yaml;
+  for (const auto& [name, port] : sim_ports_) {
+    gateway_text =
+        replace_all(gateway_text, "${" + name + "}", "127.0.0.1:" + std::to_string(port));
+  }
+  gateway_text =
+      replace_all(gateway_text, "${closed}", "127.0.0.1:" + std::to_string(closed_port()));
+  if (gateway_text.find("server:") == std::string::npos) {
+    gateway_text = "server:\n  listen: 127.0.0.1:0\n  admin_listen: 127.0.0.1:0\n  threads: 2\n" +
+                   gateway_text;
+  }
+  // Each test its own ledger, unless it brings one.
+  if (gateway_text.find("ledger:") == std::string::npos) {
+    gateway_text += "\nledger: {path: " + dir_ + "/ledger.db}\n";
+  }
+  return "version: 1\n" + gateway_text;
+}
+
+void Stack::rewrite_config(const std::string& gateway_yaml) const {
+  // Written beside it, then renamed over it: the way editors save, and atomic.
+  const std::string temporary = dir_ + "/.fulcrum.yaml.tmp";
+  write_file(temporary, render(gateway_yaml));
+  std::filesystem::rename(temporary, config_path());
 }
 
 namespace {
@@ -169,10 +181,13 @@ nlohmann::json Stack::sim_stats() const {
   return nlohmann::json::parse(client.get("/sim/stats").body);
 }
 
-std::string Stack::metrics() const {
+Response Stack::admin(const std::string& method, const std::string& path) const {
   HttpClient client(admin_port_);
-  if (admin_token_.empty()) return client.get("/metrics").body;
-  return client.request("GET", "/metrics", "", {{"authorization", "Bearer " + admin_token_}}).body;
+  std::map<std::string, std::string> headers;
+  if (!admin_token_.empty()) headers["authorization"] = "Bearer " + admin_token_;
+  return client.request(method, path, "", headers);
 }
+
+std::string Stack::metrics() const { return admin("GET", "/metrics").body; }
 
 }  // namespace fulcrum::testing

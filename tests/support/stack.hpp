@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "http_client.hpp"
 #include "process.hpp"
 
 namespace fulcrum::testing {
@@ -33,6 +34,13 @@ class Stack {
   std::uint16_t admin_port() const { return admin_port_; }
   std::uint16_t sim_port(const std::string& name) const { return sim_ports_.at(name); }
 
+  // The gateway's config file, and a way to replace it (rendered like the constructor's
+  // `gateway_yaml`, then renamed over the file atomically) for reload tests.
+  std::string config_path() const { return dir_ + "/fulcrum.yaml"; }
+  void rewrite_config(const std::string& gateway_yaml) const;
+  // A request to the admin listener, with the admin token when the config names one.
+  Response admin(const std::string& method, const std::string& path) const;
+
   // The ledger file the gateway writes (unless the test's config names its own).
   std::string ledger_path() const { return dir_ + "/ledger.db"; }
   // SIGTERM, and a clean exit expected (the ledger is flushed by then).
@@ -53,6 +61,8 @@ class Stack {
   }
 
  private:
+  std::string render(const std::string& gateway_yaml) const;
+
   std::string dir_;
   std::unique_ptr<Process> sim_;
   std::unique_ptr<Process> gateway_;

@@ -130,6 +130,35 @@ TEST(Budgets, HardLimitsCountReservationsAndResetAtMidnight) {
   EXPECT_TRUE(book.reserve("app", "search", core::Money::from_usd(0.9), after_midnight).allowed);
 }
 
+TEST(Budgets, AReloadedBookKeepsTheSpendOfBudgetsThatStillExist) {
+  const std::string keys = "keys:\n" + key_entry("app", "k", ", team: search");
+  const config::Config before = load(keys + R"(budgets:
+  - {name: search, scope: {team: search}, period: daily, hard_usd: 1.0}
+  - {name: gone, hard_usd: 5}
+)");
+  metering::BudgetBook old_book(before);
+  const auto noon = utc(kWed20261125NoonUtc);
+  const core::Money forty_cents = core::Money::from_usd(0.4);
+  old_book.settle("app", "search", {}, forty_cents, noon);
+  ASSERT_TRUE(old_book.reserve("app", "search", forty_cents, noon).allowed);  // in flight
+
+  // The limit changed; the budget (same name, scope, period) did not. A new one starts empty.
+  const config::Config after = load(keys + R"(budgets:
+  - {name: fresh, hard_usd: 2}
+  - {name: search, scope: {team: search}, period: daily, hard_usd: 0.9}
+)");
+  metering::BudgetBook book(after, old_book);
+  EXPECT_FALSE(book.carried_over(0));
+  EXPECT_TRUE(book.carried_over(1));
+  EXPECT_EQ(book.spent(1, noon), forty_cents);
+  EXPECT_EQ(book.spent(0, noon), core::Money{});  // new: nothing recorded in it yet
+  // 0.4 spent + 0.4 still reserved by the request in flight: 0.2 more would pass 0.9.
+  EXPECT_FALSE(book.reserve("app", "search", core::Money::from_usd(0.2), noon).allowed);
+  // The request in flight settles through the old book into the same account.
+  old_book.settle("app", "search", forty_cents, core::Money::from_usd(0.1), noon);
+  EXPECT_EQ(book.spent(1, noon), core::Money::from_usd(0.5));
+}
+
 TEST(Budgets, SoftLimitsAskForTheDowngradeAlias) {
   config::Config config = load(R"(budgets:
   - {name: soft, soft_usd: 0.5, on_soft: {downgrade_to: cheap}}

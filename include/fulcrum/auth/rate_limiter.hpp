@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "fulcrum/config/config.hpp"
@@ -31,6 +32,8 @@ struct RateDecision {
 class RateLimiter {
  public:
   explicit RateLimiter(const config::Config& config);
+  // For a reloaded config: a key whose id and limits are unchanged keeps its buckets.
+  RateLimiter(const config::Config& config, const RateLimiter& previous);
   ~RateLimiter();
 
   RateDecision admit(std::size_t key, std::uint64_t estimated_tokens, core::Clock::time_point now);
@@ -40,7 +43,14 @@ class RateLimiter {
 
  private:
   struct Buckets;
-  std::vector<std::unique_ptr<Buckets>> keys_;
+  struct KeyLimits {
+    std::string id;
+    unsigned rpm = 0;
+    unsigned tpm = 0;
+    bool operator==(const KeyLimits&) const = default;
+  };
+  std::vector<KeyLimits> limits_;
+  std::vector<std::shared_ptr<Buckets>> keys_;
 };
 
 // "1s", "6m0s", "250ms": the duration format of OpenAI's x-ratelimit-reset-* headers.

@@ -32,7 +32,13 @@ struct BudgetAdmission {
 class BudgetBook {
  public:
   explicit BudgetBook(const config::Config& config);
+  // For a reloaded config: a budget with the same name, scope and period as one of
+  // `previous` keeps its spend and reservations (requests in flight settle into them).
+  BudgetBook(const config::Config& config, const BudgetBook& previous);
   ~BudgetBook();
+
+  // Whether budget `index` continues one of the book it was built from.
+  bool carried_over(std::size_t index) const { return carried_[index]; }
 
   // Whether budget `index` covers requests of this key and team.
   bool covers(std::size_t index, std::string_view key_id, std::string_view team) const;
@@ -55,7 +61,8 @@ class BudgetBook {
  private:
   struct State;
   const config::Config& config_;
-  std::vector<std::unique_ptr<State>> states_;
+  std::vector<std::shared_ptr<State>> states_;
+  std::vector<bool> carried_;
 };
 
 }  // namespace fulcrum::metering

@@ -132,6 +132,8 @@ class Metrics {
   void retry_budget_exhausted();
   // fulcrum_config_info{hash} = 1 for the running configuration.
   void config_info(const std::string& hash);
+  // fulcrum_config_reloads_total{result}.
+  void config_reload(bool succeeded);
   void slo_violation(const MeterTable& table, std::size_t slo_class);
   void cold_start(const MeterTable& table, std::size_t endpoint);
   void prewarm_sent(const MeterTable& table, std::size_t endpoint);

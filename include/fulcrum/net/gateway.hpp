@@ -30,6 +30,9 @@ class Gateway {
   std::uint16_t admin_port() const;
 
  private:
+  // SIGINT/SIGTERM drain; SIGHUP reloads the config and waits for the next signal.
+  void wait_for_signal();
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

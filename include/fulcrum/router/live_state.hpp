@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "fulcrum/config/config.hpp"
@@ -24,10 +25,12 @@ class LatencyEstimate {
 
   void observe(double seconds, TimePoint now);
   double predict(TimePoint now) const;
-  double seed() const { return seed_; }
+  double seed() const { return seed_.load(std::memory_order_relaxed); }
+  // A reloaded config may seed the estimate differently; what was learned stays.
+  void reseed(double seed_seconds) { seed_.store(seed_seconds, std::memory_order_relaxed); }
 
  private:
-  double seed_;
+  std::atomic<double> seed_;
   std::atomic<double> value_;
   std::atomic<std::int64_t> updated_ns_{0};  // 0: never observed
 };
@@ -38,7 +41,9 @@ class CircuitBreaker {
  public:
   enum class State { closed, open, half_open };
 
-  explicit CircuitBreaker(config::CircuitBreakerPolicy policy) : policy_(policy) {}
+  explicit CircuitBreaker(const config::CircuitBreakerPolicy& policy) { set_policy(policy); }
+  // Takes effect for the next failure; the current state (open, failures so far) stays.
+  void set_policy(const config::CircuitBreakerPolicy& policy);
 
   State state(TimePoint now) const;
   // Whether an attempt may go now; in half-open state only the first caller gets true.
@@ -48,7 +53,8 @@ class CircuitBreaker {
   bool on_failure(TimePoint now);
 
  private:
-  config::CircuitBreakerPolicy policy_;
+  std::atomic<unsigned> failure_threshold_{0};
+  std::atomic<std::int64_t> cooldown_ns_{0};
   std::atomic<unsigned> consecutive_failures_{0};
   std::atomic<std::int64_t> open_until_ns_{0};  // 0: closed
   std::atomic<bool> probing_{false};
@@ -57,6 +63,8 @@ class CircuitBreaker {
 class EndpointState {
  public:
   explicit EndpointState(const config::Endpoint& endpoint);
+  // Applies a reloaded endpoint's seeds and breaker policy, keeping what was learned.
+  void retune(const config::Endpoint& endpoint);
 
   unsigned in_flight() const { return in_flight_.load(std::memory_order_relaxed); }
   // Takes a slot if fewer than `limit` are taken (0 = no limit). Pair with release().
@@ -95,9 +103,15 @@ class RetryBudget {
   std::atomic<unsigned> retries_{0};
 };
 
+// Endpoint states are shared between the snapshots of successive configs: requests still
+// running on an old snapshot release their slots into the same counters the new one admits
+// against, and an endpoint keeps its latency estimates and circuit across a reload.
 class LiveState {
  public:
   explicit LiveState(const config::Config& config);
+  // For a reloaded config: endpoints, routes and the retry budget that still exist (by
+  // name) carry over from `previous`.
+  LiveState(const config::Config& config, const LiveState& previous);
 
   EndpointState& endpoint(std::size_t index) { return *endpoints_[index]; }
   const EndpointState& endpoint(std::size_t index) const { return *endpoints_[index]; }
@@ -107,10 +121,13 @@ class LiveState {
   double expected_output_tokens(std::size_t route) const;
   void observe_output_tokens(std::size_t route, std::uint64_t tokens);
 
-  RetryBudget retry_budget;
+  RetryBudget& retry_budget() { return *retry_budget_; }
 
  private:
-  std::vector<std::unique_ptr<EndpointState>> endpoints_;
+  std::shared_ptr<RetryBudget> retry_budget_;
+  std::vector<std::string> endpoint_names_;
+  std::vector<std::shared_ptr<EndpointState>> endpoints_;
+  std::vector<std::string> route_names_;
   std::unique_ptr<std::atomic<double>[]> output_average_;
 };
 

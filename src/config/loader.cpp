@@ -363,6 +363,15 @@ std::optional<Endpoint> read_endpoint(const std::string& name, const YAML::Node&
     read_into(
         cap.optional("output_tokens_per_second"), endpoint.capacity.output_tokens_per_second,
         [&](const YAML::Node& n) { return read_number(n, diag, "output_tokens_per_second"); });
+    const YAML::Node weight = cap.optional("input_token_weight");
+    if (weight.IsDefined()) {
+      const auto value = read_number(weight, diag, "input_token_weight");
+      if (value && *value > 1) {
+        diag.error(weight, "input_token_weight is a fraction of an output token: 0 to 1");
+      } else if (value) {
+        endpoint.capacity.input_token_weight = *value;
+      }
+    }
   }
 
   const YAML::Node timeouts = map.optional("timeouts");

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "access_families.hpp"
+#include "economics_families.hpp"
 #include "fulcrum/metering/counter_grid.hpp"
 #include "fulcrum/metering/money_counter.hpp"
 #include "routing_families.hpp"
@@ -116,7 +117,8 @@ Metrics::Metrics(std::string_view version)
           "margin).")),
       families_(std::make_unique<Families>(*registry_)),
       routing_(std::make_unique<RoutingFamilies>(*registry_)),
-      access_(std::make_unique<AccessFamilies>(*registry_)) {
+      access_(std::make_unique<AccessFamilies>(*registry_)),
+      economics_(std::make_unique<EconomicsFamilies>(*registry_)) {
   families_->build_info.Add({{"version", std::string(version)}}).Set(1);
 }
 
@@ -193,6 +195,7 @@ std::shared_ptr<const MeterTable> Metrics::bind(const config::Config& config) {
           &f.duration.Add({{"model", alias.name}, {"endpoint", endpoint.name}}, duration_buckets());
       meters.ttft =
           &f.ttft.Add({{"model", alias.name}, {"endpoint", endpoint.name}}, ttft_buckets());
+      meters.request_cost = request_cost_histogram(kind);
       row.push_back(meters);
     }
   }
@@ -225,6 +228,7 @@ void Metrics::record(const MeterTable& table, const Completion& c) {
     m.output_tokens->Increment(static_cast<double>(c.usage->output));
   }
   m.cost_by_team[c.team < m.cost_by_team.size() ? c.team : 0]->add(c.cost);
+  if (c.usage) m.request_cost->Observe(c.cost.usd());
   m.duration->Observe(c.duration_seconds);
   if (c.ttft_seconds) m.ttft->Observe(*c.ttft_seconds);
 }
@@ -251,8 +255,10 @@ void Metrics::config_reload(bool succeeded) {
 
 std::string Metrics::scrape() {
   refresh_watched();
+  refresh_economics();
   auto families = registry_->Collect();
   for (auto& family : cost_->Collect()) families.push_back(std::move(family));
+  for (auto& family : economics_->idle_cost.Collect()) families.push_back(std::move(family));
   std::ostringstream out;
   prometheus::TextSerializer().Serialize(out, families);
   return out.str();

@@ -61,7 +61,9 @@ struct ProxyHandler::Exchange {
   bool usage_estimated = false;     // the upstream reported none: estimated from what passed
   std::size_t generated_chars = 0;  // text relayed, for that estimate
   std::uint64_t prompt_tokens = 0;  // estimated at routing
-  core::Money cost;
+  core::Money cost;                 // marginal: what routing and budgets count
+  core::Money chargeback;           // what the request is charged (ProxyHandler::charge)
+  bool charged = false;
   std::optional<TimePoint> first_byte;
   unsigned attempts = 0;
   bool metered = false;

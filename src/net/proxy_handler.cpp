@@ -129,6 +129,7 @@ awaitable<ProxyHandler::AttemptResult> ProxyHandler::attempt(beast::tcp_stream& 
   ++ex.attempts;
 
   const metering::InFlight busy(ex.snapshot->meters->in_flight[ex.target->endpoint]);
+  const metering::Occupancy occupancy(ex.snapshot->economics->meter(ex.target->endpoint));
 
   // Built fresh: nothing of the client's framing or hop-by-hop headers reaches the upstream.
   const core::Url& base = ex.endpoint->base_url;
@@ -413,11 +414,13 @@ awaitable<ProxyHandler::AttemptResult> ProxyHandler::relay_whole(Stream& upstrea
   ex.usage = api::usage_in_document(body);
   if (ex.usage) {
     ex.cost = metering::marginal_cost(ex.target->price, *ex.usage);
+    charge(ex);
   } else {
     ex.generated_chars = api::generated_chars(body);
   }
   const auto content_type = parser.get()[http::field::content_type];
-  const std::string cost = ex.cost.to_decimal();
+  const std::string cost = ex.chargeback.to_decimal();
+  const std::string marginal = ex.cost.to_decimal();
   const std::string head =
       response_head(parser.get().result_int(), ex.version, ex.keep_alive,
                     {{"Content-Type", content_type.empty() ? "application/json" : content_type},
@@ -425,7 +428,8 @@ awaitable<ProxyHandler::AttemptResult> ProxyHandler::relay_whole(Stream& upstrea
                      {"x-fulcrum-endpoint", ex.endpoint->name},
                      {"x-fulcrum-route", ex.route_name},
                      {"x-fulcrum-reason", ex.reason},
-                     {"x-fulcrum-cost-usd", cost}},
+                     {"x-fulcrum-cost-usd", cost},
+                     {"x-fulcrum-marginal-cost-usd", marginal}},
                     Framing::content_length(body.size()));
   ex.status = parser.get().result_int();
   ex.outcome = Outcome::success;

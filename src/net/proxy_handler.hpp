@@ -25,6 +25,9 @@ class ProxyHandler {
   };
 
   void meter(Exchange& exchange);
+  // Sets exchange.chargeback from its usage: the marginal cost for serverless, the amortized
+  // share of the hourly price for provisioned (see metering/provisioned.hpp).
+  static void charge(Exchange& exchange);
   void record_routing(const Exchange& exchange, const metering::Completion& completion);
   // Settles rate-limit and budget reservations and writes the ledger row.
   void account(Exchange& exchange, const metering::Completion& completion);

@@ -5,6 +5,7 @@
 #include "access_log.hpp"
 #include "exchange.hpp"
 #include "fulcrum/metering/cost.hpp"
+#include "fulcrum/metering/provisioned.hpp"
 
 namespace fulcrum::net {
 namespace {
@@ -50,9 +51,16 @@ void ProxyHandler::meter(Exchange& ex) {
     ex.usage = api::estimate_usage(ex.prompt_tokens, ex.generated_chars);
     ex.usage_estimated = true;
     ex.cost = metering::marginal_cost(ex.target->price, *ex.usage);
+    ex.charged = false;
+  }
+  if (!ex.charged) charge(ex);
+  if (ex.usage && ex.meters != nullptr) {
+    if (auto* meter = ex.snapshot->economics->meter(ex.target->endpoint)) {
+      meter->served(finished, *ex.endpoint, *ex.usage, ex.chargeback);
+    }
   }
   completion.usage = ex.usage;
-  completion.cost = ex.cost;
+  completion.cost = ex.chargeback;
   completion.duration_seconds = millis_between(ex.started, finished) / 1000.0;
   if (ex.first_byte) completion.ttft_seconds = millis_between(ex.started, *ex.first_byte) / 1000.0;
   completion.team = table.team_index(ex.principal.team());
@@ -81,11 +89,20 @@ void ProxyHandler::meter(Exchange& ex) {
       .stream = ex.request.stream,
       .attempts = ex.attempts,
       .usage = ex.usage,
-      .cost = ex.cost,
+      .cost = ex.chargeback,
       .duration_ms = completion.duration_seconds * 1000.0,
       .ttft_ms =
           completion.ttft_seconds ? std::optional(*completion.ttft_seconds * 1000.0) : std::nullopt,
   });
+}
+
+void ProxyHandler::charge(Exchange& ex) {
+  if (!ex.usage || ex.endpoint == nullptr) return;
+  ex.charged = true;
+  ex.chargeback = ex.endpoint->kind == config::EndpointKind::provisioned
+                      ? metering::amortized_cost(*ex.endpoint, *ex.usage,
+                                                 core::Clock::now() - ex.attempt_started)
+                      : ex.cost;
 }
 
 void ProxyHandler::record_routing(const Exchange& ex, const metering::Completion& completion) {
@@ -149,6 +166,7 @@ void ProxyHandler::account(Exchange& ex, const metering::Completion& completion)
     row.output_tokens = ex.usage->output;
   }
   row.cost = ex.cost;
+  row.amortized_cost = ex.chargeback;
   if (completion.ttft_seconds) row.ttft_ms = *completion.ttft_seconds * 1000.0;
   row.duration_ms = completion.duration_seconds * 1000.0;
   row.status = ex.status;

@@ -68,6 +68,7 @@ Runtime::Runtime(config::Config config, std::string version)
     metrics_.watch_ledger(&ledger_->stats());
   }
   metrics_.watch_budgets(*snapshot->meters, snapshot->budgets);
+  metrics_.watch_economics(c, snapshot, snapshot->economics);
   snapshot_.store(std::move(snapshot));
 }
 
@@ -76,14 +77,23 @@ std::shared_ptr<Snapshot> Runtime::build(config::Config config, const Snapshot* 
   snapshot->config = std::move(config);
   const config::Config& c = snapshot->config;  // the snapshot's own: its address is stable
   snapshot->meters = metrics_.bind(c);
+  const auto now = core::Clock::now();
   if (previous == nullptr) {
     snapshot->live = std::make_shared<router::LiveState>(c);
     snapshot->budgets = std::make_shared<metering::BudgetBook>(c);
     snapshot->rate_limits = std::make_shared<auth::RateLimiter>(c);
+    snapshot->economics = std::make_shared<metering::Economics>(c, now);
   } else {
     snapshot->live = std::make_shared<router::LiveState>(c, *previous->live);
     snapshot->budgets = std::make_shared<metering::BudgetBook>(c, *previous->budgets);
     snapshot->rate_limits = std::make_shared<auth::RateLimiter>(c, *previous->rate_limits);
+    // The old hourly prices apply up to now; the new ones from here on.
+    for (std::size_t i = 0; i < previous->config.endpoints.size(); ++i) {
+      if (auto* meter = previous->economics->meter(i)) {
+        meter->accrue(previous->config.endpoints[i], now);
+      }
+    }
+    snapshot->economics = std::make_shared<metering::Economics>(c, *previous->economics, now);
   }
   for (const config::Endpoint& endpoint : c.endpoints) {
     const std::string key = endpoint.name + " " + endpoint.base_url.to_string();
@@ -151,6 +161,7 @@ ReloadResult Runtime::reload(std::string_view trigger) {
     }
   }
   metrics_.watch_budgets(*next->meters, next->budgets);
+  metrics_.watch_economics(c, next, next->economics);
   result.changed = true;
   result.hash = next->config_hash;
   snapshot_.store(std::move(next));

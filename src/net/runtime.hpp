@@ -14,6 +14,7 @@
 #include "fulcrum/metering/budgets.hpp"
 #include "fulcrum/metering/ledger.hpp"
 #include "fulcrum/metering/metrics.hpp"
+#include "fulcrum/metering/provisioned.hpp"
 #include "fulcrum/net/asio.hpp"
 #include "fulcrum/net/connection_tracker.hpp"
 #include "fulcrum/router/live_state.hpp"
@@ -31,6 +32,8 @@ struct Snapshot {
   // Spend and rate limits of this config's budgets and keys; internally synchronised.
   std::shared_ptr<metering::BudgetBook> budgets;
   std::shared_ptr<auth::RateLimiter> rate_limits;
+  // Utilization and cost meters of the provisioned endpoints; internally synchronised.
+  std::shared_ptr<metering::Economics> economics;
   std::string models_json;  // the GET /v1/models body, built once
   std::string config_hash;  // SHA-256 of the YAML text, hex
   std::string loaded_at;    // UTC, ISO 8601

@@ -101,20 +101,24 @@ TEST(Routing, ProvisionedCapacityIsUsedFirstAtZeroMarginalCost) {
   Stack stack("endpoints: {gpu: {listen: 127.0.0.1:0}, cloud: {listen: 127.0.0.1:0}}",
               gateway("    capacity: {max_concurrency: 4}"));
   HttpClient client(stack.port());
+  double charged = 0;
   for (int i = 0; i < 5; ++i) {
     const Response res = client.post("/v1/chat/completions", chat("llama-8b", 5));
     ASSERT_EQ(res.status, 200u) << res.body;
     EXPECT_EQ(res.header("x-fulcrum-endpoint"), "gpu");
     EXPECT_EQ(res.header("x-fulcrum-route"), "default");
     EXPECT_EQ(res.header("x-fulcrum-reason"), "cheapest");
-    EXPECT_EQ(res.header("x-fulcrum-cost-usd"), "0");
+    // Routing saw no marginal cost; the request is charged its share of the hourly price.
+    EXPECT_EQ(res.header("x-fulcrum-marginal-cost-usd"), "0");
+    EXPECT_GT(std::stod(res.header("x-fulcrum-cost-usd")), 0);
+    charged += std::stod(res.header("x-fulcrum-cost-usd"));
   }
   EXPECT_EQ(stack.sim_stats()["gpu"]["requests"], 5);
   EXPECT_EQ(stack.sim_stats()["cloud"]["requests"], 0);
   EXPECT_EQ(stack.metric("fulcrum_routing_decisions_total",
                          {{"route", "default"}, {"endpoint", "gpu"}, {"reason", "cheapest"}}),
             5);
-  EXPECT_EQ(stack.metric("fulcrum_cost_usd_total", {{"endpoint", "gpu"}}), 0);
+  EXPECT_NEAR(*stack.metric("fulcrum_cost_usd_total", {{"endpoint", "gpu"}}), charged, 1e-12);
   EXPECT_EQ(stack.metric("fulcrum_requests_total", {{"route", "default"},
                                                     {"slo_class", "standard"},
                                                     {"endpoint", "gpu"},

@@ -98,6 +98,9 @@ struct Price {
 struct Capacity {
   unsigned max_concurrency = 0;         // 0 = not stated
   double output_tokens_per_second = 0;  // 0 = not stated
+  // What an input token costs the endpoint, in output tokens: prefill processes a prompt
+  // several times faster than decode generates, so a prompt token weighs less.
+  double input_token_weight = 0.25;
 };
 
 // The last `fraction` of a provisioned endpoint's concurrency serves only these classes.

@@ -23,6 +23,7 @@ class Registry;
 namespace fulcrum::metering {
 
 class BudgetBook;
+class Economics;
 class MoneyCell;
 class MoneyCounterFamily;
 struct LedgerStats;
@@ -48,6 +49,7 @@ struct TargetMeters {
   std::vector<MoneyCell*> cost_by_team;  // indexed like MeterTable::teams
   prometheus::Histogram* duration = nullptr;
   prometheus::Histogram* ttft = nullptr;
+  prometheus::Histogram* request_cost = nullptr;  // by the endpoint's kind
 };
 
 // Meters resolved for one Config snapshot; indexed like Config::models[i].targets[j].
@@ -106,7 +108,7 @@ struct Completion {
   std::size_t team = 0;                    // MeterTable::teams index
   Outcome outcome = Outcome::success;
   std::optional<api::Usage> usage;
-  core::Money cost;
+  core::Money cost;  // chargeback: marginal for serverless, amortized for provisioned
   double duration_seconds = 0;
   std::optional<double> ttft_seconds;
 };
@@ -147,6 +149,12 @@ class Metrics {
   void watch_budgets(const MeterTable& table, std::shared_ptr<BudgetBook> budgets);
   void watch_ledger(const LedgerStats* stats);
 
+  // Provisioned economics (metrics_economics.cpp): at each scrape, utilization, idle cost
+  // and effective cost are read from `economics` for the endpoints of `config` (which
+  // `owner` keeps alive). Called at start and after each reload.
+  void watch_economics(const config::Config& config, std::shared_ptr<const void> owner,
+                       std::shared_ptr<const Economics> economics);
+
   // The Prometheus text exposition of every metric.
   std::string scrape();
 
@@ -154,6 +162,9 @@ class Metrics {
   struct Families;
   struct RoutingFamilies;
   struct AccessFamilies;
+  struct EconomicsFamilies;
+  void refresh_economics();
+  prometheus::Histogram* request_cost_histogram(const std::string& kind);
   void bind_access(const config::Config& config, MeterTable& table);
   void refresh_watched();
   void bind_routing(const config::Config& config, MeterTable& table);
@@ -163,6 +174,7 @@ class Metrics {
   std::unique_ptr<Families> families_;
   std::unique_ptr<RoutingFamilies> routing_;
   std::unique_ptr<AccessFamilies> access_;
+  std::unique_ptr<EconomicsFamilies> economics_;
 };
 
 }  // namespace fulcrum::metering

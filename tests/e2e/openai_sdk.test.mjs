@@ -19,7 +19,11 @@ test('chat completion', async () => {
   assert.equal(data.usage.prompt_tokens, 3);
   assert.equal(data.usage.completion_tokens, 4);
   assert.equal(response.headers.get('x-fulcrum-endpoint'), 'gpu');
-  assert.equal(response.headers.get('x-fulcrum-cost-usd'), '0');
+  // Provisioned: no marginal cost; charged its share of 2.5 $/h at 2000 weighted tokens/s
+  // (4 output tokens + 3 input tokens at weight 0.25), in whole nano-dollars.
+  assert.equal(response.headers.get('x-fulcrum-marginal-cost-usd'), '0');
+  const share = Math.round((2.5 * (4 + 0.25 * 3)) / (2000 * 3600) * 1e9);
+  assert.equal(response.headers.get('x-fulcrum-cost-usd'), (share / 1e9).toFixed(9));
 });
 
 test('streamed chat completion', async () => {
@@ -58,7 +62,7 @@ test('embeddings', async () => {
 test('model list', async () => {
   const ids = [];
   for await (const model of client.models.list()) ids.push(model.id);
-  assert.deepEqual(ids, ['llama-8b', 'gpt-4o-mini', 'text-embedding-3-small']);
+  assert.deepEqual(ids, ['llama-8b', 'gpt-4o-mini', 'text-embedding-3-small', 'tiny-first', 'flaky']);
 });
 
 test('unknown model raises NotFoundError', async () => {

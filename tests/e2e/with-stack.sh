@@ -2,7 +2,8 @@
 # Starts fulcrum-sim and fulcrum on free ports, exports where they listen, runs a command
 # against them, and stops both. Used by the end-to-end tests (ctest passes the binaries).
 #   with-stack.sh FULCRUM_BIN SIM_BIN COMMAND [ARGS...]
-# Exports FULCRUM_BASE_URL (…/v1), FULCRUM_ADMIN_URL and FULCRUM_LOG (the gateway's output).
+# Exports FULCRUM_BASE_URL (…/v1), FULCRUM_ADMIN_URL, FULCRUM_LOG (the gateway's output) and
+# FULCRUM_TMP (a scratch directory removed at the end).
 set -euo pipefail
 fulcrum_bin=$(realpath "$1") sim_bin=$(realpath "$2")
 shift 2
@@ -50,6 +51,16 @@ endpoints:
     kind: provisioned
     base_url: http://127.0.0.1:$(port_of gpu)/v1
     hourly_usd: 2.5
+    capacity: {max_concurrency: 8, output_tokens_per_second: 2000}
+  tiny:  # one slot on the same server: a second realtime request spills
+    kind: provisioned
+    base_url: http://127.0.0.1:$(port_of gpu)/v1
+    hourly_usd: 1
+    capacity: {max_concurrency: 1}
+  down:  # the cheapest, but refuses connections: its alias falls back
+    kind: serverless
+    base_url: http://127.0.0.1:1/v1
+    pricing: {m: {input: 0.01, output: 0.01}}
   cloud:
     kind: serverless
     base_url: http://127.0.0.1:$(port_of cloud)/v1
@@ -60,6 +71,10 @@ models:
   llama-8b: {targets: [gpu/meta-llama/Llama-3.1-8B-Instruct, cloud/gpt-4o-mini]}
   gpt-4o-mini: {targets: [cloud/gpt-4o-mini]}
   text-embedding-3-small: {targets: [cloud/text-embedding-3-small]}
+  tiny-first: {targets: [tiny/m, cloud/gpt-4o-mini]}
+  flaky: {targets: [down/m, cloud/gpt-4o-mini]}
+budgets:  # the soft limit is passed by the first request: budget actions get counted
+  - {name: everything, period: daily, soft_usd: 0.000001, hard_usd: 1000}
 YAML
 "$fulcrum_bin" --config "$dir/fulcrum.yaml" >"$dir/fulcrum.log" 2>&1 &
 pids+=($!)
@@ -70,4 +85,5 @@ admin_port=$(sed -nE 's/.*admin=[^ ]+:([0-9]+) .*/\1/p' <<<"$ports")
 export FULCRUM_BASE_URL="http://127.0.0.1:$data_port/v1"
 export FULCRUM_ADMIN_URL="http://127.0.0.1:$admin_port"
 export FULCRUM_LOG="$dir/fulcrum.log"
+export FULCRUM_TMP="$dir"
 "$@"

@@ -92,7 +92,7 @@ TEST(Reload, AChangedFileReloadsByItself) {
   HttpClient client(stack.port());
   EXPECT_EQ(client.post("/v1/chat/completions", chat("llama")).header("x-fulcrum-endpoint"),
             "cloud");
-  EXPECT_TRUE(logged(stack, "config_reloaded trigger=file"));
+  EXPECT_TRUE(eventually([&] { return logged(stack, "config_reloaded trigger=file"); }));
 }
 
 TEST(Reload, AnInvalidFileChangesNothingAndSaysWhere) {
@@ -116,7 +116,7 @@ TEST(Reload, AnInvalidFileChangesNothingAndSaysWhere) {
   EXPECT_EQ(stack.admin("GET", "/admin/config").body, config_before);
   EXPECT_TRUE(stack.metric("fulcrum_config_info", {{"hash", before}}).has_value());
   EXPECT_GE(reloads(stack, "error"), 1);
-  EXPECT_TRUE(logged(stack, "config_reload_failed trigger=admin"));
+  EXPECT_TRUE(eventually([&] { return logged(stack, "config_reload_failed trigger=admin"); }));
   HttpClient client(stack.port());
   EXPECT_EQ(client.post("/v1/chat/completions", chat("llama")).header("x-fulcrum-endpoint"), "gpu");
 }
@@ -192,7 +192,8 @@ TEST(Reload, ListenerChangesWaitForARestart) {
   moved.replace(moved.find("listen: 127.0.0.1:0"), 19, "listen: 127.0.0.1:1");
   stack.rewrite_config(moved);
   ASSERT_EQ(stack.admin("POST", "/admin/reload").status, 200u);
-  EXPECT_TRUE(logged(stack, "config_reload_needs_restart setting=server.listen"));
+  EXPECT_TRUE(eventually(
+      [&] { return logged(stack, "config_reload_needs_restart setting=server.listen"); }));
   HttpClient client(stack.port());  // the old listener still serves, with the new routes
   EXPECT_EQ(client.post("/v1/chat/completions", chat("llama")).header("x-fulcrum-endpoint"),
             "cloud");

@@ -86,6 +86,7 @@ int main(int argc, char** argv) {
   auto config = fulcrum::config::load_file(config_path);
   if (!config) return print_issues(config.error());
   if (check_only) {
+    for (const auto& warning : config->warnings) std::cerr << "warning: " << warning << "\n";
     std::cout << config_path << ": ok (" << config->endpoints.size() << " endpoints, "
               << config->models.size() << " models)\n";
     return 0;

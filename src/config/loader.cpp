@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "access_reader.hpp"
+#include "economics_reader.hpp"
 #include "policy_reader.hpp"
 #include "yaml_reader.hpp"
 
@@ -381,6 +382,10 @@ std::optional<Endpoint> read_endpoint(const std::string& name, const YAML::Node&
     endpoint.timeouts = endpoint.timeouts.with(set);
   }
 
+  if (const YAML::Node prefix = map.optional("catalog_prefix"); prefix.IsDefined()) {
+    if (provisioned) diag.error(prefix, "catalog_prefix applies to serverless endpoints only");
+    endpoint.catalog_prefix = read_string(prefix, diag, "catalog_prefix").value_or("");
+  }
   const YAML::Node pricing = map.optional("pricing");
   if (pricing.IsDefined()) {
     if (provisioned) {
@@ -418,6 +423,7 @@ class Builder {
     // all of them.
     read_slo_classes(map.optional("slo_classes"), diag_, config);
     read_classifiers(map.optional("classifiers"), diag_, config);
+    catalog_ = read_price_catalog(map.optional("pricing"), diag_, config);
     const YAML::Node endpoints = map.required("endpoints");
     if (endpoints.IsDefined()) read_endpoints(endpoints, config);
     const YAML::Node models = map.required("models");
@@ -427,6 +433,7 @@ class Builder {
     read_auth(map.optional("auth"), diag_, config);
     read_keys(map.optional("keys"), diag_, config);
     read_budgets(map.optional("budgets"), diag_, config);
+    read_reports(map.optional("reports"), diag_, config);
     return config;
   }
 
@@ -597,13 +604,20 @@ class Builder {
     target.endpoint = *index;
     const Endpoint& endpoint = config.endpoints[*index];
     if (endpoint.kind == EndpointKind::serverless) {
+      // YAML prices win over the catalog's.
       const auto price = endpoint.pricing.find(target.upstream_model);
-      if (price == endpoint.pricing.end()) {
+      const std::string catalog_name = endpoint.catalog_prefix + target.upstream_model;
+      if (price != endpoint.pricing.end()) {
+        target.price = price->second;
+      } else if (const auto listed = catalog_ ? catalog_->find(catalog_name) : std::nullopt) {
+        target.price = *listed;
+      } else {
         diag_.error(node, "serverless endpoint '" + endpoint_name + "' has no price for model '" +
-                              target.upstream_model + "' (add it under pricing)");
+                              target.upstream_model + "' (add it under pricing" +
+                              (catalog_ ? ", or to the catalog as '" + catalog_name + "'" : "") +
+                              ")");
         return;
       }
-      target.price = price->second;
     }
     out.entries.push_back({std::move(target), 0, node});
   }
@@ -667,6 +681,7 @@ class Builder {
 
   Diagnostics& diag_;
   const EnvLookup& env_;
+  std::optional<PriceCatalog> catalog_;
 };
 
 core::Expected<Config, std::vector<Issue>> load_string(std::string_view yaml,

@@ -103,6 +103,7 @@ std::shared_ptr<Snapshot> Runtime::build(config::Config config, const Snapshot* 
   snapshot->config_hash = auth::to_hex(auth::sha256(c.text));
   snapshot->loaded_at = fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(std::time(nullptr)));
   metrics_.config_info(snapshot->config_hash);
+  for (const std::string& warning : c.warnings) spdlog::warn("config_warning {}", warning);
   spdlog::info("config_loaded source={} hash={}", c.source, snapshot->config_hash);
   return snapshot;
 }

@@ -95,6 +95,22 @@ struct Price {
   core::PricePerMillion output;
 };
 
+// Where serverless prices not written in YAML come from (top-level `pricing`).
+struct PricingConfig {
+  std::string catalog;  // a LiteLLM-format JSON file, relative to the config file; "" = none
+  double max_usd_per_1m_tokens = 1000;  // catalog rows above this are rejected
+};
+
+// A provisioned unit that is not deployed yet, priced for `fulcrum report`'s what-if
+// (reports.candidates).
+struct WhatIfUnit {
+  std::string name;
+  double hourly_usd = 0;
+  double output_tokens_per_second = 0;
+  double input_token_weight = 0.25;
+  std::vector<std::size_t> aliases;  // the aliases it would serve (Config::models); empty = all
+};
+
 struct Capacity {
   unsigned max_concurrency = 0;         // 0 = not stated
   double output_tokens_per_second = 0;  // 0 = not stated
@@ -143,6 +159,9 @@ struct Endpoint {
   std::string api_key_env;  // the variable's name is fine to show; its value is not
   core::Secret api_key;
   double hourly_usd = 0;  // provisioned only
+  // Serverless: prices missing under `pricing` are looked up in the catalog as
+  // catalog_prefix + upstream model ("together_ai/" + "meta-llama/...").
+  std::string catalog_prefix;
   Capacity capacity;
   Headroom headroom;
   bool spill_on_429 = false;  // provisioned: a 429 means "full", not "broken"
@@ -188,6 +207,10 @@ struct Config {
   AuthMode auth_mode = AuthMode::open;
   std::vector<ApiKey> keys;
   std::vector<Budget> budgets;
+  PricingConfig pricing;
+  std::vector<WhatIfUnit> what_if;  // reports.candidates
+  // Not errors, but worth a line in the log and in `fulcrum check` (rejected catalog rows).
+  std::vector<std::string> warnings;
 
   const ModelAlias* find_alias(std::string_view name) const;
   std::optional<std::size_t> find_slo_class(std::string_view name) const;

@@ -24,6 +24,9 @@ usage:
   fulcrum keys hash         print the SHA-256 of a key read from standard input (for keys:)
   fulcrum ledger export [--config FILE | --ledger PATH] [--since WHEN] [--format csv|jsonl]
                             print the usage ledger (WHEN: 2026-11-01, ...T08:00:00Z, or 24h ago)
+  fulcrum report --config FILE [--ledger PATH] [--since WHEN] [--until WHEN]
+                 [--format text|json|html] [--out FILE]
+                            the breakeven report: recorded traffic against n provisioned units
   fulcrum --version         print the version
   fulcrum --help            print this text
 
@@ -55,6 +58,8 @@ int print_issues(const std::vector<fulcrum::config::Issue>& issues) {
 int main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 1, argv + argc);
   if (args.size() == 2 && args[0] == "keys" && args[1] == "hash") return fulcrum::cli::keys_hash();
+  if (!args.empty() && args[0] == "report")
+    return fulcrum::cli::report({args.begin() + 1, args.end()});
   if (args.size() >= 2 && args[0] == "ledger" && args[1] == "export") {
     return fulcrum::cli::ledger_export({args.begin() + 2, args.end()});
   }

@@ -9,5 +9,8 @@ namespace fulcrum::cli {
 int keys_hash();
 // fulcrum ledger export [--config FILE | --ledger PATH] [--since WHEN] [--format csv|jsonl]
 int ledger_export(const std::vector<std::string>& args);
+// fulcrum report --config FILE [--ledger PATH] [--since WHEN] [--until WHEN]
+//                [--format text|json|html] [--out FILE]: the breakeven report.
+int report(const std::vector<std::string>& args);
 
 }  // namespace fulcrum::cli

@@ -1,11 +1,9 @@
-#include <chrono>
-#include <ctime>
 #include <iostream>
 #include <optional>
 
 #include "commands.hpp"
 #include "fulcrum/config/loader.hpp"
-#include "fulcrum/core/duration.hpp"
+#include "fulcrum/core/when.hpp"
 #include "fulcrum/metering/ledger.hpp"
 
 namespace fulcrum::cli {
@@ -14,25 +12,8 @@ namespace {
 constexpr const char* kUsage =
     "usage: fulcrum ledger export [--config FILE | --ledger PATH] [--since WHEN] "
     "[--format csv|jsonl]\n"
-    "  WHEN: 2026-11-01, 2026-11-01T08:00:00Z, or a duration ago such as 24h (default: "
+    "  WHEN: 2026-11-01, 2026-11-01T08:00:00Z, or a duration ago such as 24h or 30d (default: "
     "everything)\n";
-
-// Unix milliseconds of an ISO date or UTC date-time, or of `now` minus a duration.
-std::optional<std::int64_t> parse_since(const std::string& text) {
-  const auto now = std::chrono::system_clock::now();
-  if (const auto ago = core::parse_duration(text)) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>((now - *ago).time_since_epoch())
-        .count();
-  }
-  std::tm tm{};
-  const char* end = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  if (end == nullptr || *end != '\0') {
-    tm = {};
-    end = strptime(text.c_str(), "%Y-%m-%d", &tm);
-    if (end == nullptr || *end != '\0') return std::nullopt;
-  }
-  return static_cast<std::int64_t>(timegm(&tm)) * 1000;
-}
 
 }  // namespace
 
@@ -49,7 +30,7 @@ int ledger_export(const std::vector<std::string>& args) {
     } else if (arg == "--ledger" && has_value) {
       ledger_path = args[++i];
     } else if (arg == "--since" && has_value) {
-      const auto since = parse_since(args[++i]);
+      const auto since = core::parse_when(args[++i]);
       if (!since) {
         std::cerr << "fulcrum ledger export: cannot read --since '" << args[i] << "'\n" << kUsage;
         return 2;

@@ -185,6 +185,39 @@ core::Money SqliteLedger::spent_since(std::int64_t since_ms, std::string_view ke
   return spent;
 }
 
+void SqliteLedger::for_each_usage(std::int64_t since_ms, std::int64_t until_ms,
+                                  const std::function<void(const UsageRecord&)>& visit) {
+  sqlite3_stmt* q = nullptr;
+  sqlite3_prepare_v2(db_->handle,
+                     "SELECT started_ms, alias, endpoint, endpoint_kind, input_tokens, "
+                     "cached_tokens, output_tokens, cost_nano_usd, amortized_nano_usd "
+                     "FROM requests WHERE started_ms >= ?1 AND started_ms < ?2 "
+                     "ORDER BY started_ms, rowid",
+                     -1, &q, nullptr);
+  sqlite3_bind_int64(q, 1, since_ms);
+  sqlite3_bind_int64(q, 2, until_ms);
+  const auto text = [q](int column) {
+    const auto* bytes = reinterpret_cast<const char*>(sqlite3_column_text(q, column));
+    return bytes
+               ? std::string_view(bytes, static_cast<std::size_t>(sqlite3_column_bytes(q, column)))
+               : std::string_view{};
+  };
+  while (sqlite3_step(q) == SQLITE_ROW) {
+    UsageRecord r;
+    r.started_ms = sqlite3_column_int64(q, 0);
+    r.alias = text(1);
+    r.endpoint = text(2);
+    r.endpoint_kind = text(3);
+    r.input_tokens = sqlite3_column_int64(q, 4);
+    r.cached_tokens = sqlite3_column_int64(q, 5);
+    r.output_tokens = sqlite3_column_int64(q, 6);
+    r.cost = core::Money{sqlite3_column_int64(q, 7)};
+    r.amortized = core::Money{sqlite3_column_int64(q, 8)};
+    visit(r);
+  }
+  sqlite3_finalize(q);
+}
+
 std::size_t SqliteLedger::export_rows(std::int64_t since_ms, ExportFormat format,
                                       std::ostream& out) {
   sqlite3_stmt* q = nullptr;

@@ -3,6 +3,8 @@
 #include <openssl/crypto.h>
 
 #include "admin_views.hpp"
+#include "fulcrum/core/when.hpp"
+#include "fulcrum/metering/breakeven.hpp"
 #include "fulcrum/net/http_util.hpp"
 
 namespace fulcrum::net {
@@ -20,7 +22,57 @@ bool authorized(const Request& request, const config::ServerConfig& server) {
   return CRYPTO_memcmp(header.data() + kBearer.size(), token.data(), token.size()) == 0;
 }
 
+// The value of `name` in the query string of `target`, or "".
+std::string query_value(std::string_view target, std::string_view name) {
+  const auto query = target.find('?');
+  if (query == std::string_view::npos) return "";
+  std::string_view rest = target.substr(query + 1);
+  while (!rest.empty()) {
+    const std::string_view pair = rest.substr(0, rest.find('&'));
+    rest.remove_prefix(std::min(rest.size(), pair.size() + 1));
+    if (pair.substr(0, pair.find('=')) == name && pair.find('=') != std::string_view::npos) {
+      return std::string(pair.substr(pair.find('=') + 1));
+    }
+  }
+  return "";
+}
+
 }  // namespace
+
+awaitable<http::response<http::string_body>> AdminHandler::report(std::string_view target,
+                                                                  unsigned version,
+                                                                  bool keep_alive) {
+  const auto snapshot = runtime_.snapshot();
+  const std::string since_text = query_value(target, "since");
+  const auto since = core::parse_when(since_text.empty() ? "30d" : since_text);
+  if (!since) {
+    co_return error_response(
+        api::ApiError::invalid_request(std::string("since: ") + core::kWhenHelp, "since"), version,
+        keep_alive);
+  }
+  if (!snapshot->config.ledger.enabled) {
+    co_return error_response(
+        api::ApiError::invalid_request(
+            "The ledger is disabled (ledger.enabled: false): there is no traffic to report."),
+        version, keep_alive);
+  }
+  auto back = co_await asio::this_coro::executor;
+  co_await asio::post(reports_, asio::use_awaitable);
+  std::string body;
+  if (auto store = metering::SqliteLedger::open(snapshot->config.ledger.path)) {
+    const std::int64_t until = *core::parse_when("0s");
+    metering::TrafficBook book(snapshot->config, *since, until);
+    (*store)->for_each_usage(*since, until,
+                             [&book](const metering::UsageRecord& r) { book.add(r); });
+    body = metering::report_json(book.analyse());
+  }
+  co_await asio::post(back, asio::use_awaitable);
+  if (body.empty()) {
+    co_return error_response(api::ApiError::service_unavailable("The ledger cannot be read."),
+                             version, keep_alive);
+  }
+  co_return json_response(200, body, version, keep_alive);
+}
 
 awaitable<bool> AdminHandler::handle(beast::tcp_stream& client, Request& request) {
   const std::string_view path = path_of(request.target());
@@ -51,6 +103,8 @@ awaitable<bool> AdminHandler::handle(beast::tcp_stream& client, Request& request
     res.body() = runtime_.metrics().scrape();
   } else if (path == "/admin/config") {
     res = json_response(200, config_view(*snapshot), request.version(), keep_alive);
+  } else if (path == "/admin/report") {
+    res = co_await report(request.target(), request.version(), keep_alive);
   } else if (path == "/admin/endpoints") {
     res = json_response(200, endpoints_view(*snapshot), request.version(), keep_alive);
   } else if (path == "/healthz") {

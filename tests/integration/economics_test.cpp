@@ -109,5 +109,24 @@ TEST(Economics, ProvisionedRequestsAreChargedTheirShareAndTheRestIsIdle) {
             0);
 }
 
+// The running instance answers the breakeven report over its own ledger.
+TEST(Economics, TheAdminReportAnalysesTheRunningLedger) {
+  Stack stack(kSim, gateway());
+  HttpClient client(stack.port());
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(client.post("/v1/chat/completions", chat(8, false)).status, 200u);
+  }
+  ASSERT_TRUE(eventually([&] { return ledger_rows(stack.ledger_path()).size() == 3; }));
+  const Response answer = stack.admin("GET", "/admin/report?since=1h");
+  ASSERT_EQ(answer.status, 200u) << answer.body;
+  const json report = json::parse(answer.body);
+  EXPECT_EQ(report["schema"], "fulcrum.report/v1");
+  EXPECT_EQ(report["period"]["requests"], 3);
+  ASSERT_EQ(report["aliases"].size(), 1u);  // only aliases with traffic
+  EXPECT_EQ(report["aliases"][0]["subject"], "llama");
+  EXPECT_EQ(report["aliases"][0]["requests"], 3);
+  EXPECT_EQ(stack.admin("GET", "/admin/report?since=yesterday-ish").status, 400u);
+}
+
 }  // namespace
 }  // namespace fulcrum::testing

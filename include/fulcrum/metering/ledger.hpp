@@ -7,6 +7,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <memory>
 #include <mutex>
@@ -58,6 +59,19 @@ struct LedgerRow {
 
 enum class ExportFormat { csv, jsonl };
 
+// What the breakeven report reads of a ledger row. The views live for one callback.
+struct UsageRecord {
+  std::int64_t started_ms = 0;
+  std::string_view alias;
+  std::string_view endpoint;
+  std::string_view endpoint_kind;
+  std::int64_t input_tokens = 0;  // includes cached
+  std::int64_t cached_tokens = 0;
+  std::int64_t output_tokens = 0;
+  core::Money cost;       // marginal
+  core::Money amortized;  // charged
+};
+
 // Where rows are kept. SQLite is the embedded default; the seam lets tests (and a later
 // PostgreSQL store) stand in.
 class LedgerStore {
@@ -81,6 +95,9 @@ class SqliteLedger final : public LedgerStore {
   core::Money spent_since(std::int64_t since_ms, std::string_view key_id, std::string_view team);
   // Every row that started at or after `since_ms`, oldest first; returns the number written.
   std::size_t export_rows(std::int64_t since_ms, ExportFormat format, std::ostream& out);
+  // Calls `visit` for every row that started in [since_ms, until_ms), oldest first.
+  void for_each_usage(std::int64_t since_ms, std::int64_t until_ms,
+                      const std::function<void(const UsageRecord&)>& visit);
 
  private:
   struct Db;

@@ -46,6 +46,16 @@ ApiError ApiError::headers_too_large(std::size_t limit) {
           "The request headers exceed the limit of " + std::to_string(limit) + " bytes.", ""};
 }
 
+ApiError ApiError::too_many_headers(std::size_t limit) {
+  return {431, "invalid_request_error", "headers_too_large",
+          "The request has more than " + std::to_string(limit) + " header fields.", ""};
+}
+
+ApiError ApiError::too_many_connections(std::string_view scope) {
+  return {503, "server_error", "too_many_connections",
+          "Too many open connections " + std::string(scope) + "; retry shortly.", ""};
+}
+
 ApiError ApiError::bad_gateway(std::string message) {
   return {502, "api_error", "upstream_error", std::move(message), ""};
 }

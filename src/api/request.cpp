@@ -1,6 +1,40 @@
 #include "fulcrum/api/request.hpp"
 
 namespace fulcrum::api {
+namespace {
+
+// Deeper than any real request (tool schemas nest a few dozen levels), shallow enough that
+// neither parsing nor destroying the document can exhaust a coroutine's stack.
+constexpr std::size_t kMaxJsonDepth = 128;
+
+// Whether brackets nest deeper than `limit`, outside strings: checked before parsing.
+bool nests_deeper_than(std::string_view json, std::size_t limit) {
+  std::size_t depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < json.size(); ++i) {
+    const char c = json[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > limit) return true;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return false;
+}
+
+// Fields some gateways read as where to send the request, or with which key. Upstreams and
+// keys come from the config only: a request naming them is refused, not quietly forwarded.
+constexpr std::string_view kUpstreamFields[] = {"api_base", "base_url", "api_key"};
+
+}  // namespace
 
 std::string_view upstream_path(Operation op) {
   switch (op) {
@@ -17,6 +51,10 @@ std::string_view upstream_path(Operation op) {
 core::Expected<ParsedRequest, ApiError> parse_request(Operation op, std::string_view body) {
   ParsedRequest request;
   request.operation = op;
+  if (nests_deeper_than(body, kMaxJsonDepth)) {
+    return core::Unexpected{ApiError::invalid_request("The JSON body nests deeper than " +
+                                                      std::to_string(kMaxJsonDepth) + " levels.")};
+  }
   request.body = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (request.body.is_discarded()) {
     return core::Unexpected{ApiError::invalid_request(
@@ -24,6 +62,14 @@ core::Expected<ParsedRequest, ApiError> parse_request(Operation op, std::string_
   }
   if (!request.body.is_object()) {
     return core::Unexpected{ApiError::invalid_request("The request body must be a JSON object.")};
+  }
+  for (const std::string_view field : kUpstreamFields) {
+    if (request.body.contains(field)) {
+      return core::Unexpected{ApiError::invalid_request(
+          std::string(field) + " is not accepted: upstreams and their keys come from Fulcrum's "
+                               "configuration.",
+          std::string(field))};
+    }
   }
   const auto model = request.body.find("model");
   if (model == request.body.end()) {

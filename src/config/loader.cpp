@@ -89,6 +89,13 @@ void read_server(const YAML::Node& node, Diagnostics& diag, const EnvLookup& env
             [&](const YAML::Node& n) { return read_unsigned(n, diag, "max_body_bytes"); });
   read_into(limits.optional("max_header_bytes"), out.max_header_bytes,
             [&](const YAML::Node& n) { return read_unsigned(n, diag, "max_header_bytes"); });
+  read_into(limits.optional("max_header_count"), out.max_header_count,
+            [&](const YAML::Node& n) { return read_unsigned(n, diag, "max_header_count"); });
+  read_into(limits.optional("max_connections"), out.max_connections,
+            [&](const YAML::Node& n) { return read_unsigned(n, diag, "max_connections"); });
+  read_into(
+      limits.optional("max_connections_per_client"), out.max_connections_per_client,
+      [&](const YAML::Node& n) { return read_unsigned(n, diag, "max_connections_per_client"); });
   read_into(limits.optional("header_timeout"), out.header_timeout,
             [&](const YAML::Node& n) { return read_duration(n, diag, "header_timeout"); });
   read_into(limits.optional("idle_timeout"), out.idle_timeout,

@@ -1,6 +1,7 @@
 #include "fulcrum/config/price_catalog.hpp"
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -8,6 +9,8 @@ namespace fulcrum::config {
 namespace {
 
 constexpr double kPerMillion = 1e6;
+// LiteLLM's catalog is about 1.4 MB; anything far larger is not a price catalog.
+constexpr std::uintmax_t kMaxCatalogBytes = 64u << 20;
 
 std::optional<double> per_token(const nlohmann::json& row, const char* field) {
   const auto it = row.find(field);
@@ -21,6 +24,13 @@ std::optional<double> per_token(const nlohmann::json& row, const char* field) {
 
 core::Expected<PriceCatalog, std::string> PriceCatalog::load(const std::string& path,
                                                              double max_usd_per_million) {
+  // A regular file of sane size: not a device, a FIFO or a directory a typo named.
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec) ||
+      std::filesystem::file_size(path, ec) > kMaxCatalogBytes || ec) {
+    return core::Unexpected{"the price catalog " + path +
+                            " is not a readable file of at most 64 MiB"};
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) return core::Unexpected{"cannot read the price catalog " + path};
   const nlohmann::json document = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);

@@ -3,8 +3,11 @@
 #include <spdlog/spdlog.h>
 #include <sys/inotify.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 
@@ -45,17 +48,22 @@ void ConfigWatcher::start() {
 }
 
 awaitable<void> ConfigWatcher::read_events() {
-  alignas(inotify_event) std::array<char, 4096> buffer;
+  std::array<char, 4096> buffer;
   for (;;) {
     error_code ec;
     const std::size_t size = co_await inotify_.async_read_some(asio::buffer(buffer), as_result(ec));
     if (ec) co_return;  // closed: the gateway stops
     bool relevant = false;
     for (std::size_t at = 0; at + sizeof(inotify_event) <= size;) {
-      const auto* event = reinterpret_cast<const inotify_event*>(buffer.data() + at);
-      const std::string_view name = event->len > 0 ? std::string_view(event->name) : "";
+      // Copied out: GCC 12 does not honour alignas for a coroutine's locals, so the buffer
+      // may sit at any address.
+      std::uint32_t length = 0;
+      std::memcpy(&length, buffer.data() + at + offsetof(inotify_event, len), sizeof length);
+      const char* name_start = buffer.data() + at + sizeof(inotify_event);
+      const std::size_t room = std::min<std::size_t>(length, size - at - sizeof(inotify_event));
+      const std::string_view name(name_start, ::strnlen(name_start, room));
       relevant |= name == file_name_ || name == kConfigMapSwap;
-      at += sizeof(inotify_event) + event->len;
+      at += sizeof(inotify_event) + length;
     }
     if (relevant) schedule_reload();
   }

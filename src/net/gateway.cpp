@@ -41,6 +41,7 @@ struct Gateway::Impl {
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<std::unique_ptr<ProxyHandler>> proxies;
   std::vector<tcp::acceptor> data_acceptors;
+  ClientCaps client_caps;  // shared by the data acceptors
   std::unique_ptr<tcp::acceptor> admin_acceptor;
   std::unique_ptr<AdminHandler> admin;
   std::unique_ptr<asio::signal_set> signals;
@@ -95,7 +96,7 @@ void Gateway::start() {
                        [proxy](beast::tcp_stream& client, Request& request) {
                          return proxy->handle(client, request);
                        },
-                       &g.workers[i]->connections),
+                       &g.workers[i]->connections, &g.client_caps),
                    asio::detached);
   }
   AdminHandler* admin = g.admin.get();

@@ -7,6 +7,18 @@ void set_nodelay(tcp::socket& socket) {
   socket.set_option(tcp::no_delay(true), ignored);
 }
 
+std::optional<std::string> raw_head_problem(std::string_view head) {
+  for (std::size_t at = head.find('\r'); at != std::string_view::npos;
+       at = head.find('\r', at + 1)) {
+    if (at + 1 >= head.size() || head[at + 1] != '\n') return "a bare CR in the request head";
+    // A line that starts with a space or tab continues the previous one (obs-fold).
+    if (at + 2 < head.size() && (head[at + 2] == ' ' || head[at + 2] == '\t')) {
+      return "obsolete line folding is not accepted";
+    }
+  }
+  return std::nullopt;
+}
+
 std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
 
 http::response<http::string_body> json_response(unsigned status, std::string body, unsigned version,

@@ -10,6 +10,43 @@ bool is_quiet_close(const error_code& ec) {
          ec == beast::error::timeout || ec == http::error::partial_message;
 }
 
+// Reads until the buffer holds a whole request head (through its blank line) and returns
+// its length; http::error::header_limit when `limit` bytes hold none.
+awaitable<std::size_t> read_raw_head(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                     std::size_t limit, error_code& ec) {
+  std::size_t searched = 0;
+  for (;;) {
+    const std::string_view bytes(static_cast<const char*>(buffer.data().data()), buffer.size());
+    if (const auto end = bytes.find("\r\n\r\n", searched); end != std::string_view::npos) {
+      co_return end + 4;
+    }
+    if (bytes.size() >= limit) {
+      ec = http::error::header_limit;
+      co_return 0;
+    }
+    searched = bytes.size() >= 3 ? bytes.size() - 3 : 0;  // the blank line may straddle reads
+    const std::size_t got =
+        co_await stream.async_read_some(buffer.prepare(limit - bytes.size()), as_result(ec));
+    if (ec) co_return 0;
+    buffer.commit(got);
+  }
+}
+
+std::size_t header_count(const http::request_header<>& head) {
+  return static_cast<std::size_t>(std::distance(head.begin(), head.end()));
+}
+
+// Over a connection cap: one 503, without reading the request, then closed.
+awaitable<void> refuse_connection(tcp::socket socket, config::Limits limits,
+                                  std::string_view refused) {
+  beast::tcp_stream stream(std::move(socket));
+  auto res = error_response(api::ApiError::too_many_connections(refused), 11, false);
+  res.set(http::field::retry_after, "1");
+  co_await write_response(stream, res, limits.header_timeout);
+  error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
 }  // namespace
 
 awaitable<bool> write_response(beast::tcp_stream& stream,
@@ -22,7 +59,7 @@ awaitable<bool> write_response(beast::tcp_stream& stream,
 }
 
 awaitable<void> serve_connection(tcp::socket socket, config::Limits limits, RequestHandler handler,
-                                 ConnectionTracker* tracker) {
+                                 ConnectionTracker* tracker, ClientCaps::Slot slot) {
   set_nodelay(socket);
   beast::tcp_stream stream(std::move(socket));
   if (tracker) tracker->add(&stream);
@@ -37,7 +74,16 @@ awaitable<void> serve_connection(tcp::socket socket, config::Limits limits, Requ
     error_code ec;
     // A new connection must send its head promptly; an idle keep-alive one may wait longer.
     stream.expires_after(first ? limits.header_timeout : limits.idle_timeout);
-    co_await http::async_read_header(stream, buffer, parser, as_result(ec));
+    // The raw head first: Beast would normalise away what must be refused (obs-fold).
+    const std::size_t head_size =
+        co_await read_raw_head(stream, buffer, limits.max_header_bytes, ec);
+    std::optional<std::string> problem;
+    if (!ec) {
+      problem = raw_head_problem(
+          std::string_view(static_cast<const char*>(buffer.data().data()), head_size));
+      // Parses what is already buffered: no further read.
+      if (!problem) co_await http::async_read_header(stream, buffer, parser, as_result(ec));
+    }
     const unsigned version = parser.is_header_done() ? parser.get().version() : 11;
     if (ec == http::error::header_limit) {
       auto res =
@@ -59,7 +105,14 @@ awaitable<void> serve_connection(tcp::socket socket, config::Limits limits, Requ
       break;
     }
     if (tracker) tracker->set_busy(&stream, true);
-    if (auto problem = framing_problem(parser.get())) {
+    if (!problem && header_count(parser.get()) > limits.max_header_count) {
+      auto res =
+          error_response(api::ApiError::too_many_headers(limits.max_header_count), version, false);
+      co_await write_response(stream, res, limits.header_timeout);
+      break;
+    }
+    if (!problem) problem = framing_problem(parser.get());
+    if (problem) {
       auto res = error_response(api::ApiError::invalid_request(*problem), version, false);
       co_await write_response(stream, res, limits.header_timeout);
       break;
@@ -99,7 +152,7 @@ awaitable<void> serve_connection(tcp::socket socket, config::Limits limits, Requ
 }
 
 awaitable<void> accept_loop(tcp::acceptor& acceptor, std::function<config::Limits()> limits,
-                            RequestHandler handler, ConnectionTracker* tracker) {
+                            RequestHandler handler, ConnectionTracker* tracker, ClientCaps* caps) {
   for (;;) {
     error_code ec;
     tcp::socket socket = co_await acceptor.async_accept(as_result(ec));
@@ -110,8 +163,24 @@ awaitable<void> accept_loop(tcp::acceptor& acceptor, std::function<config::Limit
       co_await pause.async_wait(as_result(ec));
       continue;
     }
+    const config::Limits now = limits();
+    std::optional<ClientCaps::Slot> slot;
+    if (caps != nullptr) {
+      std::string_view refused;
+      error_code peer_ec;
+      const auto peer = socket.remote_endpoint(peer_ec);
+      if (peer_ec) continue;  // gone already
+      slot = caps->admit(peer.address(), now, refused);
+      if (!slot) {
+        asio::co_spawn(acceptor.get_executor(), refuse_connection(std::move(socket), now, refused),
+                       asio::detached);
+        continue;
+      }
+    }
     asio::co_spawn(acceptor.get_executor(),
-                   serve_connection(std::move(socket), limits(), handler, tracker), asio::detached);
+                   serve_connection(std::move(socket), now, handler, tracker,
+                                    slot ? std::move(*slot) : ClientCaps::Slot{}),
+                   asio::detached);
   }
 }
 

@@ -21,6 +21,9 @@ struct ApiError {
   static ApiError method_not_allowed(std::string_view method, std::string_view path);
   static ApiError body_too_large(std::size_t limit);
   static ApiError headers_too_large(std::size_t limit);
+  static ApiError too_many_headers(std::size_t limit);
+  // 503: the connection caps (server.limits.max_connections[_per_client]).
+  static ApiError too_many_connections(std::string_view scope);
   static ApiError bad_gateway(std::string message);
   static ApiError gateway_timeout(std::string message);
   static ApiError service_unavailable(std::string message);

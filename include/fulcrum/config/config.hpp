@@ -22,8 +22,13 @@ namespace fulcrum::config {
 struct Limits {
   std::size_t max_body_bytes = 16 * 1024 * 1024;
   std::size_t max_header_bytes = 16 * 1024;
+  std::size_t max_header_count = 100;
   core::Duration header_timeout = std::chrono::seconds(10);
   core::Duration idle_timeout = std::chrono::seconds(60);
+  // Open client connections on the data port, in all and from one address; beyond them a
+  // new connection gets 503 and is closed.
+  std::size_t max_connections = 10000;
+  std::size_t max_connections_per_client = 1000;
 };
 
 struct LedgerConfig {

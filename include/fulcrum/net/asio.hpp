@@ -21,10 +21,14 @@ namespace ssl = boost::asio::ssl;
 using tcp = boost::asio::ip::tcp;
 using error_code = boost::system::error_code;
 
+// Clang 14 with Boost 1.74 has no co_await support in Asio; only the fuzz build
+// (scripts/fuzz), which compiles the HTTP parsing helpers and no coroutine, uses it.
+#if defined(BOOST_ASIO_HAS_CO_AWAIT)
 template <class T = void>
 using awaitable = asio::awaitable<T>;
 
 // Completion token for "return the error as a value": never throws on the request path.
 inline auto as_result(error_code& ec) { return asio::redirect_error(asio::use_awaitable, ec); }
+#endif
 
 }  // namespace fulcrum::net

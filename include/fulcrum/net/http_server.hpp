@@ -5,6 +5,7 @@
 
 #include "fulcrum/config/config.hpp"
 #include "fulcrum/net/asio.hpp"
+#include "fulcrum/net/client_caps.hpp"
 #include "fulcrum/net/connection_tracker.hpp"
 
 namespace fulcrum::net {
@@ -17,12 +18,15 @@ using RequestHandler = std::function<awaitable<bool>(beast::tcp_stream&, Request
 
 // With a tracker, the connection registers itself and stops taking requests once its worker
 // drains.
+// `slot` holds the connection's place under the connection caps until it ends.
 awaitable<void> serve_connection(tcp::socket socket, config::Limits limits, RequestHandler handler,
-                                 ConnectionTracker* tracker = nullptr);
+                                 ConnectionTracker* tracker = nullptr, ClientCaps::Slot slot = {});
 
-// Accepts until the acceptor is closed, spawning serve_connection for each socket.
+// Accepts until the acceptor is closed, spawning serve_connection for each socket. With
+// `caps`, a connection beyond them gets a 503 and is closed.
 awaitable<void> accept_loop(tcp::acceptor& acceptor, std::function<config::Limits()> limits,
-                            RequestHandler handler, ConnectionTracker* tracker = nullptr);
+                            RequestHandler handler, ConnectionTracker* tracker = nullptr,
+                            ClientCaps* caps = nullptr);
 
 // Writes a whole response with a deadline; false when the client is gone.
 awaitable<bool> write_response(beast::tcp_stream& stream,

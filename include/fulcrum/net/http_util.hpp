@@ -13,10 +13,16 @@ namespace fulcrum::net {
 void set_nodelay(tcp::socket& socket);
 
 // Rejects request heads that HTTP/1.1 parsers disagree on (request smuggling): both
-// Content-Length and Transfer-Encoding, a Transfer-Encoding other than "chunked", and CR, LF
-// or NUL inside a header value. Returns why, or nullopt when the head is acceptable.
+// Content-Length and Transfer-Encoding, a Transfer-Encoding other than "chunked", chunked
+// HTTP/1.0, a repeated or non-numeric Content-Length, and CR, LF or NUL inside a header
+// value. Returns why, or nullopt when the head is acceptable.
 template <class Fields>
 std::optional<std::string> framing_problem(const http::header<true, Fields>& head);
+
+// What Beast's parser would silently accept in the raw bytes of a request head (the bytes up
+// to and including the blank line): obsolete line folding, which Beast joins into one value,
+// and a bare CR. Returns why, or nullopt.
+std::optional<std::string> raw_head_problem(std::string_view head);
 
 // The request path without its query string.
 std::string_view path_of(std::string_view target);

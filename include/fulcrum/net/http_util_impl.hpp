@@ -21,6 +21,13 @@ std::optional<std::string> framing_problem(const http::header<true, Fields>& hea
     return "a request must not carry both Content-Length and Transfer-Encoding";
   }
   if (content_lengths > 1) return "a request must carry at most one Content-Length";
+  if (content_lengths == 1) {
+    // Digits only: "5, 5", "+5" or "5e0" are read differently by different parsers.
+    const auto length = head[http::field::content_length];
+    if (length.empty() || length.find_first_not_of("0123456789") != std::string_view::npos) {
+      return "Content-Length must be a decimal number";
+    }
+  }
   if (transfer_encodings > 0) {
     if (transfer_encodings > 1 ||
         !beast::iequals(head[http::field::transfer_encoding], "chunked")) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 
 namespace fulcrum::config {
 
@@ -292,7 +293,14 @@ void read_slo_classes(const YAML::Node& node, Diagnostics& diag, Config& config)
     MapReader map(entry.second, diag, "SLO class '" + slo.name + "'");
     if (!map.valid()) continue;
     if (const YAML::Node priority = map.optional("priority"); priority.IsDefined()) {
-      if (auto value = read_number(priority, diag, "priority")) slo.priority = int(*value);
+      if (auto value = read_number(priority, diag, "priority")) {
+        // A rank, not a quantity: a bounded integer (the config fuzzer found 1e21 here).
+        if (*value > 1'000'000 || *value != std::floor(*value)) {
+          diag.error(priority, "priority must be a whole number from 0 to 1000000");
+        } else {
+          slo.priority = static_cast<int>(*value);
+        }
+      }
     }
     for (auto [key, field] : {std::pair{"ttft", &slo.ttft}, {"e2e", &slo.e2e}}) {
       const YAML::Node value = map.optional(key);

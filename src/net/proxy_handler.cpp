@@ -34,12 +34,14 @@ core::Duration bounded(core::Duration op, TimePoint deadline) {
   return std::max(core::Duration(1), std::min(op, left));
 }
 
-// Upstream text may echo the key we sent (some providers quote a bad key back).
-std::string scrub(std::string text, const core::Secret& key) {
-  if (key.empty()) return text;
-  const std::string_view secret = key.reveal();
-  for (auto at = text.find(secret); at != std::string::npos; at = text.find(secret, at)) {
-    text.replace(at, secret.size(), "[redacted]");
+// Upstream text may echo the key we sent (some providers quote a bad key back), or any other
+// secret the gateway holds: every one is replaced before the text goes anywhere.
+std::string scrub(std::string text, const std::vector<const core::Secret*>& secrets) {
+  for (const core::Secret* key : secrets) {
+    const std::string_view secret = key->reveal();
+    for (auto at = text.find(secret); at != std::string::npos; at = text.find(secret, at)) {
+      text.replace(at, secret.size(), "[redacted]");
+    }
   }
   return text;
 }
@@ -229,7 +231,7 @@ awaitable<ProxyHandler::AttemptResult> ProxyHandler::exchange_on(
                                            ? "application/json"
                                            : parser.get()[http::field::content_type]);
     ex.decision_headers(res);
-    res.body() = scrub(std::move(body), ex.endpoint->api_key);
+    res.body() = scrub(std::move(body), ex.snapshot->secrets);
     res.keep_alive(ex.keep_alive);
     res.prepare_payload();
     ex.status = status;

@@ -99,6 +99,10 @@ std::shared_ptr<Snapshot> Runtime::build(config::Config config, const Snapshot* 
     const std::string key = endpoint.name + " " + endpoint.base_url.to_string();
     snapshot->pool_ids.push_back(pool_ids_.try_emplace(key, pool_ids_.size()).first->second);
   }
+  for (const config::Endpoint& endpoint : c.endpoints) {
+    if (!endpoint.api_key.empty()) snapshot->secrets.push_back(&endpoint.api_key);
+  }
+  if (!c.server.admin_token.empty()) snapshot->secrets.push_back(&c.server.admin_token);
   snapshot->models_json = models_json(c);
   snapshot->config_hash = auth::to_hex(auth::sha256(c.text));
   snapshot->loaded_at = fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(std::time(nullptr)));

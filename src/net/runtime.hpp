@@ -40,6 +40,9 @@ struct Snapshot {
   // By endpoint index: which of a worker's upstream pools serves it. An endpoint keeps its
   // pool (and its warm connections) across reloads while its name and URL stay the same.
   std::vector<std::size_t> pool_ids;
+  // Every non-empty secret of `config` (endpoint keys, the admin token), to scrub from text
+  // that came from outside.
+  std::vector<const core::Secret*> secrets;
 };
 
 struct ReloadResult {

@@ -35,7 +35,9 @@ core::Expected<SimConfig, std::string> load_sim_config(const std::string& path) 
                                               "retry_after",
                                               "fail_delay",
                                               "cut_after_chunks",
-                                              "stall_after_chunks"};
+                                              "stall_after_chunks",
+                                              "bad_chunk_after_chunks",
+                                              "reset_before_headers"};
   try {
     const YAML::Node root = YAML::LoadFile(path);
     SimConfig config;
@@ -74,6 +76,10 @@ core::Expected<SimConfig, std::string> load_sim_config(const std::string& path) 
       if (n["fail_delay"]) e.fail_delay = duration_of(n["fail_delay"], "fail_delay");
       if (n["cut_after_chunks"]) e.cut_after_chunks = n["cut_after_chunks"].as<int>();
       if (n["stall_after_chunks"]) e.stall_after_chunks = n["stall_after_chunks"].as<int>();
+      if (n["bad_chunk_after_chunks"]) {
+        e.bad_chunk_after_chunks = n["bad_chunk_after_chunks"].as<int>();
+      }
+      if (n["reset_before_headers"]) e.reset_before_headers = n["reset_before_headers"].as<bool>();
       config.endpoints.push_back(std::move(e));
     }
     if (config.endpoints.empty()) return core::Unexpected{path + ": no endpoints"};

@@ -158,6 +158,12 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, api::Operation op,
         client, req, 401,
         "Incorrect API key provided: " + std::string(req[http::field::authorization]), 0);
   }
+  if (spec.reset_before_headers) {
+    // SO_LINGER 0: close() sends RST, the abrupt end a crashed upstream gives.
+    client.socket().set_option(asio::socket_base::linger(true, 0));
+    client.socket().close();
+    co_return false;
+  }
   const bool fails =
       serial < spec.fail_first || spec.fail_status != 0 ||
       (spec.rate_429 > 0 && static_cast<std::uint64_t>((serial + 1) * spec.rate_429) >
@@ -260,6 +266,15 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, api::Operation op,
     if (static_cast<int>(i) == spec.cut_after_chunks) {
       if (!pending.empty())
         co_await asio::async_write(client, http::make_chunk(asio::buffer(pending)), as_result(ec));
+      client.socket().close(ec);
+      co_return false;
+    }
+    if (static_cast<int>(i) == spec.bad_chunk_after_chunks) {
+      if (!pending.empty())
+        co_await asio::async_write(client, http::make_chunk(asio::buffer(pending)), as_result(ec));
+      // Not a hex size: the chunked framing breaks mid-stream.
+      co_await asio::async_write(client, asio::buffer("zz\r\ndata: garbage\r\n"), as_result(ec));
+      co_await sleep_for(std::chrono::milliseconds(200));
       client.socket().close(ec);
       co_return false;
     }

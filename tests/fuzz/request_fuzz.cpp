@@ -1,6 +1,6 @@
 // Fuzz target: the request path before any upstream is involved. Bytes from a client go
-// through Beast's parser with Fulcrum's limits, the framing checks (request smuggling), and
-// the OpenAI request parser for every operation.
+// through the raw head check, Beast's parser with Fulcrum's limits, the framing checks
+// (request smuggling), and the OpenAI request parser for every operation.
 #include <cstdint>
 #include <string_view>
 
@@ -11,6 +11,11 @@ using namespace fulcrum;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view bytes(reinterpret_cast<const char*>(data), size);
+  // The raw head check runs first in the gateway, on the bytes up to the blank line.
+  const auto head_end = bytes.find("\r\n\r\n");
+  if (head_end != std::string_view::npos && net::raw_head_problem(bytes.substr(0, head_end + 4))) {
+    return 0;
+  }
   net::http::request_parser<net::http::string_body> parser;
   parser.header_limit(16 * 1024);
   parser.body_limit(1u << 20);

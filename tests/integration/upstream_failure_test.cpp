@@ -1,4 +1,4 @@
-// Upstreams that are slow, stall, or cannot prove who they are.
+// Upstreams that reset, are slow, stall, break their framing, or cannot prove who they are.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -71,6 +71,44 @@ TEST(UpstreamFailure, StreamStallBeyondTheIdleTimeoutEndsWithAnErrorEventAndNoDo
   EXPECT_EQ(stack.metric("fulcrum_requests_total", {{"endpoint", "gpu"}, {"outcome", "timeout"}}),
             1);
   EXPECT_EQ(stack.sim_stats()["cloud"]["requests"], 0);
+}
+
+TEST(UpstreamFailure, AResetBeforeTheResponseHeadFallsBack) {
+  const std::string sim = R"(endpoints:
+  gpu:   {listen: 127.0.0.1:0, reset_before_headers: true}
+  cloud: {listen: 127.0.0.1:0}
+)";
+  Stack stack(sim, gateway_with_gpu_timeouts("{first_byte: 5s}"));
+  HttpClient client(stack.port());
+  for (const char* body : {kChat, kStreamChat}) {
+    const Response r = client.post("/v1/chat/completions", body);
+    EXPECT_EQ(r.status, 200u) << r.body;
+    EXPECT_EQ(r.header("x-fulcrum-endpoint"), "cloud");
+  }
+  EXPECT_GE(stack.metric("fulcrum_fallbacks_total", {{"from", "gpu"}, {"reason", "reset"}}), 2);
+}
+
+TEST(UpstreamFailure, BrokenChunkFramingMidStreamEndsWithAnErrorEventAndNoDone) {
+  const std::string sim = R"(endpoints:
+  gpu:   {listen: 127.0.0.1:0, bad_chunk_after_chunks: 2}
+  cloud: {listen: 127.0.0.1:0}
+)";
+  Stack stack(sim, gateway_with_gpu_timeouts("{idle: 5s}"));
+  HttpClient client(stack.port());
+  const Response head = client.start("/v1/chat/completions", kStreamChat);
+  ASSERT_EQ(head.status, 200u);
+  std::string body;
+  while (auto piece = client.next_piece()) body += *piece;
+  EXPECT_FALSE(client.broken());
+  EXPECT_EQ(body.find("garbage"), std::string::npos);  // the broken frame is never relayed
+  const auto last_event = body.substr(body.rfind("data: ") + 6);
+  EXPECT_EQ(json::parse(last_event.substr(0, last_event.find('\n')))["error"]["code"],
+            "upstream_error");
+  EXPECT_EQ(body.find("[DONE]"), std::string::npos);
+  EXPECT_EQ(
+      stack.metric("fulcrum_requests_total", {{"endpoint", "gpu"}, {"outcome", "upstream_error"}}),
+      1);
+  EXPECT_EQ(stack.sim_stats()["cloud"]["requests"], 0);  // never retried once bytes went out
 }
 
 TEST(UpstreamFailure, HttpsUpstreamWithAnUntrustedCertificateIsRefused) {

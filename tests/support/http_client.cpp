@@ -1,6 +1,8 @@
 #include "http_client.hpp"
 
 #include <algorithm>
+#include <mutex>
+#include <string_view>
 
 #include "fulcrum/net/asio.hpp"
 
@@ -46,6 +48,37 @@ HttpClient::HttpClient(std::uint16_t port) : state_(std::make_unique<State>()) {
 
 HttpClient::~HttpClient() = default;
 
+namespace {
+
+std::mutex transcript_mutex;
+std::string& transcript_text() {
+  static std::string text;
+  return text;
+}
+
+void record(std::string_view received) {
+  const std::lock_guard lock(transcript_mutex);
+  transcript_text().append(received);
+}
+
+void record(const Response& response) {
+  std::string text = std::to_string(response.status) + "\n";
+  for (const auto& [name, value] : response.headers) text += name + ": " + value + "\n";
+  record(text + response.body);
+}
+
+}  // namespace
+
+std::string transcript() {
+  const std::lock_guard lock(transcript_mutex);
+  return transcript_text();
+}
+
+void clear_transcript() {
+  const std::lock_guard lock(transcript_mutex);
+  transcript_text().clear();
+}
+
 Response HttpClient::request(const std::string& method, const std::string& target,
                              const std::string& body,
                              const std::map<std::string, std::string>& headers) {
@@ -62,6 +95,7 @@ Response HttpClient::request(const std::string& method, const std::string& targe
   http::read(state_->stream, state_->buffer, parser);
   Response out = to_response(parser.get().base());
   out.body = parser.get().body();
+  record(out);
   return out;
 }
 
@@ -83,7 +117,9 @@ Response HttpClient::start(const std::string& target, const std::string& body) {
   state_->parser.emplace();
   state_->parser->body_limit(std::numeric_limits<std::uint64_t>::max());
   http::read_header(state_->stream, state_->buffer, *state_->parser);
-  return to_response(state_->parser->get().base());
+  Response head = to_response(state_->parser->get().base());
+  record(head);
+  return head;
 }
 
 std::optional<std::string> HttpClient::next_piece() {
@@ -96,6 +132,7 @@ std::optional<std::string> HttpClient::next_piece() {
     http::read_some(state_->stream, state_->buffer, parser, ec);
     if (ec == http::error::need_buffer) ec = {};
     const std::size_t n = state_->piece.size() - parser.get().body().size;
+    record(std::string_view(state_->piece.data(), n));
     if (ec) {
       broken_ = true;
       return n > 0 ? std::optional(std::string(state_->piece.data(), n)) : std::nullopt;
@@ -119,6 +156,7 @@ std::string raw_exchange(std::uint16_t port, const std::string& bytes) {
     out.append(chunk.data(), n);
     if (ec) break;
   }
+  record(out);
   return out;
 }
 

@@ -43,6 +43,11 @@ class HttpClient {
   bool broken_ = false;
 };
 
+// Everything test clients received from any server since the last clear: heads, bodies,
+// streamed pieces and raw exchanges. Stack searches it for secrets (see Stack::audit).
+std::string transcript();
+void clear_transcript();
+
 // Sends raw bytes on a fresh connection and returns everything the server answered until it
 // closed the connection (or 5 s passed).
 std::string raw_exchange(std::uint16_t port, const std::string& bytes);

@@ -20,10 +20,9 @@ std::string fulcrum_binary() { return FULCRUM_BIN; }
 std::string sim_binary() { return FULCRUM_SIM_BIN; }
 
 std::uint16_t closed_port() {
-  namespace asio = boost::asio;
-  asio::io_context io;
-  asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
-  return acceptor.local_endpoint().port();
+  // Port 1 (tcpmux) is privileged and served by nothing on a test machine. A released
+  // ephemeral port is not safe: a fulcrum-sim of a test running in parallel may bind it.
+  return 1;
 }
 
 std::optional<double> metric_value(const std::string& exposition, const std::string& name,
@@ -59,6 +58,10 @@ Stack::Stack(const std::string& sim_yaml, const std::string& gateway_yaml,
              std::map<std::string, std::string> gateway_env) {
   char pattern[] = "/tmp/fulcrum-test-XXXXXX";
   dir_ = mkdtemp(pattern);
+  clear_transcript();
+  for (const auto& [name, value] : gateway_env) {
+    if (value.size() >= 8) secrets_.push_back(value);  // keys and tokens, by construction
+  }
   write_file(dir_ + "/sim.yaml", sim_yaml);
   sim_ = std::make_unique<Process>(
       std::vector<std::string>{sim_binary(), "--config", dir_ + "/sim.yaml"});
@@ -167,7 +170,40 @@ std::vector<nlohmann::json> ledger_rows(const std::string& path) {
   return rows;
 }
 
+void Stack::audit_secrets() {
+  if (secrets_.empty()) return;
+  std::vector<std::pair<std::string, std::string>> places;  // where, what
+  if (gateway_) {
+    try {
+      places.emplace_back("/metrics", metrics());
+      places.emplace_back("/admin/config", admin("GET", "/admin/config").body);
+    } catch (const std::exception&) {
+      // A test that broke the gateway on purpose: its other outputs are still searched.
+    }
+    stop_and_check(*gateway_, "fulcrum");
+    final_lines_ = gateway_->lines();
+    gateway_.reset();
+  }
+  std::string log;
+  for (const auto& line : final_lines_) log += line + "\n";
+  places.emplace_back("the gateway's log", log);
+  if (std::filesystem::exists(ledger_path())) {
+    std::string rows;
+    for (const auto& row : ledger_rows(ledger_path())) rows += row.dump() + "\n";
+    places.emplace_back("the ledger", rows);
+  }
+  places.emplace_back("responses to clients", transcript());
+  for (const std::string& secret : secrets_) {
+    for (const auto& [where, text] : places) {
+      if (text.find(secret) != std::string::npos) {
+        ADD_FAILURE() << "a secret (" << secret.substr(0, 4) << "...) appears in " << where;
+      }
+    }
+  }
+}
+
 Stack::~Stack() {
+  audit_secrets();
   if (gateway_) stop_and_check(*gateway_, "fulcrum");
   if (sim_) stop_and_check(*sim_, "fulcrum-sim");
   gateway_.reset();

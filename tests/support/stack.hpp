@@ -13,7 +13,7 @@
 
 namespace fulcrum::testing {
 
-// A port nothing listens on (bound once, then released): connections to it are refused.
+// A port nothing listens on (port 1): connections to it are refused.
 std::uint16_t closed_port();
 
 // The value of the sample `name{labels...}` in a Prometheus text exposition, matching the
@@ -38,6 +38,10 @@ class Stack {
   // `gateway_yaml`, then renamed over the file atomically) for reload tests.
   std::string config_path() const { return dir_ + "/fulcrum.yaml"; }
   void rewrite_config(const std::string& gateway_yaml) const;
+  // Marks `value` as a secret (a client's key, say) for the audit; every value of
+  // `gateway_env` already is one.
+  void add_secret(std::string value) { secrets_.push_back(std::move(value)); }
+
   // A request to the admin listener, with the admin token when the config names one.
   Response admin(const std::string& method, const std::string& path) const;
 
@@ -62,12 +66,16 @@ class Stack {
 
  private:
   std::string render(const std::string& gateway_yaml) const;
+  // Fails the test if a secret appears in what the gateway printed, served as metrics or
+  // config, wrote to the ledger, or sent to any test client (the transcript).
+  void audit_secrets();
 
   std::string dir_;
   std::unique_ptr<Process> sim_;
   std::unique_ptr<Process> gateway_;
   std::vector<std::string> final_lines_;
   std::string admin_token_;
+  std::vector<std::string> secrets_;
   std::map<std::string, std::uint16_t> sim_ports_;
   std::uint16_t data_port_ = 0;
   std::uint16_t admin_port_ = 0;

@@ -35,11 +35,13 @@ struct SimEndpoint {
   unsigned fail_status = 0;  // every request answers this status
   unsigned fail_first = 0;   // the first N requests answer fail_first_status
   unsigned fail_first_status = 500;
-  double rate_429 = 0;           // this fraction of requests answer 429 (evenly spread)
-  unsigned retry_after = 0;      // seconds, sent with 429s when non-zero
-  core::Duration fail_delay{0};  // injected failures answer after this long
-  int cut_after_chunks = -1;     // drop the connection after K content chunks
-  int stall_after_chunks = -1;   // stop sending after K content chunks (never resume)
+  double rate_429 = 0;                // this fraction of requests answer 429 (evenly spread)
+  unsigned retry_after = 0;           // seconds, sent with 429s when non-zero
+  core::Duration fail_delay{0};       // injected failures answer after this long
+  int cut_after_chunks = -1;          // drop the connection after K content chunks
+  int stall_after_chunks = -1;        // stop sending after K content chunks (never resume)
+  int bad_chunk_after_chunks = -1;    // after K content chunks, a broken chunked-encoding frame
+  bool reset_before_headers = false;  // read the request, then reset the connection
 };
 
 struct SimConfig {

@@ -81,8 +81,8 @@ awaitable<void> serve_connection(tcp::socket socket, config::Limits limits, Requ
     if (!ec) {
       problem = raw_head_problem(
           std::string_view(static_cast<const char*>(buffer.data().data()), head_size));
-      // Parses what is already buffered: no further read.
-      if (!problem) co_await http::async_read_header(stream, buffer, parser, as_result(ec));
+      // The whole head is buffered: parse it in place, with no further read or async hop.
+      if (!problem) buffer.consume(parser.put(buffer.data(), ec));
     }
     const unsigned version = parser.is_header_done() ? parser.get().version() : 11;
     if (ec == http::error::header_limit) {

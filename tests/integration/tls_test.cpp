@@ -65,7 +65,7 @@ class TlsUpstream : public ::testing::Test {
   // fulcrum-sim behind nginx terminating TLS on tls_port_. The first Stack only serves as the
   // sim's launcher; its own gateway is not used.
   void start_tls_backend() {
-    tls_port_ = closed_port();
+    tls_port_ = free_port();
     backend_ = std::make_unique<Stack>(
         "endpoints:\n  plain: {listen: 127.0.0.1:0}\n",
         "endpoints:\n  p: {kind: serverless, base_url: 'http://${plain}/v1', "

@@ -119,7 +119,7 @@ TEST(UpstreamFailure, HttpsUpstreamWithAnUntrustedCertificateIsRefused) {
       "-keyout " +
       dir + "/key.pem -out " + dir + "/cert.pem >/dev/null 2>&1";
   ASSERT_EQ(std::system(make_cert.c_str()), 0);
-  const std::uint16_t tls_port = closed_port();
+  const std::uint16_t tls_port = free_port();
   Process tls_server({"/usr/bin/openssl", "s_server", "-accept",
                       "127.0.0.1:" + std::to_string(tls_port), "-cert", dir + "/cert.pem", "-key",
                       dir + "/key.pem", "-www"});

@@ -19,6 +19,13 @@ namespace fulcrum::testing {
 std::string fulcrum_binary() { return FULCRUM_BIN; }
 std::string sim_binary() { return FULCRUM_SIM_BIN; }
 
+std::uint16_t free_port() {
+  namespace asio = boost::asio;
+  asio::io_context io;
+  asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+  return acceptor.local_endpoint().port();
+}
+
 std::uint16_t closed_port() {
   // Port 1 (tcpmux) is privileged and served by nothing on a test machine. A released
   // ephemeral port is not safe: a fulcrum-sim of a test running in parallel may bind it.

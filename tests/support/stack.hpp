@@ -15,6 +15,8 @@ namespace fulcrum::testing {
 
 // A port nothing listens on (port 1): connections to it are refused.
 std::uint16_t closed_port();
+// A port free a moment ago (bound once, then released), for a helper server to listen on.
+std::uint16_t free_port();
 
 // The value of the sample `name{labels...}` in a Prometheus text exposition, matching the
 // given labels (others may be present); nullopt when there is no such sample.

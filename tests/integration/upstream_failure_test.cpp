@@ -37,6 +37,21 @@ models:
 )";
 }
 
+// The body of a streamed chat, read to its end (the status must be 200).
+std::string whole_stream(HttpClient& client) {
+  const Response head = client.start("/v1/chat/completions", kStreamChat);
+  EXPECT_EQ(head.status, 200u);
+  std::string body;
+  while (auto piece = client.next_piece()) body += *piece;
+  return body;
+}
+
+// The JSON of a stream's last `data:` event.
+json last_event(const std::string& body) {
+  const auto last = body.substr(body.rfind("data: ") + 6);
+  return json::parse(last.substr(0, last.find('\n')), nullptr, false);
+}
+
 TEST(UpstreamFailure, SlowFirstByteBeyondItsTimeoutFallsBack) {
   const std::string sim = R"(endpoints:
   gpu:   {listen: 127.0.0.1:0, ttft: 5s}
@@ -59,14 +74,9 @@ TEST(UpstreamFailure, StreamStallBeyondTheIdleTimeoutEndsWithAnErrorEventAndNoDo
 )";
   Stack stack(sim, gateway_with_gpu_timeouts("{idle: 300ms}"));
   HttpClient client(stack.port());
-  const Response head = client.start("/v1/chat/completions", kStreamChat);
-  ASSERT_EQ(head.status, 200u);
-  std::string body;
-  while (auto piece = client.next_piece()) body += *piece;
+  const std::string body = whole_stream(client);
   EXPECT_FALSE(client.broken());  // the stream is ended properly, with its error in-band
-  const auto last_event = body.substr(body.rfind("data: ") + 6);
-  EXPECT_EQ(json::parse(last_event.substr(0, last_event.find('\n')))["error"]["code"],
-            "upstream_timeout");
+  EXPECT_EQ(last_event(body)["error"]["code"], "upstream_timeout");
   EXPECT_EQ(body.find("[DONE]"), std::string::npos);
   EXPECT_EQ(stack.metric("fulcrum_requests_total", {{"endpoint", "gpu"}, {"outcome", "timeout"}}),
             1);
@@ -95,15 +105,10 @@ TEST(UpstreamFailure, BrokenChunkFramingMidStreamEndsWithAnErrorEventAndNoDone) 
 )";
   Stack stack(sim, gateway_with_gpu_timeouts("{idle: 5s}"));
   HttpClient client(stack.port());
-  const Response head = client.start("/v1/chat/completions", kStreamChat);
-  ASSERT_EQ(head.status, 200u);
-  std::string body;
-  while (auto piece = client.next_piece()) body += *piece;
+  const std::string body = whole_stream(client);
   EXPECT_FALSE(client.broken());
   EXPECT_EQ(body.find("garbage"), std::string::npos);  // the broken frame is never relayed
-  const auto last_event = body.substr(body.rfind("data: ") + 6);
-  EXPECT_EQ(json::parse(last_event.substr(0, last_event.find('\n')))["error"]["code"],
-            "upstream_error");
+  EXPECT_EQ(last_event(body)["error"]["code"], "upstream_error");
   EXPECT_EQ(body.find("[DONE]"), std::string::npos);
   EXPECT_EQ(
       stack.metric("fulcrum_requests_total", {{"endpoint", "gpu"}, {"outcome", "upstream_error"}}),

@@ -223,14 +223,21 @@ void Metrics::record(const MeterTable& table, const Completion& c) {
   const TargetMeters& m = *c.meters;
   table.requests->at({route, slo_class, m.subject, outcome}).Increment();
   if (c.usage) {
-    m.input_tokens->Increment(static_cast<double>(c.usage->input));
-    m.cached_tokens->Increment(static_cast<double>(c.usage->cached_input));
-    m.output_tokens->Increment(static_cast<double>(c.usage->output));
+    add_usage(m, *c.usage, c.cost, c.team);
+  } else {
+    m.cost_by_team[c.team < m.cost_by_team.size() ? c.team : 0]->add(c.cost);
   }
-  m.cost_by_team[c.team < m.cost_by_team.size() ? c.team : 0]->add(c.cost);
-  if (c.usage) m.request_cost->Observe(c.cost.usd());
   m.duration->Observe(c.duration_seconds);
   if (c.ttft_seconds) m.ttft->Observe(*c.ttft_seconds);
+}
+
+void Metrics::add_usage(const TargetMeters& m, const api::Usage& usage, core::Money cost,
+                        std::size_t team) {
+  m.input_tokens->Increment(static_cast<double>(usage.input));
+  m.cached_tokens->Increment(static_cast<double>(usage.cached_input));
+  m.output_tokens->Increment(static_cast<double>(usage.output));
+  m.cost_by_team[team < m.cost_by_team.size() ? team : 0]->add(cost);
+  m.request_cost->Observe(cost.usd());
 }
 
 void Metrics::fallback(std::string_view from, std::string_view to, std::string_view reason) {

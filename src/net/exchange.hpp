@@ -90,7 +90,8 @@ struct ProxyHandler::AttemptResult {
   std::string_view reason;   // with retry: the fallbacks_total reason label
   std::string detail;        // with retry: for the client's error message and the log
   bool timed_out = false;
-  unsigned status = 0;                        // with retry: the upstream's HTTP status, if any
+  unsigned status = 0;                // with retry: the upstream's HTTP status, if any
+  bool late_answer_possible = false;  // with retry: given up at first_byte, socket still open
   std::optional<core::Duration> retry_after;  // with retry: the upstream's Retry-After
 
   static AttemptResult done(bool client_alive) {

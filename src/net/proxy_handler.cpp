@@ -13,6 +13,7 @@
 #include "fulcrum/metering/cost.hpp"
 #include "fulcrum/net/http_util.hpp"
 #include "fulcrum/router/plan.hpp"
+#include "late_answer.hpp"
 #include "wire.hpp"
 
 namespace fulcrum::net {
@@ -118,6 +119,21 @@ awaitable<bool> ProxyHandler::handle(beast::tcp_stream& client, Request& request
   co_return co_await write_response(client, res, client_timeout) && request.keep_alive();
 }
 
+LateAnswer ProxyHandler::late_answer(const Exchange& ex) {
+  LateAnswer late;
+  late.snapshot = ex.snapshot;
+  late.alias = ex.candidate->alias;
+  late.target = ex.candidate->target;
+  late.route = ex.plan.route;
+  late.slo_class = ex.plan.slo_class;
+  late.request_id = std::string(ex.id.view());
+  late.principal = ex.principal;
+  late.attempt_started = ex.attempt_started;
+  late.deadline = ex.deadline;
+  late.wall_started = core::WallClock::now() - (core::Clock::now() - ex.attempt_started);
+  return late;
+}
+
 awaitable<ProxyHandler::AttemptResult> ProxyHandler::attempt(beast::tcp_stream& client,
                                                              Exchange& ex) {
   const config::Config& config = ex.snapshot->config;
@@ -166,6 +182,12 @@ awaitable<ProxyHandler::AttemptResult> ProxyHandler::attempt(beast::tcp_stream& 
                                     upstream_request);
     }
     if (result.kind == AttemptResult::Kind::stale) continue;
+    if (result.late_answer_possible) {
+      asio::co_spawn(worker_.io,
+                     meter_late_answer(std::move(connection), late_answer(ex), runtime_),
+                     asio::detached);
+      co_return result;
+    }
     if (result.kind == AttemptResult::Kind::done && connection->exchanges > 0 &&
         connection->tcp().socket().is_open()) {
       pool.give_back(std::move(connection));
@@ -181,7 +203,9 @@ awaitable<ProxyHandler::AttemptResult> ProxyHandler::exchange_on(
     Exchange& ex, const UpstreamRequest& upstream_request) {
   const config::Timeouts& timeouts = ex.timeouts;
   error_code ec;
-  connection.tcp().expires_after(bounded(timeouts.first_byte, ex.deadline));
+  const TimePoint first_byte_deadline =
+      core::Clock::now() + bounded(timeouts.first_byte, ex.deadline);
+  connection.tcp().expires_at(first_byte_deadline);
   const std::array<asio::const_buffer, 2> request_bytes{asio::buffer(upstream_request.head),
                                                         asio::buffer(upstream_request.body)};
   co_await asio::async_write(upstream, request_bytes, as_result(ec));
@@ -195,7 +219,32 @@ awaitable<ProxyHandler::AttemptResult> ProxyHandler::exchange_on(
   // Bounded by the idle and total deadlines instead. Not boost::none: Beast 1.74 compares
   // Content-Length > none as true and rejects every response that has one.
   parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+  // At first_byte the attempt gives up, but the socket stays open (a cancel, not the stream's
+  // timeout, which would close it): a late answer is still read and metered (late_answer.hpp).
+  connection.tcp().expires_at(ex.deadline);
+  // Shared with the timer's handler, which may run after this frame is gone (expired just
+  // as the head arrived): it touches the connection only while the head is awaited.
+  struct HeadWait {
+    bool arrived = false;
+    bool gave_up = false;
+  };
+  const auto wait = std::make_shared<HeadWait>();
+  asio::steady_timer first_byte(worker_.io, first_byte_deadline);
+  first_byte.async_wait([wait, &socket = connection.tcp().socket()](const error_code& waited) {
+    if (waited || wait->arrived) return;
+    wait->gave_up = true;
+    error_code ignored;
+    socket.cancel(ignored);
+  });
   co_await http::async_read_header(upstream, connection.buffer, parser, as_result(ec));
+  wait->arrived = true;
+  first_byte.cancel();
+  if (wait->gave_up && ec == asio::error::operation_aborted) {
+    AttemptResult late = AttemptResult::retry("first_byte_timeout",
+                                              "no response within the first_byte timeout", true);
+    late.late_answer_possible = true;
+    co_return late;
+  }
   if (ec == beast::error::timeout) {
     co_return AttemptResult::retry("first_byte_timeout",
                                    "no response within the first_byte timeout", true);

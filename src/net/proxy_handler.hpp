@@ -8,6 +8,8 @@
 
 namespace fulcrum::net {
 
+struct LateAnswer;
+
 class ProxyHandler {
  public:
   ProxyHandler(Runtime& runtime, Worker& worker)
@@ -34,6 +36,8 @@ class ProxyHandler {
   awaitable<bool> proxy(beast::tcp_stream& client, Request& request, api::Operation op);
   // Tries exchange.candidate once (plus a fresh connection if a pooled one was stale).
   awaitable<AttemptResult> attempt(beast::tcp_stream& client, Exchange& exchange);
+  // What metering an abandoned attempt's late answer needs, outliving `exchange`.
+  static LateAnswer late_answer(const Exchange& exchange);
   // Routing (proxy_routing.cpp): tries the plan's candidates in order, with retries,
   // admission, circuit breakers and the retry budget; the client has a response after it.
   awaitable<bool> run_plan(beast::tcp_stream& client, Exchange& exchange);

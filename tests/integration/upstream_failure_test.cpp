@@ -4,7 +4,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <set>
 
+#include "../support/eventually.hpp"
 #include "../support/http_client.hpp"
 #include "../support/stack.hpp"
 
@@ -65,6 +67,41 @@ TEST(UpstreamFailure, SlowFirstByteBeyondItsTimeoutFallsBack) {
   EXPECT_EQ(
       stack.metric("fulcrum_fallbacks_total", {{"from", "gpu"}, {"reason", "first_byte_timeout"}}),
       1);
+}
+
+// The upstream answers after its attempt was given up and another target served the client:
+// the late answer is metered (its tokens were spent), never relayed.
+TEST(UpstreamFailure, ALateAnswerAfterTheFallbackSucceededIsMeteredNotRelayed) {
+  const std::string sim = R"(endpoints:
+  gpu:   {listen: 127.0.0.1:0, ttft: 600ms}
+  cloud: {listen: 127.0.0.1:0}
+)";
+  Stack stack(sim, gateway_with_gpu_timeouts("{first_byte: 200ms}"));
+  HttpClient client(stack.port());
+  std::set<std::string> ids;
+  for (const char* body : {kChat, kStreamChat}) {
+    const Response res = client.post("/v1/chat/completions", body);
+    ASSERT_EQ(res.status, 200u) << res.body;
+    EXPECT_EQ(res.header("x-fulcrum-endpoint"), "cloud");
+    EXPECT_EQ(res.body.find("llama"), std::string::npos);  // nothing of gpu's answer
+    ids.insert(res.header("x-fulcrum-request-id"));
+  }
+  // Each request: a row for cloud's answer, and one for gpu's, marked abandoned.
+  ASSERT_TRUE(eventually([&] { return ledger_rows(stack.ledger_path()).size() == 4; },
+                         std::chrono::seconds(10)));
+  int abandoned = 0;
+  for (const json& row : ledger_rows(stack.ledger_path())) {
+    EXPECT_TRUE(ids.count(row["request_id"])) << row.dump();
+    if (row["outcome"] != "abandoned") continue;
+    ++abandoned;
+    EXPECT_EQ(row["endpoint"], "gpu");
+    EXPECT_EQ(row["output_tokens"], 6);  // max_tokens: the sim's deterministic usage
+  }
+  EXPECT_EQ(abandoned, 2);
+  EXPECT_EQ(stack.metric("fulcrum_tokens_total", {{"endpoint", "gpu"}, {"type", "output"}}), 12);
+  // Counted as tokens and cost, not as requests served by gpu.
+  EXPECT_FALSE(stack.metric("fulcrum_requests_total", {{"endpoint", "gpu"}, {"outcome", "success"}})
+                   .has_value());
 }
 
 TEST(UpstreamFailure, StreamStallBeyondTheIdleTimeoutEndsWithAnErrorEventAndNoDone) {

@@ -123,6 +123,10 @@ class Metrics {
   std::shared_ptr<const MeterTable> bind(const config::Config& config);
 
   void record(const MeterTable& table, const Completion& completion);
+  // Tokens and cost of a served answer (record() does it for requests; a late answer of an
+  // abandoned attempt is only this). `team` indexes MeterTable::teams.
+  void add_usage(const TargetMeters& meters, const api::Usage& usage, core::Money cost,
+                 std::size_t team);
   void fallback(std::string_view from, std::string_view to, std::string_view reason);
 
   // Routing (metrics_routing.cpp). `endpoint` is absent when nothing served the request.

@@ -34,6 +34,9 @@ struct Gateway::Impl {
       : runtime(std::move(config), std::move(version)) {}
 
   Runtime runtime;
+  // Shared by the data acceptors. Declared before the workers: connections still open when
+  // a worker's io_context is destroyed give their slots back to it.
+  ClientCaps client_caps;
   // Signals and config reloads run here, off the request path.
   asio::io_context control{1};
   std::thread control_thread;
@@ -41,7 +44,6 @@ struct Gateway::Impl {
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<std::unique_ptr<ProxyHandler>> proxies;
   std::vector<tcp::acceptor> data_acceptors;
-  ClientCaps client_caps;  // shared by the data acceptors
   std::unique_ptr<tcp::acceptor> admin_acceptor;
   std::unique_ptr<AdminHandler> admin;
   std::unique_ptr<asio::signal_set> signals;

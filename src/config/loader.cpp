@@ -436,6 +436,7 @@ class Builder {
     const YAML::Node models = map.required("models");
     if (models.IsDefined()) read_models(models, config);
     read_routes(map.optional("routes"), diag_, config);
+    read_retry_budget(map.optional("retry_budget"), diag_, config);
     read_ledger(map.optional("ledger"), diag_, config);
     read_auth(map.optional("auth"), diag_, config);
     read_keys(map.optional("keys"), diag_, config);

@@ -418,4 +418,38 @@ void read_routes(const YAML::Node& node, Diagnostics& diag, Config& config) {
   config.routes.push_back(std::move(fallback_route));
 }
 
+void read_retry_budget(const YAML::Node& node, Diagnostics& diag, Config& config) {
+  if (!node.IsDefined()) return;
+  MapReader map(node, diag, "retry_budget");
+  if (!map.valid()) return;
+  RetryBudgetPolicy& out = config.retry_budget;
+  if (const YAML::Node ratio = map.optional("ratio"); ratio.IsDefined()) {
+    const auto value = read_number(ratio, diag, "retry_budget.ratio");
+    if (value && (*value < 0 || *value > 1)) {
+      diag.error(ratio, "retry_budget.ratio must be between 0 and 1");
+    } else if (value) {
+      out.ratio = *value;
+    }
+  }
+  if (const YAML::Node floor = map.optional("min_per_second"); floor.IsDefined()) {
+    const auto value = read_number(floor, diag, "retry_budget.min_per_second");
+    if (value && (*value < 0 || *value > 1000)) {
+      diag.error(floor, "retry_budget.min_per_second must be between 0 and 1000");
+    } else if (value) {
+      out.min_per_second = *value;
+    }
+  }
+  if (const YAML::Node window = map.optional("window"); window.IsDefined()) {
+    const auto value = read_positive_duration(window, diag, "retry_budget.window");
+    if (value && (*value < std::chrono::seconds(1) ||
+                  *value > std::chrono::seconds(RetryBudgetPolicy::kMaxWindowSeconds))) {
+      diag.error(window, "retry_budget.window must be between 1s and 60s");
+    } else if (value) {
+      // Counted in whole seconds: a part of one makes it one more.
+      out.window_seconds =
+          static_cast<std::uint32_t>(std::chrono::ceil<std::chrono::seconds>(*value).count());
+    }
+  }
+}
+
 }  // namespace fulcrum::config

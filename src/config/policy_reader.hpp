@@ -12,6 +12,8 @@ void read_slo_classes(const YAML::Node& node, Diagnostics& diag, Config& config)
 void read_classifiers(const YAML::Node& node, Diagnostics& diag, Config& config);
 // Fills config.routes and config.route_headers; needs the classes, classifier and aliases.
 void read_routes(const YAML::Node& node, Diagnostics& diag, Config& config);
+// Fills config.retry_budget (the defaults when `node` is undefined).
+void read_retry_budget(const YAML::Node& node, Diagnostics& diag, Config& config);
 
 // A class name to its index, reporting unknown names at `node`.
 std::optional<std::size_t> slo_class_at(const YAML::Node& node, Diagnostics& diag,

@@ -59,7 +59,8 @@ awaitable<bool> write_response(beast::tcp_stream& stream,
 }
 
 awaitable<void> serve_connection(tcp::socket socket, config::Limits limits, RequestHandler handler,
-                                 ConnectionTracker* tracker, ClientCaps::Slot slot) {
+                                 ConnectionTracker* tracker,
+                                 [[maybe_unused]] ClientCaps::Slot slot) {
   set_nodelay(socket);
   beast::tcp_stream stream(std::move(socket));
   if (tracker) tracker->add(&stream);

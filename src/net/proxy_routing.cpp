@@ -56,21 +56,7 @@ std::string known_classes(const config::Config& config) {
   return names;
 }
 
-// Counts the request for the retry budget while it is being routed.
-class BudgetedRequest {
- public:
-  explicit BudgetedRequest(router::RetryBudget& budget) : budget_(budget) {
-    budget_.request_started();
-  }
-  ~BudgetedRequest() { budget_.request_finished(); }
-  BudgetedRequest(const BudgetedRequest&) = delete;
-  BudgetedRequest& operator=(const BudgetedRequest&) = delete;
-
- private:
-  router::RetryBudget& budget_;
-};
-
-// Holds what an attempt took (an endpoint slot, a retry token) until it is over.
+// Holds what an attempt took (an endpoint slot) until it is over.
 class Release {
  public:
   template <class F>
@@ -264,7 +250,7 @@ awaitable<bool> ProxyHandler::run_plan(beast::tcp_stream& client, Exchange& ex) 
   const std::string classifier_prefix =
       ex.plan.tier ? "classifier:" + config.classifier.tiers[*ex.plan.tier].name + ", " : "";
   ex.reason = classifier_prefix + ex.reason;
-  const BudgetedRequest budgeted(live.retry_budget());
+  live.retry_budget().count_request(core::Clock::now());
 
   std::string tried;  // for the client's error message when nothing serves it
   const auto note = [&tried](std::string_view endpoint, std::string_view what) {
@@ -272,6 +258,9 @@ awaitable<bool> ProxyHandler::run_plan(beast::tcp_stream& client, Exchange& ex) 
     tried.append(endpoint).append(": ").append(what);
   };
   bool attempted = false;
+  // A provisioned endpoint's 429 says "full" before doing any work: spilling from it is the
+  // normal overflow path, not load amplification, so the next attempt is not a retry.
+  bool spilled_on_429 = false;
   bool last_timed_out = false;
   bool budget_exhausted = false;
   const std::vector<router::Candidate>& candidates = ex.plan.attempts;
@@ -295,16 +284,13 @@ awaitable<bool> ProxyHandler::run_plan(beast::tcp_stream& client, Exchange& ex) 
     for (unsigned retry = 0;; ++retry) {
       // Every upstream attempt after a request's first spends from the retry budget, so an
       // outage cannot multiply the load on what is left.
-      const bool extra = attempted;
-      if (extra && !live.retry_budget().try_acquire_retry()) {
+      const bool extra = attempted && !spilled_on_429;
+      if (extra && !live.retry_budget().try_acquire_retry(core::Clock::now())) {
         runtime_.metrics().retry_budget_exhausted();
         note(endpoint.name, "not tried: retry budget exhausted");
         budget_exhausted = true;
         break;
       }
-      const Release retry_token([&live, extra] {
-        if (extra) live.retry_budget().release_retry();
-      });
       if (!state.breaker.try_acquire(core::Clock::now())) {
         note(endpoint.name, "circuit open");
         break;
@@ -312,6 +298,7 @@ awaitable<bool> ProxyHandler::run_plan(beast::tcp_stream& client, Exchange& ex) 
       if (candidate.cold && retry == 0) runtime_.metrics().cold_start(table, candidate.endpoint);
       ex.candidate = &candidate;
       attempted = true;
+      spilled_on_429 = false;
       AttemptResult result = co_await attempt(client, ex);
       if (result.kind == AttemptResult::Kind::done) {
         learn_from(ex, nullptr);
@@ -330,6 +317,7 @@ awaitable<bool> ProxyHandler::run_plan(beast::tcp_stream& client, Exchange& ex) 
         if (ex.spill_reason.empty() || ex.spilled_from == candidate.endpoint)
           ex.spill_reason = "429";
         ex.reason = classifier_prefix + "spill:429";
+        spilled_on_429 = true;
         break;
       }
       // "fallback:503" when the next target serves it; "retry:503" when this one does.

@@ -127,18 +127,8 @@ core::Duration EndpointState::idle_for(TimePoint now) const {
   return std::chrono::duration_cast<core::Duration>(std::chrono::nanoseconds(nanos(now) - last));
 }
 
-bool RetryBudget::try_acquire_retry() {
-  const unsigned requests = requests_.load(std::memory_order_relaxed);
-  const auto allowed = std::max<unsigned>(kFloor, static_cast<unsigned>(requests * kShare));
-  unsigned current = retries_.load(std::memory_order_relaxed);
-  do {
-    if (current >= allowed) return false;
-  } while (!retries_.compare_exchange_weak(current, current + 1, std::memory_order_relaxed));
-  return true;
-}
-
 LiveState::LiveState(const config::Config& config)
-    : retry_budget_(std::make_shared<RetryBudget>()),
+    : retry_budget_(std::make_shared<RetryBudget>(config.retry_budget)),
       output_average_(std::make_unique<std::atomic<double>[]>(config.routes.size())) {
   for (const config::Endpoint& endpoint : config.endpoints) {
     endpoint_names_.push_back(endpoint.name);
@@ -152,6 +142,7 @@ LiveState::LiveState(const config::Config& config)
 
 LiveState::LiveState(const config::Config& config, const LiveState& previous) : LiveState(config) {
   retry_budget_ = previous.retry_budget_;
+  retry_budget_->set_policy(config.retry_budget);
   const auto find = [](const std::vector<std::string>& names, const std::string& name) {
     return std::find(names.begin(), names.end(), name) - names.begin();
   };

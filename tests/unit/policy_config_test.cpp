@@ -58,6 +58,7 @@ routes:
     fallback: [wrapper]
     retries: {max: 2, on: [5xx, timeout], backoff: {base: 50ms, max: 1s}, max_retry_after: 3s}
     timeouts: {first_byte: 5s}
+retry_budget: {ratio: 0.1, min_per_second: 0.5, window: 2500ms}
 )",
                   "policy.yaml");
   ASSERT_TRUE(loaded.has_value()) << loaded.error().front().to_string();
@@ -74,6 +75,9 @@ routes:
   EXPECT_FALSE(nightly.retries.retries_on(RetryOn::status_429));
   EXPECT_EQ(nightly.timeouts.first_byte, std::chrono::seconds(5));
   EXPECT_EQ(config.routes[1].name, "default");
+  EXPECT_EQ(config.retry_budget.ratio, 0.1);
+  EXPECT_EQ(config.retry_budget.min_per_second, 0.5);
+  EXPECT_EQ(config.retry_budget.window_seconds, 3u);  // whole seconds, rounded up
   // "wrapper" splices in base's targets: gpu/llama, cloud/m (once), nothing repeated.
   const ModelAlias* wrapper = config.find_alias("wrapper");
   ASSERT_EQ(wrapper->targets.size(), 2u);
@@ -82,6 +86,24 @@ routes:
   ASSERT_EQ(config.endpoints[1].prewarm.size(), 1u);
   EXPECT_EQ(config.endpoints[1].prewarm[0].model, "m");
   EXPECT_EQ(config.endpoints[1].prewarm[0].every, std::chrono::seconds(150));
+}
+
+TEST(PolicyConfig, TheRetryBudgetHasSafeDefaultsAndBoundedSettings) {
+  auto loaded =
+      load_string(std::string(kEndpoints) + "models: {a: {targets: [cloud/m]}}\n", "policy.yaml");
+  ASSERT_TRUE(loaded.has_value()) << loaded.error().front().to_string();
+  EXPECT_EQ(loaded->retry_budget.ratio, 0.2);
+  EXPECT_EQ(loaded->retry_budget.min_per_second, 1);
+  EXPECT_EQ(loaded->retry_budget.window_seconds, 10u);
+
+  const std::string models = "models: {a: {targets: [cloud/m]}}\n";
+  EXPECT_EQ(only_issue(models + "retry_budget: {ratio: 1.5}\n"),
+            "13: retry_budget.ratio must be between 0 and 1\n");
+  EXPECT_EQ(only_issue(models + "retry_budget: {min_per_second: 5000}\n"),
+            "13: retry_budget.min_per_second must be between 0 and 1000\n");
+  EXPECT_EQ(only_issue(models + "retry_budget: {window: 2m}\n"),
+            "13: retry_budget.window must be between 1s and 60s\n");
+  EXPECT_EQ(only_issue(models + "retry_budget: {share: 0.2}\n").substr(0, 4), "13: ");
 }
 
 TEST(PolicyConfig, UnknownSloClassIsReportedWhereItIsNamed) {

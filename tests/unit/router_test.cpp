@@ -2,6 +2,9 @@
 // time injected.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "fulcrum/api/prompt_features.hpp"
 #include "fulcrum/config/loader.hpp"
 #include "fulcrum/router/plan.hpp"
@@ -344,16 +347,81 @@ TEST_F(RouterTest, ToolsAndStructuredOutputRaiseTheScore) {
   EXPECT_EQ(tier_of(complexity_score(tooled, config.classifier), config.classifier), 1u);
 }
 
-TEST(RetryBudget, RetriesInFlightStayWithinAFifthOfRequestsWithAFloorOfThree) {
-  RetryBudget budget;
-  for (int i = 0; i < 3; ++i) EXPECT_TRUE(budget.try_acquire_retry());
-  EXPECT_FALSE(budget.try_acquire_retry());  // one request in flight: the floor is 3
-  for (int i = 0; i < 25; ++i) budget.request_started();
-  EXPECT_TRUE(budget.try_acquire_retry());  // 25 × 20% = 5
-  EXPECT_TRUE(budget.try_acquire_retry());
-  EXPECT_FALSE(budget.try_acquire_retry());
-  budget.release_retry();
-  EXPECT_TRUE(budget.try_acquire_retry());
+// A point on the steady clock, in whole seconds from an arbitrary start.
+TimePoint at_second(double seconds) {
+  return TimePoint{} + std::chrono::hours(1000) +
+         std::chrono::duration_cast<core::Duration>(std::chrono::duration<double>(seconds));
+}
+
+// How many retries the budget grants at `when` before it refuses one.
+int retries_granted(RetryBudget& budget, TimePoint when) {
+  int granted = 0;
+  while (granted < 100000 && budget.try_acquire_retry(when)) ++granted;
+  return granted;
+}
+
+TEST(RetryBudget, AQuietGatewayMayMakeTheFloorOfRetriesPerWindow) {
+  RetryBudget budget(
+      config::RetryBudgetPolicy{.ratio = 0.2, .min_per_second = 1, .window_seconds = 10});
+  budget.count_request(at_second(0));
+  // 1 request × 20% is less than the floor of 1 per second × 10 s.
+  EXPECT_EQ(retries_granted(budget, at_second(0.5)), 10);
+  EXPECT_FALSE(budget.try_acquire_retry(at_second(9.9)));
+  // Ten seconds on, those retries have left the window.
+  EXPECT_EQ(retries_granted(budget, at_second(10.1)), 10);
+}
+
+TEST(RetryBudget, InAStormRetriesStayWithinTheRatioOfRequests) {
+  RetryBudget budget(
+      config::RetryBudgetPolicy{.ratio = 0.2, .min_per_second = 1, .window_seconds = 10});
+  // 1000 requests spread over 5 s: 200 retries, so attempts are at most 1.2 × requests.
+  for (int i = 0; i < 1000; ++i) budget.count_request(at_second(i * 0.005));
+  int granted = 0;
+  for (int second = 0; second < 5; ++second) granted += retries_granted(budget, at_second(second));
+  EXPECT_EQ(granted, 200);
+  // More requests earn more retries, a fifth of one each.
+  for (int i = 0; i < 50; ++i) budget.count_request(at_second(5));
+  EXPECT_EQ(retries_granted(budget, at_second(5)), 10);
+}
+
+TEST(RetryBudget, RequestsOlderThanTheWindowEarnNothing) {
+  RetryBudget budget(
+      config::RetryBudgetPolicy{.ratio = 0.5, .min_per_second = 0, .window_seconds = 2});
+  for (int i = 0; i < 10; ++i) budget.count_request(at_second(0));
+  for (int i = 0; i < 4; ++i) budget.count_request(at_second(1));
+  EXPECT_EQ(retries_granted(budget, at_second(1)), 7);  // (10 + 4) × 0.5
+  EXPECT_EQ(retries_granted(budget, at_second(2)), 0);  // 4 × 0.5 = 2, both spent at 1 s
+  EXPECT_EQ(retries_granted(budget, at_second(3.5)), 0);
+  // A slot reused a window later starts from nothing (64 slots: second 64 reuses second 0's).
+  budget.count_request(at_second(64));
+  budget.count_request(at_second(64));
+  EXPECT_EQ(retries_granted(budget, at_second(64)), 1);
+}
+
+TEST(RetryBudget, ANewPolicyAppliesToWhatWasAlreadyCounted) {
+  RetryBudget budget(
+      config::RetryBudgetPolicy{.ratio = 0.1, .min_per_second = 0, .window_seconds = 10});
+  for (int i = 0; i < 100; ++i) budget.count_request(at_second(0));
+  EXPECT_EQ(retries_granted(budget, at_second(0)), 10);
+  budget.set_policy(
+      config::RetryBudgetPolicy{.ratio = 0.3, .min_per_second = 0, .window_seconds = 10});
+  EXPECT_EQ(retries_granted(budget, at_second(0)), 20);
+}
+
+TEST(RetryBudget, ConcurrentRetriesNeverOvershootTheBudget) {
+  RetryBudget budget(
+      config::RetryBudgetPolicy{.ratio = 0.2, .min_per_second = 0, .window_seconds = 10});
+  const TimePoint now = at_second(0);
+  for (int i = 0; i < 1000; ++i) budget.count_request(now);
+  std::atomic<int> granted{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 100; ++i) granted += budget.try_acquire_retry(now) ? 1 : 0;
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(granted.load(), 200);
 }
 
 TEST(EndpointAdmission, SlotsAreTakenAtomicallyUpToTheLimit) {

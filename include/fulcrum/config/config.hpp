@@ -208,6 +208,7 @@ struct Config {
   std::vector<Route> routes;
   std::vector<std::string> route_headers;  // lower-case names that routes match on
   Classifier classifier;
+  RetryBudgetPolicy retry_budget;
   LedgerConfig ledger;
   AuthMode auth_mode = AuthMode::open;
   std::vector<ApiKey> keys;

@@ -48,6 +48,17 @@ struct RetryPolicy {
   bool retries_on(RetryOn what) const { return on & static_cast<std::uint8_t>(what); }
 };
 
+// How many attempts beyond each request's first the gateway may make (top-level
+// `retry_budget`): within `ratio` of the requests of the last `window`, or within
+// `min_per_second` × window when that is more.
+struct RetryBudgetPolicy {
+  static constexpr std::uint32_t kMaxWindowSeconds = 60;
+
+  double ratio = 0.2;
+  double min_per_second = 1;
+  std::uint32_t window_seconds = 10;
+};
+
 // Timeouts a route sets over its endpoints' own; absent fields keep the endpoint's.
 struct TimeoutOverrides {
   std::optional<core::Duration> connect;

@@ -10,6 +10,7 @@
 
 #include "fulcrum/config/config.hpp"
 #include "fulcrum/core/duration.hpp"
+#include "fulcrum/router/retry_budget.hpp"
 
 namespace fulcrum::router {
 
@@ -86,31 +87,14 @@ class EndpointState {
   std::atomic<std::int64_t> last_active_ns_{0};  // 0: never
 };
 
-// Envoy-style retry budget: retries in flight stay within a share of requests in flight,
-// with a floor so a quiet gateway can still retry.
-class RetryBudget {
- public:
-  static constexpr double kShare = 0.2;
-  static constexpr unsigned kFloor = 3;
-
-  void request_started() { requests_.fetch_add(1, std::memory_order_relaxed); }
-  void request_finished() { requests_.fetch_sub(1, std::memory_order_relaxed); }
-  bool try_acquire_retry();
-  void release_retry() { retries_.fetch_sub(1, std::memory_order_relaxed); }
-
- private:
-  std::atomic<unsigned> requests_{0};
-  std::atomic<unsigned> retries_{0};
-};
-
 // Endpoint states are shared between the snapshots of successive configs: requests still
 // running on an old snapshot release their slots into the same counters the new one admits
 // against, and an endpoint keeps its latency estimates and circuit across a reload.
 class LiveState {
  public:
   explicit LiveState(const config::Config& config);
-  // For a reloaded config: endpoints, routes and the retry budget that still exist (by
-  // name) carry over from `previous`.
+  // For a reloaded config: endpoints and routes that still exist (by name) carry over from
+  // `previous`, and so do the retry budget's counts, under the new config's policy.
   LiveState(const config::Config& config, const LiveState& previous);
 
   EndpointState& endpoint(std::size_t index) { return *endpoints_[index]; }

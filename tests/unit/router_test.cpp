@@ -424,6 +424,20 @@ TEST(RetryBudget, ConcurrentRetriesNeverOvershootTheBudget) {
   EXPECT_EQ(granted.load(), 200);
 }
 
+TEST(RetryBudget, AReloadKeepsWhatWasSpentAndAppliesTheNewPolicy) {
+  config::Config before = load();
+  before.retry_budget = {.ratio = 0.2, .min_per_second = 0, .window_seconds = 10};
+  LiveState live(before);
+  const TimePoint now = at_second(0);
+  for (int i = 0; i < 50; ++i) live.retry_budget().count_request(now);
+  EXPECT_EQ(retries_granted(live.retry_budget(), now), 10);
+  // Twice the ratio allows 10 more, not 20: the first 10 are still in the window.
+  config::Config after = load();
+  after.retry_budget = {.ratio = 0.4, .min_per_second = 0, .window_seconds = 10};
+  LiveState reloaded(after, live);
+  EXPECT_EQ(retries_granted(reloaded.retry_budget(), now), 10);
+}
+
 TEST(EndpointAdmission, SlotsAreTakenAtomicallyUpToTheLimit) {
   config::Endpoint endpoint;
   EndpointState state(endpoint);

@@ -188,11 +188,18 @@ awaitable<void> Gateway::Impl::finish_drain(Gateway& gateway) {
     for (auto& worker : g.workers) total += count(worker->connections);
     return total;
   };
+  const auto late_answers = [&g] {
+    return g.runtime.late_answers_pending.load(std::memory_order_relaxed);
+  };
   asio::steady_timer tick(g.workers[0]->io);
   error_code ec;
-  while (connections([](auto& c) { return c.busy(); }) > 0 && core::Clock::now() < deadline) {
+  while ((connections([](auto& c) { return c.busy(); }) > 0 || late_answers() > 0) &&
+         core::Clock::now() < deadline) {
     tick.expires_after(std::chrono::milliseconds(20));
     co_await tick.async_wait(as_result(ec));
+  }
+  if (late_answers() > 0) {
+    spdlog::warn("drain_timeout passed: {} late upstream answers not metered", late_answers());
   }
   const int unfinished = connections([](auto& c) { return c.busy(); });
   if (unfinished > 0) {

@@ -94,6 +94,11 @@ void meter(const LateAnswer& late, unsigned status, const api::Usage& usage, Run
 
 awaitable<void> meter_late_answer(std::unique_ptr<UpstreamConnection> connection, LateAnswer late,
                                   Runtime& runtime) {
+  runtime.late_answers_pending.fetch_add(1, std::memory_order_relaxed);
+  struct Done {
+    Runtime& runtime;
+    ~Done() { runtime.late_answers_pending.fetch_sub(1, std::memory_order_relaxed); }
+  } done{runtime};
   // The head was not complete when the attempt gave up; what had arrived is still buffered.
   http::response_parser<http::string_body> parser;
   parser.body_limit(kMaxLateBodyBytes);

@@ -73,6 +73,9 @@ class Runtime {
   const std::string& version() const { return version_; }
 
   std::atomic<bool> ready{false};
+  // Late answers still being read for their usage: a drain waits for them too, so that
+  // tokens spent before a shutdown are metered (see late_answer.hpp).
+  std::atomic<int> late_answers_pending{0};
 
  private:
   std::shared_ptr<Snapshot> build(config::Config config, const Snapshot* previous);

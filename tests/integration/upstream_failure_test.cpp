@@ -1,6 +1,7 @@
 // Upstreams that reset, are slow, stall, break their framing, or cannot prove who they are.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -102,6 +103,29 @@ TEST(UpstreamFailure, ALateAnswerAfterTheFallbackSucceededIsMeteredNotRelayed) {
   // Counted as tokens and cost, not as requests served by gpu.
   EXPECT_FALSE(stack.metric("fulcrum_requests_total", {{"endpoint", "gpu"}, {"outcome", "success"}})
                    .has_value());
+}
+
+// A shutdown right after the fallback answered: the drain waits for the late answer, so the
+// tokens gpu spent are in the ledger when the process exits.
+TEST(UpstreamFailure, ADrainWaitsForALateAnswerAndMetersIt) {
+  const std::string sim = R"(endpoints:
+  gpu:   {listen: 127.0.0.1:0, ttft: 1500ms}
+  cloud: {listen: 127.0.0.1:0}
+)";
+  Stack stack(sim, gateway_with_gpu_timeouts("{first_byte: 200ms}"));
+  HttpClient client(stack.port());
+  const Response res = client.post("/v1/chat/completions", kChat);
+  ASSERT_EQ(res.status, 200u) << res.body;
+  EXPECT_EQ(res.header("x-fulcrum-endpoint"), "cloud");
+  stack.stop_gateway();  // gpu has not answered yet: it does 1.3 s later, within drain_timeout
+  const auto rows = ledger_rows(stack.ledger_path());
+  ASSERT_EQ(rows.size(), 2u);
+  const auto late = std::find_if(rows.begin(), rows.end(),
+                                 [](const json& row) { return row["outcome"] == "abandoned"; });
+  ASSERT_NE(late, rows.end());
+  EXPECT_EQ((*late)["endpoint"], "gpu");
+  EXPECT_EQ((*late)["output_tokens"], 6);  // max_tokens: the sim's deterministic usage
+  EXPECT_EQ((*late)["request_id"], res.header("x-fulcrum-request-id"));
 }
 
 TEST(UpstreamFailure, StreamStallBeyondTheIdleTimeoutEndsWithAnErrorEventAndNoDone) {

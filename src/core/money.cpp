@@ -11,17 +11,35 @@ __extension__ typedef __int128 Int128;  // -Wpedantic: GCC extension, on purpose
 
 Money Money::from_usd(double usd) { return Money{std::llround(usd * 1e9)}; }
 
-std::string Money::to_decimal() const {
+DecimalText Money::decimal() const {
   const bool negative = nano_usd < 0;
   const std::uint64_t magnitude =
       negative ? 0 - static_cast<std::uint64_t>(nano_usd) : static_cast<std::uint64_t>(nano_usd);
-  std::string fraction = std::to_string(magnitude % 1'000'000'000ULL);
-  fraction.insert(0, 9 - fraction.size(), '0');
-  while (!fraction.empty() && fraction.back() == '0') fraction.pop_back();
-  std::string out = negative ? "-" : "";
-  out += std::to_string(magnitude / 1'000'000'000ULL);
-  if (!fraction.empty()) out += "." + fraction;
-  return out;
+  // Digits right to left: the fraction's nine places (trailing zeros dropped), then the whole
+  // dollars, then the sign.
+  char reversed[24];
+  std::size_t n = 0;
+  std::uint64_t fraction = magnitude % 1'000'000'000ULL;
+  int places = 9;
+  while (places > 0 && fraction % 10 == 0 && fraction != 0) {
+    fraction /= 10;
+    --places;
+  }
+  if (fraction != 0) {
+    for (int i = 0; i < places; ++i, fraction /= 10)
+      reversed[n++] = static_cast<char>('0' + fraction % 10);
+    reversed[n++] = '.';
+  }
+  std::uint64_t whole = magnitude / 1'000'000'000ULL;
+  do {
+    reversed[n++] = static_cast<char>('0' + whole % 10);
+    whole /= 10;
+  } while (whole != 0);
+  if (negative) reversed[n++] = '-';
+  DecimalText text;
+  for (std::size_t i = 0; i < n; ++i) text.data_[i] = reversed[n - 1 - i];
+  text.size_ = n;
+  return text;
 }
 
 std::optional<PricePerMillion> PricePerMillion::from_usd(double usd_per_million) {

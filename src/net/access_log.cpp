@@ -16,30 +16,35 @@ constexpr std::size_t kPipeAtomicWrite = 4096;  // PIPE_BUF on Linux
 void AccessLog::append(const AccessRecord& r) {
   const api::Usage usage = r.usage.value_or(api::Usage{});
   const auto now = std::chrono::system_clock::now();
-  const auto millis =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  auto out = std::back_inserter(buffer_);
+  const std::int64_t millis_since_epoch =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  const std::int64_t second = millis_since_epoch / 1000;
+  if (second != stamped_second_) {
+    stamped_second_ = second;
+    fmt::format_to_n(stamp_, sizeof stamp_, "{:%Y-%m-%dT%H:%M:%S}",
+                     fmt::gmtime(static_cast<std::time_t>(second)));
+  }
   fmt::format_to(
-      out,
-      "{:%Y-%m-%dT%H:%M:%S}.{:03}Z info access request_id={} op={} model={} endpoint={} "
+      fmt::appender(buffer_),
+      "{}.{:03}Z info access request_id={} op={} model={} endpoint={} "
       "route={} slo_class={} reason=\"{}\" status={} outcome={} stream={} attempts={} tokens_in={} "
       "tokens_cached={} "
       "tokens_out={} usage={} cost_usd={} duration_ms={:.2f} ttft_ms=",
-      fmt::gmtime(std::chrono::system_clock::to_time_t(now)), millis, r.request_id, r.operation,
+      std::string_view(stamp_, 19), millis_since_epoch % 1000, r.request_id, r.operation,
       r.alias.empty() ? "-" : r.alias, r.endpoint.empty() ? "-" : r.endpoint,
       r.route.empty() ? "-" : r.route, r.slo_class.empty() ? "-" : r.slo_class, r.reason, r.status,
       metering::to_string(r.outcome), r.stream, r.attempts, usage.input, usage.cached_input,
-      usage.output, r.usage ? "reported" : "missing", r.cost.to_decimal(), r.duration_ms);
+      usage.output, r.usage ? "reported" : "missing", r.cost.decimal().view(), r.duration_ms);
   if (r.ttft_ms) {
-    fmt::format_to(out, "{:.2f}\n", *r.ttft_ms);
+    fmt::format_to(fmt::appender(buffer_), "{:.2f}\n", *r.ttft_ms);
   } else {
-    buffer_ += "-\n";
+    buffer_.append(std::string_view("-\n"));
   }
   if (buffer_.size() >= kPipeAtomicWrite) flush();
 }
 
 void AccessLog::flush() {
-  std::string_view pending = buffer_;
+  std::string_view pending(buffer_.data(), buffer_.size());
   while (!pending.empty()) {
     // Whole lines, at most PIPE_BUF bytes per write (a longer single line goes alone).
     std::size_t take = pending.size();

@@ -1,5 +1,8 @@
 #pragma once
 // The one access line per request. It names the request, never its prompt, completion or key.
+#include <fmt/format.h>
+
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -38,7 +41,10 @@ class AccessLog {
   void flush();
 
  private:
-  std::string buffer_;
+  fmt::memory_buffer buffer_;
+  // "YYYY-MM-DDTHH:MM:SS" of the second last written: formatted once a second, not per line.
+  std::int64_t stamped_second_ = -1;
+  char stamp_[20] = {};
 };
 
 }  // namespace fulcrum::net

@@ -470,8 +470,8 @@ awaitable<ProxyHandler::AttemptResult> ProxyHandler::relay_whole(Stream& upstrea
     ex.generated_chars = api::generated_chars(body);
   }
   const auto content_type = parser.get()[http::field::content_type];
-  const std::string cost = ex.chargeback.to_decimal();
-  const std::string marginal = ex.cost.to_decimal();
+  const core::DecimalText cost = ex.chargeback.decimal();
+  const core::DecimalText marginal = ex.cost.decimal();
   const std::string head =
       response_head(parser.get().result_int(), ex.version, ex.keep_alive,
                     {{"Content-Type", content_type.empty() ? "application/json" : content_type},
@@ -479,8 +479,8 @@ awaitable<ProxyHandler::AttemptResult> ProxyHandler::relay_whole(Stream& upstrea
                      {"x-fulcrum-endpoint", ex.endpoint->name},
                      {"x-fulcrum-route", ex.route_name},
                      {"x-fulcrum-reason", ex.reason},
-                     {"x-fulcrum-cost-usd", cost},
-                     {"x-fulcrum-marginal-cost-usd", marginal}},
+                     {"x-fulcrum-cost-usd", cost.view()},
+                     {"x-fulcrum-marginal-cost-usd", marginal.view()}},
                     Framing::content_length(body.size()));
   ex.status = parser.get().result_int();
   ex.outcome = Outcome::success;

@@ -59,6 +59,9 @@ TEST(Money, DecimalRendering) {
   EXPECT_EQ(Money{2250}.to_decimal(), "0.00000225");
   EXPECT_EQ(Money{1'500'000'000}.to_decimal(), "1.5");
   EXPECT_EQ(Money{-5}.to_decimal(), "-0.000000005");
+  EXPECT_EQ(Money{10'000'000'000}.to_decimal(), "10");
+  EXPECT_EQ(Money{123'456'789'012}.decimal().view(), "123.456789012");
+  EXPECT_EQ(Money{INT64_MIN}.decimal().view(), "-9223372036.854775808");
   EXPECT_EQ(Money::from_usd(2.5).nano_usd, 2'500'000'000);
 }
 

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "fulcrum/api/usage_reader.hpp"
+
 namespace fulcrum::api {
 namespace {
 
@@ -71,6 +73,7 @@ std::optional<std::string_view> trailing_usage_object(std::string_view json_text
 
 std::optional<Usage> usage_in_document(std::string_view json_text) {
   if (const auto object = trailing_usage_object(json_text)) {
+    if (auto plain = read_plain_usage(*object)) return plain;
     const auto usage = nlohmann::json::parse(*object, nullptr, /*allow_exceptions=*/false);
     if (auto parsed = usage_from(usage)) return parsed;
   }

@@ -1,8 +1,13 @@
-// Fuzz target: the usage extractor on whatever JSON (or not) an upstream sends.
+// Fuzz target: the usage extractor on whatever JSON (or not) an upstream sends; and the
+// allocation-free reader against the full parser, which must agree whenever the reader
+// answers.
 #include <cstdint>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
 #include <string_view>
 
 #include "fulcrum/api/usage.hpp"
+#include "fulcrum/api/usage_reader.hpp"
 
 using namespace fulcrum;
 
@@ -10,6 +15,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   if (auto usage = api::usage_in_document(text)) {
     (void)usage->uncached_input();
+  }
+  if (auto plain = api::read_plain_usage(text)) {
+    const auto parsed = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+    const auto full = api::usage_from(parsed);
+    if (!full || !(*full == *plain)) std::abort();
   }
   (void)api::may_carry_usage(text);
   (void)api::generated_chars(text);

@@ -6,6 +6,7 @@
 #include "fulcrum/api/request.hpp"
 #include "fulcrum/api/sse_scanner.hpp"
 #include "fulcrum/api/usage.hpp"
+#include "fulcrum/api/usage_reader.hpp"
 #include "fulcrum/config/config.hpp"
 #include "fulcrum/metering/cost.hpp"
 
@@ -36,6 +37,46 @@ TEST(Usage, MissingNullOrMalformedUsageIsNotInvented) {
   EXPECT_FALSE(usage_in_document(R"({"usage":{"prompt_tokens":-1,"completion_tokens":2}})"));
   EXPECT_FALSE(usage_in_document(R"({"usage":{"prompt_tokens":"7","completion_tokens":2}})"));
   EXPECT_FALSE(usage_in_document("not json"));
+}
+
+TEST(PlainUsage, ReadsTheShapesUpstreamsSendWithoutAParser) {
+  const auto openai = read_plain_usage(
+      R"({"completion_tokens":16,"prompt_tokens":11,"prompt_tokens_details":{"cached_tokens":4},)"
+      R"("completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":null},"total_tokens":27})");
+  ASSERT_TRUE(openai);
+  EXPECT_EQ(*openai, (Usage{.input = 11, .cached_input = 4, .output = 16}));
+  // Spaced out, with a float cost and a list (OpenRouter, vLLM), null details, no completion.
+  const auto others = read_plain_usage(
+      " {\n \"prompt_tokens\" : 5 ,\"cost\": 0.00015, \"ids\": [1, [true, false], \"x\"],"
+      "\"prompt_tokens_details\": null } ");
+  ASSERT_TRUE(others);
+  EXPECT_EQ(*others, (Usage{.input = 5, .cached_input = 0, .output = 0}));
+  // More cached than prompt tokens: capped, as the full reader does.
+  EXPECT_EQ(read_plain_usage(R"({"prompt_tokens":2,"prompt_tokens_details":{"cached_tokens":9}})")
+                ->cached_input,
+            2);
+}
+
+TEST(PlainUsage, LeavesAnythingItDoesNotFullyUnderstandToTheFullParser) {
+  for (const char* text : {
+           R"({"prompt_tokens":-1,"completion_tokens":2})",               // negative
+           R"({"prompt_tokens":1.0,"completion_tokens":2})",              // a float count
+           R"({"prompt_tokens":"7"})",                                    // a string count
+           R"({"prompt_tokens":1,"prompt_tokens":2})",                    // duplicate
+           R"({"prompt_tokens":0123})",                                   // leading zero
+           R"({"prompt_tokens":1234567890123456789})",                    // 19 digits
+           R"({"prompt\u005ftokens":1})",                                 // an escape
+           R"({"note":"caf\u00e9","prompt_tokens":1})",                   // an escape in a value
+           "{\"note\":\"caf\xc3\xa9\",\"prompt_tokens\":1}",              // non-ASCII
+           R"({"a":{"b":{"c":{"d":{"e":{"f":1}}}}},"prompt_tokens":1})",  // deep
+           R"({"prompt_tokens":1,})",                                     // trailing comma
+           R"({"prompt_tokens":1} x)",                                    // trailing text
+           R"({"prompt_tokens":nul})",                                    // broken literal
+           R"({"x":-,"prompt_tokens":1})",                                // broken number
+           R"({"x":1e422,"prompt_tokens":1})",  // beyond a double (fuzzer)
+       }) {
+    EXPECT_FALSE(read_plain_usage(text)) << text;
+  }
 }
 
 TEST(Usage, AUsageLookalikeInsideTheCompletionTextIsIgnored) {

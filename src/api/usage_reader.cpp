@@ -1,0 +1,219 @@
+#include "fulcrum/api/usage_reader.hpp"
+
+#include <algorithm>
+
+namespace fulcrum::api {
+namespace {
+
+constexpr int kMaxDepth = 4;
+constexpr std::size_t kMaxCountDigits = 18;  // below INT64_MAX
+
+// A strict recursive-descent reader over one object. Any doubt ends the read (`ok = false`),
+// never a guess: the full parser decides those cases.
+class PlainReader {
+ public:
+  explicit PlainReader(std::string_view text) : text_(text) {}
+
+  std::optional<Usage> usage() {
+    Usage out;
+    bool saw_input = false;
+    bool saw_output = false;
+    bool saw_details = false;
+    object(0, [&](std::string_view key) {
+      if (key == "prompt_tokens") {
+        take_once(saw_input) && count(out.input);
+      } else if (key == "completion_tokens") {
+        take_once(saw_output) && count(out.output);
+      } else if (key == "prompt_tokens_details") {
+        take_once(saw_details) && details(out.cached_input);
+      } else {
+        value(1);
+      }
+    });
+    skip_space();
+    if (!ok_ || at_ != text_.size()) return std::nullopt;
+    out.cached_input = std::min(out.cached_input, out.input);
+    return out;
+  }
+
+ private:
+  bool fail() { return ok_ = false; }
+  bool more() const { return ok_ && at_ < text_.size(); }
+  char peek() const { return at_ < text_.size() ? text_[at_] : '\0'; }
+
+  void skip_space() {
+    while (at_ < text_.size() &&
+           (text_[at_] == ' ' || text_[at_] == '\t' || text_[at_] == '\n' || text_[at_] == '\r')) {
+      ++at_;
+    }
+  }
+
+  bool expect(char c) {
+    skip_space();
+    if (peek() != c) return fail();
+    ++at_;
+    return true;
+  }
+
+  bool take_once(bool& seen) {
+    if (seen) return fail();  // a duplicate key: which one wins is the full parser's call
+    seen = true;
+    return true;
+  }
+
+  // Printable ASCII only, no escapes.
+  bool string(std::string_view& out) {
+    if (!expect('"')) return false;
+    const std::size_t start = at_;
+    while (at_ < text_.size() && text_[at_] != '"') {
+      const auto c = static_cast<unsigned char>(text_[at_]);
+      if (c < 0x20 || c > 0x7e || c == '\\') return fail();
+      ++at_;
+    }
+    if (at_ == text_.size()) return fail();
+    out = text_.substr(start, at_ - start);
+    ++at_;
+    return true;
+  }
+
+  // A count: null (zero) or a plain non-negative integer.
+  bool count(std::int64_t& out) {
+    skip_space();
+    if (text_.substr(at_, 4) == "null") {
+      at_ += 4;
+      out = 0;
+      return true;
+    }
+    const std::size_t start = at_;
+    while (at_ < text_.size() && text_[at_] >= '0' && text_[at_] <= '9') ++at_;
+    const std::size_t digits = at_ - start;
+    if (digits == 0 || digits > kMaxCountDigits || (digits > 1 && text_[start] == '0')) {
+      return fail();
+    }
+    if (at_ < text_.size() && (text_[at_] == '.' || text_[at_] == 'e' || text_[at_] == 'E')) {
+      return fail();  // a float count is malformed usage
+    }
+    std::int64_t value = 0;
+    for (std::size_t i = start; i < at_; ++i) value = value * 10 + (text_[i] - '0');
+    out = value;
+    return true;
+  }
+
+  // prompt_tokens_details: an object with cached_tokens, or anything else (then ignored).
+  bool details(std::int64_t& cached) {
+    skip_space();
+    if (peek() != '{') return value(1);
+    bool saw_cached = false;
+    return object(1, [&](std::string_view key) {
+      if (key == "cached_tokens") {
+        take_once(saw_cached) && count(cached);
+      } else {
+        value(2);
+      }
+    });
+  }
+
+  // `{ "key": <on_key reads the value>, ... }`
+  template <class OnKey>
+  bool object(int depth, OnKey on_key) {
+    if (depth > kMaxDepth || !expect('{')) return fail();
+    skip_space();
+    if (peek() == '}') {
+      ++at_;
+      return true;
+    }
+    while (ok_) {
+      std::string_view key;
+      if (!string(key) || !expect(':')) return false;
+      on_key(key);
+      if (!ok_) return false;
+      skip_space();
+      if (peek() == ',') {
+        ++at_;
+        continue;
+      }
+      return expect('}');
+    }
+    return false;
+  }
+
+  bool array(int depth) {
+    if (depth > kMaxDepth || !expect('[')) return fail();
+    skip_space();
+    if (peek() == ']') {
+      ++at_;
+      return true;
+    }
+    while (value(depth + 1)) {
+      skip_space();
+      if (peek() == ',') {
+        ++at_;
+        continue;
+      }
+      return expect(']');
+    }
+    return false;
+  }
+
+  bool literal(std::string_view word) {
+    if (text_.substr(at_, word.size()) != word) return fail();
+    at_ += word.size();
+    return true;
+  }
+
+  // -?(0|[1-9][0-9]*)(\.[0-9]+)?, at most 18 digits each side. Exponents and longer numbers
+  // are left to the full parser, which rejects those beyond a double's range.
+  bool number() {
+    const auto digits = [this] {
+      const std::size_t start = at_;
+      while (at_ < text_.size() && text_[at_] >= '0' && text_[at_] <= '9') ++at_;
+      return at_ - start;
+    };
+    if (peek() == '-') ++at_;
+    const std::size_t first = at_;
+    const std::size_t whole = digits();
+    if (whole == 0 || whole > kMaxCountDigits || (whole > 1 && text_[first] == '0')) return fail();
+    if (peek() == '.') {
+      ++at_;
+      const std::size_t fraction = digits();
+      if (fraction == 0 || fraction > kMaxCountDigits) return fail();
+    }
+    if (peek() == 'e' || peek() == 'E') return fail();
+    return true;
+  }
+
+  // Any other value, read only to be skipped.
+  bool value(int depth) {
+    skip_space();
+    switch (peek()) {
+      case '{':
+        return object(depth, [&](std::string_view) { value(depth + 1); });
+      case '[':
+        return array(depth);
+      case '"': {
+        std::string_view ignored;
+        return string(ignored);
+      }
+      case 't':
+        return literal("true");
+      case 'f':
+        return literal("false");
+      case 'n':
+        return literal("null");
+      default:
+        return number();
+    }
+  }
+
+  std::string_view text_;
+  std::size_t at_ = 0;
+  bool ok_ = true;
+};
+
+}  // namespace
+
+std::optional<Usage> read_plain_usage(std::string_view object_text) {
+  return PlainReader(object_text).usage();
+}
+
+}  // namespace fulcrum::api

@@ -418,27 +418,33 @@ void read_routes(const YAML::Node& node, Diagnostics& diag, Config& config) {
   config.routes.push_back(std::move(fallback_route));
 }
 
+namespace {
+
+// A retry_budget number into `out` when it lies in [low, high] (`range` says so in words);
+// reported otherwise.
+void read_budget_number(MapReader& map, std::string_view key, double low, double high,
+                        std::string_view range, Diagnostics& diag, double& out) {
+  const YAML::Node node = map.optional(key);
+  if (!node.IsDefined()) return;
+  const std::string what = "retry_budget." + std::string(key);
+  const auto value = read_number(node, diag, what);
+  if (!value) return;
+  if (*value < low || *value > high) {
+    diag.error(node, what + " must be between " + std::string(range));
+  } else {
+    out = *value;
+  }
+}
+
+}  // namespace
+
 void read_retry_budget(const YAML::Node& node, Diagnostics& diag, Config& config) {
   if (!node.IsDefined()) return;
   MapReader map(node, diag, "retry_budget");
   if (!map.valid()) return;
   RetryBudgetPolicy& out = config.retry_budget;
-  if (const YAML::Node ratio = map.optional("ratio"); ratio.IsDefined()) {
-    const auto value = read_number(ratio, diag, "retry_budget.ratio");
-    if (value && (*value < 0 || *value > 1)) {
-      diag.error(ratio, "retry_budget.ratio must be between 0 and 1");
-    } else if (value) {
-      out.ratio = *value;
-    }
-  }
-  if (const YAML::Node floor = map.optional("min_per_second"); floor.IsDefined()) {
-    const auto value = read_number(floor, diag, "retry_budget.min_per_second");
-    if (value && (*value < 0 || *value > 1000)) {
-      diag.error(floor, "retry_budget.min_per_second must be between 0 and 1000");
-    } else if (value) {
-      out.min_per_second = *value;
-    }
-  }
+  read_budget_number(map, "ratio", 0, 1, "0 and 1", diag, out.ratio);
+  read_budget_number(map, "min_per_second", 0, 1000, "0 and 1000", diag, out.min_per_second);
   if (const YAML::Node window = map.optional("window"); window.IsDefined()) {
     const auto value = read_positive_duration(window, diag, "retry_budget.window");
     if (value && (*value < std::chrono::seconds(1) ||

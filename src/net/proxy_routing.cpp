@@ -250,7 +250,7 @@ awaitable<bool> ProxyHandler::run_plan(beast::tcp_stream& client, Exchange& ex) 
   const std::string classifier_prefix =
       ex.plan.tier ? "classifier:" + config.classifier.tiers[*ex.plan.tier].name + ", " : "";
   ex.reason = classifier_prefix + ex.reason;
-  live.retry_budget().count_request(core::Clock::now());
+  live.retry_budget().count_request(ex.started);
 
   std::string tried;  // for the client's error message when nothing serves it
   const auto note = [&tried](std::string_view endpoint, std::string_view what) {

@@ -35,8 +35,9 @@ the admin listener serves /metrics, /healthz and /readyz.
 )";
 
 void setup_logging() {
-  // Access lines go through a bounded queue to one thread: the request path never waits on
-  // the terminal. When the queue is full the oldest line is dropped rather than a client stalled.
+  // Log lines (not access lines: each worker writes those itself, see net/access_log.hpp) go
+  // through a bounded queue to one thread, so the request path never waits on the terminal.
+  // When the queue is full the oldest line is dropped rather than a client stalled.
   spdlog::init_thread_pool(64 * 1024, 1);
   auto sink = std::make_shared<spdlog::sinks::stdout_sink_mt>();
   auto logger = std::make_shared<spdlog::async_logger>(

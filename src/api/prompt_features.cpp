@@ -103,6 +103,9 @@ router::PromptFeatures prompt_features(const ParsedRequest& request,
     features.response_format = type == format->end() || !type->is_string() ||
                                type->get_ref<const std::string&>() != "text";
   }
+  if (const auto n = body.find("n"); n != body.end() && n->is_number_unsigned()) {
+    features.choices = std::max<std::uint64_t>(1, n->get<std::uint64_t>());
+  }
   for (const char* key : {"max_completion_tokens", "max_tokens"}) {
     const auto limit = body.find(key);
     if (limit != body.end() && limit->is_number_unsigned()) {

@@ -575,10 +575,12 @@ class Builder {
       }
       const YAML::Node endpoint = map.required("endpoint");
       const YAML::Node model = map.required("model");
+      // Claimed before any early return: a missing endpoint must not make weight "unknown".
+      const YAML::Node w = map.optional("weight");
       if (!endpoint.IsDefined() || !model.IsDefined()) return;
       endpoint_name = read_string(endpoint, diag_, "endpoint").value_or("");
       upstream_model = read_string(model, diag_, "model").value_or("");
-      if (const YAML::Node w = map.optional("weight"); w.IsDefined()) {
+      if (w.IsDefined()) {
         const auto value = read_number(w, diag_, "weight");
         if (value && !(*value > 0)) diag_.error(w, "weight must be positive");
         if (value && *value > 0) weight = *value;

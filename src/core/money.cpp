@@ -9,7 +9,13 @@ namespace {
 __extension__ typedef __int128 Int128;  // -Wpedantic: GCC extension, on purpose
 }  // namespace
 
-Money Money::from_usd(double usd) { return Money{std::llround(usd * 1e9)}; }
+Money Money::from_usd(double usd) {
+  // Beyond ±9.2 billion USD (or NaN) llround is undefined: saturate instead.
+  const double nano = usd * 1e9;
+  if (!(nano < 9.2e18)) return Money{nano > 0 ? INT64_MAX : 0};
+  if (!(nano > -9.2e18)) return Money{INT64_MIN};
+  return Money{std::llround(nano)};
+}
 
 DecimalText Money::decimal() const {
   const bool negative = nano_usd < 0;
@@ -60,6 +66,8 @@ Money PricePerMillion::cost_of(std::int64_t tokens) const {
   }
   const Int128 pico = static_cast<Int128>(tokens) * micro_usd;
   const Int128 nano = (pico + (pico >= 0 ? 500 : -500)) / 1000;
+  if (nano > INT64_MAX) return Money{INT64_MAX};  // saturates, as Money's sums do
+  if (nano < INT64_MIN) return Money{INT64_MIN};
   return Money{static_cast<std::int64_t>(nano)};
 }
 

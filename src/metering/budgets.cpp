@@ -132,6 +132,10 @@ BudgetAdmission BudgetBook::reserve(std::string_view key_id, std::string_view te
       }
       admission.allowed = false;
       admission.refused_by = i;
+      if (state.spent + state.reserved < *budget.hard) {
+        admission.left =
+            core::Money{budget.hard->nano_usd - (state.spent + state.reserved).nano_usd};
+      }
       admission.retry_after = std::chrono::ceil<std::chrono::seconds>(state.period.end - now);
       break;
     }

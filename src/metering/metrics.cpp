@@ -113,8 +113,8 @@ Metrics::Metrics(std::string_view version)
     : registry_(std::make_shared<prometheus::Registry>()),
       cost_(std::make_unique<MoneyCounterFamily>(
           "fulcrum_cost_usd_total",
-          "Marginal cost in USD, by endpoint, upstream model and team (provisioned: 0 at the "
-          "margin).")),
+          "Cost in USD charged to requests, by endpoint, upstream model and team: tokens x price "
+          "for serverless, the amortized share of the hourly price for provisioned.")),
       families_(std::make_unique<Families>(*registry_)),
       routing_(std::make_unique<RoutingFamilies>(*registry_)),
       access_(std::make_unique<AccessFamilies>(*registry_)),

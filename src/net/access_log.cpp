@@ -53,7 +53,9 @@ void AccessLog::flush() {
       take = cut == std::string_view::npos ? pending.find('\n') + 1 : cut + 1;
     }
     const ssize_t written = ::write(STDOUT_FILENO, pending.data(), take);
-    if (written <= 0) break;  // stdout gone: drop the lines rather than stall a worker
+    // A full pipe blocks this write (a slow reader of stdout slows its worker, by at most
+    // this flush); an error (stdout closed) drops the lines rather than spin.
+    if (written <= 0) break;
     pending.remove_prefix(static_cast<std::size_t>(written));
   }
   buffer_.clear();

@@ -187,7 +187,9 @@ bool ProxyHandler::admit(Exchange& ex, const router::PromptFeatures& prompt) {
     const double expected_output = prompt.max_tokens
                                        ? static_cast<double>(*prompt.max_tokens)
                                        : ex.snapshot->live->expected_output_tokens(ex.plan.route);
-    const auto tokens = prompt.estimated_tokens + static_cast<std::uint64_t>(expected_output);
+    const auto tokens =
+        prompt.estimated_tokens + static_cast<std::uint64_t>(std::min(
+                                      expected_output * static_cast<double>(prompt.choices), 9e18));
     const auth::RateDecision decision =
         ex.snapshot->rate_limits->admit(ex.principal.key_index, tokens, core::Clock::now());
     if (!decision.allowed) {
@@ -230,9 +232,13 @@ bool ProxyHandler::admit(Exchange& ex, const router::PromptFeatures& prompt) {
     const config::Budget& budget = config.budgets[*admission.refused_by];
     runtime_.metrics().budget_action(*ex.snapshot->meters, *admission.refused_by, "rejected");
     const auto seconds = std::max<std::int64_t>(1, admission.retry_after.count());
-    ex.failure = api::ApiError::insufficient_quota("Budget '" + budget.name +
-                                                   "' is exhausted for this period; it resets in " +
-                                                   std::to_string(seconds) + " s.");
+    ex.failure = api::ApiError::insufficient_quota(
+        admission.left
+            ? "This request's estimated cost $" + estimate.to_decimal() + " exceeds the $" +
+                  admission.left->to_decimal() + " left in budget '" + budget.name +
+                  "' for this period."
+            : "Budget '" + budget.name + "' is exhausted for this period; it resets in " +
+                  std::to_string(seconds) + " s.");
     ex.failure_headers.emplace_back("retry-after", std::to_string(seconds));
     ex.outcome = Outcome::client_error;
     return false;

@@ -176,7 +176,8 @@ ReloadResult Runtime::reload(std::string_view trigger) {
 }
 
 void Runtime::close_ledger() {
-  if (!ledger_) return;
+  // Gateway::wait() may run twice (explicitly, then from the destructor): close once.
+  if (!ledger_ || ledger_closed_.exchange(true)) return;
   ledger_->close();
   spdlog::info("ledger_closed written={} dropped={} failed={}", ledger_->stats().written.load(),
                ledger_->stats().dropped.load(), ledger_->stats().failed.load());

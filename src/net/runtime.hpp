@@ -87,6 +87,7 @@ class Runtime {
   ssl::context tls_;
   std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
   std::unique_ptr<metering::Ledger> ledger_;
+  std::atomic<bool> ledger_closed_{false};
   std::mutex reload_mutex_;                      // one reload at a time
   std::map<std::string, std::size_t> pool_ids_;  // "name url" → pool id; under reload_mutex_
 };

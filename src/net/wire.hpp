@@ -2,8 +2,9 @@
 // HTTP/1.1 message heads written as one string on the hot path. Beast's generic serializer
 // walks a buffers_cat_view per field and allocates per header; for the two heads every
 // request needs (the upstream request, the client's response) that showed in profiles.
-// Every value written here comes from the configuration or from Fulcrum itself, never from
-// the client, so no value can smuggle a header.
+// Every value written here comes from the configuration, from Fulcrum itself or from an
+// upstream's response head (which Beast's parser has checked for CR and LF), never from the
+// client, so no value can smuggle a header.
 #include <cstddef>
 #include <string>
 #include <string_view>

@@ -88,7 +88,9 @@ class Assessor {
     c.predicted_ttft = ttft + queue_wait + cold_penalty;
     c.predicted_e2e = c.predicted_ttft + expected_output_ * per_token;
     if (!provisioned) {
-      const auto output = static_cast<std::int64_t>(std::llround(expected_output_));
+      // Bounded: max_tokens and n are at most 2^31 - 1 each (api/request.cpp).
+      const auto output = static_cast<std::int64_t>(std::llround(
+          std::min(expected_output_ * static_cast<double>(input_.prompt.choices), 9e18)));
       c.estimated_cost =
           target.price.input.cost_of(static_cast<std::int64_t>(input_.prompt.estimated_tokens)) +
           target.price.output.cost_of(output);

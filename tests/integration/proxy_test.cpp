@@ -323,6 +323,20 @@ TEST(Errors, ClientMistakesGetOpenAiShapedErrorsWithTheRightStatus) {
       {"POST", "/v1/models", "{}", 405, "method_not_allowed"},
       {"POST", "/v1/nothing", "{}", 404, "unknown_url"},
       {"POST", "/v1/embeddings", R"({"model":"embed","input":"x","stream":true})", 400, ""},
+      // Fields of the wrong JSON type: a 400 naming the field, never a dropped connection
+      // (a string stream_options once made the upstream body builder throw).
+      {"POST", "/v1/chat/completions", chat("mini", 1, true, R"(,"stream_options":"x")"), 400,
+       "invalid_type"},
+      {"POST", "/v1/chat/completions", chat("mini", 1, true, R"(,"stream_options":1)"), 400,
+       "invalid_type"},
+      {"POST", "/v1/chat/completions", chat("mini", 1, true, R"(,"stream_options":[])"), 400,
+       "invalid_type"},
+      {"POST", "/v1/chat/completions",
+       R"({"model":"mini","max_tokens":18446744073709551615,"messages":[]})", 400,
+       "integer_above_max_value"},
+      {"POST", "/v1/chat/completions", R"({"model":"mini","max_tokens":1e308,"messages":[]})", 400,
+       "invalid_type"},
+      {"POST", "/v1/chat/completions", R"({"model":"mini","messages":"hi"})", 400, "invalid_type"},
   };
   for (const Case& c : cases) {
     const Response res = client.request(c.method, c.target, c.body);
@@ -334,6 +348,8 @@ TEST(Errors, ClientMistakesGetOpenAiShapedErrorsWithTheRightStatus) {
       EXPECT_EQ(error["code"], c.code);
     }
   }
+  // The same keep-alive connection still serves: no case above dropped it.
+  EXPECT_EQ(client.post("/v1/chat/completions", chat("mini", 1)).status, 200u);
 
   const std::string big(5000, 'x');
   const Response too_big =

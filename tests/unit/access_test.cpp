@@ -118,11 +118,19 @@ TEST(Budgets, HardLimitsCountReservationsAndResetAtMidnight) {
   EXPECT_FALSE(refused.allowed);  // 1.2 reserved would pass 1.0
   EXPECT_EQ(refused.refused_by, 0u);
   EXPECT_EQ(refused.retry_after, 12h);
+  // Not exhausted: this request's estimate is more than the $0.20 left after what is held.
+  ASSERT_TRUE(refused.left);
+  EXPECT_EQ(*refused.left, core::Money::from_usd(0.2));
   book.settle("app", "search", forty_cents, core::Money::from_usd(0.1), noon);
   EXPECT_TRUE(book.reserve("app", "search", forty_cents, noon).allowed);  // 0.1 + 0.8 reserved
   book.settle("app", "search", forty_cents, forty_cents, noon);
   book.settle("app", "search", forty_cents, forty_cents, noon);
   EXPECT_EQ(book.spent(0, noon), core::Money::from_usd(0.9));
+  EXPECT_TRUE(book.reserve("app", "search", core::Money::from_usd(0.1), noon).allowed);
+  const auto exhausted = book.reserve("app", "search", core::Money{1}, noon);
+  EXPECT_FALSE(exhausted.allowed);
+  EXPECT_FALSE(exhausted.left);  // nothing is left: the refusal says "exhausted"
+  book.settle("app", "search", core::Money::from_usd(0.1), core::Money{}, noon);
   EXPECT_EQ(book.spent(1, noon), core::Money{});  // another team's budget is untouched
 
   const auto after_midnight = noon + 12h + 1s;

@@ -1,8 +1,11 @@
 #include <gtest/gtest.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "fulcrum/api/error.hpp"
+#include "fulcrum/api/prompt_features.hpp"
 #include "fulcrum/api/request.hpp"
 #include "fulcrum/api/sse_scanner.hpp"
 #include "fulcrum/api/usage.hpp"
@@ -190,6 +193,115 @@ TEST(Request, InvalidBodiesBecome400InOpenAiShape) {
     EXPECT_EQ(parsed.error().status, 400u);
     EXPECT_EQ(parsed.error().type, "invalid_request_error");
     EXPECT_EQ(parsed.error().param, c.param);
+  }
+}
+
+// Every field Fulcrum reads, in every JSON type: a 400 naming the field, or accepted and
+// forwarded; never an exception (issue: a string stream_options dropped the connection).
+TEST(Request, EveryKnownFieldInEveryJsonTypeIsRefusedByNameOrForwarded) {
+  const std::vector<std::string> values = {"null",
+                                           "true",
+                                           "false",
+                                           "0",
+                                           "1",
+                                           "-1",
+                                           "1.5",
+                                           "1e308",
+                                           "18446744073709551615",
+                                           "-9223372036854775808",
+                                           "\"x\"",
+                                           "\"\"",
+                                           "[]",
+                                           "[1]",
+                                           "[\"a\"]",
+                                           "{}",
+                                           "{\"a\":1}",
+                                           "{\"include_usage\":\"x\"}",
+                                           "{\"include_usage\":true}"};
+  const std::vector<std::string> fields = {"model",
+                                           "messages",
+                                           "stream",
+                                           "stream_options",
+                                           "max_tokens",
+                                           "max_completion_tokens",
+                                           "n",
+                                           "tools",
+                                           "response_format",
+                                           "input",
+                                           "prompt",
+                                           "user",
+                                           "metadata"};
+  const std::map<Operation, std::string> valid = {
+      {Operation::chat_completions,
+       R"({"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]})"},
+      {Operation::completions, R"({"model":"m","stream":true,"prompt":"hi"})"},
+      {Operation::embeddings, R"({"model":"m","input":"hi"})"}};
+  unsigned refused = 0;
+  unsigned forwarded = 0;
+  for (const auto& [op, base] : valid) {
+    for (const std::string& name : fields) {
+      for (const std::string& value : values) {
+        auto body = nlohmann::json::parse(base);
+        body[name] = nlohmann::json::parse(value);
+        const std::string text = body.dump();
+        auto parsed = parse_request(op, text);
+        if (!parsed) {
+          ++refused;
+          EXPECT_EQ(parsed.error().status, 400u) << text;
+          // The field itself, or a part of it (stream_options.include_usage).
+          EXPECT_EQ(parsed.error().param.substr(0, name.size()), name) << text;
+          continue;
+        }
+        ++forwarded;
+        std::string out;
+        ASSERT_NO_THROW(out = upstream_body(*parsed, "up")) << text;
+        const auto sent = nlohmann::json::parse(out);
+        EXPECT_EQ(sent["model"], "up");
+        EXPECT_NO_THROW((void)prompt_features(*parsed, {"code"})) << text;
+      }
+    }
+  }
+  // Both kinds happen: the table is not vacuous in either direction.
+  EXPECT_GT(refused, 100u);
+  EXPECT_GT(forwarded, 100u);
+}
+
+TEST(Request, HostileCountsAreRefusedWithTheLimitNamed) {
+  struct Case {
+    const char* field;
+    const char* value;
+    const char* code;
+  };
+  for (const Case& c :
+       {Case{"max_tokens", "18446744073709551615", "integer_above_max_value"},
+        Case{"max_tokens", "2147483648", "integer_above_max_value"},
+        Case{"max_tokens", "1e308", "invalid_type"}, Case{"max_tokens", "1.5", "invalid_type"},
+        Case{"max_tokens", "-1", "integer_below_min_value"},
+        Case{"max_tokens", "0", "integer_below_min_value"},
+        Case{"max_completion_tokens", "-9223372036854775808", "integer_below_min_value"},
+        Case{"n", "0", "integer_below_min_value"}}) {
+    const std::string body =
+        std::string(R"({"model":"m","messages":[],")") + c.field + "\":" + c.value + "}";
+    auto parsed = parse_request(Operation::chat_completions, body);
+    ASSERT_FALSE(parsed) << body;
+    EXPECT_EQ(parsed.error().param, c.field) << body;
+    EXPECT_EQ(parsed.error().code, c.code) << body;
+  }
+  auto largest = parse_request(Operation::chat_completions,
+                               R"({"model":"m","messages":[],"max_tokens":2147483647,"n":3})");
+  ASSERT_TRUE(largest);
+  const auto features = prompt_features(*largest, {});
+  EXPECT_EQ(features.max_tokens, 2147483647u);
+  EXPECT_EQ(features.choices, 3u);
+}
+
+TEST(Request, AStringStreamOptionsIsA400NotAnException) {
+  for (const char* options : {R"("x")", "1", "[]"}) {
+    const std::string body = std::string(R"({"model":"m","stream":true,"stream_options":)") +
+                             options + R"(,"messages":[{"role":"user","content":"hi"}]})";
+    auto parsed = parse_request(Operation::chat_completions, body);
+    ASSERT_FALSE(parsed) << body;
+    EXPECT_EQ(parsed.error().param, "stream_options");
   }
 }
 

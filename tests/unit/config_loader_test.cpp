@@ -105,6 +105,15 @@ TEST(ConfigLoader, UnknownEndpointInTargetIsReported) {
   EXPECT_NE(issues[0].message.find("unknown endpoint 'clod'"), std::string::npos);
 }
 
+// A target map missing its model used to report a second, false problem: "unknown key
+// 'weight'", because the early return skipped claiming it.
+TEST(ConfigLoader, ATargetMissingItsModelReportsOnlyThat) {
+  const auto issues = issues_of(valid_with("cloud/gpt-4o-mini]", "{endpoint: cloud, weight: 2}]"));
+  ASSERT_EQ(issues.size(), 1u) << issues[0].to_string();
+  EXPECT_NE(issues[0].message.find("model"), std::string::npos) << issues[0].to_string();
+  EXPECT_EQ(issues[0].message.find("weight"), std::string::npos) << issues[0].to_string();
+}
+
 TEST(ConfigLoader, ServerlessTargetWithoutPriceIsReported) {
   const auto issues = issues_of(valid_with("cloud/gpt-4o-mini]", "cloud/gpt-4o]"));
   ASSERT_EQ(issues.size(), 1u);

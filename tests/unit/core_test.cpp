@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "fulcrum/core/duration.hpp"
 #include "fulcrum/core/money.hpp"
 #include "fulcrum/core/url.hpp"
@@ -52,6 +54,20 @@ TEST(Money, SumsStayExactWhereDoublesDrift) {
   }
   EXPECT_EQ(total.to_decimal(), "0.1");
   EXPECT_NE(drift, 0.1);  // the reason money is an integer
+}
+
+TEST(Money, SaturatesInsteadOfOverflowing) {
+  // An absurd price (1e9 USD per 1M tokens) times the largest token count a request may name.
+  const auto price = PricePerMillion::from_usd(1e9);
+  ASSERT_TRUE(price);
+  const Money huge = price->cost_of(std::int64_t{1} << 40);
+  EXPECT_EQ(huge.nano_usd, INT64_MAX);
+  EXPECT_EQ((huge + huge).nano_usd, INT64_MAX);
+  EXPECT_EQ((Money{INT64_MIN} + Money{-1}).nano_usd, INT64_MIN);
+  EXPECT_EQ(Money::from_usd(1e300).nano_usd, INT64_MAX);
+  EXPECT_EQ(Money::from_usd(-1e300).nano_usd, INT64_MIN);
+  EXPECT_EQ(Money::from_usd(std::nan("")).nano_usd, 0);
+  EXPECT_EQ((Money{5} + Money{-3}).nano_usd, 2);
 }
 
 TEST(Money, DecimalRendering) {

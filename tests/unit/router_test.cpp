@@ -132,6 +132,31 @@ TEST_F(RouterTest, ProvisionedWithRoomWinsAtZeroMarginalCostEvenWhenListedSecond
   EXPECT_EQ(config.slo_classes[plan.slo_class].name, "standard");
 }
 
+// The largest request a client may describe (a prompt of 10^6 tokens, max_tokens and n at
+// their bounds) gives a finite, positive estimate: no float-to-int overflow (UBSan in CI
+// checks float-cast-overflow) and no wrapped Money.
+TEST_F(RouterTest, HostileSizesGiveABoundedEstimateNotOverflow) {
+  RouteInput in = input("mini");
+  in.prompt.estimated_tokens = 1'000'000;
+  in.prompt.max_tokens = 2147483647;
+  in.prompt.choices = 2147483647;
+  const Plan plan = choose(in, config, live);
+  ASSERT_FALSE(plan.attempts.empty());
+  const core::Money estimate = plan.attempts.front().estimated_cost;
+  // (2^31 - 1)^2 output tokens at 0.60 per million is $2.8e12, beyond Money's $9.2e9: the
+  // estimate saturates at the largest amount (and any hard budget refuses it).
+  EXPECT_EQ(estimate.nano_usd, INT64_MAX);
+  in.prompt.choices = 1;
+  // 10^6 input tokens at 0.15 plus 2^31 - 1 output tokens at 0.60 per million.
+  EXPECT_EQ(choose(in, config, live).attempts.front().estimated_cost.nano_usd,
+            1'000'000 * 150 + 2147483647LL * 600);
+  // n multiplies the output a request pays for.
+  RouteInput three = input("mini");
+  three.prompt.choices = 3;
+  EXPECT_EQ(choose(three, config, live).attempts.front().estimated_cost.nano_usd,
+            20 * 150 + 3 * 50 * 600);
+}
+
 TEST_F(RouterTest, SaturatedProvisionedSpillsToServerlessAndStaysAsLastResort) {
   occupy("gpu", 4);
   const Plan plan = choose(input("llama-8b", "realtime"), config, live);

@@ -1,6 +1,6 @@
 #pragma once
 // The immutable configuration snapshot. A request takes one snapshot at its start and uses it
-// to its end; a reload (a later issue) publishes a new snapshot and never edits one in place.
+// to its end; a reload publishes a new snapshot and never edits one in place.
 #include <array>
 #include <cstddef>
 #include <cstdint>

@@ -1,5 +1,6 @@
 #pragma once
 // Money is an integer until it is shown (STYLE.md principle 7).
+#include <climits>
 #include <compare>
 #include <cstdint>
 #include <optional>
@@ -31,11 +32,15 @@ struct Money {
   std::string to_decimal() const { return std::string(decimal().view()); }
   DecimalText decimal() const;
 
+  // Sums saturate at the int64 bounds instead of overflowing: an absurd price times an
+  // absurd token count is refused by a budget, never wrapped into a negative amount.
   Money& operator+=(Money other) {
-    nano_usd += other.nano_usd;
+    if (__builtin_add_overflow(nano_usd, other.nano_usd, &nano_usd)) {
+      nano_usd = other.nano_usd > 0 ? INT64_MAX : INT64_MIN;
+    }
     return *this;
   }
-  friend Money operator+(Money a, Money b) { return Money{a.nano_usd + b.nano_usd}; }
+  friend Money operator+(Money a, Money b) { return a += b; }
   friend auto operator<=>(Money, Money) = default;
 };
 

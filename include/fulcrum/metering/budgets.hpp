@@ -23,8 +23,11 @@ Period period_at(const config::Budget& budget, core::WallTime now);
 
 struct BudgetAdmission {
   bool allowed = true;
-  std::optional<std::size_t> refused_by;    // the hard budget that said no
-  std::chrono::seconds retry_after{0};      // until that budget's period resets
+  std::optional<std::size_t> refused_by;  // the hard budget that said no
+  std::chrono::seconds retry_after{0};    // until that budget's period resets
+  // Set when that budget is not exhausted but this request's estimate exceeds what is left
+  // of it (after what requests in flight hold): the refusal says so rather than "exhausted".
+  std::optional<core::Money> left;
   std::optional<std::size_t> downgrade_to;  // alias: a soft limit with on_soft is reached
   std::optional<std::size_t> soft_budget;   // which budget asked for the downgrade
 };

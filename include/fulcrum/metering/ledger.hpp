@@ -42,7 +42,7 @@ struct LedgerRow {
   std::int64_t cached_tokens = 0;
   std::int64_t output_tokens = 0;
   core::Money cost;
-  core::Money amortized_cost;  // provisioned economics (a later issue); 0 until then
+  core::Money amortized_cost;  // what the request is charged (provisioned: its amortized share)
   double ttft_ms = -1;         // -1: no first byte
   double duration_ms = 0;
   unsigned status = 0;

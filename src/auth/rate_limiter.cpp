@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <utility>
 
 namespace fulcrum::auth {
 namespace {
@@ -110,6 +111,21 @@ std::string format_reset(core::Duration duration) {
   const auto seconds = (ms + 999) / 1000;
   if (seconds < 60) return std::to_string(seconds) + "s";
   return std::to_string(seconds / 60) + "m" + std::to_string(seconds % 60) + "s";
+}
+
+RateReservation& RateReservation::operator=(RateReservation&& other) noexcept {
+  if (this != &other) {
+    settle(0, core::Clock::now());
+    limiter_ = std::exchange(other.limiter_, nullptr);
+    key_ = other.key_;
+    tokens_ = std::exchange(other.tokens_, 0);
+  }
+  return *this;
+}
+
+void RateReservation::settle(std::uint64_t used_tokens, core::Clock::time_point now) {
+  if (limiter_ == nullptr) return;
+  std::exchange(limiter_, nullptr)->settle(key_, tokens_, used_tokens, now);
 }
 
 }  // namespace fulcrum::auth

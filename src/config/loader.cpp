@@ -80,6 +80,9 @@ void read_server(const YAML::Node& node, Diagnostics& diag, const EnvLookup& env
   read_into(
       map.optional("usage_drain_timeout"), server.usage_drain_timeout,
       [&](const YAML::Node& n) { return read_duration(n, diag, "server.usage_drain_timeout"); });
+  read_into(map.optional("upstream_idle_ttl"), server.upstream_idle_ttl, [&](const YAML::Node& n) {
+    return read_duration(n, diag, "server.upstream_idle_ttl");
+  });
 
   const YAML::Node limits_node = map.optional("limits");
   if (!limits_node.IsDefined()) return;
@@ -183,7 +186,7 @@ void read_cold_start(const YAML::Node& node, Diagnostics& diag, Endpoint& endpoi
 
 void read_prewarm(const YAML::Node& node, Diagnostics& diag, Endpoint& endpoint) {
   if (!node.IsSequence()) {
-    diag.error(node, "prewarm must be a list of {cron, until or for, tz, model, every}");
+    diag.error(node, "prewarm must be a list of {cron, until or for, tz, model, every, timeout}");
     return;
   }
   for (const YAML::Node& item : node) {
@@ -242,6 +245,9 @@ void read_prewarm(const YAML::Node& node, Diagnostics& diag, Endpoint& endpoint)
                                         : core::Duration(std::chrono::seconds(60));
     if (const YAML::Node every = map.optional("every"); every.IsDefined()) {
       if (auto d = read_positive_duration(every, diag, "every")) prewarm.every = *d;
+    }
+    if (const YAML::Node timeout = map.optional("timeout"); timeout.IsDefined()) {
+      if (auto d = read_positive_duration(timeout, diag, "timeout")) prewarm.timeout = *d;
     }
     if (ok) endpoint.prewarm.push_back(std::move(prewarm));
   }

@@ -19,6 +19,7 @@ struct Metrics::AccessFamilies {
   explicit AccessFamilies(prometheus::Registry& registry);
 
   prometheus::Family<prometheus::Gauge>& budget_spend;
+  prometheus::Family<prometheus::Gauge>& budget_reserved;
   prometheus::Family<prometheus::Gauge>& budget_limit;
   prometheus::Family<prometheus::Counter>& budget_actions;
   prometheus::Family<prometheus::Counter>& ledger_rows;
@@ -28,6 +29,7 @@ struct Metrics::AccessFamilies {
   std::mutex mutex;
   std::shared_ptr<BudgetBook> budgets;
   std::vector<prometheus::Gauge*> spend_gauges;
+  std::vector<prometheus::Gauge*> reserved_gauges;
   const LedgerStats* ledger = nullptr;
   std::uint64_t seen_written = 0, seen_dropped = 0, seen_failed = 0;
 };

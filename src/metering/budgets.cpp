@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <mutex>
+#include <utility>
 
 namespace fulcrum::metering {
 namespace {
@@ -162,6 +163,28 @@ void BudgetBook::settle(std::string_view key_id, std::string_view team, core::Mo
     state.reserved += core::Money{-reserved.nano_usd};
     state.spent += actual;
   }
+}
+
+core::Money BudgetBook::reserved(std::size_t index) {
+  State& state = *states_[index];
+  const std::lock_guard lock(state.mutex);
+  return state.reserved;
+}
+
+BudgetReservation& BudgetReservation::operator=(BudgetReservation&& other) noexcept {
+  if (this != &other) {
+    settle(core::Money{}, core::WallClock::now());
+    book_ = std::exchange(other.book_, nullptr);
+    key_id_ = other.key_id_;
+    team_ = other.team_;
+    reserved_ = std::exchange(other.reserved_, core::Money{});
+  }
+  return *this;
+}
+
+void BudgetReservation::settle(core::Money actual, core::WallTime now) {
+  if (book_ == nullptr) return;
+  std::exchange(book_, nullptr)->settle(key_id_, team_, reserved_, actual, now);
 }
 
 void BudgetBook::restore(std::size_t index, core::Money spent, core::WallTime now) {

@@ -27,6 +27,8 @@ const char* to_string(Outcome outcome) {
       return "upstream_error";
     case Outcome::timeout:
       return "timeout";
+    case Outcome::internal_error:
+      return "internal_error";
     case Outcome::client_closed:
       return "client_closed";
   }

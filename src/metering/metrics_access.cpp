@@ -15,6 +15,11 @@ Metrics::AccessFamilies::AccessFamilies(prometheus::Registry& registry)
                        .Name("fulcrum_budget_spend_usd")
                        .Help("Spend in the budget's current period (settled requests).")
                        .Register(registry)),
+      budget_reserved(prometheus::BuildGauge()
+                          .Name("fulcrum_budget_reserved_usd")
+                          .Help("Estimated cost held in the budget by requests in flight (0 "
+                                "when none is).")
+                          .Register(registry)),
       budget_limit(prometheus::BuildGauge()
                        .Name("fulcrum_budget_limit_usd")
                        .Help("A budget's limits: kind=soft or hard.")
@@ -41,6 +46,7 @@ void Metrics::bind_access(const config::Config& config, MeterTable& table) {
   for (const config::Budget& budget : config.budgets) {
     budgets.push_back({{"budget", budget.name}});
     table.budget_spend.push_back(&f.budget_spend.Add({{"budget", budget.name}}));
+    table.budget_reserved.push_back(&f.budget_reserved.Add({{"budget", budget.name}}));
     if (budget.soft) {
       f.budget_limit.Add({{"budget", budget.name}, {"kind", "soft"}}).Set(budget.soft->usd());
     }
@@ -66,6 +72,7 @@ void Metrics::watch_budgets(const MeterTable& table, std::shared_ptr<BudgetBook>
   const std::lock_guard lock(access_->mutex);
   access_->budgets = std::move(budgets);
   access_->spend_gauges = table.budget_spend;
+  access_->reserved_gauges = table.budget_reserved;
 }
 
 void Metrics::watch_ledger(const LedgerStats* stats) {
@@ -83,6 +90,7 @@ void Metrics::refresh_watched() {
     const auto now = core::WallClock::now();
     for (std::size_t i = 0; i < f.spend_gauges.size(); ++i) {
       f.spend_gauges[i]->Set(f.budgets->spent(i, now).usd());
+      f.reserved_gauges[i]->Set(f.budgets->reserved(i).usd());
     }
   }
   if (f.ledger != nullptr) {

@@ -50,6 +50,11 @@ Metrics::RoutingFamilies::RoutingFamilies(prometheus::Registry& registry)
                            .Name("fulcrum_prewarm_requests_total")
                            .Help("Keep-warm requests sent in prewarm windows.")
                            .Register(registry)),
+      malformed_events(prometheus::BuildCounter()
+                           .Name("fulcrum_upstream_malformed_events_total")
+                           .Help("SSE events from an upstream whose data was not valid JSON: "
+                                 "dropped, not relayed (a client SDK would throw on them).")
+                           .Register(registry)),
       latency_estimate(prometheus::BuildGauge()
                            .Name("fulcrum_endpoint_latency_estimate_seconds")
                            .Help("The router's live latency estimate per endpoint: signal=ttft "
@@ -80,6 +85,7 @@ void Metrics::bind_routing(const config::Config& config, MeterTable& table) {
     to.push_back({{"to", endpoint.name}});
     table.cold_starts.push_back(&f.cold_starts.Add({{"endpoint", endpoint.name}}));
     table.prewarm_requests.push_back(&f.prewarm_requests.Add({{"endpoint", endpoint.name}}));
+    table.malformed_events.push_back(&f.malformed_events.Add({{"endpoint", endpoint.name}}));
     table.ttft_estimate.push_back(
         &f.latency_estimate.Add({{"endpoint", endpoint.name}, {"signal", "ttft"}}));
     table.per_token_estimate.push_back(
@@ -131,6 +137,10 @@ void Metrics::retry_budget_exhausted() { routing_->retry_budget_exhausted.Increm
 
 void Metrics::slo_violation(const MeterTable& table, std::size_t slo_class) {
   table.slo_violations[slo_class]->Increment();
+}
+
+void Metrics::malformed_events(const MeterTable& table, std::size_t endpoint, std::size_t count) {
+  table.malformed_events[endpoint]->Increment(static_cast<double>(count));
 }
 
 void Metrics::cold_start(const MeterTable& table, std::size_t endpoint) {

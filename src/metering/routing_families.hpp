@@ -19,6 +19,7 @@ struct Metrics::RoutingFamilies {
   prometheus::Family<prometheus::Counter>& slo_violations;
   prometheus::Family<prometheus::Counter>& cold_starts;
   prometheus::Family<prometheus::Counter>& prewarm_requests;
+  prometheus::Family<prometheus::Counter>& malformed_events;
   prometheus::Family<prometheus::Gauge>& latency_estimate;
   prometheus::Family<prometheus::Gauge>& circuit_open;
   prometheus::Counter& retry_budget_exhausted;

@@ -74,12 +74,19 @@ awaitable<http::response<http::string_body>> AdminHandler::report(std::string_vi
   co_return json_response(200, body, version, keep_alive);
 }
 
-awaitable<bool> AdminHandler::handle(beast::tcp_stream& client, Request& request) {
+awaitable<ReloadResult> AdminHandler::reload() {
+  auto back = co_await asio::this_coro::executor;
+  co_await asio::post(control_, asio::use_awaitable);
+  ReloadResult result = runtime_.reload("admin");
+  co_await asio::post(back, asio::use_awaitable);
+  co_return result;
+}
+
+awaitable<bool> AdminHandler::handle(ClientReply& reply, Request& request) {
   const std::string_view path = path_of(request.target());
   const bool keep_alive = request.keep_alive();
   const auto snapshot = runtime_.snapshot();
   const config::ServerConfig& server = snapshot->config.server;
-  const auto timeout = server.limits.idle_timeout;
   const bool guarded = path == "/metrics" || path.substr(0, 7) == "/admin/";
   http::response<http::string_body> res;
   // Reloading changes state: POST only. Everything else is read with GET (or HEAD).
@@ -95,7 +102,7 @@ awaitable<bool> AdminHandler::handle(beast::tcp_stream& client, Request& request
         api::ApiError::unauthorized("The admin API needs 'Authorization: Bearer <admin token>'."),
         request.version(), keep_alive);
   } else if (is_reload) {
-    const ReloadResult result = runtime_.reload("admin");
+    const ReloadResult result = co_await reload();
     res = json_response(result.ok ? 200 : 422, reload_view(result), request.version(), keep_alive);
   } else if (path == "/metrics") {
     res = http::response<http::string_body>{http::status::ok, request.version()};
@@ -120,7 +127,7 @@ awaitable<bool> AdminHandler::handle(beast::tcp_stream& client, Request& request
   res.keep_alive(keep_alive);
   res.prepare_payload();
   if (request.method() == http::verb::head) res.body().clear();
-  co_return co_await write_response(client, res, timeout) && keep_alive;
+  co_return co_await reply.send(res) && keep_alive;
 }
 
 }  // namespace fulcrum::net

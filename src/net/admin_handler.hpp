@@ -8,9 +8,12 @@ namespace fulcrum::net {
 
 class AdminHandler {
  public:
-  explicit AdminHandler(Runtime& runtime) : runtime_(runtime) {}
+  // Reloads run on `control`, the context that also serves signals and file changes: parsing
+  // YAML and a price catalog must not stall a data-plane worker.
+  AdminHandler(Runtime& runtime, asio::io_context& control)
+      : runtime_(runtime), control_(control) {}
   ~AdminHandler() { reports_.join(); }
-  awaitable<bool> handle(beast::tcp_stream& client, Request& request);
+  awaitable<bool> handle(ClientReply& reply, Request& request);
 
  private:
   // GET /admin/report[?since=WHEN]: the breakeven report over the ledger, as JSON. Computed
@@ -18,7 +21,10 @@ class AdminHandler {
   awaitable<http::response<http::string_body>> report(std::string_view target, unsigned version,
                                                       bool keep_alive);
 
+  awaitable<ReloadResult> reload();
+
   Runtime& runtime_;
+  asio::io_context& control_;
   asio::thread_pool reports_{1};
 };
 

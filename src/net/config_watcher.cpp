@@ -11,6 +11,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "fulcrum/net/spawn.hpp"
+
 namespace fulcrum::net {
 namespace {
 
@@ -43,7 +45,7 @@ void ConfigWatcher::start() {
     return;
   }
   inotify_.assign(fd);
-  asio::co_spawn(inotify_.get_executor(), read_events(), asio::detached);
+  asio::co_spawn(inotify_.get_executor(), read_events(), log_if_thrown("config_watcher"));
   spdlog::info("config_watch directory={} file={}", directory_, file_name_);
 }
 

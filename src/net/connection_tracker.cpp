@@ -2,6 +2,26 @@
 
 namespace fulcrum::net {
 
+ConnectionTracker::Registration::Registration(ConnectionTracker* tracker, beast::tcp_stream* stream)
+    : tracker_(tracker), stream_(stream) {
+  if (tracker_ != nullptr) tracker_->add(stream_);
+}
+
+ConnectionTracker::Registration::~Registration() {
+  if (tracker_ != nullptr) tracker_->remove(stream_);
+}
+
+ConnectionTracker::Busy::Busy(const Registration& registration) : registration_(registration) {
+  if (registration_.tracker_ != nullptr)
+    registration_.tracker_->set_busy(registration_.stream_, true);
+}
+
+ConnectionTracker::Busy::~Busy() {
+  if (registration_.tracker_ != nullptr) {
+    registration_.tracker_->set_busy(registration_.stream_, false);
+  }
+}
+
 void ConnectionTracker::add(beast::tcp_stream* stream) {
   connections_.emplace(stream, false);
   open_.fetch_add(1, std::memory_order_relaxed);

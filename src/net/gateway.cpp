@@ -8,6 +8,7 @@
 #include "config_watcher.hpp"
 #include "fulcrum/net/http_server.hpp"
 #include "fulcrum/net/http_util.hpp"
+#include "fulcrum/net/spawn.hpp"
 #include "prewarmer.hpp"
 #include "proxy_handler.hpp"
 #include "runtime.hpp"
@@ -24,6 +25,20 @@ awaitable<void> flush_access_log_periodically(Worker& worker) {
     co_await timer.async_wait(as_result(ec));
     if (ec) co_return;
     worker.access_log.flush();
+  }
+}
+
+// Idle upstream connections past server.upstream_idle_ttl, or closed by their server, are
+// closed; pools of endpoints a reload removed or re-pointed are freed.
+awaitable<void> sweep_upstream_pools(Worker& worker, Runtime& runtime) {
+  asio::steady_timer timer(worker.io);
+  for (;;) {
+    timer.expires_after(std::chrono::seconds(1));
+    error_code ec;
+    co_await timer.async_wait(as_result(ec));
+    if (ec) co_return;
+    const auto snapshot = runtime.snapshot();
+    worker.sweep_pools(*snapshot, snapshot->config.server.upstream_idle_ttl);
   }
 }
 
@@ -86,32 +101,31 @@ void Gateway::start() {
   g.admin_acceptor = std::make_unique<tcp::acceptor>(
       make_acceptor(g.workers[0]->io, admin_at, /*reuse_port=*/false));
   g.admin_port = g.admin_acceptor->local_endpoint().port();
-  g.admin = std::make_unique<AdminHandler>(g.runtime);
+  g.admin = std::make_unique<AdminHandler>(g.runtime, g.control);
 
   Runtime* runtime = &g.runtime;
   const auto limits = [runtime] { return runtime->snapshot()->config.server.limits; };
   for (unsigned i = 0; i < count; ++i) {
     ProxyHandler* proxy = g.proxies[i].get();
-    asio::co_spawn(g.workers[i]->io,
-                   accept_loop(
-                       g.data_acceptors[i], limits,
-                       [proxy](beast::tcp_stream& client, Request& request) {
-                         return proxy->handle(client, request);
-                       },
-                       &g.workers[i]->connections, &g.client_caps),
-                   asio::detached);
+    asio::co_spawn(
+        g.workers[i]->io,
+        accept_loop(
+            g.data_acceptors[i], limits,
+            [proxy](ClientReply& reply, Request& request) { return proxy->handle(reply, request); },
+            &g.workers[i]->connections, &g.client_caps),
+        log_if_thrown("accept_loop"));
   }
   AdminHandler* admin = g.admin.get();
   asio::co_spawn(g.workers[0]->io,
                  accept_loop(*g.admin_acceptor, limits,
-                             [admin](beast::tcp_stream& client, Request& request) {
-                               return admin->handle(client, request);
+                             [admin](ClientReply& reply, Request& request) {
+                               return admin->handle(reply, request);
                              }),
-                 asio::detached);
+                 log_if_thrown("admin_accept_loop"));
 
   // Always running: a reload may add prewarm windows.
   asio::co_spawn(g.workers[0]->io, prewarm_loop(*g.workers[0], g.runtime, g.draining),
-                 asio::detached);
+                 log_if_thrown("prewarm_loop"));
 
   g.signals = std::make_unique<asio::signal_set>(g.control, SIGINT, SIGTERM, SIGHUP);
   wait_for_signal();
@@ -124,7 +138,10 @@ void Gateway::start() {
   });
 
   for (auto& worker : g.workers) {
-    asio::co_spawn(worker->io, flush_access_log_periodically(*worker), asio::detached);
+    asio::co_spawn(worker->io, flush_access_log_periodically(*worker),
+                   log_if_thrown("access_log_flush"));
+    asio::co_spawn(worker->io, sweep_upstream_pools(*worker, g.runtime),
+                   log_if_thrown("upstream_pool_sweep"));
     g.threads.emplace_back([&io = worker->io] {
       const auto guard = asio::make_work_guard(io);
       io.run();
@@ -173,7 +190,7 @@ void Gateway::drain() {
       g.workers[i]->connections.start_draining();
     });
   }
-  asio::co_spawn(g.workers[0]->io, g.finish_drain(*this), asio::detached);
+  asio::co_spawn(g.workers[0]->io, g.finish_drain(*this), log_if_thrown("drain"));
 }
 
 // Waits for busy connections to finish, up to drain_timeout, then closes whatever is left

@@ -24,7 +24,6 @@ struct LateAnswer {
   auth::Principal principal;
   core::Clock::time_point attempt_started;
   core::Clock::time_point deadline;  // the attempt's total deadline
-  core::WallTime wall_started;
 };
 
 // Runs on the worker that owned the attempt; ends at the deadline at the latest.

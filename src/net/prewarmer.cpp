@@ -7,6 +7,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "fulcrum/net/spawn.hpp"
 #include "wire.hpp"
 
 namespace fulcrum::net {
@@ -14,24 +15,28 @@ namespace {
 
 constexpr auto kTick = std::chrono::milliseconds(250);
 
-// One small request and its whole response on `stream`; true on a 2xx.
-template <class Stream>
-awaitable<bool> ping(Stream& stream, UpstreamConnection& connection, const std::string& head,
-                     const std::string& body, core::Duration timeout) {
-  error_code ec;
-  connection.tcp().expires_after(timeout);
+// One small request and its whole response; true on a 2xx. Everything, connecting included,
+// within `timeout`.
+awaitable<bool> ping(UpstreamPool& pool, const std::string& head, const std::string& body,
+                     core::Duration timeout, error_code& ec) {
+  const auto deadline = core::Clock::now() + timeout;
+  auto connection = co_await pool.connect(timeout, ec);
+  if (ec) co_return false;
+  connection->tcp().expires_at(deadline);
   const std::array<asio::const_buffer, 2> bytes{asio::buffer(head), asio::buffer(body)};
-  co_await asio::async_write(stream, bytes, as_result(ec));
+  co_await asio::async_write(*connection, bytes, as_result(ec));
   if (ec) co_return false;
   http::response_parser<http::string_body> parser;
   parser.body_limit(1u << 20);
-  co_await http::async_read(stream, connection.buffer, parser, as_result(ec));
+  co_await http::async_read(*connection, connection->buffer, parser, as_result(ec));
   co_return !ec && parser.get().result_int() / 100 == 2;
 }
 
-awaitable<void> send_keep_warm(Worker& worker, Runtime& runtime, const Snapshot& snapshot,
-                               std::size_t index, const config::Prewarm& prewarm) {
-  const config::Endpoint& endpoint = snapshot.config.endpoints[index];
+// Runs beside the prewarm loop, one per ping: a slow endpoint holds up only its own ping.
+awaitable<void> send_keep_warm(Worker& worker, Runtime& runtime,
+                               std::shared_ptr<const Snapshot> snapshot, std::size_t index,
+                               config::Prewarm prewarm) {
+  const config::Endpoint& endpoint = snapshot->config.endpoints[index];
   const std::string body = nlohmann::json{
       {"model", prewarm.model},
       {"messages", {{{"role", "user"}, {"content", "ping"}}}},
@@ -40,19 +45,11 @@ awaitable<void> send_keep_warm(Worker& worker, Runtime& runtime, const Snapshot&
       upstream_request_head(endpoint.base_url, "/chat/completions", "application/json",
                             "fulcrum-prewarm/" + runtime.version(), endpoint.api_key, body.size());
   error_code ec;
-  auto connection = co_await worker.pool(snapshot, index).connect(endpoint.timeouts.connect, ec);
-  bool ok = false;
-  if (!ec) {
-    const core::Duration timeout = endpoint.timeouts.total;
-    if (auto* tls = connection->tls()) {
-      ok = co_await ping(*tls, *connection, head, body, timeout);
-    } else {
-      ok = co_await ping(*connection->plain(), *connection, head, body, timeout);
-    }
-  }
-  runtime.metrics().prewarm_sent(*snapshot.meters, index);
+  const auto pool = worker.pool(*snapshot, index);
+  runtime.metrics().prewarm_sent(*snapshot->meters, index);  // counted as it leaves
+  const bool ok = co_await ping(*pool, head, body, prewarm.timeout, ec);
   if (ok) {
-    snapshot.live->endpoint(index).mark_active(core::Clock::now());
+    snapshot->live->endpoint(index).mark_active(core::Clock::now());
     spdlog::debug("prewarm_sent endpoint={}", endpoint.name);
   } else {
     spdlog::warn("prewarm_failed endpoint={}{}", endpoint.name,
@@ -78,7 +75,8 @@ awaitable<void> prewarm_loop(Worker& worker, Runtime& runtime, const std::atomic
         // Real traffic keeps it warm as well as a ping would.
         if (snapshot->live->endpoint(i).idle_for(now) < prewarm.every) continue;
         last_sent[endpoints[i].name] = now;
-        co_await send_keep_warm(worker, runtime, *snapshot, i, prewarm);
+        asio::co_spawn(worker.io, send_keep_warm(worker, runtime, snapshot, i, prewarm),
+                       log_if_thrown("prewarm"));
         break;
       }
     }

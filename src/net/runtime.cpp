@@ -3,6 +3,7 @@
 #include <spdlog/fmt/chrono.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <ctime>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -57,7 +58,10 @@ void restore_spend(const config::Config& config, metering::SqliteLedger& store,
 }  // namespace
 
 Runtime::Runtime(config::Config config, std::string version)
-    : version_(std::move(version)), metrics_(version_), tls_(make_client_tls()) {
+    : version_(std::move(version)),
+      user_agent_("fulcrum/" + version_),
+      metrics_(version_),
+      tls_(make_client_tls()) {
   std::shared_ptr<Snapshot> snapshot = build(std::move(config), nullptr);
   const config::Config& c = snapshot->config;
   if (c.ledger.enabled) {
@@ -189,14 +193,31 @@ Worker::Worker(unsigned worker_index, Runtime& runtime)
       ids(worker_index),
       random_state(std::random_device{}()) {}
 
-UpstreamPool& Worker::pool(const Snapshot& snapshot, std::size_t endpoint) {
+std::shared_ptr<UpstreamPool> Worker::pool(const Snapshot& snapshot, std::size_t endpoint) {
   const std::size_t id = snapshot.pool_ids[endpoint];
   if (id >= pools.size()) pools.resize(id + 1);
   if (!pools[id]) {
     pools[id] =
-        std::make_unique<UpstreamPool>(io, snapshot.config.endpoints[endpoint].base_url, tls);
+        std::make_shared<UpstreamPool>(io, snapshot.config.endpoints[endpoint].base_url, tls);
   }
-  return *pools[id];
+  return pools[id];
+}
+
+std::size_t Worker::sweep_pools(const Snapshot& current, core::Duration ttl) {
+  const auto now = core::Clock::now();
+  std::size_t idle = 0;
+  for (std::size_t id = 0; id < pools.size(); ++id) {
+    if (!pools[id]) continue;
+    const bool referenced =
+        std::find(current.pool_ids.begin(), current.pool_ids.end(), id) != current.pool_ids.end();
+    // Attempts of an older snapshot still running hold their pool; it ends with them.
+    if (!referenced) {
+      pools[id].reset();
+      continue;
+    }
+    idle += pools[id]->sweep(now, ttl);
+  }
+  return idle;
 }
 
 }  // namespace fulcrum::net

@@ -71,6 +71,8 @@ class Runtime {
   void close_ledger();
   ssl::context& tls() { return tls_; }
   const std::string& version() const { return version_; }
+  // "fulcrum/<version>", sent upstream.
+  const std::string& user_agent() const { return user_agent_; }
 
   std::atomic<bool> ready{false};
   // Late answers still being read for their usage: a drain waits for them too, so that
@@ -83,6 +85,7 @@ class Runtime {
   void keep_restart_only_settings(config::Config& next, const config::Config& running) const;
 
   std::string version_;
+  std::string user_agent_;
   metering::Metrics metrics_;
   ssl::context tls_;
   std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
@@ -99,10 +102,14 @@ struct Worker {
 
   unsigned index;
   asio::io_context io{1};
-  // The pool for `endpoint` of `snapshot`, created on first use.
-  UpstreamPool& pool(const Snapshot& snapshot, std::size_t endpoint);
+  // The pool for `endpoint` of `snapshot`, created on first use. Shared: an attempt keeps its
+  // pool alive even when a reload leaves the pool to be freed meanwhile.
+  std::shared_ptr<UpstreamPool> pool(const Snapshot& snapshot, std::size_t endpoint);
+  // Closes idle connections past `ttl` or closed by their peer, and frees the pools of
+  // endpoints `current` no longer has (by name and URL). Returns the idle connections left.
+  std::size_t sweep_pools(const Snapshot& current, core::Duration ttl);
   ssl::context& tls;
-  std::vector<std::unique_ptr<UpstreamPool>> pools;  // by Snapshot::pool_ids
+  std::vector<std::shared_ptr<UpstreamPool>> pools;  // by Snapshot::pool_ids
   RequestIdSource ids;
   std::uint64_t random_state;  // splitmix64, for jitter and weighted choices
   std::uint64_t random() {

@@ -1,8 +1,22 @@
 #include "upstream_pool.hpp"
 
+#include <sys/socket.h>
+
+#include <cerrno>
+
 #include "fulcrum/net/http_util.hpp"
 
 namespace fulcrum::net {
+
+bool UpstreamConnection::peer_closed() {
+  auto& socket = tcp().socket();
+  if (!socket.is_open() || buffer.size() != 0) return true;
+  char byte;
+  const ssize_t got = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (got == 0) return true;  // FIN: the server closed it
+  if (got > 0) return true;   // an unasked answer (a 408, a TLS close_notify): not reusable
+  return errno != EAGAIN && errno != EWOULDBLOCK;
+}
 
 UpstreamPool::UpstreamPool(asio::io_context& io, core::Url url, ssl::context& tls)
     : io_(io), url_(std::move(url)), tls_(tls) {}
@@ -12,7 +26,7 @@ std::unique_ptr<UpstreamConnection> UpstreamPool::take_idle() {
   while (!idle_.empty()) {
     auto connection = std::move(idle_.back());
     idle_.pop_back();
-    if (connection->tcp().socket().is_open()) return connection;
+    if (!connection->peer_closed()) return connection;
   }
   return nullptr;
 }
@@ -20,7 +34,15 @@ std::unique_ptr<UpstreamConnection> UpstreamPool::take_idle() {
 void UpstreamPool::give_back(std::unique_ptr<UpstreamConnection> connection) {
   if (idle_.size() >= kMaxIdle) return;  // closing it is cheaper than hoarding sockets
   connection->tcp().expires_never();
+  connection->idle_since = core::Clock::now();
   idle_.push_back(std::move(connection));
+}
+
+std::size_t UpstreamPool::sweep(core::Clock::time_point now, core::Duration ttl) {
+  std::erase_if(idle_, [&](const std::unique_ptr<UpstreamConnection>& connection) {
+    return now - connection->idle_since > ttl || connection->peer_closed();
+  });
+  return idle_.size();
 }
 
 awaitable<std::unique_ptr<UpstreamConnection>> UpstreamPool::connect(core::Duration timeout,

@@ -88,4 +88,15 @@ bool RetryBudget::try_acquire_retry(core::Clock::time_point now) {
   return true;
 }
 
+void RetryBudget::count_retry(core::Clock::time_point now) {
+  const std::uint64_t second = second_of(now);
+  std::atomic<std::uint64_t>& slot = slots_[second % kSlots];
+  std::uint64_t word = slot.load(std::memory_order_relaxed);
+  Slot next;
+  do {
+    next = counts_for(word, second);
+    next.retries = std::min(next.retries + 1, kMaxRetries);
+  } while (!slot.compare_exchange_weak(word, next.pack(), std::memory_order_relaxed));
+}
+
 }  // namespace fulcrum::router

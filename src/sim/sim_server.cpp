@@ -7,6 +7,7 @@
 #include "fulcrum/net/asio.hpp"
 #include "fulcrum/net/http_server.hpp"
 #include "fulcrum/net/http_util.hpp"
+#include "fulcrum/net/spawn.hpp"
 #include "sim_responses.hpp"
 
 namespace fulcrum::sim {
@@ -332,10 +333,11 @@ void SimServer::start() {
     asio::co_spawn(s.io,
                    accept_loop(
                        *acceptor, [limits] { return limits; },
-                       [impl, port](beast::tcp_stream& client, Request& req) {
-                         return impl->handle(port, client, req);
+                       // The simulator writes its own framing, broken on purpose at times.
+                       [impl, port](ClientReply& reply, Request& req) {
+                         return impl->handle(port, reply.raw(), req);
                        }),
-                   asio::detached);
+                   log_if_thrown("sim_accept_loop"));
     s.acceptors.push_back(std::move(acceptor));
   }
   s.signals = std::make_unique<asio::signal_set>(s.io, SIGINT, SIGTERM);

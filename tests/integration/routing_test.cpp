@@ -470,36 +470,133 @@ TEST(Routing, ARoutesTimeoutsOverrideItsEndpoints) {
       1);
 }
 
-TEST(Routing, InA5xxStormAttemptsStayWithinTheRetryBudget) {
-  // Failures take 1 s, so all requests are counted before any of them asks for a retry.
-  const std::string failing = "{listen: 127.0.0.1:0, fail_status: 503, fail_delay: 1s}";
-  Stack stack("endpoints: {a: " + failing + ", b: " + failing + ", c: " + failing + "}",
-              R"(endpoints:
+std::string failing_trio(const std::string& breaker) {
+  return R"(endpoints:
   a: {kind: serverless, base_url: "http://${a}/v1", pricing: {m: {input: 1, output: 1}},
-      circuit_breaker: {failures: 1000}}
+      circuit_breaker: )" +
+         breaker + R"(}
   b: {kind: serverless, base_url: "http://${b}/v1", pricing: {m: {input: 2, output: 2}},
-      circuit_breaker: {failures: 1000}}
+      circuit_breaker: )" +
+         breaker + R"(}
   c: {kind: serverless, base_url: "http://${c}/v1", pricing: {m: {input: 3, output: 3}},
-      circuit_breaker: {failures: 1000}}
+      circuit_breaker: )" +
+         breaker + R"(}
 models:
   m: {targets: [a/m, b/m, c/m]}
-)");
+)";
+}
+
+int attempts_seen(const Stack& stack) {
+  const json stats = stack.sim_stats();
+  return stats["a"]["requests"].get<int>() + stats["b"]["requests"].get<int>() +
+         stats["c"]["requests"].get<int>();
+}
+
+// Until the breakers open, a storm is held to 2x: each request's first attempt and its first
+// move to another target (which the budget counts but may not refuse); every later move is
+// refused, since the first moves alone pass 20% of the window's requests.
+TEST(Routing, UntilTheBreakersOpenAStormIsHeldToTwiceItsRequests) {
+  // Failures take 1 s, so all requests are counted before any of them moves on.
+  const std::string failing = "{listen: 127.0.0.1:0, fail_status: 503, fail_delay: 1s}";
+  Stack stack("endpoints: {a: " + failing + ", b: " + failing + ", c: " + failing + "}",
+              failing_trio("{failures: 1000}"));
   constexpr int kRequests = 100;
   const auto responses = concurrently(
       kRequests,
       [](HttpClient& client, int) { return client.post("/v1/chat/completions", chat("m", 3)); },
       stack.port());
   for (const Response& res : responses) EXPECT_EQ(res.status, 502u) << res.body;
-  const json stats = stack.sim_stats();
-  const int attempts = stats["a"]["requests"].get<int>() + stats["b"]["requests"].get<int>() +
-                       stats["c"]["requests"].get<int>();
-  // Without a budget: 300. With the default one (20% of the requests of the last 10 s, or
-  // 10 when that is more): 100 first attempts and 20 fallbacks, 1.2×.
-  EXPECT_GT(attempts, kRequests);
-  EXPECT_LE(attempts, kRequests * 12 / 10);
-  // Each request is refused once: 80 after their first failure, the 20 that moved on after
-  // their second.
+  // Without a budget: 300. 100 first attempts, 100 first moves, no third attempt.
+  EXPECT_EQ(attempts_seen(stack), 2 * kRequests);
   EXPECT_EQ(stack.metric("fulcrum_retry_budget_exhausted_total", {}), kRequests);
+  EXPECT_EQ(stack.metric("fulcrum_fallbacks_total", {{"from", "a"}, {"to", "b"}}), kRequests);
+  EXPECT_FALSE(stack.metric("fulcrum_fallbacks_total", {{"from", "b"}, {"to", "c"}}));
+  EXPECT_NE(responses[0].body.find("c: not tried: retry budget exhausted"), std::string::npos)
+      << responses[0].body;
+}
+
+// Once the breakers are open, a storm costs the upstreams nothing more than their probes.
+TEST(Routing, OnceTheBreakersOpenAStormAddsNoAttempts) {
+  const std::string failing = "{listen: 127.0.0.1:0, fail_status: 503}";
+  Stack stack("endpoints: {a: " + failing + ", b: " + failing + ", c: " + failing + "}",
+              failing_trio("{failures: 2, cooldown: 60s}"));
+  HttpClient first(stack.port());
+  // Sequential requests until every circuit is open: a, then b as the first moves.
+  for (int i = 0; i < 10; ++i) first.post("/v1/chat/completions", chat("m", 3));
+  for (const char* endpoint : {"a", "b", "c"}) {
+    ASSERT_EQ(stack.metric("fulcrum_circuit_breaker_open", {{"endpoint", endpoint}}), 1)
+        << endpoint;
+  }
+  const int before = attempts_seen(stack);
+  EXPECT_LE(before, 2 * 10);
+  constexpr int kRequests = 100;
+  const auto responses = concurrently(
+      kRequests,
+      [](HttpClient& client, int) { return client.post("/v1/chat/completions", chat("m", 3)); },
+      stack.port());
+  for (const Response& res : responses) EXPECT_EQ(res.status, 503u) << res.body;
+  // Within (1 + 0.2) x the storm's requests, as the bound says; with every circuit open for
+  // its cooldown, in fact none.
+  EXPECT_LE(attempts_seen(stack) - before, kRequests * 12 / 10);
+  EXPECT_EQ(attempts_seen(stack), before);
+}
+
+// A target that answers 429 every time, with same-target retries allowed: the retries spend
+// the budget and lose first; each request's move to the healthy target is never refused, and
+// after `failures` 429s in a row the target is ejected for its cooldown like a failing one.
+TEST(Routing, APersistently429ingTargetNeverStarvesTheFallbackAndIsEjected) {
+  Stack stack(
+      "endpoints: {busy: {listen: 127.0.0.1:0, rate_429: 1.0}, healthy: {listen: 127.0.0.1:0}}",
+      R"(endpoints:
+  busy: {kind: serverless, base_url: "http://${busy}/v1", pricing: {m: {input: 1, output: 1}},
+         circuit_breaker: {failures: 5, cooldown: 60s}}
+  healthy: {kind: serverless, base_url: "http://${healthy}/v1", pricing: {m: {input: 2, output: 2}}}
+models:
+  m: {targets: [busy/m, healthy/m]}
+routes:
+  - name: patient
+    match: {model: m}
+    retries: {max: 2, backoff: {base: 10ms}}
+)");
+  HttpClient client(stack.port());
+  for (int i = 0; i < 6; ++i) {
+    const Response res = client.post("/v1/chat/completions", chat("m", 3, true));
+    ASSERT_EQ(res.status, 200u) << i << ": " << res.body;
+    EXPECT_EQ(res.header("x-fulcrum-endpoint"), "healthy") << i;
+  }
+  // The fifth 429 in a row opens the circuit: request 1 tries busy 3 times (the first and two
+  // retries), request 2 twice (its circuit opens), the rest go straight to healthy.
+  EXPECT_EQ(stack.metric("fulcrum_circuit_breaker_open", {{"endpoint", "busy"}}), 1);
+  EXPECT_EQ(stack.sim_stats()["busy"]["requests"], 5);
+  // Fallbacks that happened, not planned ones: requests 1 and 2.
+  EXPECT_EQ(stack.metric("fulcrum_fallbacks_total", {{"from", "busy"}, {"to", "healthy"}}), 2);
+  EXPECT_EQ(stack.sim_stats()["healthy"]["requests"], 6);
+}
+
+// The breaker opens between two retries of the same target; the next target serves: the
+// reason says what happened (a fallback), not what was planned (a retry).
+TEST(Routing, AReasonSaysFallbackWhenTheBreakerOpenedBetweenRetries) {
+  Stack stack("endpoints: {a: {listen: 127.0.0.1:0, fail_status: 503}, b: {listen: 127.0.0.1:0}}",
+              R"(endpoints:
+  a: {kind: serverless, base_url: "http://${a}/v1", pricing: {m: {input: 1, output: 1}},
+      circuit_breaker: {failures: 1, cooldown: 60s}}
+  b: {kind: serverless, base_url: "http://${b}/v1", pricing: {m: {input: 2, output: 2}}}
+models:
+  m: {targets: [a/m, b/m]}
+routes:
+  - name: patient
+    match: {model: m}
+    retries: {max: 3, backoff: {base: 10ms}}
+)");
+  HttpClient client(stack.port());
+  const Response res = client.post("/v1/chat/completions", chat("m", 3));
+  ASSERT_EQ(res.status, 200u) << res.body;
+  EXPECT_EQ(res.header("x-fulcrum-endpoint"), "b");
+  EXPECT_EQ(res.header("x-fulcrum-reason"), "fallback:503");
+  EXPECT_EQ(stack.sim_stats()["a"]["requests"], 1);  // its circuit opened on the first 503
+  EXPECT_EQ(stack.metric("fulcrum_routing_decisions_total",
+                         {{"route", "patient"}, {"endpoint", "b"}, {"reason", "fallback:503"}}),
+            1);
 }
 
 }  // namespace

@@ -53,6 +53,29 @@ class RateLimiter {
   std::vector<std::shared_ptr<Buckets>> keys_;
 };
 
+// The tokens one request holds under its key's TPM limit, from admission until it ends.
+// settle() gives them back and takes what was used; a reservation still held when it goes
+// out of scope (an exception, an early return, a destroyed coroutine) gives them back with
+// nothing used.
+class RateReservation {
+ public:
+  RateReservation() = default;  // holds nothing
+  RateReservation(RateLimiter& limiter, std::size_t key, std::uint64_t tokens)
+      : limiter_(&limiter), key_(key), tokens_(tokens) {}
+  RateReservation(RateReservation&& other) noexcept { *this = std::move(other); }
+  RateReservation& operator=(RateReservation&& other) noexcept;
+  ~RateReservation() { settle(0, core::Clock::now()); }
+
+  bool held() const { return limiter_ != nullptr; }
+  // Returns the reservation and takes `used_tokens`; once.
+  void settle(std::uint64_t used_tokens, core::Clock::time_point now);
+
+ private:
+  RateLimiter* limiter_ = nullptr;
+  std::size_t key_ = 0;
+  std::uint64_t tokens_ = 0;
+};
+
 // "1s", "6m0s", "250ms": the duration format of OpenAI's x-ratelimit-reset-* headers.
 std::string format_reset(core::Duration duration);
 

@@ -79,6 +79,9 @@ struct ServerConfig {
   core::Duration drain_timeout = std::chrono::seconds(30);
   // After a client leaves a stream, how long the upstream is still read for its usage.
   core::Duration usage_drain_timeout = std::chrono::seconds(30);
+  // An idle pooled upstream connection is closed after this long (and at once when its
+  // server closes it), so that none lingers in CLOSE_WAIT.
+  core::Duration upstream_idle_ttl = std::chrono::seconds(60);
 };
 
 struct Timeouts {
@@ -144,6 +147,9 @@ struct Prewarm {
   core::CronWindow window;
   std::string model;  // upstream model to ping; the endpoint's first priced model by default
   core::Duration every = std::chrono::seconds(60);
+  // One ping's whole life (connect, send, answer): short, so a slow endpoint delays only its
+  // own keep-warm, never another endpoint's.
+  core::Duration timeout = std::chrono::seconds(10);
 };
 
 // Latency estimates before live traffic has taught better ones.

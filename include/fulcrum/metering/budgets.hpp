@@ -59,6 +59,8 @@ class BudgetBook {
   void restore(std::size_t index, core::Money spent, core::WallTime now);
 
   core::Money spent(std::size_t index, core::WallTime now);
+  // Held by requests in flight: 0 whenever none is.
+  core::Money reserved(std::size_t index);
   std::size_t size() const { return states_.size(); }
 
  private:
@@ -66,6 +68,33 @@ class BudgetBook {
   const config::Config& config_;
   std::vector<std::shared_ptr<State>> states_;
   std::vector<bool> carried_;
+};
+
+// What one request holds in the budgets that cover it, from admission until it ends. settle()
+// releases the hold and adds the real cost; a reservation still held when it goes out of
+// scope (an exception, an early return, a destroyed coroutine) is released with nothing
+// spent, so no path can leave a hard budget holding money nobody will settle.
+class BudgetReservation {
+ public:
+  BudgetReservation() = default;  // holds nothing
+  // After a successful BudgetBook::reserve(): `key_id` and `team` must outlive this.
+  BudgetReservation(BudgetBook& book, std::string_view key_id, std::string_view team,
+                    core::Money reserved)
+      : book_(&book), key_id_(key_id), team_(team), reserved_(reserved) {}
+  BudgetReservation(BudgetReservation&& other) noexcept { *this = std::move(other); }
+  BudgetReservation& operator=(BudgetReservation&& other) noexcept;
+  ~BudgetReservation() { settle(core::Money{}, core::WallClock::now()); }
+
+  bool held() const { return book_ != nullptr; }
+  core::Money reserved() const { return reserved_; }
+  // Releases the reservation and adds `actual` to every covering budget's spend; once.
+  void settle(core::Money actual, core::WallTime now);
+
+ private:
+  BudgetBook* book_ = nullptr;
+  std::string_view key_id_;
+  std::string_view team_;
+  core::Money reserved_;
 };
 
 }  // namespace fulcrum::metering

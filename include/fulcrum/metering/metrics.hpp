@@ -34,8 +34,9 @@ enum class Outcome {
   upstream_error,  // every target failed, or the upstream broke mid-response
   timeout,         // an upstream deadline passed
   client_closed,   // the client went away before the response ended
+  internal_error,  // Fulcrum failed while handling it (logged with the request id)
 };
-inline constexpr std::size_t kOutcomeCount = 5;
+inline constexpr std::size_t kOutcomeCount = 6;
 const char* to_string(Outcome outcome);
 
 class CounterGrid;
@@ -78,12 +79,14 @@ struct MeterTable {
   std::vector<prometheus::Counter*> slo_violations;    // by SLO class
   std::vector<prometheus::Counter*> cold_starts;       // by endpoint
   std::vector<prometheus::Counter*> prewarm_requests;  // by endpoint
+  std::vector<prometheus::Counter*> malformed_events;  // by endpoint
   std::vector<prometheus::Gauge*> ttft_estimate;       // by endpoint
   std::vector<prometheus::Gauge*> per_token_estimate;  // by endpoint
   std::vector<prometheus::Gauge*> circuit_open;        // by endpoint
 
   // Budgets, by Config::budgets index.
   std::vector<prometheus::Gauge*> budget_spend;
+  std::vector<prometheus::Gauge*> budget_reserved;
   std::unique_ptr<CounterGrid> budget_actions;  // budget × action
 };
 
@@ -142,6 +145,8 @@ class Metrics {
   void config_reload(bool succeeded);
   void slo_violation(const MeterTable& table, std::size_t slo_class);
   void cold_start(const MeterTable& table, std::size_t endpoint);
+  // fulcrum_upstream_malformed_events_total{endpoint}: SSE events dropped as invalid JSON.
+  void malformed_events(const MeterTable& table, std::size_t endpoint, std::size_t count);
   void prewarm_sent(const MeterTable& table, std::size_t endpoint);
   void latency_estimate(const MeterTable& table, std::size_t endpoint, double ttft_seconds,
                         double per_output_token_seconds);

@@ -4,6 +4,7 @@
 // counters, which the drain coroutine reads from another worker.
 #include <atomic>
 #include <unordered_map>
+#include <utility>
 
 #include "fulcrum/net/asio.hpp"
 
@@ -11,10 +12,39 @@ namespace fulcrum::net {
 
 class ConnectionTracker {
  public:
-  void add(beast::tcp_stream* stream);
-  void remove(beast::tcp_stream* stream);
-  // Busy: a request head has arrived and its response is not finished.
-  void set_busy(beast::tcp_stream* stream, bool busy);
+  class Busy;
+
+  // A connection's entry, removed when the registration goes out of scope however its
+  // coroutine ends (a return, an exception, a frame destroyed at shutdown): the tracker never
+  // holds a pointer to a stream that no longer exists.
+  class Registration {
+   public:
+    Registration(ConnectionTracker* tracker, beast::tcp_stream* stream);
+    Registration(Registration&& other) noexcept
+        : tracker_(std::exchange(other.tracker_, nullptr)), stream_(other.stream_) {}
+    Registration& operator=(Registration&&) = delete;
+    ~Registration();
+
+    bool draining() const { return tracker_ != nullptr && tracker_->draining(); }
+
+   private:
+    friend class ConnectionTracker::Busy;
+    ConnectionTracker* tracker_;  // null: untracked (the admin listener)
+    beast::tcp_stream* stream_;
+  };
+
+  // Marks the connection busy (a request head arrived, its response is not finished) for
+  // the scope's lifetime.
+  class Busy {
+   public:
+    explicit Busy(const Registration& registration);
+    Busy(const Busy&) = delete;
+    Busy& operator=(const Busy&) = delete;
+    ~Busy();
+
+   private:
+    const Registration& registration_;
+  };
 
   // Closes idle connections now; busy ones close after their current response.
   void start_draining();
@@ -26,6 +56,10 @@ class ConnectionTracker {
   int open() const { return open_.load(std::memory_order_relaxed); }
 
  private:
+  void add(beast::tcp_stream* stream);
+  void remove(beast::tcp_stream* stream);
+  void set_busy(beast::tcp_stream* stream, bool busy);
+
   std::unordered_map<beast::tcp_stream*, bool> connections_;  // stream → busy
   bool draining_ = false;
   std::atomic<int> busy_{0};

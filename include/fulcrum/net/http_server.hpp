@@ -6,19 +6,21 @@
 #include "fulcrum/config/config.hpp"
 #include "fulcrum/net/asio.hpp"
 #include "fulcrum/net/client_caps.hpp"
+#include "fulcrum/net/client_reply.hpp"
 #include "fulcrum/net/connection_tracker.hpp"
 
 namespace fulcrum::net {
 
 using Request = http::request<http::string_body>;
 
-// Handles one request, writing the response itself (it may stream). Returns whether the
-// connection may carry another request.
-using RequestHandler = std::function<awaitable<bool>(beast::tcp_stream&, Request&)>;
+// Handles one request, writing the response through the reply (it may stream). Returns
+// whether the connection may carry another request. A handler that throws, or returns
+// without having responded, gets the connection's last resort: the error is logged with the
+// request's id and the reply is ended (ClientReply::fail), then the connection closes.
+using RequestHandler = std::function<awaitable<bool>(ClientReply&, Request&)>;
 
 // With a tracker, the connection registers itself and stops taking requests once its worker
-// drains.
-// `slot` holds the connection's place under the connection caps until it ends.
+// drains. `slot` holds the connection's place under the connection caps until it ends.
 awaitable<void> serve_connection(tcp::socket socket, config::Limits limits, RequestHandler handler,
                                  ConnectionTracker* tracker = nullptr, ClientCaps::Slot slot = {});
 

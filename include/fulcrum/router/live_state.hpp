@@ -5,7 +5,9 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "fulcrum/config/config.hpp"
@@ -85,6 +87,26 @@ class EndpointState {
  private:
   std::atomic<unsigned> in_flight_{0};
   std::atomic<std::int64_t> last_active_ns_{0};  // 0: never
+};
+
+// A request's place in an endpoint's in-flight count, given back when the slot goes out of
+// scope however the scope is left (a return, an exception, a destroyed coroutine frame).
+class EndpointSlot {
+ public:
+  // A slot if fewer than `limit` are taken (0 = no limit), else nullopt.
+  static std::optional<EndpointSlot> try_take(EndpointState& state, unsigned limit) {
+    if (!state.try_admit(limit)) return std::nullopt;
+    return EndpointSlot(state);
+  }
+  EndpointSlot(EndpointSlot&& other) noexcept : state_(std::exchange(other.state_, nullptr)) {}
+  EndpointSlot& operator=(EndpointSlot&&) = delete;
+  ~EndpointSlot() {
+    if (state_ != nullptr) state_->release();
+  }
+
+ private:
+  explicit EndpointSlot(EndpointState& state) : state_(&state) {}
+  EndpointState* state_;
 };
 
 // Endpoint states are shared between the snapshots of successive configs: requests still

@@ -25,6 +25,10 @@ class RetryBudget {
   void count_request(core::Clock::time_point now);
   // Takes a retry from the budget when there is one left in the window.
   bool try_acquire_retry(core::Clock::time_point now);
+  // Counts an attempt the budget may not refuse (a request's first move to another target,
+  // bounded by that target's circuit breaker instead): it still uses up the window's room,
+  // so budgeted retries stop first in a storm.
+  void count_retry(core::Clock::time_point now);
 
  private:
   static constexpr std::size_t kSlots = config::RetryBudgetPolicy::kMaxWindowSeconds + 4;

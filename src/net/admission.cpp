@@ -1,0 +1,135 @@
+// Admission: who asks, for what, in which class; then what the request may hold under its
+// key's rate limits and the budgets that cover it.
+#include <algorithm>
+
+#include "proxy_request.hpp"
+
+namespace fulcrum::net {
+namespace {
+
+bool may_use(const auth::Principal& principal, const config::ModelAlias* alias,
+             const config::Config& config) {
+  if (principal.key == nullptr || principal.key->models.empty()) return true;
+  const auto index = static_cast<std::size_t>(alias - config.models.data());
+  const auto& allowed = principal.key->models;
+  return std::find(allowed.begin(), allowed.end(), index) != allowed.end();
+}
+
+std::string known_classes(const config::Config& config) {
+  std::string names;
+  for (const auto& slo : config.slo_classes) names += (names.empty() ? "" : ", ") + slo.name;
+  return names;
+}
+
+// A key's RPM or TPM limit reached: OpenAI's error, x-ratelimit-* headers and Retry-After.
+Refusal rate_limited(const auth::Principal& principal, const auth::RateDecision& decision) {
+  const std::string_view kind = decision.requests_exhausted ? "requests" : "tokens";
+  const auth::LimitStatus& status =
+      decision.requests_exhausted ? decision.requests : decision.tokens;
+  Refusal refusal{api::ApiError::rate_limited(
+                      kind, "Rate limit reached for key '" + principal.key->id + "': " +
+                                std::to_string(status.limit) + " " + std::string(kind) +
+                                " per minute. Please try again in " +
+                                auth::format_reset(decision.retry_after) + "."),
+                  {}};
+  for (const auto& [suffix, limit] :
+       {std::pair{"requests", decision.requests}, {"tokens", decision.tokens}}) {
+    if (limit.limit == 0) continue;
+    const std::string name(suffix);
+    refusal.headers.emplace_back("x-ratelimit-limit-" + name, std::to_string(limit.limit));
+    refusal.headers.emplace_back("x-ratelimit-remaining-" + name, std::to_string(limit.remaining));
+    refusal.headers.emplace_back("x-ratelimit-reset-" + name, auth::format_reset(limit.reset));
+  }
+  const auto seconds = std::chrono::ceil<std::chrono::seconds>(decision.retry_after).count();
+  refusal.headers.emplace_back("retry-after", std::to_string(std::max<std::int64_t>(1, seconds)));
+  return refusal;
+}
+
+// A hard budget said no: exhausted, or this request's estimate is more than what is left.
+Refusal over_budget(const config::Budget& budget, const metering::BudgetAdmission& admission,
+                    core::Money estimate) {
+  const auto seconds = std::max<std::int64_t>(1, admission.retry_after.count());
+  const std::string message =
+      admission.left
+          ? "This request's estimated cost $" + estimate.to_decimal() + " exceeds the $" +
+                admission.left->to_decimal() + " left in budget '" + budget.name +
+                "' for this period."
+          : "Budget '" + budget.name + "' is exhausted for this period; it resets in " +
+                std::to_string(seconds) + " s.";
+  return Refusal{api::ApiError::insufficient_quota(message),
+                 {{"retry-after", std::to_string(seconds)}}};
+}
+
+}  // namespace
+
+std::optional<Refusal> ProxyRequest::admit() {
+  // Who asks comes first: without a valid key nothing else is looked at.
+  auto principal = auth::authenticate(http_request_[http::field::authorization], config_);
+  if (!principal) {
+    return Refusal{api::ApiError::unauthorized(
+                       principal.error() == auth::AuthFailure::missing_key
+                           ? "You didn't provide an API key. Send it as 'Authorization: Bearer "
+                             "KEY'."
+                           : "Incorrect API key provided."),
+                   {}};
+  }
+  principal_ = *principal;
+  auto parsed = api::parse_request(request_.operation, http_request_.body());
+  if (!parsed) return Refusal{std::move(parsed.error()), {}};
+  request_ = std::move(*parsed);
+  alias_ = config_.find_alias(request_.model);
+  if (alias_ == nullptr) return Refusal{api::ApiError::model_not_found(request_.model), {}};
+  if (!may_use(principal_, alias_, config_)) {
+    return Refusal{api::ApiError::model_not_allowed(request_.model), {}};
+  }
+  if (const std::string_view priority = http_request_["x-fulcrum-priority"]; !priority.empty()) {
+    slo_class_ = config_.find_slo_class(priority);
+    if (!slo_class_) {
+      return Refusal{api::ApiError::invalid_request(
+                         "The x-fulcrum-priority header names an unknown SLO class '" +
+                             std::string(priority.substr(0, 64)) +
+                             "'. Known classes: " + known_classes(config_) + ".",
+                         "x-fulcrum-priority"),
+                     {}};
+    }
+  } else if (principal_.key != nullptr) {
+    slo_class_ = principal_.key->slo;
+  }
+  return std::nullopt;
+}
+
+// Rate limits, then budgets: the request's estimated tokens and cost are held by guards until
+// it is metered (or given back, however it ends).
+std::optional<Refusal> ProxyRequest::reserve() {
+  const core::Clock::time_point now = core::Clock::now();
+  if (principal_.key != nullptr) {
+    const double expected_output =
+        prompt_.max_tokens ? static_cast<double>(*prompt_.max_tokens)
+                           : snapshot_->live->expected_output_tokens(plan_.route);
+    // Bounded: max_tokens and n are each at most 2^31 - 1 (api/request.cpp).
+    const auto tokens = prompt_.estimated_tokens +
+                        static_cast<std::uint64_t>(std::min(
+                            expected_output * static_cast<double>(prompt_.choices), 9e18));
+    const auth::RateDecision decision =
+        snapshot_->rate_limits->admit(principal_.key_index, tokens, now);
+    if (!decision.allowed) return rate_limited(principal_, decision);
+    rate_ = auth::RateReservation(*snapshot_->rate_limits, principal_.key_index, tokens);
+  }
+
+  // The most this request can cost, should it end on its dearest target.
+  core::Money estimate;
+  for (const router::Candidate& candidate : plan_.attempts) {
+    estimate = std::max(estimate, candidate.estimated_cost);
+  }
+  const metering::BudgetAdmission admission = snapshot_->budgets->reserve(
+      principal_.id(), principal_.team(), estimate, core::WallClock::now());
+  if (!admission.allowed) {
+    runtime_.metrics().budget_action(*snapshot_->meters, *admission.refused_by, "rejected");
+    return over_budget(config_.budgets[*admission.refused_by], admission, estimate);
+  }
+  budget_ = metering::BudgetReservation(*snapshot_->budgets, principal_.id(), principal_.team(),
+                                        estimate);
+  return std::nullopt;
+}
+
+}  // namespace fulcrum::net

@@ -1,0 +1,226 @@
+// The walk along a request's plan: each candidate in order, a capacity slot and a closed
+// circuit first, then attempts, with RetryPolicy deciding after each failure whether to
+// retry the same target, move on, or stop. What each attempt taught feeds the live state.
+#include <spdlog/spdlog.h>
+
+#include "fulcrum/router/retry_policy.hpp"
+#include "proxy_request.hpp"
+
+namespace fulcrum::net {
+namespace {
+
+using metering::Outcome;
+using router::RetryDecision;
+
+double seconds_between(TimePoint from, TimePoint to) {
+  return std::chrono::duration<double>(to - from).count();
+}
+
+// "endpoint: what went wrong; ..." for the client's error when nothing serves it.
+class Tried {
+ public:
+  void note(std::string_view endpoint, std::string_view what) {
+    if (!text_.empty()) text_ += "; ";
+    text_.append(endpoint).append(": ").append(what);
+  }
+  std::string parenthesised() const { return text_.empty() ? "." : " (" + text_ + ")."; }
+  const std::string& text() const { return text_; }
+
+ private:
+  std::string text_;
+};
+
+awaitable<void> pause(asio::io_context& io, core::Duration duration) {
+  asio::steady_timer timer(io, duration);
+  error_code ec;
+  co_await timer.async_wait(as_result(ec));
+}
+
+// Whether any candidate after `index` could still be tried: its circuit is not open.
+bool another_target(const router::Plan& plan, std::size_t index, const router::LiveState& live,
+                    TimePoint now) {
+  for (std::size_t j = index + 1; j < plan.attempts.size(); ++j) {
+    if (live.endpoint(plan.attempts[j].endpoint).breaker.state(now) !=
+        router::CircuitBreaker::State::open) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+awaitable<void> ProxyRequest::walk() {
+  router::LiveState& live = *snapshot_->live;
+  live.retry_budget().count_request(started_);
+  const router::RetryPolicy policy(config_.routes[plan_.route].retries);
+  Tried tried;
+  // The attempt before the one about to start, and how the walk moved on from it.
+  const router::Candidate* previous = nullptr;
+  AttemptResult last;
+  bool spilling = false;
+  unsigned moves = 0;
+  bool stopped = false;
+  for (std::size_t i = 0; i < plan_.attempts.size() && !stopped; ++i) {
+    const router::Candidate& candidate = plan_.attempts[i];
+    const config::Endpoint& endpoint = config_.endpoints[candidate.endpoint];
+    router::EndpointState& state = live.endpoint(candidate.endpoint);
+    // The router saw a free slot; another thread may have taken it since.
+    const auto slot = router::EndpointSlot::try_take(state, candidate.admit_limit);
+    if (!slot) {
+      tried.note(endpoint.name, "at capacity");
+      if (!spilled_from_) {
+        spilled_from_ = candidate.endpoint;
+        spill_reason_ = "capacity";
+      }
+      reason_ = classifier_prefix_ + "spill:capacity";
+      continue;
+    }
+    for (unsigned retry = 0;; ++retry) {
+      if (!state.breaker.try_acquire(core::Clock::now())) {
+        tried.note(endpoint.name, "circuit open");
+        break;
+      }
+      // Why this attempt: set when it starts, so a breaker that opened between retries
+      // turns "retry:503" into the "fallback:503" that actually happened.
+      if (previous == &candidate) {
+        reason_ = classifier_prefix_ + "retry:" + std::string(last.failure.label());
+      } else if (previous != nullptr && spilling) {
+        reason_ = classifier_prefix_ + "spill:429";
+      } else if (previous != nullptr) {
+        reason_ = classifier_prefix_ + "fallback:" + std::string(last.failure.label());
+        runtime_.metrics().fallback(config_.endpoints[previous->endpoint].name, endpoint.name,
+                                    last.metric_reason);
+      }
+      if (candidate.cold && retry == 0) {
+        runtime_.metrics().cold_start(*snapshot_->meters, candidate.endpoint);
+      }
+      last = co_await try_candidate(candidate);
+      if (last.answered) {
+        if (!last.client_alive) reply_.close_after();
+        co_return;
+      }
+      previous = &candidate;
+      tried.note(endpoint.name, last.detail);
+      spdlog::warn("upstream_failed request_id={} endpoint={} reason={} detail=\"{}\"",
+                   id_.view(), endpoint.name, last.metric_reason, last.detail);
+
+      const TimePoint now = core::Clock::now();
+      const router::RetryState where{
+          .retries_on_target = retry,
+          .moves = moves,
+          .spill_on_429 = endpoint.spill_on_429,
+          .target_open = state.breaker.state(now) == router::CircuitBreaker::State::open,
+          .another_target = another_target(plan_, i, live, now)};
+      const RetryDecision decision =
+          policy.next(last.failure, where, live.retry_budget(), now, worker_.random());
+      if (decision.action == RetryDecision::Action::retry_same) {
+        co_await pause(worker_.io, decision.after);
+        continue;
+      }
+      spilling = decision.spill;
+      if (decision.spill) {
+        // Provisioned and full: a spill, not a failure of the endpoint.
+        spilled_from_ = spilled_from_.value_or(candidate.endpoint);
+        if (spill_reason_.empty() || spilled_from_ == candidate.endpoint) spill_reason_ = "429";
+      } else if (decision.action == RetryDecision::Action::next_target) {
+        ++moves;
+      }
+      if (decision.budget_refused) {
+        runtime_.metrics().retry_budget_exhausted();
+        tried.note(config_.endpoints[plan_.attempts[i + 1].endpoint].name,
+                   "not tried: retry budget exhausted");
+      }
+      stopped = decision.action == RetryDecision::Action::stop;
+      break;
+    }
+  }
+
+  const std::string& model = alias_->name;
+  // Named, not a temporary in the co_await: GCC 12 destroys such temporaries twice.
+  Refusal refusal;
+  if (previous == nullptr) {
+    outcome_ = Outcome::upstream_error;
+    refusal.error = api::ApiError::service_unavailable(
+        "No endpoint for model '" + model + "' can take the request now" + tried.parenthesised());
+  } else {
+    outcome_ = last.failure.kind == router::AttemptFailure::Kind::timeout
+                   ? Outcome::timeout
+                   : Outcome::upstream_error;
+    refusal.error = api::ApiError::bad_gateway("All targets for model '" + model +
+                                               "' failed: " + tried.text() + ".");
+  }
+  co_await refuse(refusal);
+}
+
+awaitable<AttemptResult> ProxyRequest::try_candidate(const router::Candidate& candidate) {
+  serving_ = &candidate;
+  ++attempts_;
+  const DecisionLabels labels{id_.view(), config_.routes[plan_.route].name, reason_};
+  Attempt attempt(runtime_, worker_, *snapshot_, request_, candidate, plan_.route, labels, reply_,
+                  *this);
+  attempt_started_ = attempt.started();
+  AttemptResult result = co_await attempt.run();
+  learn(candidate, attempt.started(), result);
+  co_return result;
+}
+
+// Feeds an attempt's outcome back into the live state: circuit breaker, warmth, latency.
+void ProxyRequest::learn(const router::Candidate& candidate, TimePoint attempt_started,
+                         const AttemptResult& result) {
+  const metering::MeterTable& table = *snapshot_->meters;
+  const config::Endpoint& endpoint = config_.endpoints[candidate.endpoint];
+  router::EndpointState& state = snapshot_->live->endpoint(candidate.endpoint);
+  const TimePoint now = core::Clock::now();
+
+  // A 429 from a provisioned endpoint that spills says "full"; from anyone else, repeated, it
+  // is an outlier to eject for a cooldown like a failing one. A stream cut mid-way is broken.
+  const bool broke =
+      result.answered
+          ? outcome_ == Outcome::upstream_error || outcome_ == Outcome::timeout
+          : !(result.failure.rate_limited() && endpoint.spill_on_429);
+  if (broke) {
+    if (state.breaker.on_failure(now)) {
+      runtime_.metrics().circuit(table, candidate.endpoint, true);
+      spdlog::warn("circuit_open endpoint={} cooldown_ms={} last_failure={}", endpoint.name,
+                   endpoint.circuit_breaker.cooldown.count(),
+                   result.answered ? "stream cut" : result.metric_reason);
+    }
+  } else {
+    const bool was_open = state.breaker.state(now) != router::CircuitBreaker::State::closed;
+    state.breaker.on_success();
+    if (was_open) {
+      runtime_.metrics().circuit(table, candidate.endpoint, false);
+      spdlog::info("circuit_closed endpoint={}", endpoint.name);
+    }
+  }
+  const bool heard_from = result.answered || result.failure.kind ==
+                                                 router::AttemptFailure::Kind::status;
+  if (heard_from) state.mark_active(now);
+  if (!result.answered && result.metric_reason == "first_byte_timeout") {
+    state.ttft.observe(seconds_between(attempt_started, now), now);
+  }
+  // A cold start says nothing about the warm endpoint's speed (the router adds its own
+  // cold-start term), so such an attempt teaches no latency.
+  const bool taught = result.answered && outcome_ == Outcome::success && answer_ &&
+                      answer_->usage && !usage_estimated_;
+  if (taught && !candidate.cold) {
+    const double output = static_cast<double>(answer_->usage->output);
+    if (request_.stream && answer_->first_byte) {
+      state.ttft.observe(seconds_between(attempt_started, *answer_->first_byte), now);
+      if (output > 1) {
+        state.per_output_token.observe(seconds_between(*answer_->first_byte, now) / output, now);
+      }
+    } else if (output > 0) {
+      const double generating = seconds_between(attempt_started, now) - state.ttft.predict(now);
+      state.per_output_token.observe(std::max(0.0, generating) / output, now);
+    }
+  }
+  if (taught && request_.operation != api::Operation::embeddings) {
+    snapshot_->live->observe_output_tokens(plan_.route, answer_->usage->output);
+  }
+  runtime_.metrics().latency_estimate(table, candidate.endpoint, state.ttft.predict(now),
+                                      state.per_output_token.predict(now));
+}
+
+}  // namespace fulcrum::net

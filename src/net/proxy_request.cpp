@@ -1,0 +1,150 @@
+#include "proxy_request.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "fulcrum/api/prompt_features.hpp"
+#include "fulcrum/net/http_util.hpp"
+#include "fulcrum/net/spawn.hpp"
+#include "late_answer.hpp"
+#include "request_meter.hpp"
+
+namespace fulcrum::net {
+
+ProxyRequest::ProxyRequest(Runtime& runtime, Worker& worker, ClientReply& reply,
+                           const Request& request, api::Operation op)
+    : runtime_(runtime),
+      worker_(worker),
+      reply_(reply),
+      http_request_(request),
+      snapshot_(runtime.snapshot()),
+      config_(snapshot_->config),
+      id_(worker.ids.next()),
+      started_(core::Clock::now()) {
+  request_.operation = op;  // for the access line even when the body does not parse
+  reply_.set_request_id(id_.view());
+}
+
+awaitable<void> ProxyRequest::run() {
+  std::exception_ptr thrown;
+  try {
+    co_await stages();
+  } catch (...) {
+    thrown = std::current_exception();
+  }
+  if (!thrown) co_return;
+  // The last resort, outside the catch (no co_await may run inside one): logged with the
+  // request's id, metered as an internal error unless it already was, and answered as well
+  // as the response's state still allows. Reservations and slots went with their guards.
+  std::string message;
+  spdlog::error("request_failed request_id={} error=\"{}\"", id_.view(),
+                describe(thrown, message));
+  outcome_ = metering::Outcome::internal_error;
+  if (reply_.progress() == ClientReply::Progress::nothing) status_ = 500;
+  meter();
+  // Named, not a temporary in the co_await: GCC 12 destroys such temporaries twice.
+  const auto error = api::ApiError::internal("Fulcrum failed while handling request " +
+                                             std::string(id_.view()) +
+                                             "; the failure is logged. Retry the request.");
+  co_await reply_.fail(error);
+}
+
+awaitable<void> ProxyRequest::stages() {
+  if (auto refused = admit()) co_return co_await refuse(*refused);
+  route();
+  if (auto refused = reserve()) co_return co_await refuse(*refused);
+  co_await walk();
+}
+
+// The plan, for the alias a soft budget may have downgraded the request to.
+void ProxyRequest::route() {
+  std::vector<std::string_view> header_values(config_.route_headers.size());
+  for (std::size_t i = 0; i < header_values.size(); ++i) {
+    header_values[i] = http_request_[config_.route_headers[i]];
+  }
+  const core::WallTime wall_now = core::WallClock::now();
+  const metering::BudgetAdmission soft =
+      snapshot_->budgets->check_soft(principal_.id(), principal_.team(), wall_now);
+  const config::ModelAlias* routed_alias = alias_;
+  if (soft.downgrade_to) {
+    routed_alias = &config_.models[*soft.downgrade_to];
+    runtime_.metrics().budget_action(*snapshot_->meters, *soft.soft_budget, "downgraded");
+  } else if (soft.soft_budget) {
+    runtime_.metrics().budget_action(*snapshot_->meters, *soft.soft_budget, "soft_exceeded");
+  }
+
+  static const std::vector<std::string> kNoKeywords;
+  router::RouteInput input;
+  input.alias = routed_alias;
+  input.slo_class = slo_class_;
+  input.header_values = header_values;
+  // Keywords only matter to the classifier; scanning a long prompt for them is not free.
+  input.prompt = api::prompt_features(
+      request_, routed_alias->classify ? config_.classifier.keywords : kNoKeywords);
+  input.now = core::Clock::now();
+  input.wall_now = wall_now;
+  input.random = worker_.random();
+  plan_ = router::choose(input, config_, *snapshot_->live);
+  prompt_ = input.prompt;
+  routed_ = true;
+  if (plan_.tier) classifier_prefix_ = "classifier:" + config_.classifier.tiers[*plan_.tier].name + ", ";
+  reason_ = classifier_prefix_ + (soft.downgrade_to ? "budget-downgrade, " : "") +
+            std::string(plan_.reason);
+  spilled_from_ = plan_.spilled_from;
+  spill_reason_ = plan_.spill_reason;
+}
+
+awaitable<void> ProxyRequest::refuse(const Refusal& refusal) {
+  failure_ = refusal.error;
+  status_ = refusal.error.status;
+  if (status_ < 500) outcome_ = metering::Outcome::client_error;
+  meter();
+  auto response = error_response(refusal.error, reply_.version(), reply_.keep_alive());
+  response.set("x-fulcrum-request-id", id_.view());
+  // Who served is news only when someone did: a 5xx of Fulcrum's own names no endpoint.
+  if (serving_ != nullptr && status_ < 500) {
+    response.set("x-fulcrum-endpoint", config_.endpoints[serving_->endpoint].name);
+  }
+  if (routed_) {
+    response.set("x-fulcrum-route", config_.routes[plan_.route].name);
+    response.set("x-fulcrum-reason", reason_);
+  }
+  for (const auto& [name, value] : refusal.headers) response.set(name, value);
+  co_await reply_.send(response);
+}
+
+Charge ProxyRequest::on_answer(const Answer& answer) {
+  answer_ = answer;
+  status_ = answer.status;
+  outcome_ = answer.outcome;
+  const config::Target& target = config_.models[serving_->alias].targets[serving_->target];
+  const config::Endpoint& endpoint = config_.endpoints[target.endpoint];
+  if (!answer_->usage && answer.status == 200) {
+    // Served, but the upstream reported no usage: estimated from what passed through, and
+    // the ledger says so.
+    answer_->usage = api::estimate_usage(prompt_.estimated_tokens, answer.generated_chars);
+    usage_estimated_ = true;
+  }
+  if (answer_->usage) {
+    charge_ = charge_for(endpoint, target, *answer_->usage, core::Clock::now() - attempt_started_);
+  }
+  meter();
+  return charge_;
+}
+
+void ProxyRequest::on_abandoned(std::unique_ptr<UpstreamConnection> connection,
+                                TimePoint attempt_started, TimePoint deadline) {
+  LateAnswer late;
+  late.snapshot = snapshot_;
+  late.alias = serving_->alias;
+  late.target = serving_->target;
+  late.route = plan_.route;
+  late.slo_class = plan_.slo_class;
+  late.request_id = std::string(id_.view());
+  late.principal = principal_;
+  late.attempt_started = attempt_started;
+  late.deadline = deadline;
+  asio::co_spawn(worker_.io, meter_late_answer(std::move(connection), std::move(late), runtime_),
+                 log_if_thrown("late_answer"));
+}
+
+}  // namespace fulcrum::net

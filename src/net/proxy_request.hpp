@@ -1,0 +1,110 @@
+#pragma once
+// One client request through the data plane, as a pipeline of named stages:
+//
+//   admit     who asks, for which alias, in which SLO class          (admission.cpp)
+//   route     the router's plan, after a soft budget's downgrade      (proxy_request.cpp)
+//   reserve   rate-limit tokens and budget money, held by guards      (admission.cpp)
+//   walk      attempts along the plan, as RetryPolicy decides         (plan_walk.cpp)
+//   meter     once: metrics, budgets, rate limits, ledger, access line (request_meter.cpp)
+//
+// Each attempt (attempt.hpp) owns one target, its connection and its relay; this object owns
+// admission, the plan, the outcome and metering. What it holds (reservations, a capacity
+// slot) is released by guards however the request ends; an exception anywhere in the stages
+// still gets an answer and a metered, logged outcome (run()).
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "attempt.hpp"
+#include "fulcrum/api/error.hpp"
+#include "fulcrum/api/request.hpp"
+#include "fulcrum/auth/authenticator.hpp"
+#include "fulcrum/auth/rate_limiter.hpp"
+#include "fulcrum/metering/budgets.hpp"
+#include "fulcrum/net/client_reply.hpp"
+#include "fulcrum/net/http_server.hpp"
+#include "fulcrum/router/plan.hpp"
+#include "request_id.hpp"
+#include "runtime.hpp"
+
+namespace fulcrum::net {
+
+struct MeterEvent;
+
+// Fulcrum answering in the upstream's place: the error and any headers that go with it.
+struct Refusal {
+  api::ApiError error;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+class ProxyRequest final : public AnswerListener {
+ public:
+  ProxyRequest(Runtime& runtime, Worker& worker, ClientReply& reply, const Request& request,
+               api::Operation op);
+  ProxyRequest(const ProxyRequest&) = delete;
+  ProxyRequest& operator=(const ProxyRequest&) = delete;
+
+  // Every stage; afterwards the client has its response and the request is metered, or the
+  // reason it has neither is logged.
+  awaitable<void> run();
+
+ private:
+  awaitable<void> stages();
+  // admission.cpp
+  std::optional<Refusal> admit();
+  std::optional<Refusal> reserve();
+  // proxy_request.cpp
+  void route();
+  awaitable<void> refuse(const Refusal& refusal);
+  Charge on_answer(const Answer& answer) override;
+  void on_abandoned(std::unique_ptr<UpstreamConnection> connection, TimePoint attempt_started,
+                    TimePoint deadline) override;
+  // plan_walk.cpp
+  awaitable<void> walk();
+  awaitable<AttemptResult> try_candidate(const router::Candidate& candidate);
+  void learn(const router::Candidate& candidate, TimePoint attempt_started,
+             const AttemptResult& result);
+  // request_meter.cpp
+  void meter();
+  void record_routing(const MeterEvent& event);
+
+  Runtime& runtime_;
+  Worker& worker_;
+  ClientReply& reply_;
+  const Request& http_request_;
+  const std::shared_ptr<const Snapshot> snapshot_;  // kept by every view below
+  const config::Config& config_;
+  const RequestId id_;
+  const TimePoint started_;
+
+  // admit
+  api::ParsedRequest request_;
+  const config::ModelAlias* alias_ = nullptr;  // as the client named it
+  auth::Principal principal_;
+  std::optional<std::size_t> slo_class_;  // asked for by header or the key's default
+  // route
+  router::Plan plan_;
+  bool routed_ = false;
+  router::PromptFeatures prompt_;
+  std::string reason_;  // x-fulcrum-reason: the plan's, or what led to the attempt under way
+  std::string classifier_prefix_;
+  std::optional<std::size_t> spilled_from_;  // endpoint index, for fulcrum_spillover_total
+  std::string_view spill_reason_;
+  // reserve: released by their destructors however the request ends
+  auth::RateReservation rate_;
+  metering::BudgetReservation budget_;
+  // walk and the answer
+  const router::Candidate* serving_ = nullptr;  // the attempt under way, then the last one
+  TimePoint attempt_started_;
+  unsigned attempts_ = 0;
+  std::optional<Answer> answer_;
+  std::optional<api::ApiError> failure_;  // when Fulcrum answered in the upstream's place
+  metering::Outcome outcome_ = metering::Outcome::success;
+  unsigned status_ = 0;
+  bool usage_estimated_ = false;
+  Charge charge_;
+  bool metered_ = false;
+};
+
+}  // namespace fulcrum::net

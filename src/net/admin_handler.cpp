@@ -1,6 +1,7 @@
 #include "admin_handler.hpp"
 
 #include <openssl/crypto.h>
+#include <spdlog/spdlog.h>
 
 #include "admin_views.hpp"
 #include "fulcrum/core/when.hpp"
@@ -75,6 +76,7 @@ awaitable<http::response<http::string_body>> AdminHandler::report(std::string_vi
 }
 
 awaitable<ReloadResult> AdminHandler::reload() {
+  spdlog::info("config_reload_requested trigger=admin");
   auto back = co_await asio::this_coro::executor;
   co_await asio::post(control_, asio::use_awaitable);
   ReloadResult result = runtime_.reload("admin");

@@ -27,8 +27,8 @@ Refusal rate_limited(const auth::Principal& principal, const auth::RateDecision&
   const auth::LimitStatus& status =
       decision.requests_exhausted ? decision.requests : decision.tokens;
   Refusal refusal{api::ApiError::rate_limited(
-                      kind, "Rate limit reached for key '" + principal.key->id + "': " +
-                                std::to_string(status.limit) + " " + std::string(kind) +
+                      kind, "Rate limit reached for key '" + principal.key->id +
+                                "': " + std::to_string(status.limit) + " " + std::string(kind) +
                                 " per minute. Please try again in " +
                                 auth::format_reset(decision.retry_after) + "."),
                   {}};
@@ -50,12 +50,11 @@ Refusal over_budget(const config::Budget& budget, const metering::BudgetAdmissio
                     core::Money estimate) {
   const auto seconds = std::max<std::int64_t>(1, admission.retry_after.count());
   const std::string message =
-      admission.left
-          ? "This request's estimated cost $" + estimate.to_decimal() + " exceeds the $" +
-                admission.left->to_decimal() + " left in budget '" + budget.name +
-                "' for this period."
-          : "Budget '" + budget.name + "' is exhausted for this period; it resets in " +
-                std::to_string(seconds) + " s.";
+      admission.left ? "This request's estimated cost $" + estimate.to_decimal() +
+                           " exceeds the $" + admission.left->to_decimal() + " left in budget '" +
+                           budget.name + "' for this period."
+                     : "Budget '" + budget.name + "' is exhausted for this period; it resets in " +
+                           std::to_string(seconds) + " s.";
   return Refusal{api::ApiError::insufficient_quota(message),
                  {{"retry-after", std::to_string(seconds)}}};
 }
@@ -103,13 +102,13 @@ std::optional<Refusal> ProxyRequest::admit() {
 std::optional<Refusal> ProxyRequest::reserve() {
   const core::Clock::time_point now = core::Clock::now();
   if (principal_.key != nullptr) {
-    const double expected_output =
-        prompt_.max_tokens ? static_cast<double>(*prompt_.max_tokens)
-                           : snapshot_->live->expected_output_tokens(plan_.route);
+    const double expected_output = prompt_.max_tokens
+                                       ? static_cast<double>(*prompt_.max_tokens)
+                                       : snapshot_->live->expected_output_tokens(plan_.route);
     // Bounded: max_tokens and n are each at most 2^31 - 1 (api/request.cpp).
     const auto tokens = prompt_.estimated_tokens +
-                        static_cast<std::uint64_t>(std::min(
-                            expected_output * static_cast<double>(prompt_.choices), 9e18));
+                        static_cast<std::uint64_t>(
+                            std::min(expected_output * static_cast<double>(prompt_.choices), 9e18));
     const auth::RateDecision decision =
         snapshot_->rate_limits->admit(principal_.key_index, tokens, now);
     if (!decision.allowed) return rate_limited(principal_, decision);

@@ -37,9 +37,8 @@ std::string_view content_type_or_json(std::string_view content_type) {
 }  // namespace
 
 Attempt::Attempt(Runtime& runtime, Worker& worker, const Snapshot& snapshot,
-                 api::ParsedRequest& request, const router::Candidate& candidate,
-                 std::size_t route, DecisionLabels labels, ClientReply& reply,
-                 AnswerListener& listener)
+                 api::ParsedRequest& request, const router::Candidate& candidate, std::size_t route,
+                 DecisionLabels labels, ClientReply& reply, AnswerListener& listener)
     : runtime_(runtime),
       worker_(worker),
       snapshot_(snapshot),
@@ -60,10 +59,10 @@ awaitable<AttemptResult> Attempt::run() {
   const metering::Occupancy occupancy(snapshot_.economics->meter(target_.endpoint));
   // Built fresh: nothing of the client's framing or hop-by-hop headers reaches the upstream.
   upstream_body_ = api::upstream_body(request_, target_.upstream_model);
-  upstream_head_ = upstream_request_head(
-      endpoint_.base_url, api::upstream_path(request_.operation),
-      request_.stream ? "text/event-stream" : "application/json", runtime_.user_agent(),
-      endpoint_.api_key, upstream_body_.size());
+  upstream_head_ =
+      upstream_request_head(endpoint_.base_url, api::upstream_path(request_.operation),
+                            request_.stream ? "text/event-stream" : "application/json",
+                            runtime_.user_agent(), endpoint_.api_key, upstream_body_.size());
 
   const std::shared_ptr<UpstreamPool> pool = worker_.pool(snapshot_, target_.endpoint);
   std::unique_ptr<UpstreamConnection> connection = pool->take_idle();
@@ -71,8 +70,8 @@ awaitable<AttemptResult> Attempt::run() {
     const bool reused = connection != nullptr;
     if (!reused) {
       error_code ec;
-      connection =
-          co_await pool->connect(std::min(timeouts_.connect, bounded(timeouts_.total, deadline_)), ec);
+      connection = co_await pool->connect(
+          std::min(timeouts_.connect, bounded(timeouts_.total, deadline_)), ec);
       if (ec) {
         const bool timed_out = ec == beast::error::timeout || ec == asio::error::operation_aborted;
         co_return AttemptResult::failed(timed_out ? Kind::timeout : Kind::connect, "connect",
@@ -99,7 +98,8 @@ awaitable<AttemptResult> Attempt::run() {
 awaitable<AttemptResult> Attempt::exchange(UpstreamConnection& connection, bool reused,
                                            bool& resend) {
   error_code ec;
-  const TimePoint first_byte_deadline = core::Clock::now() + bounded(timeouts_.first_byte, deadline_);
+  const TimePoint first_byte_deadline =
+      core::Clock::now() + bounded(timeouts_.first_byte, deadline_);
   connection.tcp().expires_at(first_byte_deadline);
   const std::array<asio::const_buffer, 2> bytes{asio::buffer(upstream_head_),
                                                 asio::buffer(upstream_body_)};
@@ -126,9 +126,9 @@ awaitable<AttemptResult> Attempt::exchange(UpstreamConnection& connection, bool 
     // The body is not read: the connection is closed rather than drained.
     connection.tcp().close();
     AttemptResult result =
-        status == 429 ? AttemptResult::failed(Kind::status, "status_429", "HTTP 429 (rate limited)")
-                      : AttemptResult::failed(Kind::status, "status_5xx",
-                                              "HTTP " + std::to_string(status));
+        status == 429
+            ? AttemptResult::failed(Kind::status, "status_429", "HTTP 429 (rate limited)")
+            : AttemptResult::failed(Kind::status, "status_5xx", "HTTP " + std::to_string(status));
     result.failure.status = status;
     result.failure.retry_after = parse_retry_after(parser.get()[http::field::retry_after]);
     co_return result;
@@ -187,8 +187,8 @@ awaitable<std::optional<AttemptResult>> Attempt::read_head(UpstreamConnection& c
 awaitable<AttemptResult> Attempt::pass_client_error(UpstreamConnection& connection,
                                                     Parser& parser) {
   std::string body;
-  const error_code ec = co_await read_body(connection, parser, body, kMaxErrorBodyBytes,
-                                           timeouts_.idle, deadline_);
+  const error_code ec =
+      co_await read_body(connection, parser, body, kMaxErrorBodyBytes, timeouts_.idle, deadline_);
   if (!ec && parser.keep_alive()) {
     ++connection.exchanges;
   } else {

@@ -32,8 +32,8 @@ struct Charge {
 struct Answer {
   unsigned status = 0;
   metering::Outcome outcome = metering::Outcome::success;
-  std::optional<api::Usage> usage;   // as the upstream reported it
-  std::size_t generated_chars = 0;   // text relayed: estimates usage when none was reported
+  std::optional<api::Usage> usage;      // as the upstream reported it
+  std::size_t generated_chars = 0;      // text relayed: estimates usage when none was reported
   std::optional<TimePoint> first_byte;  // when the client got its first byte
 };
 
@@ -101,8 +101,8 @@ class Attempt {
 
   awaitable<AttemptResult> exchange(UpstreamConnection& connection, bool reused, bool& resend);
   // nullopt once the head arrived; else why it did not.
-  awaitable<std::optional<AttemptResult>> read_head(UpstreamConnection& connection,
-                                                    Parser& parser, TimePoint first_byte_deadline);
+  awaitable<std::optional<AttemptResult>> read_head(UpstreamConnection& connection, Parser& parser,
+                                                    TimePoint first_byte_deadline);
   awaitable<AttemptResult> pass_client_error(UpstreamConnection& connection, Parser& parser);
   awaitable<AttemptResult> relay_whole(UpstreamConnection& connection, Parser& parser);
   // relay_stream.cpp

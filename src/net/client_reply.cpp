@@ -49,9 +49,8 @@ awaitable<bool> ClientReply::write_chunk(std::string_view payload, bool last) {
   char size_line[20];
   const int size_length = std::snprintf(size_line, sizeof size_line, "%zx\r\n", payload.size());
   const std::array<asio::const_buffer, 5> pieces{
-      asio::buffer(head_), asio::buffer(size_line, framed ? size_length : 0),
-      asio::buffer(payload), asio::buffer("\r\n", framed ? 2 : 0),
-      asio::buffer("0\r\n\r\n", chunked() && last ? 5 : 0)};
+      asio::buffer(head_), asio::buffer(size_line, framed ? size_length : 0), asio::buffer(payload),
+      asio::buffer("\r\n", framed ? 2 : 0), asio::buffer("0\r\n\r\n", chunked() && last ? 5 : 0)};
   error_code ec;
   stream_.expires_after(timeout_);
   co_await asio::async_write(stream_, pieces, as_result(ec));

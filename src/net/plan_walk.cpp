@@ -102,8 +102,8 @@ awaitable<void> ProxyRequest::walk() {
       }
       previous = &candidate;
       tried.note(endpoint.name, last.detail);
-      spdlog::warn("upstream_failed request_id={} endpoint={} reason={} detail=\"{}\"",
-                   id_.view(), endpoint.name, last.metric_reason, last.detail);
+      spdlog::warn("upstream_failed request_id={} endpoint={} reason={} detail=\"{}\"", id_.view(),
+                   endpoint.name, last.metric_reason, last.detail);
 
       const TimePoint now = core::Clock::now();
       const router::RetryState where{
@@ -144,9 +144,8 @@ awaitable<void> ProxyRequest::walk() {
     refusal.error = api::ApiError::service_unavailable(
         "No endpoint for model '" + model + "' can take the request now" + tried.parenthesised());
   } else {
-    outcome_ = last.failure.kind == router::AttemptFailure::Kind::timeout
-                   ? Outcome::timeout
-                   : Outcome::upstream_error;
+    outcome_ = last.failure.kind == router::AttemptFailure::Kind::timeout ? Outcome::timeout
+                                                                          : Outcome::upstream_error;
     refusal.error = api::ApiError::bad_gateway("All targets for model '" + model +
                                                "' failed: " + tried.text() + ".");
   }
@@ -175,10 +174,9 @@ void ProxyRequest::learn(const router::Candidate& candidate, TimePoint attempt_s
 
   // A 429 from a provisioned endpoint that spills says "full"; from anyone else, repeated, it
   // is an outlier to eject for a cooldown like a failing one. A stream cut mid-way is broken.
-  const bool broke =
-      result.answered
-          ? outcome_ == Outcome::upstream_error || outcome_ == Outcome::timeout
-          : !(result.failure.rate_limited() && endpoint.spill_on_429);
+  const bool broke = result.answered
+                         ? outcome_ == Outcome::upstream_error || outcome_ == Outcome::timeout
+                         : !(result.failure.rate_limited() && endpoint.spill_on_429);
   if (broke) {
     if (state.breaker.on_failure(now)) {
       runtime_.metrics().circuit(table, candidate.endpoint, true);
@@ -194,8 +192,8 @@ void ProxyRequest::learn(const router::Candidate& candidate, TimePoint attempt_s
       spdlog::info("circuit_closed endpoint={}", endpoint.name);
     }
   }
-  const bool heard_from = result.answered || result.failure.kind ==
-                                                 router::AttemptFailure::Kind::status;
+  const bool heard_from =
+      result.answered || result.failure.kind == router::AttemptFailure::Kind::status;
   if (heard_from) state.mark_active(now);
   if (!result.answered && result.metric_reason == "first_byte_timeout") {
     state.ttft.observe(seconds_between(attempt_started, now), now);

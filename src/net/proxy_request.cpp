@@ -36,15 +36,14 @@ awaitable<void> ProxyRequest::run() {
   // request's id, metered as an internal error unless it already was, and answered as well
   // as the response's state still allows. Reservations and slots went with their guards.
   std::string message;
-  spdlog::error("request_failed request_id={} error=\"{}\"", id_.view(),
-                describe(thrown, message));
+  spdlog::error("request_failed request_id={} error=\"{}\"", id_.view(), describe(thrown, message));
   outcome_ = metering::Outcome::internal_error;
   if (reply_.progress() == ClientReply::Progress::nothing) status_ = 500;
   meter();
   // Named, not a temporary in the co_await: GCC 12 destroys such temporaries twice.
-  const auto error = api::ApiError::internal("Fulcrum failed while handling request " +
-                                             std::string(id_.view()) +
-                                             "; the failure is logged. Retry the request.");
+  const auto error =
+      api::ApiError::internal("Fulcrum failed while handling request " + std::string(id_.view()) +
+                              "; the failure is logged. Retry the request.");
   co_await reply_.fail(error);
 }
 
@@ -86,7 +85,8 @@ void ProxyRequest::route() {
   plan_ = router::choose(input, config_, *snapshot_->live);
   prompt_ = input.prompt;
   routed_ = true;
-  if (plan_.tier) classifier_prefix_ = "classifier:" + config_.classifier.tiers[*plan_.tier].name + ", ";
+  if (plan_.tier)
+    classifier_prefix_ = "classifier:" + config_.classifier.tiers[*plan_.tier].name + ", ";
   reason_ = classifier_prefix_ + (soft.downgrade_to ? "budget-downgrade, " : "") +
             std::string(plan_.reason);
   spilled_from_ = plan_.spilled_from;

@@ -133,8 +133,8 @@ awaitable<AttemptResult> Attempt::relay_stream(UpstreamConnection& connection, P
   if (!client_alive) {
     // The client left, but the tokens are spent: keep reading (not relaying) until the
     // usage chunk arrives, within usage_drain_timeout, so the ledger gets the real usage.
-    const TimePoint drain_deadline = std::min(
-        deadline_, core::Clock::now() + snapshot_.config.server.usage_drain_timeout);
+    const TimePoint drain_deadline =
+        std::min(deadline_, core::Clock::now() + snapshot_.config.server.usage_drain_timeout);
     while (!answer.usage && !parser.is_done() && !upstream_ec &&
            core::Clock::now() < drain_deadline) {
       co_await read_events(drain_deadline);

@@ -110,8 +110,8 @@ void meter_event(const MeterEvent& e, Runtime& runtime, metering::BudgetReservat
   if (budget.held()) {
     budget.settle(e.charge.marginal, wall_finished);
   } else if (e.late) {
-    snapshot.budgets->settle(e.principal.id(), e.principal.team(), core::Money{},
-                             e.charge.marginal, wall_finished);
+    snapshot.budgets->settle(e.principal.id(), e.principal.team(), core::Money{}, e.charge.marginal,
+                             wall_finished);
   }
   rate.settle(e.usage ? static_cast<std::uint64_t>(e.usage->input + e.usage->output) : 0,
               e.finished);

@@ -19,8 +19,8 @@ bool is_stale_close(const error_code& ec) {
 }
 
 awaitable<error_code> read_body(UpstreamConnection& connection,
-                                http::response_parser<http::buffer_body>& parser,
-                                std::string& out, std::size_t limit, core::Duration idle,
+                                http::response_parser<http::buffer_body>& parser, std::string& out,
+                                std::size_t limit, core::Duration idle,
                                 core::Clock::time_point deadline) {
   error_code ec;
   while (!parser.is_done()) {

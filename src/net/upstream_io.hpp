@@ -21,8 +21,8 @@ bool is_stale_close(const error_code& ec);
 // Reads the rest of a response body into `out`, each read bounded by `idle` and all by
 // `deadline`; http::error::body_limit beyond `limit` bytes.
 awaitable<error_code> read_body(UpstreamConnection& connection,
-                                http::response_parser<http::buffer_body>& parser,
-                                std::string& out, std::size_t limit, core::Duration idle,
+                                http::response_parser<http::buffer_body>& parser, std::string& out,
+                                std::size_t limit, core::Duration idle,
                                 core::Clock::time_point deadline);
 
 // Upstream text may echo the key we sent (some providers quote a bad key back), or any other

@@ -37,7 +37,13 @@ core::Expected<SimConfig, std::string> load_sim_config(const std::string& path) 
                                               "cut_after_chunks",
                                               "stall_after_chunks",
                                               "bad_chunk_after_chunks",
-                                              "reset_before_headers"};
+                                              "reset_before_headers",
+                                              "reset_every",
+                                              "fail_every",
+                                              "fail_every_status",
+                                              "stall_every",
+                                              "malformed_after_chunks",
+                                              "idle_close"};
   try {
     const YAML::Node root = YAML::LoadFile(path);
     SimConfig config;
@@ -80,6 +86,14 @@ core::Expected<SimConfig, std::string> load_sim_config(const std::string& path) 
         e.bad_chunk_after_chunks = n["bad_chunk_after_chunks"].as<int>();
       }
       if (n["reset_before_headers"]) e.reset_before_headers = n["reset_before_headers"].as<bool>();
+      if (n["reset_every"]) e.reset_every = n["reset_every"].as<unsigned>();
+      if (n["fail_every"]) e.fail_every = n["fail_every"].as<unsigned>();
+      if (n["fail_every_status"]) e.fail_every_status = n["fail_every_status"].as<unsigned>();
+      if (n["stall_every"]) e.stall_every = n["stall_every"].as<unsigned>();
+      if (n["malformed_after_chunks"]) {
+        e.malformed_after_chunks = n["malformed_after_chunks"].as<int>();
+      }
+      if (n["idle_close"]) e.idle_close = duration_of(n["idle_close"], "idle_close");
       config.endpoints.push_back(std::move(e));
     }
     if (config.endpoints.empty()) return core::Unexpected{path + ": no endpoints"};

@@ -159,7 +159,7 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, api::Operation op,
         client, req, 401,
         "Incorrect API key provided: " + std::string(req[http::field::authorization]), 0);
   }
-  if (spec.reset_before_headers) {
+  if (spec.reset_before_headers || (spec.reset_every > 0 && (serial + 1) % spec.reset_every == 0)) {
     // SO_LINGER 0: close() sends RST, the abrupt end a crashed upstream gives.
     client.socket().set_option(asio::socket_base::linger(true, 0));
     client.socket().close();
@@ -175,6 +175,9 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, api::Operation op,
   }
   if (spec.fail_status != 0) {
     co_return co_await reply_error(client, req, spec.fail_status, "injected failure", 0);
+  }
+  if (spec.fail_every > 0 && (serial + 1) % spec.fail_every == 0) {
+    co_return co_await reply_error(client, req, spec.fail_every_status, "injected failure", 0);
   }
   // Evenly spread: request n fails when it crosses the next multiple of 1/rate.
   if (spec.rate_429 > 0 && static_cast<std::uint64_t>((serial + 1) * spec.rate_429) >
@@ -279,7 +282,11 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, api::Operation op,
       client.socket().close(ec);
       co_return false;
     }
-    if (static_cast<int>(i) == spec.stall_after_chunks) {
+    if (static_cast<int>(i) == spec.malformed_after_chunks) {
+      pending += "data: {\"choices\": [ {\"delta\": oops\n\n";
+    }
+    const bool stalls = spec.stall_every > 0 && (serial + 1) % spec.stall_every == 0 && i == 2;
+    if (static_cast<int>(i) == spec.stall_after_chunks || stalls) {
       if (!pending.empty())
         co_await asio::async_write(client, http::make_chunk(asio::buffer(pending)), as_result(ec));
       // Silent until the client gives up and closes.
@@ -330,9 +337,11 @@ void SimServer::start() {
     std::cout << "listening " << e->spec.name << " " << e->spec.listen.host << ":" << port
               << std::endl;
     Impl* impl = &s;
+    config::Limits own = limits;
+    if (e->spec.idle_close.count() > 0) own.idle_timeout = e->spec.idle_close;
     asio::co_spawn(s.io,
                    accept_loop(
-                       *acceptor, [limits] { return limits; },
+                       *acceptor, [own] { return own; },
                        // The simulator writes its own framing, broken on purpose at times.
                        [impl, port](ClientReply& reply, Request& req) {
                          return impl->handle(port, reply.raw(), req);

@@ -2,6 +2,7 @@
 // for streams the client abandoned, nothing lost at SIGTERM, at most a batch window at SIGKILL.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <mutex>
@@ -102,6 +103,13 @@ TEST(Ledger, EveryRequestThatReachedAnUpstreamHasOneRowWithItsExactUsage) {
     EXPECT_EQ(row["request_id"].get<std::string>().size(), 24u);
     EXPECT_GE(row["finished_ms"].get<std::int64_t>(), row["started_ms"].get<std::int64_t>());
   }
+  // The ledger is closed once at exit, and says so once.
+  const auto lines = stack.gateway_lines();
+  EXPECT_EQ(std::count_if(lines.begin(), lines.end(),
+                          [](const std::string& line) {
+                            return line.find("ledger_closed") != std::string::npos;
+                          }),
+            1);
 }
 
 TEST(Ledger, AStreamTheClientLeftIsStillMeteredWithTheUpstreamsExactUsage) {

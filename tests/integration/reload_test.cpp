@@ -1,10 +1,15 @@
 // Live reload: SIGHUP, a changed file (inotify) and POST /admin/reload swap the running
 // config; an invalid file changes nothing; endpoint state carries over by name; listener
 // changes wait for a restart; 200 reloads under load fail no request.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -138,6 +143,46 @@ TEST(Reload, TheAdminReloadNeedsPostAndTheToken) {
   HttpClient client(stack.port());
   EXPECT_EQ(client.post("/v1/chat/completions", chat("llama")).header("x-fulcrum-endpoint"),
             "cloud");
+}
+
+// A reload parses YAML and may read a 1.4 MB price catalog: it runs on the control thread,
+// never on a data-plane worker. Here the config file becomes a FIFO, so the reload the file
+// watcher starts blocks until the test writes it; an admin reload asked meanwhile waits its
+// turn on the control thread, and the only worker (which also runs the admin listener) serves.
+TEST(Reload, AnAdminReloadNeverStallsTheDataPlane) {
+  std::string yaml = config("cloud/m");
+  yaml.replace(yaml.find("threads: 2"), 10, "threads: 1");
+  Stack stack(kSims, yaml, kEnv);
+  std::string text;
+  {
+    std::ifstream in(stack.config_path());
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const std::string fifo = stack.config_path() + ".fifo";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  std::filesystem::rename(fifo, stack.config_path());
+  // The watcher's reload has the FIFO open (and waits for a writer) once this succeeds.
+  int writer = -1;
+  ASSERT_TRUE(eventually([&] {
+    writer = ::open(stack.config_path().c_str(), O_WRONLY | O_NONBLOCK);
+    return writer >= 0;
+  }));
+  std::thread admin([&] {
+    const Response done = stack.admin("POST", "/admin/reload");
+    EXPECT_EQ(done.status, 200u) << done.body;
+  });
+  ASSERT_TRUE(eventually([&] { return logged(stack, "config_reload_requested trigger=admin"); }));
+
+  HttpClient client(stack.port());
+  const Response res = client.post("/v1/chat/completions", chat("llama"));
+  EXPECT_EQ(res.status, 200u) << res.body;
+
+  // A plain file again for the admin reload that runs next, then the blocked one's text.
+  { std::ofstream(stack.config_path() + ".tmp") << text; }
+  std::filesystem::rename(stack.config_path() + ".tmp", stack.config_path());
+  ASSERT_EQ(::write(writer, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+  ::close(writer);
+  admin.join();
 }
 
 TEST(Reload, EndpointStateCarriesOverByName) {

@@ -339,6 +339,34 @@ TEST(Routing, PrewarmRequestsKeepAScaleToZeroEndpointWarmInsideTheirWindow) {
   EXPECT_EQ(stack.sim_stats()["scale0"]["cold_starts"], 1);  // only the first ping was cold
 }
 
+// Pings run side by side, each within its own short timeout: an endpoint that takes 30 s to
+// answer its keep-warm request holds up only its own, never another endpoint's.
+TEST(Routing, ASlowEndpointsPrewarmNeverDelaysAnothers) {
+  Stack stack(R"(endpoints:
+  slow: {listen: 127.0.0.1:0, ttft: 30s}
+  fast: {listen: 127.0.0.1:0}
+)",
+              R"(endpoints:
+  slow:
+    kind: serverless
+    base_url: http://${slow}/v1
+    pricing: {llama: {input: 0.05, output: 0.08}}
+    prewarm: [{cron: "* * * * *", for: 1h, every: 200ms, timeout: 1s}]
+  fast:
+    kind: serverless
+    base_url: http://${fast}/v1
+    pricing: {llama: {input: 0.05, output: 0.08}}
+    prewarm: [{cron: "* * * * *", for: 1h, every: 200ms}]
+models:
+  cheap: {targets: [slow/llama, fast/llama]}
+)");
+  ASSERT_TRUE(eventually([&] { return stack.sim_stats()["fast"]["requests"] >= 5; },
+                         std::chrono::seconds(5)));
+  // The slow one's pings are cut at their 1 s timeout and sent again, not queued forever.
+  EXPECT_TRUE(eventually([&] { return stack.sim_stats()["slow"]["requests"] >= 2; },
+                         std::chrono::seconds(5)));
+}
+
 TEST(Routing, TheClassifierSendsSimplePromptsToTheCheapTierAndHardOnesToTheStrongTier) {
   Stack stack(
       "endpoints: {small: {listen: 127.0.0.1:0}, medium: {listen: 127.0.0.1:0}, big: {listen: "

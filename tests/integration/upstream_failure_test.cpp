@@ -9,6 +9,7 @@
 
 #include "../support/eventually.hpp"
 #include "../support/http_client.hpp"
+#include "../support/sockets.hpp"
 #include "../support/stack.hpp"
 
 namespace fulcrum::testing {
@@ -210,6 +211,139 @@ TEST(UpstreamFailure, HttpsUpstreamWithAnUntrustedCertificateIsRefused) {
   }
   EXPECT_TRUE(logged_verification_failure);
   std::filesystem::remove_all(dir);
+}
+
+// The second request on a pooled connection is read, then reset by the upstream: the request
+// may have been billed, so it is an attempt like any other (counted, logged, in the ledger),
+// never a silent resend on a fresh connection.
+TEST(UpstreamFailure, AResetAfterTheRequestWasWrittenIsACountedAttemptNotASilentResend) {
+  const std::string sim = R"(endpoints:
+  gpu:   {listen: 127.0.0.1:0, reset_every: 2}
+  cloud: {listen: 127.0.0.1:0}
+)";
+  Stack stack(sim, gateway_with_gpu_timeouts("{first_byte: 5s}"));
+  HttpClient client(stack.port());
+  const Response first = client.post("/v1/chat/completions", kChat);
+  ASSERT_EQ(first.status, 200u) << first.body;
+  EXPECT_EQ(first.header("x-fulcrum-endpoint"), "gpu");
+  const Response second = client.post("/v1/chat/completions", kChat);
+  ASSERT_EQ(second.status, 200u) << second.body;
+  EXPECT_EQ(second.header("x-fulcrum-endpoint"), "cloud");
+  EXPECT_EQ(second.header("x-fulcrum-reason"), "fallback:reset");
+  EXPECT_EQ(stack.sim_stats()["gpu"]["requests"], 2);  // not sent a third time
+  stack.stop_gateway();
+  const auto rows = ledger_rows(stack.ledger_path());
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[1]["attempts"], 2);
+  EXPECT_EQ(rows[1]["endpoint"], "cloud");
+  int logged = 0;
+  for (const auto& line : stack.gateway_lines()) {
+    if (line.find("upstream_failed") != std::string::npos &&
+        line.find("endpoint=gpu") != std::string::npos) {
+      ++logged;
+    }
+  }
+  EXPECT_EQ(logged, 1);
+}
+
+// The upstream closes keep-alive connections idle for 200 ms (as uvicorn does after 5 s): the
+// gateway notices before writing, so the next request goes out once, on a fresh connection.
+TEST(UpstreamFailure, APooledConnectionTheServerClosedIsNeverWrittenInto) {
+  const std::string sim = R"(endpoints:
+  gpu:   {listen: 127.0.0.1:0, idle_close: 200ms}
+  cloud: {listen: 127.0.0.1:0}
+)";
+  Stack stack(sim, gateway_with_gpu_timeouts("{first_byte: 5s}"));
+  HttpClient client(stack.port());
+  ASSERT_EQ(client.post("/v1/chat/completions", kChat).status, 200u);
+  const pid_t gateway = stack.gateway().pid();
+  const std::uint16_t gpu = stack.sim_port("gpu");
+  // Closed by the sim: CLOSE_WAIT on the gateway's side, or already swept away.
+  ASSERT_TRUE(eventually([&] { return connections_to(gateway, gpu, "ESTABLISHED") == 0; }));
+  const Response res = client.post("/v1/chat/completions", kChat);
+  ASSERT_EQ(res.status, 200u) << res.body;
+  EXPECT_EQ(res.header("x-fulcrum-endpoint"), "gpu");
+  EXPECT_EQ(res.header("x-fulcrum-reason"), "cheapest");
+  EXPECT_EQ(stack.sim_stats()["gpu"]["requests"], 2);
+  EXPECT_FALSE(stack.metric("fulcrum_fallbacks_total", {{"from", "gpu"}}).has_value());
+}
+
+// Idle upstream connections end after upstream_idle_ttl, and at once when their server goes
+// away: nothing lingers in CLOSE_WAIT.
+TEST(UpstreamFailure, IdleUpstreamConnectionsCloseAfterTheirTtlAndWhenTheServerGoes) {
+  const std::string sim = R"(endpoints:
+  gpu:   {listen: 127.0.0.1:0}
+  cloud: {listen: 127.0.0.1:0}
+)";
+  Stack stack(sim,
+              "server: {listen: 127.0.0.1:0, admin_listen: 127.0.0.1:0, threads: 1, "
+              "upstream_idle_ttl: 1s}\n" +
+                  gateway_with_gpu_timeouts("{first_byte: 5s}"));
+  const pid_t gateway = stack.gateway().pid();
+  const std::uint16_t gpu = stack.sim_port("gpu");
+  HttpClient client(stack.port());
+  ASSERT_EQ(client.post("/v1/chat/completions", kChat).status, 200u);
+  EXPECT_EQ(connections_to(gateway, gpu), 1);  // pooled, idle
+  EXPECT_TRUE(eventually([&] { return connections_to(gateway, gpu) == 0; }));
+
+  // Another connection, then the server goes away: the FIN leaves it in CLOSE_WAIT until
+  // the sweep notices.
+  ASSERT_EQ(client.post("/v1/chat/completions", kChat).status, 200u);
+  ASSERT_EQ(connections_to(gateway, gpu), 1);
+  stack.sim().stop();
+  EXPECT_TRUE(eventually([&] { return connections_to(gateway, gpu) == 0; }));
+}
+
+// A reload that drops an endpoint frees its pool, and with it the pool's connections.
+TEST(UpstreamFailure, AReloadThatRemovesAnEndpointClosesItsConnections) {
+  const std::string sim = R"(endpoints:
+  gpu:   {listen: 127.0.0.1:0}
+  cloud: {listen: 127.0.0.1:0}
+)";
+  Stack stack(sim, gateway_with_gpu_timeouts("{first_byte: 5s}"));
+  const pid_t gateway = stack.gateway().pid();
+  const std::uint16_t gpu = stack.sim_port("gpu");
+  HttpClient client(stack.port());
+  ASSERT_EQ(client.post("/v1/chat/completions", kChat).status, 200u);
+  ASSERT_EQ(connections_to(gateway, gpu), 1);
+  stack.rewrite_config(R"(endpoints:
+  cloud:
+    kind: serverless
+    base_url: http://${cloud}/v1
+    pricing: {gpt-4o-mini: {input: 0.15, output: 0.60}}
+models:
+  llama-8b: {targets: [cloud/gpt-4o-mini]}
+)");
+  ASSERT_TRUE(eventually([&] {
+    return stack.metric("fulcrum_config_reloads_total", {{"result", "success"}}) == 1;
+  }));
+  EXPECT_TRUE(eventually([&] { return connections_to(gateway, gpu) == 0; }));
+  EXPECT_EQ(client.post("/v1/chat/completions", kChat).status, 200u);
+}
+
+// An event whose data is not JSON would make the openai SDK throw in the middle of an
+// otherwise complete answer: it is dropped, counted and logged once; the stream completes.
+TEST(UpstreamFailure, AMalformedEventIsDroppedAndTheStreamCompletes) {
+  const std::string sim = R"(endpoints:
+  gpu:   {listen: 127.0.0.1:0, malformed_after_chunks: 2}
+  cloud: {listen: 127.0.0.1:0}
+)";
+  Stack stack(sim, gateway_with_gpu_timeouts("{idle: 5s}"));
+  HttpClient client(stack.port());
+  const std::string body = whole_stream(client);
+  EXPECT_EQ(body.find("oops"), std::string::npos);
+  EXPECT_NE(body.find("data: [DONE]"), std::string::npos);
+  // Every other event is relayed: the role, the six words of max_tokens, the finish.
+  std::size_t events = 0;
+  for (std::size_t at = body.find("data: {"); at != std::string::npos;
+       at = body.find("data: {", at + 1)) {
+    EXPECT_TRUE(json::accept(body.substr(at + 6, body.find('\n', at) - at - 6)));
+    ++events;
+  }
+  EXPECT_GE(events, 7u);
+  EXPECT_EQ(stack.metric("fulcrum_upstream_malformed_events_total", {{"endpoint", "gpu"}}), 1);
+  EXPECT_EQ(stack.metric("fulcrum_requests_total", {{"endpoint", "gpu"}, {"outcome", "success"}}),
+            1);
 }
 
 }  // namespace

@@ -31,6 +31,7 @@ class Process {
       const std::regex& pattern, std::size_t count,
       std::chrono::milliseconds timeout = std::chrono::seconds(10));
   std::vector<std::string> lines() const;
+  pid_t pid() const { return pid_; }
   void signal(int number);
   // Waits for the process to exit on its own (then SIGTERM, as stop(), after `timeout`);
   // returns the wait status once its whole output has been read.

@@ -61,6 +61,7 @@ class Stack {
     return metric_value(metrics(), name, labels);
   }
   Process& gateway() { return *gateway_; }
+  Process& sim() { return *sim_; }
   // Everything the gateway printed (also after stop_gateway()).
   std::vector<std::string> gateway_lines() const {
     return gateway_ ? gateway_->lines() : final_lines_;

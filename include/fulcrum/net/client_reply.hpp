@@ -72,8 +72,8 @@ class ClientReply {
   bool keep_alive_;
   core::Duration timeout_;
   Progress progress_ = Progress::nothing;
-  bool broken_ = false;   // a write failed: the client is gone or the response is cut
-  std::string head_;      // a stream's head, until it is written
+  bool broken_ = false;  // a write failed: the client is gone or the response is cut
+  std::string head_;     // a stream's head, until it is written
   std::string request_id_;
 };
 

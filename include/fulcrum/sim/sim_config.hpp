@@ -42,6 +42,16 @@ struct SimEndpoint {
   int stall_after_chunks = -1;        // stop sending after K content chunks (never resume)
   int bad_chunk_after_chunks = -1;    // after K content chunks, a broken chunked-encoding frame
   bool reset_before_headers = false;  // read the request, then reset the connection
+  // Every K-th request (the K-th, 2K-th, ...) is read and then answered with a reset: on a
+  // keep-alive connection, the reset comes after the client wrote its request.
+  unsigned reset_every = 0;
+  unsigned fail_every = 0;  // every K-th request answers fail_every_status
+  unsigned fail_every_status = 503;
+  unsigned stall_every = 0;         // every K-th stream stops after two content chunks
+  int malformed_after_chunks = -1;  // after K content chunks, one event whose data is not JSON
+  // Keep-alive connections idle this long are closed by the sim (0: kept 10 minutes), as
+  // uvicorn (vLLM) closes its idle connections after 5 s.
+  core::Duration idle_close{0};
 };
 
 struct SimConfig {

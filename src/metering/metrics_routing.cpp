@@ -67,8 +67,8 @@ Metrics::RoutingFamilies::RoutingFamilies(prometheus::Registry& registry)
       retry_budget_exhausted(
           prometheus::BuildCounter()
               .Name("fulcrum_retry_budget_exhausted_total")
-              .Help("Retries or fallbacks refused because retries in flight reached 20% of "
-                    "requests in flight (at least 3).")
+              .Help("Retries or moves to another target refused because the retry budget's "
+                    "window had no room (retries within ratio x requests, or the floor).")
               .Register(registry)
               .Add({})) {}
 

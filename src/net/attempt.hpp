@@ -106,6 +106,7 @@ class Attempt {
   awaitable<AttemptResult> pass_client_error(UpstreamConnection& connection, Parser& parser);
   awaitable<AttemptResult> relay_whole(UpstreamConnection& connection, Parser& parser);
   // relay_stream.cpp
+  class StreamRelay;
   awaitable<AttemptResult> relay_stream(UpstreamConnection& connection, Parser& parser);
 
   Runtime& runtime_;

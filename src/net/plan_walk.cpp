@@ -16,20 +16,6 @@ double seconds_between(TimePoint from, TimePoint to) {
   return std::chrono::duration<double>(to - from).count();
 }
 
-// "endpoint: what went wrong; ..." for the client's error when nothing serves it.
-class Tried {
- public:
-  void note(std::string_view endpoint, std::string_view what) {
-    if (!text_.empty()) text_ += "; ";
-    text_.append(endpoint).append(": ").append(what);
-  }
-  std::string parenthesised() const { return text_.empty() ? "." : " (" + text_ + ")."; }
-  const std::string& text() const { return text_; }
-
- private:
-  std::string text_;
-};
-
 awaitable<void> pause(asio::io_context& io, core::Duration duration) {
   asio::steady_timer timer(io, duration);
   error_code ec;
@@ -51,105 +37,119 @@ bool another_target(const router::Plan& plan, std::size_t index, const router::L
 }  // namespace
 
 awaitable<void> ProxyRequest::walk() {
-  router::LiveState& live = *snapshot_->live;
-  live.retry_budget().count_request(started_);
-  const router::RetryPolicy policy(config_.routes[plan_.route].retries);
-  Tried tried;
-  // The attempt before the one about to start, and how the walk moved on from it.
-  const router::Candidate* previous = nullptr;
-  AttemptResult last;
-  bool spilling = false;
-  unsigned moves = 0;
-  bool stopped = false;
-  for (std::size_t i = 0; i < plan_.attempts.size() && !stopped; ++i) {
-    const router::Candidate& candidate = plan_.attempts[i];
-    const config::Endpoint& endpoint = config_.endpoints[candidate.endpoint];
-    router::EndpointState& state = live.endpoint(candidate.endpoint);
-    // The router saw a free slot; another thread may have taken it since.
-    const auto slot = router::EndpointSlot::try_take(state, candidate.admit_limit);
-    if (!slot) {
-      tried.note(endpoint.name, "at capacity");
-      if (!spilled_from_) {
-        spilled_from_ = candidate.endpoint;
-        spill_reason_ = "capacity";
-      }
-      reason_ = classifier_prefix_ + "spill:capacity";
-      continue;
-    }
-    for (unsigned retry = 0;; ++retry) {
-      if (!state.breaker.try_acquire(core::Clock::now())) {
-        tried.note(endpoint.name, "circuit open");
-        break;
-      }
-      // Why this attempt: set when it starts, so a breaker that opened between retries
-      // turns "retry:503" into the "fallback:503" that actually happened.
-      if (previous == &candidate) {
-        reason_ = classifier_prefix_ + "retry:" + std::string(last.failure.label());
-      } else if (previous != nullptr && spilling) {
-        reason_ = classifier_prefix_ + "spill:429";
-      } else if (previous != nullptr) {
-        reason_ = classifier_prefix_ + "fallback:" + std::string(last.failure.label());
-        runtime_.metrics().fallback(config_.endpoints[previous->endpoint].name, endpoint.name,
-                                    last.metric_reason);
-      }
-      if (candidate.cold && retry == 0) {
-        runtime_.metrics().cold_start(*snapshot_->meters, candidate.endpoint);
-      }
-      last = co_await try_candidate(candidate);
-      if (last.answered) {
-        if (!last.client_alive) reply_.close_after();
-        co_return;
-      }
-      previous = &candidate;
-      tried.note(endpoint.name, last.detail);
-      spdlog::warn("upstream_failed request_id={} endpoint={} reason={} detail=\"{}\"", id_.view(),
-                   endpoint.name, last.metric_reason, last.detail);
-
-      const TimePoint now = core::Clock::now();
-      const router::RetryState where{
-          .retries_on_target = retry,
-          .moves = moves,
-          .spill_on_429 = endpoint.spill_on_429,
-          .target_open = state.breaker.state(now) == router::CircuitBreaker::State::open,
-          .another_target = another_target(plan_, i, live, now)};
-      const RetryDecision decision =
-          policy.next(last.failure, where, live.retry_budget(), now, worker_.random());
-      if (decision.action == RetryDecision::Action::retry_same) {
-        co_await pause(worker_.io, decision.after);
-        continue;
-      }
-      spilling = decision.spill;
-      if (decision.spill) {
-        // Provisioned and full: a spill, not a failure of the endpoint.
-        spilled_from_ = spilled_from_.value_or(candidate.endpoint);
-        if (spill_reason_.empty() || spilled_from_ == candidate.endpoint) spill_reason_ = "429";
-      } else if (decision.action == RetryDecision::Action::next_target) {
-        ++moves;
-      }
-      if (decision.budget_refused) {
-        runtime_.metrics().retry_budget_exhausted();
-        tried.note(config_.endpoints[plan_.attempts[i + 1].endpoint].name,
-                   "not tried: retry budget exhausted");
-      }
-      stopped = decision.action == RetryDecision::Action::stop;
-      break;
-    }
+  snapshot_->live->retry_budget().count_request(started_);
+  Walk walk;
+  for (std::size_t i = 0; i < plan_.attempts.size() && !walk.stopped; ++i) {
+    if (co_await attempts_on(i, walk)) co_return;
   }
-
   const std::string& model = alias_->name;
   // Named, not a temporary in the co_await: GCC 12 destroys such temporaries twice.
   Refusal refusal;
-  if (previous == nullptr) {
+  if (walk.previous == nullptr) {
     outcome_ = Outcome::upstream_error;
-    refusal.error = api::ApiError::service_unavailable(
-        "No endpoint for model '" + model + "' can take the request now" + tried.parenthesised());
+    refusal.error = api::ApiError::service_unavailable("No endpoint for model '" + model +
+                                                       "' can take the request now" +
+                                                       walk.tried.parenthesised());
   } else {
-    outcome_ = last.failure.kind == router::AttemptFailure::Kind::timeout ? Outcome::timeout
-                                                                          : Outcome::upstream_error;
+    outcome_ = walk.last.failure.kind == router::AttemptFailure::Kind::timeout
+                   ? Outcome::timeout
+                   : Outcome::upstream_error;
     refusal.error = api::ApiError::bad_gateway("All targets for model '" + model +
-                                               "' failed: " + tried.text() + ".");
+                                               "' failed: " + walk.tried.text() + ".");
   }
   co_await refuse(refusal);
+}
+
+// The attempts on candidate `index`: a capacity slot and a closed circuit first, then tries
+// until one answers (true) or RetryPolicy moves on or stops.
+awaitable<bool> ProxyRequest::attempts_on(std::size_t index, Walk& walk) {
+  const router::Candidate& candidate = plan_.attempts[index];
+  const config::Endpoint& endpoint = config_.endpoints[candidate.endpoint];
+  router::EndpointState& state = snapshot_->live->endpoint(candidate.endpoint);
+  // The router saw a free slot; another thread may have taken it since.
+  const auto slot = router::EndpointSlot::try_take(state, candidate.admit_limit);
+  if (!slot) {
+    walk.tried.note(endpoint.name, "at capacity");
+    if (!spilled_from_) {
+      spilled_from_ = candidate.endpoint;
+      spill_reason_ = "capacity";
+    }
+    reason_ = classifier_prefix_ + "spill:capacity";
+    co_return false;
+  }
+  for (unsigned retry = 0;; ++retry) {
+    if (!state.breaker.try_acquire(core::Clock::now())) {
+      walk.tried.note(endpoint.name, "circuit open");
+      co_return false;
+    }
+    explain_attempt(candidate, walk);
+    if (candidate.cold && retry == 0) {
+      runtime_.metrics().cold_start(*snapshot_->meters, candidate.endpoint);
+    }
+    walk.last = co_await try_candidate(candidate);
+    if (walk.last.answered) {
+      if (!walk.last.client_alive) reply_.close_after();
+      co_return true;
+    }
+    walk.previous = &candidate;
+    walk.tried.note(endpoint.name, walk.last.detail);
+    spdlog::warn("upstream_failed request_id={} endpoint={} reason={} detail=\"{}\"", id_.view(),
+                 endpoint.name, walk.last.metric_reason, walk.last.detail);
+    const RetryDecision decision = decide(index, retry, walk);
+    if (decision.action != RetryDecision::Action::retry_same) co_return false;
+    co_await pause(worker_.io, decision.after);
+  }
+}
+
+// Why the attempt about to start happens, set when it starts: a breaker that opened between
+// retries turns the planned "retry:503" into the "fallback:503" that actually happened.
+void ProxyRequest::explain_attempt(const router::Candidate& candidate, const Walk& walk) {
+  if (walk.previous == nullptr) return;  // the plan's own reason, or a capacity spill
+  const std::string label(walk.last.failure.label());
+  if (walk.previous == &candidate) {
+    reason_ = classifier_prefix_ + "retry:" + label;
+  } else if (walk.spilling) {
+    reason_ = classifier_prefix_ + "spill:429";
+  } else {
+    reason_ = classifier_prefix_ + "fallback:" + label;
+    runtime_.metrics().fallback(config_.endpoints[walk.previous->endpoint].name,
+                                config_.endpoints[candidate.endpoint].name,
+                                walk.last.metric_reason);
+  }
+}
+
+// RetryPolicy's decision after candidate `index` failed, and what it means for the walk.
+RetryDecision ProxyRequest::decide(std::size_t index, unsigned retry, Walk& walk) {
+  const router::Candidate& candidate = plan_.attempts[index];
+  const config::Endpoint& endpoint = config_.endpoints[candidate.endpoint];
+  router::LiveState& live = *snapshot_->live;
+  const TimePoint now = core::Clock::now();
+  const router::RetryState where{
+      .retries_on_target = retry,
+      .moves = walk.moves,
+      .spill_on_429 = endpoint.spill_on_429,
+      .target_open = live.endpoint(candidate.endpoint).breaker.state(now) ==
+                     router::CircuitBreaker::State::open,
+      .another_target = another_target(plan_, index, live, now)};
+  const router::RetryPolicy policy(config_.routes[plan_.route].retries);
+  const RetryDecision decision =
+      policy.next(walk.last.failure, where, live.retry_budget(), now, worker_.random());
+  if (decision.action == RetryDecision::Action::retry_same) return decision;
+  walk.spilling = decision.spill;
+  if (decision.spill) {
+    // Provisioned and full: a spill, not a failure of the endpoint.
+    spilled_from_ = spilled_from_.value_or(candidate.endpoint);
+    if (spill_reason_.empty() || spilled_from_ == candidate.endpoint) spill_reason_ = "429";
+  } else if (decision.action == RetryDecision::Action::next_target) {
+    ++walk.moves;
+  }
+  if (decision.budget_refused) {
+    runtime_.metrics().retry_budget_exhausted();
+    walk.tried.note(config_.endpoints[plan_.attempts[index + 1].endpoint].name,
+                    "not tried: retry budget exhausted");
+  }
+  walk.stopped = decision.action == RetryDecision::Action::stop;
+  return decision;
 }
 
 awaitable<AttemptResult> ProxyRequest::try_candidate(const router::Candidate& candidate) {

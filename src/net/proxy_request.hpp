@@ -61,7 +61,32 @@ class ProxyRequest final : public AnswerListener {
   void on_abandoned(std::unique_ptr<UpstreamConnection> connection, TimePoint attempt_started,
                     TimePoint deadline) override;
   // plan_walk.cpp
+  // Where the walk along the plan stands between attempts.
+  struct Walk {
+    // "endpoint: what went wrong; ..." for the client's error when nothing serves it.
+    class Tried {
+     public:
+      void note(std::string_view endpoint, std::string_view what) {
+        if (!text_.empty()) text_ += "; ";
+        text_.append(endpoint).append(": ").append(what);
+      }
+      std::string parenthesised() const { return text_.empty() ? "." : " (" + text_ + ")."; }
+      const std::string& text() const { return text_; }
+
+     private:
+      std::string text_;
+    };
+    Tried tried;
+    const router::Candidate* previous = nullptr;  // the last attempt's target
+    AttemptResult last;                           // and how it ended
+    bool spilling = false;  // the walk moved on because a provisioned endpoint was full
+    unsigned moves = 0;     // moves to another target after a failure (spills aside)
+    bool stopped = false;
+  };
   awaitable<void> walk();
+  awaitable<bool> attempts_on(std::size_t index, Walk& walk);
+  void explain_attempt(const router::Candidate& candidate, const Walk& walk);
+  router::RetryDecision decide(std::size_t index, unsigned retry, Walk& walk);
   awaitable<AttemptResult> try_candidate(const router::Candidate& candidate);
   void learn(const router::Candidate& candidate, TimePoint attempt_started,
              const AttemptResult& result);

@@ -27,26 +27,57 @@ bool has_empty_choices(std::string_view json_text) {
   return choices != document.end() && choices->is_array() && choices->empty();
 }
 
-// What one stream's relay keeps between upstream reads.
-class StreamRelay {
- public:
-  StreamRelay(const api::ParsedRequest& request, std::string_view endpoint,
-              std::string_view request_id)
-      : request_(request), endpoint_(endpoint), request_id_(request_id) {}
+}  // namespace
 
-  // Scans one read's bytes into whole events, appending those to relay to out().
-  void feed(std::string_view bytes) {
-    out_.clear();
-    scanner_.feed(bytes, [this](std::string_view event) { on_event(event); });
+// One stream's relay: what it keeps between upstream reads, and its three endings (complete
+// or cut in-band; failed before the first byte, so another target may serve; the client left).
+class Attempt::StreamRelay {
+ public:
+  StreamRelay(Attempt& attempt, UpstreamConnection& connection, Parser& parser)
+      : a_(attempt), connection_(connection), parser_(parser) {}
+
+  awaitable<AttemptResult> run() {
+    for (;;) {
+      // A drain ends what still streams at its deadline.
+      co_await read_events(std::min(a_.deadline_, a_.worker_.drain_deadline));
+      if (parser_.is_done() && !upstream_ec_) {
+        out_.append(scanner_.remainder());  // the last events go out with the terminator
+        break;
+      }
+      if (!out_.empty()) {
+        if (a_.reply_.progress() == ClientReply::Progress::nothing) a_.reply_.begin_stream(head());
+        const bool delivered = co_await a_.reply_.write(out_);
+        if (!answer_.first_byte) answer_.first_byte = core::Clock::now();
+        if (!delivered) co_return co_await client_left();
+      }
+      if (upstream_ec_) break;
+    }
+    count_malformed();
+    if (upstream_ec_ && a_.reply_.progress() == ClientReply::Progress::nothing) {
+      // Nothing reached the client yet, so another target may still serve it.
+      connection_.tcp().close();
+      const bool timed_out = upstream_ec_ == beast::error::timeout;
+      co_return AttemptResult::failed(
+          timed_out ? Kind::timeout : Kind::reset, timed_out ? "first_byte_timeout" : "reset",
+          "stream failed before its first event (" + upstream_ec_.message() + ")");
+    }
+    co_return co_await end();
   }
-  void flush_remainder() { out_.append(scanner_.remainder()); }
-  const std::string& out() const { return out_; }
-  std::string& out() { return out_; }
-  bool saw_done() const { return saw_done_; }
-  std::size_t malformed() const { return malformed_; }
-  Answer& answer() { return answer_; }
 
  private:
+  // One upstream read, its complete events scanned into out_.
+  awaitable<void> read_events(TimePoint deadline) {
+    parser_.get().body().data = buffer_.data();
+    parser_.get().body().size = buffer_.size();
+    connection_.tcp().expires_after(bounded(a_.timeouts_.idle, deadline));
+    co_await http::async_read_some(connection_, connection_.buffer, parser_,
+                                   as_result(upstream_ec_));
+    if (upstream_ec_ == http::error::need_buffer) upstream_ec_ = {};
+    out_.clear();
+    scanner_.feed({buffer_.data(), buffer_.size() - parser_.get().body().size},
+                  [this](std::string_view event) { on_event(event); });
+  }
+
   void on_event(std::string_view event) {
     data_.clear();
     if (!api::sse_data(event, data_)) {
@@ -59,23 +90,94 @@ class StreamRelay {
       // Relayed, it would make the client's SDK throw in the middle of an otherwise complete
       // answer: dropped, counted, logged once per request.
       if (malformed_++ == 0) {
-        spdlog::warn("upstream_malformed_event request_id={} endpoint={} bytes={}", request_id_,
-                     endpoint_, data_.size());
+        spdlog::warn("upstream_malformed_event request_id={} endpoint={} bytes={}",
+                     a_.labels_.request_id, a_.endpoint_.name, data_.size());
       }
       return;
     } else if (api::may_carry_usage(data_)) {
       if (auto usage = api::usage_in_document(data_)) answer_.usage = usage;
       // We asked for the usage-only final chunk; a client that did not ask never sees it.
-      if (!request_.client_wants_usage && has_empty_choices(data_)) return;
+      if (!a_.request_.client_wants_usage && has_empty_choices(data_)) return;
     } else {
       answer_.generated_chars += api::generated_chars(event);
     }
     out_.append(event);
   }
 
-  const api::ParsedRequest& request_;
-  std::string_view endpoint_;
-  std::string_view request_id_;
+  std::string head() const {
+    const ClientReply& reply = a_.reply_;
+    return response_head(200, reply.version(), reply.keep_alive() && reply.chunked(),
+                         {{"Content-Type", "text/event-stream"},
+                          {"Cache-Control", "no-cache"},
+                          {"x-fulcrum-request-id", a_.labels_.request_id},
+                          {"x-fulcrum-endpoint", a_.endpoint_.name},
+                          {"x-fulcrum-route", a_.labels_.route},
+                          {"x-fulcrum-reason", a_.labels_.reason}},
+                         reply.chunked() ? Framing::chunked() : Framing::until_close());
+  }
+
+  void count_malformed() {
+    if (malformed_ == 0) return;
+    a_.runtime_.metrics().malformed_events(*a_.snapshot_.meters, a_.target_.endpoint, malformed_);
+    malformed_ = 0;
+  }
+
+  // The client left, but the tokens are spent: the upstream is read on (not relayed) until its
+  // usage arrives, within usage_drain_timeout, so the ledger gets the real usage.
+  awaitable<AttemptResult> client_left() {
+    const TimePoint drain_deadline =
+        std::min(a_.deadline_, core::Clock::now() + a_.snapshot_.config.server.usage_drain_timeout);
+    while (!answer_.usage && !parser_.is_done() && !upstream_ec_ &&
+           core::Clock::now() < drain_deadline) {
+      co_await read_events(drain_deadline);
+    }
+    count_malformed();
+    connection_.tcp().close();
+    answer_.status = 200;
+    answer_.outcome = Outcome::client_closed;
+    a_.listener_.on_answer(answer_);
+    co_return AttemptResult::answered_with(false);
+  }
+
+  // The stream's end: complete, or cut after its first byte, which is said in-band with an
+  // error event and no [DONE] so no client mistakes the truncated stream for a complete one.
+  awaitable<AttemptResult> end() {
+    answer_.status = 200;
+    if (upstream_ec_) {
+      connection_.tcp().close();
+      const bool timed_out = upstream_ec_ == beast::error::timeout;
+      const bool drained = timed_out && core::Clock::now() >= a_.worker_.drain_deadline;
+      answer_.outcome = timed_out ? Outcome::timeout : Outcome::upstream_error;
+      const auto error =
+          drained ? api::ApiError::service_unavailable(
+                        "Fulcrum is shutting down and its drain timeout has passed: the stream "
+                        "was ended before completion. Retry the request.")
+          : timed_out ? api::ApiError::gateway_timeout(
+                            "The upstream stream stalled beyond the idle timeout.")
+                      : api::ApiError::bad_gateway("The upstream stream was cut.");
+      if (drained) spdlog::warn("stream_ended_by_drain request_id={}", a_.labels_.request_id);
+      out_ = "data: " + error.to_json() + "\n\n";
+    } else {
+      answer_.outcome = Outcome::success;
+      ++connection_.exchanges;
+      if (!parser_.keep_alive()) connection_.tcp().close();
+      if (!saw_done_) spdlog::warn("stream_without_done request_id={}", a_.labels_.request_id);
+    }
+    // The final events and the terminator leave in one write, after metering.
+    ClientReply& reply = a_.reply_;
+    if (reply.progress() == ClientReply::Progress::nothing) reply.begin_stream(head());
+    if (!answer_.first_byte) answer_.first_byte = core::Clock::now();
+    a_.listener_.on_answer(answer_);
+    const bool delivered = co_await reply.end(out_);
+    co_return AttemptResult::answered_with(delivered && !upstream_ec_ && reply.chunked() &&
+                                           reply.keep_alive());
+  }
+
+  Attempt& a_;
+  UpstreamConnection& connection_;
+  Parser& parser_;
+  std::array<char, kReadChunk> buffer_;
+  error_code upstream_ec_;
   api::SseScanner scanner_;
   std::string out_;   // the events of one upstream read, relayed as one chunk
   std::string data_;  // scratch for an event's data payload
@@ -84,106 +186,9 @@ class StreamRelay {
   Answer answer_;
 };
 
-}  // namespace
-
 awaitable<AttemptResult> Attempt::relay_stream(UpstreamConnection& connection, Parser& parser) {
-  StreamRelay relay(request_, endpoint_.name, labels_.request_id);
-  std::array<char, kReadChunk> buffer;
-  error_code upstream_ec;
-  // One upstream read, scanned. A drain ends what still streams at its deadline.
-  const auto read_events = [&](TimePoint deadline) -> awaitable<void> {
-    parser.get().body().data = buffer.data();
-    parser.get().body().size = buffer.size();
-    connection.tcp().expires_after(bounded(timeouts_.idle, deadline));
-    co_await http::async_read_some(connection, connection.buffer, parser, as_result(upstream_ec));
-    if (upstream_ec == http::error::need_buffer) upstream_ec = {};
-    relay.feed({buffer.data(), buffer.size() - parser.get().body().size});
-  };
-  const auto head = [&] {
-    return response_head(200, reply_.version(), reply_.keep_alive() && reply_.chunked(),
-                         {{"Content-Type", "text/event-stream"},
-                          {"Cache-Control", "no-cache"},
-                          {"x-fulcrum-request-id", labels_.request_id},
-                          {"x-fulcrum-endpoint", endpoint_.name},
-                          {"x-fulcrum-route", labels_.route},
-                          {"x-fulcrum-reason", labels_.reason}},
-                         reply_.chunked() ? Framing::chunked() : Framing::until_close());
-  };
-
-  bool client_alive = true;
-  for (;;) {
-    co_await read_events(std::min(deadline_, worker_.drain_deadline));
-    if (parser.is_done() && !upstream_ec) {
-      relay.flush_remainder();  // the last events go out with the terminator
-      break;
-    }
-    if (!relay.out().empty()) {
-      if (reply_.progress() == ClientReply::Progress::nothing) reply_.begin_stream(head());
-      client_alive = co_await reply_.write(relay.out());
-      if (!relay.answer().first_byte) relay.answer().first_byte = core::Clock::now();
-      if (!client_alive) break;
-    }
-    if (upstream_ec) break;
-  }
-  if (relay.malformed() > 0) {
-    runtime_.metrics().malformed_events(*snapshot_.meters, target_.endpoint, relay.malformed());
-  }
-
-  Answer& answer = relay.answer();
-  if (!client_alive) {
-    // The client left, but the tokens are spent: keep reading (not relaying) until the
-    // usage chunk arrives, within usage_drain_timeout, so the ledger gets the real usage.
-    const TimePoint drain_deadline =
-        std::min(deadline_, core::Clock::now() + snapshot_.config.server.usage_drain_timeout);
-    while (!answer.usage && !parser.is_done() && !upstream_ec &&
-           core::Clock::now() < drain_deadline) {
-      co_await read_events(drain_deadline);
-    }
-    connection.tcp().close();
-    answer.status = 200;
-    answer.outcome = Outcome::client_closed;
-    listener_.on_answer(answer);
-    co_return AttemptResult::answered_with(false);
-  }
-  if (upstream_ec && reply_.progress() == ClientReply::Progress::nothing) {
-    // Nothing reached the client yet, so another target may still serve it.
-    connection.tcp().close();
-    const bool timed_out = upstream_ec == beast::error::timeout;
-    co_return AttemptResult::failed(
-        timed_out ? Kind::timeout : Kind::reset, timed_out ? "first_byte_timeout" : "reset",
-        "stream failed before its first event (" + upstream_ec.message() + ")");
-  }
-
-  answer.status = 200;
-  if (upstream_ec) {
-    // Cut after the first byte: say so in-band, and end without [DONE] so no client mistakes
-    // the truncated stream for a complete one.
-    connection.tcp().close();
-    const bool timed_out = upstream_ec == beast::error::timeout;
-    const bool drained = timed_out && core::Clock::now() >= worker_.drain_deadline;
-    answer.outcome = timed_out ? Outcome::timeout : Outcome::upstream_error;
-    const auto error =
-        drained ? api::ApiError::service_unavailable(
-                      "Fulcrum is shutting down and its drain timeout has passed: the stream "
-                      "was ended before completion. Retry the request.")
-        : timed_out
-            ? api::ApiError::gateway_timeout("The upstream stream stalled beyond the idle timeout.")
-            : api::ApiError::bad_gateway("The upstream stream was cut.");
-    if (drained) spdlog::warn("stream_ended_by_drain request_id={}", labels_.request_id);
-    relay.out() = "data: " + error.to_json() + "\n\n";
-  } else {
-    answer.outcome = Outcome::success;
-    ++connection.exchanges;
-    if (!parser.keep_alive()) connection.tcp().close();
-    if (!relay.saw_done()) spdlog::warn("stream_without_done request_id={}", labels_.request_id);
-  }
-  // The final events and the terminator leave in one write, after metering.
-  if (reply_.progress() == ClientReply::Progress::nothing) reply_.begin_stream(head());
-  if (!answer.first_byte) answer.first_byte = core::Clock::now();
-  listener_.on_answer(answer);
-  const bool delivered = co_await reply_.end(relay.out());
-  co_return AttemptResult::answered_with(delivered && !upstream_ec && reply_.chunked() &&
-                                         reply_.keep_alive());
+  StreamRelay relay(*this, connection, parser);
+  co_return co_await relay.run();
 }
 
 }  // namespace fulcrum::net

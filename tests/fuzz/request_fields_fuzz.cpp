@@ -46,7 +46,8 @@ class Bytes {
     return w;
   }
   std::string text(std::size_t max) {
-    const std::size_t n = std::min<std::size_t>(byte() % (max + 1), size_ - std::min(at_, size_));
+    const std::size_t wanted = byte() % (max + 1);  // first: it moves at_
+    const std::size_t n = std::min<std::size_t>(wanted, size_ - std::min(at_, size_));
     std::string s(reinterpret_cast<const char*>(data_ + at_), n);
     at_ += n;
     return s;

@@ -9,9 +9,9 @@
 #include <fstream>
 #include <iostream>
 #include <map>
-#include <sstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -111,10 +111,15 @@ void one_request(std::uint16_t port, int i, Tally& tally) try {
   const bool with_key = i % 2 == 0;
   Response res;
   switch (i % 10) {
-    case 0: case 1: case 2: case 3:
-      res = client.post("/v1/chat/completions", chat(i, false), with_key ? keyed : std::map<std::string, std::string>{});
+    case 0:
+    case 1:
+    case 2:
+    case 3:
+      res = client.post("/v1/chat/completions", chat(i, false),
+                        with_key ? keyed : std::map<std::string, std::string>{});
       break;
-    case 4: case 5: {
+    case 4:
+    case 5: {
       res = client.start("/v1/chat/completions", chat(i, true));
       if (res.status != 200) break;
       std::string body;
@@ -205,14 +210,17 @@ TEST(Soak, AMinuteOfFaultsAndReloadsLeavesNothingBehind) {
   EXPECT_GT(tally.sent, 60 * 200 * 8 / 10) << "the load generator fell behind";
 
   // Nothing held: budget money, capacity slots, upstream sockets.
-  EXPECT_TRUE(eventually([&] { return stack.metric("fulcrum_budget_reserved_usd", {{"budget", "all"}}) == 0; }));
+  EXPECT_TRUE(eventually([&] {
+    return stack.metric("fulcrum_budget_reserved_usd", {{"budget", "all"}}) == 0;
+  }));
   EXPECT_TRUE(eventually([&] {
     const json endpoints = json::parse(stack.admin("GET", "/admin/endpoints").body);
     return endpoints["gpu"]["in_flight"] == 0 && endpoints["cloud"]["in_flight"] == 0;
   }));
   for (const char* sim : {"gpu", "cloud"}) {
-    EXPECT_TRUE(eventually([&] { return connections_to(pid, stack.sim_port(sim), "CLOSE_WAIT") == 0; }))
-        << sim;
+    EXPECT_TRUE(eventually([&] {
+      return connections_to(pid, stack.sim_port(sim), "CLOSE_WAIT") == 0;
+    })) << sim;
     // Idle past upstream_idle_ttl: every pooled connection is closed too.
     EXPECT_TRUE(eventually([&] { return connections_to(pid, stack.sim_port(sim)) == 0; })) << sim;
   }

@@ -9,9 +9,9 @@ namespace fulcrum::testing {
 namespace {
 
 const char* state_name(int code) {
-  static const char* const kNames[] = {"",          "ESTABLISHED", "SYN_SENT",   "SYN_RECV",
-                                       "FIN_WAIT1", "FIN_WAIT2",   "TIME_WAIT",  "CLOSE",
-                                       "CLOSE_WAIT", "LAST_ACK",   "LISTEN",     "CLOSING"};
+  static const char* const kNames[] = {"",           "ESTABLISHED", "SYN_SENT",  "SYN_RECV",
+                                       "FIN_WAIT1",  "FIN_WAIT2",   "TIME_WAIT", "CLOSE",
+                                       "CLOSE_WAIT", "LAST_ACK",    "LISTEN",    "CLOSING"};
   return code > 0 && code < 12 ? kNames[code] : "UNKNOWN";
 }
 

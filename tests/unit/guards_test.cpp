@@ -45,8 +45,8 @@ config::Config load() {
 
 // Runs `hold` (which takes something and keeps it in its scope) in each of the four ways a
 // scope ends, checking `held()` inside and `released()` after each.
-void every_exit(const std::function<std::function<void()>()>& take, const std::function<bool()>& held,
-                const std::function<bool()>& released) {
+void every_exit(const std::function<std::function<void()>()>& take,
+                const std::function<bool()>& held, const std::function<bool()>& released) {
   // 1. The scope ends normally.
   {
     const auto guard = take();

@@ -63,7 +63,7 @@ class RetryPolicy {
  private:
   bool may_retry_same(const AttemptFailure& failure, const RetryState& state) const;
 
-  const config::RetryPolicy& policy_;
+  config::RetryPolicy policy_;  // a copy: a few numbers
 };
 
 }  // namespace fulcrum::router

@@ -70,9 +70,9 @@ bool present(const nlohmann::json& body, const char* key) {
 
 }  // namespace
 
-router::PromptFeatures prompt_features(const ParsedRequest& request,
-                                       const std::vector<std::string>& keywords) {
-  router::PromptFeatures features;
+core::PromptFeatures prompt_features(const ParsedRequest& request,
+                                     const std::vector<std::string>& keywords) {
+  core::PromptFeatures features;
   features.stream = request.stream;
   const nlohmann::json& body = request.body;
   TextScan scan(keywords);

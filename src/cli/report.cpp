@@ -5,7 +5,7 @@
 #include "fulcrum/config/loader.hpp"
 #include "fulcrum/core/when.hpp"
 #include "fulcrum/metering/breakeven.hpp"
-#include "report_render.hpp"
+#include "fulcrum/report/render.hpp"
 
 namespace fulcrum::cli {
 namespace {
@@ -67,9 +67,9 @@ int report(const std::vector<std::string>& args) {
   (*ledger)->for_each_usage(since_ms, until_ms,
                             [&book](const metering::UsageRecord& r) { book.add(r); });
   const metering::Report result = book.analyse();
-  const std::string text = format == "json"   ? metering::report_json(result) + "\n"
-                           : format == "html" ? report_html(result)
-                                              : report_text(result);
+  const std::string text = format == "json"   ? report::report_json(result) + "\n"
+                           : format == "html" ? report::report_html(result)
+                                              : report::report_text(result);
   if (out_path.empty()) {
     std::cout << text;
     return std::cout ? 0 : 1;

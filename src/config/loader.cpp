@@ -13,15 +13,6 @@
 
 namespace fulcrum::config {
 
-const char* to_string(EndpointKind kind) {
-  return kind == EndpointKind::provisioned ? "provisioned" : "serverless";
-}
-
-const ModelAlias* Config::find_alias(std::string_view name) const {
-  const auto it = alias_index_.find(std::string(name));
-  return it == alias_index_.end() ? nullptr : &models[it->second];
-}
-
 namespace {
 
 bool is_endpoint_name(std::string_view name) {

@@ -6,36 +6,6 @@
 
 namespace fulcrum::config {
 
-const char* to_string(Strategy strategy) {
-  switch (strategy) {
-    case Strategy::cheapest_meeting_slo:
-      return "cheapest_meeting_slo";
-    case Strategy::lowest_latency:
-      return "lowest_latency";
-    case Strategy::weighted:
-      return "weighted";
-    case Strategy::ordered:
-      return "ordered";
-  }
-  return "unknown";
-}
-
-Timeouts Timeouts::with(const TimeoutOverrides& overrides) const {
-  Timeouts out = *this;
-  if (overrides.connect) out.connect = *overrides.connect;
-  if (overrides.first_byte) out.first_byte = *overrides.first_byte;
-  if (overrides.idle) out.idle = *overrides.idle;
-  if (overrides.total) out.total = *overrides.total;
-  return out;
-}
-
-std::optional<std::size_t> Config::find_slo_class(std::string_view name) const {
-  for (std::size_t i = 0; i < slo_classes.size(); ++i) {
-    if (slo_classes[i].name == name) return i;
-  }
-  return std::nullopt;
-}
-
 std::vector<YAML::Node> list_of(const YAML::Node& node) {
   std::vector<YAML::Node> items;
   if (node.IsSequence()) {

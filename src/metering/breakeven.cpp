@@ -54,7 +54,7 @@ void TrafficBook::add(const UsageRecord& record) {
   AliasTraffic& traffic = traffic_[static_cast<std::size_t>(alias - config_.models.data())];
   Hour& hour =
       traffic.hours[static_cast<std::size_t>((record.started_ms - since_ms_) / kMillisPerHour)];
-  const api::Usage usage{record.input_tokens, record.cached_tokens, record.output_tokens};
+  const core::Usage usage{record.input_tokens, record.cached_tokens, record.output_tokens};
   // Each request at the cheapest serverless target of its alias.
   double cheapest = std::numeric_limits<double>::infinity();
   for (const config::Target& target : alias->targets) {

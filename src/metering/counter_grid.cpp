@@ -1,4 +1,4 @@
-#include "fulcrum/metering/counter_grid.hpp"
+#include "counter_grid.hpp"
 
 #include <cassert>
 

@@ -12,8 +12,8 @@
 #include <string>
 
 #include "fulcrum/metering/metrics.hpp"
-#include "fulcrum/metering/money_counter.hpp"
 #include "fulcrum/metering/provisioned.hpp"
+#include "money_counter.hpp"
 
 namespace fulcrum::metering {
 

@@ -10,9 +10,9 @@
 #include <sstream>
 
 #include "access_families.hpp"
+#include "counter_grid.hpp"
 #include "economics_families.hpp"
-#include "fulcrum/metering/counter_grid.hpp"
-#include "fulcrum/metering/money_counter.hpp"
+#include "money_counter.hpp"
 #include "routing_families.hpp"
 
 namespace fulcrum::metering {
@@ -163,7 +163,7 @@ std::shared_ptr<const MeterTable> Metrics::bind(const config::Config& config) {
     outcomes.push_back({{"outcome", to_string(static_cast<Outcome>(o))}});
   }
 
-  table->teams.push_back(kNoTeam);
+  table->teams.emplace_back(kNoTeam);
   for (const config::ApiKey& key : config.keys) {
     if (table->team_index(key.team) == 0 && key.team != kNoTeam) table->teams.push_back(key.team);
   }
@@ -233,7 +233,7 @@ void Metrics::record(const MeterTable& table, const Completion& c) {
   if (c.ttft_seconds) m.ttft->Observe(*c.ttft_seconds);
 }
 
-void Metrics::add_usage(const TargetMeters& m, const api::Usage& usage, core::Money cost,
+void Metrics::add_usage(const TargetMeters& m, const core::Usage& usage, core::Money cost,
                         std::size_t team) {
   m.input_tokens->Increment(static_cast<double>(usage.input));
   m.cached_tokens->Increment(static_cast<double>(usage.cached_input));

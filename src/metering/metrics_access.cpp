@@ -1,7 +1,7 @@
 #include <array>
 
 #include "access_families.hpp"
-#include "fulcrum/metering/counter_grid.hpp"
+#include "counter_grid.hpp"
 
 namespace fulcrum::metering {
 namespace {

@@ -1,6 +1,6 @@
 #include <array>
 
-#include "fulcrum/metering/counter_grid.hpp"
+#include "counter_grid.hpp"
 #include "fulcrum/metering/metrics.hpp"
 #include "routing_families.hpp"
 

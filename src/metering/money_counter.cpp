@@ -1,4 +1,4 @@
-#include "fulcrum/metering/money_counter.hpp"
+#include "money_counter.hpp"
 
 #include <prometheus/metric_family.h>
 

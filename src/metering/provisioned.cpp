@@ -25,12 +25,12 @@ CapacityBasis capacity_basis(const config::Endpoint& endpoint) {
   return CapacityBasis::none;
 }
 
-double weighted_tokens(const config::Endpoint& endpoint, const api::Usage& usage) {
+double weighted_tokens(const config::Endpoint& endpoint, const core::Usage& usage) {
   return static_cast<double>(usage.output) +
          static_cast<double>(usage.input) * endpoint.capacity.input_token_weight;
 }
 
-core::Money amortized_cost(const config::Endpoint& endpoint, const api::Usage& usage,
+core::Money amortized_cost(const config::Endpoint& endpoint, const core::Usage& usage,
                            std::chrono::duration<double> in_flight) {
   switch (capacity_basis(endpoint)) {
     case CapacityBasis::tokens: {
@@ -75,7 +75,7 @@ void ProvisionedMeter::stopped(TimePoint now) {
 }
 
 void ProvisionedMeter::served(TimePoint now, const config::Endpoint& endpoint,
-                              const api::Usage& usage, core::Money amortized) {
+                              const core::Usage& usage, core::Money amortized) {
   const double weighted = weighted_tokens(endpoint, usage);
   const auto tokens = static_cast<double>(usage.input + usage.output);
   const std::lock_guard lock(mutex_);

@@ -14,7 +14,7 @@ constexpr std::size_t kPipeAtomicWrite = 4096;  // PIPE_BUF on Linux
 }  // namespace
 
 void AccessLog::append(const AccessRecord& r) {
-  const api::Usage usage = r.usage.value_or(api::Usage{});
+  const core::Usage usage = r.usage.value_or(core::Usage{});
   const auto now = std::chrono::system_clock::now();
   const std::int64_t millis_since_epoch =
       std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();

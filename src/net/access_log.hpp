@@ -25,7 +25,7 @@ struct AccessRecord {
   metering::Outcome outcome = metering::Outcome::success;
   bool stream = false;
   unsigned attempts = 0;
-  std::optional<api::Usage> usage;
+  std::optional<core::Usage> usage;
   core::Money cost;
   double duration_ms = 0;
   std::optional<double> ttft_ms;

@@ -7,6 +7,7 @@
 #include "fulcrum/core/when.hpp"
 #include "fulcrum/metering/breakeven.hpp"
 #include "fulcrum/net/http_util.hpp"
+#include "fulcrum/report/render.hpp"
 
 namespace fulcrum::net {
 namespace {
@@ -65,7 +66,7 @@ awaitable<http::response<http::string_body>> AdminHandler::report(std::string_vi
     metering::TrafficBook book(snapshot->config, *since, until);
     (*store)->for_each_usage(*since, until,
                              [&book](const metering::UsageRecord& r) { book.add(r); });
-    body = metering::report_json(book.analyse());
+    body = report::report_json(book.analyse());
   }
   co_await asio::post(back, asio::use_awaitable);
   if (body.empty()) {

@@ -74,7 +74,7 @@ std::optional<Refusal> ProxyRequest::admit() {
   }
   principal_ = *principal;
   auto parsed = api::parse_request(request_.operation, http_request_.body());
-  if (!parsed) return Refusal{std::move(parsed.error()), {}};
+  if (!parsed) return Refusal{parsed.error(), {}};
   request_ = std::move(*parsed);
   alias_ = config_.find_alias(request_.model);
   if (alias_ == nullptr) return Refusal{api::ApiError::model_not_found(request_.model), {}};

@@ -32,7 +32,7 @@ struct Charge {
 struct Answer {
   unsigned status = 0;
   metering::Outcome outcome = metering::Outcome::success;
-  std::optional<api::Usage> usage;      // as the upstream reported it
+  std::optional<core::Usage> usage;     // as the upstream reported it
   std::size_t generated_chars = 0;      // text relayed: estimates usage when none was reported
   std::optional<TimePoint> first_byte;  // when the client got its first byte
 };

@@ -21,7 +21,7 @@ constexpr std::string_view kConfigMapSwap = "..data";
 
 }  // namespace
 
-ConfigWatcher::ConfigWatcher(asio::io_context& io, std::string path,
+ConfigWatcher::ConfigWatcher(asio::io_context& io, const std::string& path,
                              std::function<void()> on_change)
     : on_change_(std::move(on_change)), inotify_(io), debounce_(io) {
   const std::filesystem::path file(path);

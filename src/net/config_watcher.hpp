@@ -17,7 +17,7 @@ class ConfigWatcher {
   static constexpr auto kDebounce = std::chrono::milliseconds(100);
 
   // `on_change` runs on `io` once the file has been quiet for kDebounce after a change.
-  ConfigWatcher(asio::io_context& io, std::string path, std::function<void()> on_change);
+  ConfigWatcher(asio::io_context& io, const std::string& path, std::function<void()> on_change);
   ~ConfigWatcher();
 
   // Logs a warning and watches nothing when inotify is unavailable; SIGHUP and

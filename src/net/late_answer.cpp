@@ -13,9 +13,9 @@ namespace {
 constexpr std::size_t kMaxLateBodyBytes = 8u << 20;
 
 // The usage in a whole JSON body, or in the events of an SSE one.
-std::optional<api::Usage> usage_of(std::string_view body, bool is_sse) {
+std::optional<core::Usage> usage_of(std::string_view body, bool is_sse) {
   if (!is_sse) return api::usage_in_document(body);
-  std::optional<api::Usage> usage;
+  std::optional<core::Usage> usage;
   api::SseScanner scanner;
   std::string data;
   scanner.feed(body, [&](std::string_view event) {
@@ -27,7 +27,7 @@ std::optional<api::Usage> usage_of(std::string_view body, bool is_sse) {
   return usage;
 }
 
-void meter(const LateAnswer& late, unsigned status, const api::Usage& usage, Runtime& runtime) {
+void meter(const LateAnswer& late, unsigned status, const core::Usage& usage, Runtime& runtime) {
   const config::Config& config = late.snapshot->config;
   const config::Target& target = config.models[late.alias].targets[late.target];
   const config::Endpoint& endpoint = config.endpoints[target.endpoint];

@@ -111,7 +111,7 @@ class ProxyRequest final : public AnswerListener {
   // route
   router::Plan plan_;
   bool routed_ = false;
-  router::PromptFeatures prompt_;
+  core::PromptFeatures prompt_;
   std::string reason_;  // x-fulcrum-reason: the plan's, or what led to the attempt under way
   std::string classifier_prefix_;
   std::optional<std::size_t> spilled_from_;  // endpoint index, for fulcrum_spillover_total

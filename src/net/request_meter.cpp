@@ -67,7 +67,7 @@ void write_ledger_row(const MeterEvent& e, metering::Ledger& ledger, core::WallT
 }  // namespace
 
 Charge charge_for(const config::Endpoint& endpoint, const config::Target& target,
-                  const api::Usage& usage, core::Clock::duration held) {
+                  const core::Usage& usage, core::Clock::duration held) {
   Charge charge;
   charge.marginal = metering::marginal_cost(target.price, usage);
   charge.charged = endpoint.kind == config::EndpointKind::provisioned

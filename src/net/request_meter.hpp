@@ -17,7 +17,7 @@ namespace fulcrum::net {
 // Tokens × price at the margin; for provisioned endpoints the charge is the amortized share of
 // the hourly price for `held` (see metering/provisioned.hpp).
 Charge charge_for(const config::Endpoint& endpoint, const config::Target& target,
-                  const api::Usage& usage, core::Clock::duration held);
+                  const core::Usage& usage, core::Clock::duration held);
 
 struct MeterEvent {
   explicit MeterEvent(const std::shared_ptr<const Snapshot>& of) : snapshot(of) {}
@@ -36,7 +36,7 @@ struct MeterEvent {
   bool late = false;
   unsigned status = 0;
   unsigned attempts = 0;
-  std::optional<api::Usage> usage;
+  std::optional<core::Usage> usage;
   bool usage_estimated = false;
   Charge charge;
   core::Clock::time_point started;

@@ -18,7 +18,7 @@ std::string_view describe(const std::exception_ptr& thrown, std::string& storage
   return storage;
 }
 
-void LogIfThrown::operator()(std::exception_ptr thrown) const {
+void LogIfThrown::operator()(const std::exception_ptr& thrown) const {
   if (!thrown) return;
   std::string message;
   spdlog::error("coroutine_failed task={} error=\"{}\"", what, describe(thrown, message));

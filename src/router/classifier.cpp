@@ -1,4 +1,4 @@
-#include "fulcrum/router/prompt.hpp"
+#include "fulcrum/router/classifier.hpp"
 
 namespace fulcrum::router {
 

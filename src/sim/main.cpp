@@ -2,7 +2,7 @@
 #include <iostream>
 #include <string>
 
-#include "fulcrum/sim/sim_server.hpp"
+#include "sim_server.hpp"
 
 namespace {
 

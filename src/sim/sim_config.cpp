@@ -1,4 +1,4 @@
-#include "fulcrum/sim/sim_config.hpp"
+#include "sim_config.hpp"
 
 #include <yaml-cpp/yaml.h>
 

@@ -1,4 +1,4 @@
-#include "fulcrum/sim/sim_server.hpp"
+#include "sim_server.hpp"
 
 #include <deque>
 #include <iostream>

@@ -55,7 +55,7 @@ TEST(Economics, TheTokensBasisWeighsInputTokens) {
   const config::Endpoint gpu =
       provisioned("{output_tokens_per_second: 100, input_token_weight: 0.5, max_concurrency: 2}");
   EXPECT_EQ(metering::capacity_basis(gpu), metering::CapacityBasis::tokens);
-  const api::Usage usage{.input = 100, .cached_input = 0, .output = 200};
+  const core::Usage usage{.input = 100, .cached_input = 0, .output = 200};
   EXPECT_DOUBLE_EQ(metering::weighted_tokens(gpu, usage), 250);
   EXPECT_EQ(metering::amortized_cost(gpu, usage, 10s), core::Money::from_usd(0.0025));
 }
@@ -64,7 +64,7 @@ TEST(Economics, TheConcurrencyBasisChargesSecondsInFlight) {
   // 3.6 $/h over 2 slots: a slot-second costs 0.0005 $.
   const config::Endpoint gpu = provisioned("{max_concurrency: 2}");
   EXPECT_EQ(metering::capacity_basis(gpu), metering::CapacityBasis::concurrency);
-  EXPECT_EQ(metering::amortized_cost(gpu, api::Usage{.input = 5, .output = 5}, 10s),
+  EXPECT_EQ(metering::amortized_cost(gpu, core::Usage{.input = 5, .output = 5}, 10s),
             core::Money::from_usd(0.005));
 }
 
@@ -72,7 +72,7 @@ TEST(Economics, UtilizationIdleCostAndAmortizedCostsAddUp) {
   const config::Endpoint gpu =
       provisioned("{output_tokens_per_second: 100, input_token_weight: 0.5, max_concurrency: 2}");
   ProvisionedMeter meter(t0);
-  const api::Usage usage{.input = 100, .cached_input = 0, .output = 200};
+  const core::Usage usage{.input = 100, .cached_input = 0, .output = 200};
   // Two requests of 10 s each, overlapping for 5 s.
   meter.started(t0 + 10s);
   meter.started(t0 + 15s);
@@ -107,7 +107,7 @@ TEST(Economics, IdleCostNeverGoesBackWhileLongRequestsAreInFlight) {
   const core::Money idle_before = meter.read(gpu, t0 + 100s).idle;  // 0.1 $, none served yet
   EXPECT_EQ(idle_before, core::Money::from_usd(0.1));
   // The request used the whole capacity for those 100 s: 10000 tokens, 0.1 $.
-  const api::Usage usage{.input = 0, .cached_input = 0, .output = 10000};
+  const core::Usage usage{.input = 0, .cached_input = 0, .output = 10000};
   meter.stopped(t0 + 100s);
   meter.served(t0 + 100s, gpu, usage, metering::amortized_cost(gpu, usage, 100s));
   EXPECT_EQ(meter.read(gpu, t0 + 100s).idle, idle_before);  // a counter holds

@@ -1,8 +1,8 @@
 // RetryPolicy::next as a pure decision: a failure, where the request stands, a retry budget
 // on injected time.
-#include <gtest/gtest.h>
-
 #include "fulcrum/router/retry_policy.hpp"
+
+#include <gtest/gtest.h>
 
 namespace fulcrum::router {
 namespace {
@@ -113,10 +113,12 @@ TEST(RetryPolicy, NoSameTargetRetryOnAnOpenCircuitARedirectOrAnUnlistedKind) {
   const RetryPolicy policy(config);
   RetryState state{.another_target = true};
   EXPECT_EQ(policy.next(status(503), state, budget, kNow, 0).action, Action::retry_same);
-  EXPECT_EQ(policy.next(AttemptFailure{Kind::timeout, 0, std::nullopt}, state, budget, kNow, 0).action,
-            Action::next_target);
-  EXPECT_EQ(policy.next(AttemptFailure{Kind::redirect, 0, std::nullopt}, state, budget, kNow, 0).action,
-            Action::next_target);
+  EXPECT_EQ(
+      policy.next(AttemptFailure{Kind::timeout, 0, std::nullopt}, state, budget, kNow, 0).action,
+      Action::next_target);
+  EXPECT_EQ(
+      policy.next(AttemptFailure{Kind::redirect, 0, std::nullopt}, state, budget, kNow, 0).action,
+      Action::next_target);
   state.target_open = true;
   EXPECT_EQ(policy.next(status(503), state, budget, kNow, 0).action, Action::next_target);
 }

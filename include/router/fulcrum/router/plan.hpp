@@ -1,0 +1,67 @@
+#pragma once
+// The routing decision: a pure function of the request's features, the configuration
+// snapshot, live endpoint state and the time. No I/O, no locks, no JSON (STYLE.md §2).
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "fulcrum/config/config.hpp"
+#include "fulcrum/core/money.hpp"
+#include "fulcrum/core/time_zone.hpp"
+#include "fulcrum/router/classifier.hpp"
+#include "fulcrum/router/live_state.hpp"
+
+namespace fulcrum::router {
+
+struct RouteInput {
+  const config::ModelAlias* alias = nullptr;
+  std::optional<std::size_t> slo_class;  // asked for by the client (x-fulcrum-priority)
+  // Values of Config::route_headers, by index; an empty view when the header is absent.
+  std::span<const std::string_view> header_values;
+  PromptFeatures prompt;
+  TimePoint now;
+  core::WallTime wall_now;
+  std::uint64_t random = 0;  // uniform bits, for the weighted strategy
+};
+
+// One target to try, with what the router predicted for it.
+struct Candidate {
+  std::size_t alias = 0;   // Config::models index of the alias whose target this is
+  std::size_t target = 0;  // index into that alias's targets
+  std::size_t endpoint = 0;
+  double predicted_ttft = 0;  // seconds
+  double predicted_e2e = 0;   // seconds
+  core::Money estimated_cost;
+  // Provisioned: how many requests this class may have in flight there (0 = no limit). The
+  // proxy admits against it atomically, because another thread may have filled the slot
+  // since the decision.
+  unsigned admit_limit = 0;
+  bool cold = false;           // predicted to cold-start
+  bool uses_headroom = false;  // served from capacity reserved for this request's class
+  bool over_capacity = false;  // a last resort: every candidate within capacity failed
+};
+
+struct Plan {
+  std::size_t route = 0;      // Config::routes index
+  std::size_t slo_class = 0;  // Config::slo_classes index
+  std::optional<std::size_t> tier;
+  std::vector<Candidate> attempts;  // in the order to try
+  // Why attempts[0] leads: cheapest, headroom, spill:capacity, spill:slo, spill:circuit-open,
+  // cold-avoided, slo-unmet, fastest, weighted, ordered; "unavailable" when attempts is empty.
+  std::string_view reason;
+  // When the lead is not the endpoint the strategy preferred, that endpoint and why it lost
+  // ("capacity", "slo", "cold", "circuit-open").
+  std::optional<std::size_t> spilled_from;
+  std::string_view spill_reason;
+};
+
+// `config` comes from the loader (its routes end with the catch-all "default").
+Plan choose(const RouteInput& input, const config::Config& config, const LiveState& live);
+
+// Exposed for tests and the benchmark: the index of the first route matching the request.
+std::size_t match_route(const RouteInput& input, const config::Config& config,
+                        std::optional<std::size_t> tier);
+
+}  // namespace fulcrum::router

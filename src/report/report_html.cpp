@@ -1,0 +1,194 @@
+// The report as one HTML file: inline CSS and SVG only, so it opens anywhere, offline.
+#include <algorithm>
+#include <cstdio>
+#include <sstream>
+
+#include "fulcrum/report/render.hpp"
+
+namespace fulcrum::report {
+namespace {
+
+constexpr int kWidth = 560;
+constexpr int kHeight = 240;
+constexpr int kLeft = 70;
+constexpr int kBottom = 30;
+constexpr int kTop = 20;
+
+std::string escape(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+std::string number(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f", value);
+  return text;
+}
+
+// Bars with a label under each, an optional horizontal reference line, one bar highlighted.
+struct BarChart {
+  std::string title;
+  std::string css_class;
+  std::vector<std::string> labels;
+  std::vector<double> values;
+  std::vector<std::string> tooltips;
+  std::optional<std::size_t> highlight;
+  std::vector<std::pair<double, std::string>> lines;  // value, legend
+  bool money = false;                                 // the axis shows dollars, else tokens
+
+  std::string svg() const {
+    double top = 0;
+    for (double v : values) top = std::max(top, v);
+    for (const auto& [v, legend] : lines) top = std::max(top, v);
+    if (top <= 0) top = 1;
+    const double plot_w = kWidth - kLeft - 10;
+    const double plot_h = kHeight - kTop - kBottom;
+    const double slot = plot_w / std::max<std::size_t>(values.size(), 1);
+    const auto y = [&](double v) { return kTop + plot_h * (1 - v / top); };
+    std::ostringstream s;
+    s << "<svg class=\"" << css_class << "\" xmlns=\"http://www.w3.org/2000/svg\" width=\""
+      << kWidth << "\" height=\"" << kHeight << "\" viewBox=\"0 0 " << kWidth << " " << kHeight
+      << "\" role=\"img\"><title>" << escape(title) << "</title>";
+    s << "<line x1=\"" << kLeft << "\" y1=\"" << y(0) << "\" x2=\"" << kWidth - 10 << "\" y2=\""
+      << y(0) << "\" stroke=\"#888\"/>";
+    s << "<text x=\"" << kLeft - 6 << "\" y=\"" << y(top) + 4 << "\" text-anchor=\"end\">"
+      << escape(money ? usd(top) : tokens(top)) << "</text>";
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      const double x = kLeft + slot * i + slot * 0.15;
+      const bool lit = highlight && *highlight == i;
+      s << "<rect x=\"" << number(x) << "\" y=\"" << number(y(values[i])) << "\" width=\""
+        << number(slot * 0.7) << "\" height=\"" << number(y(0) - y(values[i])) << "\" fill=\""
+        << (lit ? "#e8590c" : "#4263eb") << "\"><title>" << escape(tooltips[i])
+        << "</title></rect>";
+      if (values.size() <= 30 || i % 2 == 0) {
+        s << "<text x=\"" << number(x + slot * 0.35) << "\" y=\"" << kHeight - 10
+          << "\" text-anchor=\"middle\">" << escape(labels[i]) << "</text>";
+      }
+    }
+    for (const auto& [v, legend] : lines) {
+      s << "<line x1=\"" << kLeft << "\" y1=\"" << number(y(v)) << "\" x2=\"" << kWidth - 10
+        << "\" y2=\"" << number(y(v)) << "\" stroke=\"#2b8a3e\" stroke-dasharray=\"6 4\"/>"
+        << "<text x=\"" << kWidth - 12 << "\" y=\"" << number(y(v) - 4)
+        << "\" text-anchor=\"end\" fill=\"#2b8a3e\">" << escape(legend) << "</text>";
+    }
+    s << "</svg>";
+    return s.str();
+  }
+};
+
+void write_analysis(std::ostringstream& out, const metering::Analysis& a, double hours) {
+  const double per_month = hours > 0 ? metering::kHoursPerMonth / hours : 0;
+  out << "<section><h3>" << escape(a.subject) << "</h3><p>" << a.requests << " requests, "
+      << tokens(a.input_tokens) << " input + " << tokens(a.output_tokens)
+      << " output tokens. Actual " << usd(a.actual_usd);
+  if (a.all_serverless_usd) out << ", all serverless " << usd(*a.all_serverless_usd);
+  out << ".</p>";
+  if (!a.unit || a.curve.empty()) {
+    out << "<p>Not sized: " << (a.unit ? "no serverless target to spill to" : "no provisioned unit")
+        << ".</p></section>";
+    return;
+  }
+  const metering::CurvePoint& best = a.curve[*a.optimum_units];
+  out << "<p>Unit <b>" << escape(a.unit->name) << "</b>" << (a.unit->deployed ? "" : " (what-if)")
+      << ": " << usd(a.unit->hourly_usd) << "/h, " << a.unit->output_tokens_per_second
+      << " tokens/s. Optimum <b>" << best.units << "</b> units: " << usd(best.usd * per_month)
+      << "/month, utilization " << number(best.utilization * 100) << "%";
+  if (a.breakeven_tokens_per_month && a.next_unit_tokens_per_month) {
+    out << "; a unit pays for itself at " << tokens(*a.breakeven_tokens_per_month)
+        << " tokens/month, the next would serve " << tokens(*a.next_unit_tokens_per_month);
+  }
+  out << ".</p><div class=\"charts\">";
+  BarChart cost{
+      "Cost for the period by number of units", "cost-chart", {}, {}, {}, a.optimum_units, {}};
+  for (const metering::CurvePoint& p : a.curve) {
+    cost.labels.push_back(std::to_string(p.units));
+    cost.values.push_back(p.usd);
+    cost.tooltips.push_back(std::to_string(p.units) + " units: " + usd(p.usd) + " (" +
+                            usd(p.provisioned_usd) + " provisioned + " + usd(p.spilled_usd) +
+                            " spilled)");
+  }
+  if (a.all_serverless_usd) cost.lines.emplace_back(*a.all_serverless_usd, "all serverless");
+  cost.money = true;
+  out << "<figure>" << cost.svg()
+      << "<figcaption>Cost vs units (USD for the period)</figcaption></figure>";
+  BarChart traffic{
+      "Weighted tokens per hour of day vs capacity", "traffic-chart", {}, {}, {}, {}, {}};
+  for (std::size_t h = 0; h < 24; ++h) {
+    traffic.labels.push_back(std::to_string(h));
+    traffic.values.push_back(a.weighted_by_hour_of_day[h]);
+    traffic.tooltips.push_back(std::to_string(h) + ":00 UTC: " +
+                               tokens(a.weighted_by_hour_of_day[h]) + " weighted tokens");
+  }
+  if (best.units > 0) {
+    traffic.lines.emplace_back(best.units * a.unit->output_tokens_per_second * 3600,
+                               std::to_string(best.units) + " units");
+  }
+  out << "<figure>" << traffic.svg()
+      << "<figcaption>Traffic per hour of day (UTC) vs the optimum's "
+         "capacity</figcaption></figure>";
+  out << "</div><table><tr><th>units</th><th>cost</th><th>provisioned</th><th>spilled</th>"
+         "<th>utilization</th><th>$/1M tokens</th></tr>";
+  for (const metering::CurvePoint& p : a.curve) {
+    out << "<tr" << (p.units == best.units ? " class=\"best\"" : "") << "><td>" << p.units
+        << "</td><td>" << usd(p.usd) << "</td><td>" << usd(p.provisioned_usd) << "</td><td>"
+        << usd(p.spilled_usd) << "</td><td>" << (p.units ? number(p.utilization * 100) + "%" : "-")
+        << "</td><td>"
+        << (p.effective_usd_per_million ? usd(*p.effective_usd_per_million) : std::string("-"))
+        << "</td></tr>";
+  }
+  out << "</table></section>";
+}
+
+}  // namespace
+
+std::string report_html(const metering::Report& r) {
+  const double per_month = r.hours > 0 ? metering::kHoursPerMonth / r.hours : 0;
+  std::ostringstream out;
+  out << "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+         "<title>Fulcrum breakeven report</title><style>"
+         "body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}"
+         "h1{font-size:1.5em}h2{margin-top:2em;border-bottom:1px solid #ccc}"
+         "section{margin:1.5em 0}.charts{display:flex;flex-wrap:wrap;gap:1em}"
+         "figure{margin:0}svg text{font-size:11px;fill:#444}"
+         "table{border-collapse:collapse;margin-top:.5em}td,th{padding:2px 10px;text-align:right;"
+         "border-bottom:1px solid #eee}tr.best{background:#fff4e6;font-weight:bold}"
+         "</style></head><body>";
+  out << "<h1>Fulcrum breakeven report</h1><p>" << utc_time(r.since_ms) << " to "
+      << utc_time(r.until_ms) << " (" << number(r.hours) << " h, " << r.requests
+      << " requests). Actual " << usd(r.actual_usd) << " (" << usd(r.actual_usd * per_month)
+      << "/month); all serverless " << usd(r.all_serverless_usd) << "; best " << usd(r.best_usd)
+      << " (" << usd(r.best_usd * per_month) << "/month, saving "
+      << usd((r.actual_usd - r.best_usd) * per_month)
+      << "/month).</p><p>Each hour's weighted tokens beyond units × tokens/s × 3600 spill to the "
+         "alias's cheapest serverless target; a month is 730 h.</p>";
+  const auto section = [&](const char* title, const std::vector<metering::Analysis>& list) {
+    if (list.empty()) return;
+    out << "<h2>" << title << "</h2>";
+    for (const auto& a : list) write_analysis(out, a, r.hours);
+  };
+  section("Deployed units", r.units);
+  section("What-if units", r.candidates);
+  section("Aliases", r.aliases);
+  out << "</body></html>\n";
+  return out.str();
+}
+
+}  // namespace fulcrum::report

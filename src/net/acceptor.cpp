@@ -45,9 +45,10 @@ awaitable<void> accept_loop(tcp::acceptor& acceptor, std::function<config::Limit
         continue;
       }
     }
+    set_nodelay(socket);
     asio::co_spawn(acceptor.get_executor(),
-                   serve_connection(std::move(socket), now, handler, tracker,
-                                    slot ? std::move(*slot) : ClientCaps::Slot{}),
+                   serve_connection(ClientStream(beast::tcp_stream(std::move(socket))), now,
+                                    handler, tracker, slot ? std::move(*slot) : ClientCaps::Slot{}),
                    log_if_thrown("connection"));
   }
 }

@@ -6,3 +6,7 @@
 #include <boost/asio/impl/src.hpp>
 #include <boost/asio/ssl/impl/src.hpp>
 #include <boost/beast/src.hpp>
+// Beast's test stream: the client side of connections in component tests (client_stream.hpp).
+#include <boost/beast/_experimental/test/impl/error.ipp>
+#include <boost/beast/_experimental/test/impl/fail_count.ipp>
+#include <boost/beast/_experimental/test/impl/stream.ipp>

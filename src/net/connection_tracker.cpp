@@ -2,7 +2,7 @@
 
 namespace fulcrum::net {
 
-ConnectionTracker::Registration::Registration(ConnectionTracker* tracker, beast::tcp_stream* stream)
+ConnectionTracker::Registration::Registration(ConnectionTracker* tracker, ClientStream* stream)
     : tracker_(tracker), stream_(stream) {
   if (tracker_ != nullptr) tracker_->add(stream_);
 }
@@ -22,12 +22,12 @@ ConnectionTracker::Busy::~Busy() {
   }
 }
 
-void ConnectionTracker::add(beast::tcp_stream* stream) {
+void ConnectionTracker::add(ClientStream* stream) {
   connections_.emplace(stream, false);
   open_.fetch_add(1, std::memory_order_relaxed);
 }
 
-void ConnectionTracker::remove(beast::tcp_stream* stream) {
+void ConnectionTracker::remove(ClientStream* stream) {
   const auto it = connections_.find(stream);
   if (it == connections_.end()) return;
   if (it->second) busy_.fetch_sub(1, std::memory_order_relaxed);
@@ -35,7 +35,7 @@ void ConnectionTracker::remove(beast::tcp_stream* stream) {
   open_.fetch_sub(1, std::memory_order_relaxed);
 }
 
-void ConnectionTracker::set_busy(beast::tcp_stream* stream, bool busy) {
+void ConnectionTracker::set_busy(ClientStream* stream, bool busy) {
   const auto it = connections_.find(stream);
   if (it == connections_.end() || it->second == busy) return;
   it->second = busy;
@@ -45,17 +45,15 @@ void ConnectionTracker::set_busy(beast::tcp_stream* stream, bool busy) {
 void ConnectionTracker::start_draining() {
   draining_ = true;
   for (auto& [stream, busy] : connections_) {
-    error_code ignored;
     // Wakes the session's pending read with operation_aborted; it then ends quietly.
-    if (!busy) stream->socket().close(ignored);
+    if (!busy) stream->close();
   }
 }
 
 void ConnectionTracker::close_all() {
   draining_ = true;
   for (auto& [stream, busy] : connections_) {
-    error_code ignored;
-    stream->socket().close(ignored);
+    stream->close();
   }
 }
 

@@ -18,7 +18,7 @@ bool is_quiet_close(const error_code& ec) {
 
 // Reads until the buffer holds a whole request head (through its blank line) and returns
 // its length; http::error::header_limit when `limit` bytes hold none.
-awaitable<std::size_t> read_raw_head(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+awaitable<std::size_t> read_raw_head(ClientStream& stream, beast::flat_buffer& buffer,
                                      std::size_t limit, error_code& ec) {
   std::size_t searched = 0;
   for (;;) {
@@ -52,7 +52,7 @@ struct ReadResult {
 
 // The raw head first (Beast would normalise away what must be refused, such as obs-fold),
 // then Beast's parse of it in place, the framing checks, and the body.
-awaitable<ReadResult> read_request(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+awaitable<ReadResult> read_request(ClientStream& stream, beast::flat_buffer& buffer,
                                    http::request_parser<http::string_body>& parser,
                                    const config::Limits& limits, bool first) {
   ReadResult result;
@@ -138,11 +138,9 @@ awaitable<bool> write_response(beast::tcp_stream& stream,
   co_return !ec;
 }
 
-awaitable<void> serve_connection(tcp::socket socket, config::Limits limits, RequestHandler handler,
+awaitable<void> serve_connection(ClientStream stream, config::Limits limits, RequestHandler handler,
                                  ConnectionTracker* tracker,
                                  [[maybe_unused]] ClientCaps::Slot slot) {
-  set_nodelay(socket);
-  beast::tcp_stream stream(std::move(socket));
   const ConnectionTracker::Registration registration(tracker, &stream);
   beast::flat_buffer buffer;
   for (bool first = true; !registration.draining(); first = false) {
@@ -162,8 +160,7 @@ awaitable<void> serve_connection(tcp::socket socket, config::Limits limits, Requ
     ClientReply reply(stream, request.version(), request.keep_alive(), limits.idle_timeout);
     if (!co_await handle(handler, reply, request) || !request.keep_alive()) break;
   }
-  error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream.shutdown_send();
 }
 
 }  // namespace fulcrum::net

@@ -43,7 +43,8 @@ core::Expected<SimConfig, std::string> load_sim_config(const std::string& path) 
                                               "fail_every_status",
                                               "stall_every",
                                               "malformed_after_chunks",
-                                              "idle_close"};
+                                              "idle_close",
+                                              "hold"};
   try {
     const YAML::Node root = YAML::LoadFile(path);
     SimConfig config;
@@ -94,6 +95,7 @@ core::Expected<SimConfig, std::string> load_sim_config(const std::string& path) 
         e.malformed_after_chunks = n["malformed_after_chunks"].as<int>();
       }
       if (n["idle_close"]) e.idle_close = duration_of(n["idle_close"], "idle_close");
+      if (n["hold"]) e.hold = n["hold"].as<bool>();
       config.endpoints.push_back(std::move(e));
     }
     if (config.endpoints.empty()) return core::Unexpected{path + ": no endpoints"};

@@ -49,6 +49,9 @@ struct SimEndpoint {
   unsigned fail_every_status = 503;
   unsigned stall_every = 0;         // every K-th stream stops after two content chunks
   int malformed_after_chunks = -1;  // after K content chunks, one event whose data is not JSON
+  // Every request waits before its first byte (failures included) until a test sends
+  // POST <prefix>/sim/release: a gate, so tests order events without timing margins.
+  bool hold = false;
   // Keep-alive connections idle this long are closed by the sim (0: kept 10 minutes), as
   // uvicorn (vLLM) closes its idle connections after 5 s.
   core::Duration idle_close{0};

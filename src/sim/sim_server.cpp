@@ -23,6 +23,8 @@ struct EndpointState {
   unsigned generating = 0;
   unsigned streams_active = 0;
   std::deque<std::shared_ptr<asio::steady_timer>> waiting;
+  // With `hold`, requests wait here before their first byte until a test releases them.
+  std::vector<std::shared_ptr<asio::steady_timer>> held;
   std::optional<core::Clock::time_point> last_active;
 };
 
@@ -79,7 +81,10 @@ struct SimServer::Impl {
   }
   // Queued requests' timers belong to the io_context: release them while it still exists.
   ~Impl() {
-    for (auto& e : endpoints) e->waiting.clear();
+    for (auto& e : endpoints) {
+      e->waiting.clear();
+      e->held.clear();
+    }
   }
 
   EndpointState* find(std::string_view path, std::uint16_t port, std::string_view& rest) {
@@ -98,6 +103,7 @@ struct SimServer::Impl {
       out[e->spec.name] = {{"requests", e->requests},
                            {"generating", e->generating},
                            {"queued", e->waiting.size()},
+                           {"held", e->held.size()},
                            {"streams_active", e->streams_active},
                            {"cold_starts", e->cold_starts}};
     }
@@ -129,6 +135,15 @@ awaitable<bool> SimServer::Impl::handle(std::uint16_t port, beast::tcp_stream& c
     co_return co_await write_response(client, res, timeout) && keep_alive;
   }
   EndpointState* e = find(path, port, rest);
+  if (e != nullptr && rest == "/sim/release" && req.method() == http::verb::post) {
+    // Every request held so far goes on; later ones are held again.
+    const std::size_t released = e->held.size();
+    for (auto& gate : e->held) gate->cancel();
+    e->held.clear();
+    auto res = json_response(200, nlohmann::json{{"released", released}}.dump(), req.version(),
+                             keep_alive);
+    co_return co_await write_response(client, res, timeout) && keep_alive;
+  }
   std::optional<api::Operation> op;
   if (rest == "/v1/chat/completions") op = api::Operation::chat_completions;
   if (rest == "/v1/completions") op = api::Operation::completions;
@@ -164,6 +179,12 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, api::Operation op,
     client.socket().set_option(asio::socket_base::linger(true, 0));
     client.socket().close();
     co_return false;
+  }
+  if (spec.hold) {
+    auto gate = std::make_shared<asio::steady_timer>(io, asio::steady_timer::time_point::max());
+    e.held.push_back(gate);
+    error_code ec;
+    co_await gate->async_wait(as_result(ec));  // cancelled by POST /sim/release
   }
   const bool fails =
       serial < spec.fail_first || spec.fail_status != 0 ||

@@ -7,6 +7,7 @@
 #include "../support/eventually.hpp"
 #include "../support/http_client.hpp"
 #include "../support/stack.hpp"
+#include "../support/temp_dir.hpp"
 #include "fulcrum/auth/authenticator.hpp"
 
 namespace fulcrum::testing {
@@ -177,8 +178,8 @@ TEST(Budgets, ASoftLimitDowngradesToTheConfiguredAlias) {
 }
 
 TEST(Budgets, SpendSurvivesARestartWithoutBeingCountedTwice) {
-  char pattern[] = "/tmp/fulcrum-budget-XXXXXX";
-  const std::string dir = mkdtemp(pattern);
+  const TempDir temp("budget");
+  const std::string& dir = temp.path();
   const std::string config = gateway(R"(budgets:
   - {name: global-monthly, scope: global, period: monthly, tz: Europe/Berlin, hard_usd: 100}
   - {name: app-daily, scope: {key: app}, period: daily, soft_usd: 50}
@@ -204,7 +205,6 @@ ledger: {path: )" + dir + R"(/ledger.db}
   // Only the app key's three requests: 3 input tokens and 10, 11, 12 output tokens.
   EXPECT_DOUBLE_EQ(*restarted.metric("fulcrum_budget_spend_usd", {{"budget", "app-daily"}}),
                    (3 * 3 + 33 * 2) / 1e6);
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

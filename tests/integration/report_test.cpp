@@ -11,6 +11,7 @@
 
 #include "../support/process.hpp"
 #include "../support/stack.hpp"
+#include "../support/temp_dir.hpp"
 #include "fulcrum/metering/ledger.hpp"
 
 namespace fulcrum::testing {
@@ -37,8 +38,6 @@ constexpr std::int64_t kHourMs = 3600000;
 class ReportTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char pattern[] = "/tmp/fulcrum-report-XXXXXX";
-    dir_ = mkdtemp(pattern);
     std::ofstream(config_path()) << R"(version: 1
 endpoints:
   gpu:
@@ -83,7 +82,6 @@ ledger: {path: )" + dir_ + "/ledger.db}\n";
     }
     ASSERT_TRUE((*store)->append(rows));
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   std::string config_path() const { return dir_ + "/fulcrum.yaml"; }
 
@@ -106,7 +104,8 @@ ledger: {path: )" + dir_ + "/ledger.db}\n";
     return text;
   }
 
-  std::string dir_;
+  testing::TempDir temp_{"report"};
+  const std::string dir_ = temp_.path();
 };
 
 TEST_F(ReportTest, TheOptimumCostsAndBreakevenMatchTheHandComputedOnes) {

@@ -343,7 +343,7 @@ TEST(Routing, PrewarmRequestsKeepAScaleToZeroEndpointWarmInsideTheirWindow) {
 // answer its keep-warm request holds up only its own, never another endpoint's.
 TEST(Routing, ASlowEndpointsPrewarmNeverDelaysAnothers) {
   Stack stack(R"(endpoints:
-  slow: {listen: 127.0.0.1:0, ttft: 30s}
+  slow: {listen: 127.0.0.1:0, hold: true}
   fast: {listen: 127.0.0.1:0}
 )",
               R"(endpoints:
@@ -362,9 +362,10 @@ models:
 )");
   ASSERT_TRUE(eventually([&] { return stack.sim_stats()["fast"]["requests"] >= 5; },
                          std::chrono::seconds(5)));
-  // The slow one's pings are cut at their 1 s timeout and sent again, not queued forever.
+  // The slow one's pings (held, never answered) are cut at their 1 s timeout and sent again.
   EXPECT_TRUE(eventually([&] { return stack.sim_stats()["slow"]["requests"] >= 2; },
                          std::chrono::seconds(5)));
+  stack.sim_release("slow");
 }
 
 TEST(Routing, TheClassifierSendsSimplePromptsToTheCheapTierAndHardOnesToTheStrongTier) {
@@ -477,7 +478,7 @@ routes:
 }
 
 TEST(Routing, ARoutesTimeoutsOverrideItsEndpoints) {
-  Stack stack("endpoints: {gpu: {listen: 127.0.0.1:0, ttft: 3s}, cloud: {listen: 127.0.0.1:0}}",
+  Stack stack("endpoints: {gpu: {listen: 127.0.0.1:0, hold: true}, cloud: {listen: 127.0.0.1:0}}",
               gateway("    capacity: {max_concurrency: 4}\n"
                       "    timeouts: {first_byte: 30s}",
                       R"(routes:
@@ -496,6 +497,7 @@ TEST(Routing, ARoutesTimeoutsOverrideItsEndpoints) {
       stack.metric("fulcrum_routing_decisions_total",
                    {{"route", "impatient"}, {"endpoint", "cloud"}, {"reason", "fallback:timeout"}}),
       1);
+  EXPECT_EQ(stack.sim_release("gpu"), 1);
 }
 
 std::string failing_trio(const std::string& breaker) {
@@ -524,15 +526,24 @@ int attempts_seen(const Stack& stack) {
 // move to another target (which the budget counts but may not refuse); every later move is
 // refused, since the first moves alone pass 20% of the window's requests.
 TEST(Routing, UntilTheBreakersOpenAStormIsHeldToTwiceItsRequests) {
-  // Failures take 1 s, so all requests are counted before any of them moves on.
-  const std::string failing = "{listen: 127.0.0.1:0, fail_status: 503, fail_delay: 1s}";
+  // Every target fails, each at its gate: all requests are counted before any of them moves
+  // on, and all have moved to b before b answers any.
+  const std::string failing = "{listen: 127.0.0.1:0, fail_status: 503, hold: true}";
   Stack stack("endpoints: {a: " + failing + ", b: " + failing + ", c: " + failing + "}",
               failing_trio("{failures: 1000}"));
   constexpr int kRequests = 100;
-  const auto responses = concurrently(
-      kRequests,
-      [](HttpClient& client, int) { return client.post("/v1/chat/completions", chat("m", 3)); },
-      stack.port());
+  std::vector<Response> responses;
+  std::thread storm([&] {
+    responses = concurrently(
+        kRequests,
+        [](HttpClient& client, int) { return client.post("/v1/chat/completions", chat("m", 3)); },
+        stack.port());
+  });
+  ASSERT_TRUE(eventually([&] { return stack.sim_held("a") == kRequests; }));
+  stack.sim_release("a");
+  ASSERT_TRUE(eventually([&] { return stack.sim_held("b") == kRequests; }));
+  stack.sim_release("b");
+  storm.join();
   for (const Response& res : responses) EXPECT_EQ(res.status, 502u) << res.body;
   // Without a budget: 300. 100 first attempts, 100 first moves, no third attempt.
   EXPECT_EQ(attempts_seen(stack), 2 * kRequests);

@@ -10,6 +10,7 @@
 #include "../support/http_client.hpp"
 #include "../support/process.hpp"
 #include "../support/stack.hpp"
+#include "../support/temp_dir.hpp"
 
 namespace fulcrum::testing {
 namespace {
@@ -19,8 +20,6 @@ using nlohmann::json;
 class Sim : public ::testing::Test {
  protected:
   void start(const std::string& yaml) {
-    char pattern[] = "/tmp/fulcrum-sim-XXXXXX";
-    dir_ = mkdtemp(pattern);
     std::ofstream(dir_ + "/sim.yaml") << yaml;
     sim_ = std::make_unique<Process>(
         std::vector<std::string>{sim_binary(), "--config", dir_ + "/sim.yaml"});
@@ -28,15 +27,13 @@ class Sim : public ::testing::Test {
     ASSERT_TRUE(port);
     port_ = static_cast<std::uint16_t>(std::stoi(*port));
   }
-  void TearDown() override {
-    sim_.reset();
-    std::filesystem::remove_all(dir_);
-  }
+  void TearDown() override { sim_.reset(); }
   json stats(const std::string& name) {
     return json::parse(HttpClient(port_).get("/sim/stats").body)[name];
   }
 
-  std::string dir_;
+  testing::TempDir temp_{"sim"};
+  const std::string dir_ = temp_.path();
   std::unique_ptr<Process> sim_;
   std::uint16_t port_ = 0;
 };

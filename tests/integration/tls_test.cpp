@@ -9,6 +9,7 @@
 
 #include "../support/http_client.hpp"
 #include "../support/stack.hpp"
+#include "../support/temp_dir.hpp"
 
 namespace fulcrum::testing {
 namespace {
@@ -16,8 +17,6 @@ namespace {
 class TlsUpstream : public ::testing::Test {
  protected:
   void SetUp() override {
-    char pattern[] = "/tmp/fulcrum-tls-XXXXXX";
-    dir_ = mkdtemp(pattern);
     // A CA, and a server certificate it signs for the name "localhost" only.
     const std::string d = dir_;
     const std::string script =
@@ -35,7 +34,6 @@ class TlsUpstream : public ::testing::Test {
   void TearDown() override {
     nginx_.reset();
     backend_.reset();
-    std::filesystem::remove_all(dir_);
   }
 
   // nginx with TLS on a free port, proxying to the sim endpoint at `sim_port`.
@@ -81,7 +79,8 @@ class TlsUpstream : public ::testing::Test {
            "models:\n  mini: {targets: [secure/gpt-4o-mini]}\n";
   }
 
-  std::string dir_;
+  testing::TempDir temp_{"tls"};
+  const std::string dir_ = temp_.path();
   std::uint16_t tls_port_ = 0;
   std::unique_ptr<Stack> backend_;
   std::unique_ptr<Process> nginx_;

@@ -2,15 +2,18 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <set>
 
 #include "../support/eventually.hpp"
 #include "../support/http_client.hpp"
 #include "../support/sockets.hpp"
 #include "../support/stack.hpp"
+#include "../support/temp_dir.hpp"
 
 namespace fulcrum::testing {
 namespace {
@@ -56,12 +59,14 @@ json last_event(const std::string& body) {
   return json::parse(last.substr(0, last.find('\n')), nullptr, false);
 }
 
-TEST(UpstreamFailure, SlowFirstByteBeyondItsTimeoutFallsBack) {
-  const std::string sim = R"(endpoints:
-  gpu:   {listen: 127.0.0.1:0, ttft: 5s}
+// gpu holds every request at its gate: no answer comes until the test lets it go.
+constexpr const char* kHeldGpu = R"(endpoints:
+  gpu:   {listen: 127.0.0.1:0, hold: true}
   cloud: {listen: 127.0.0.1:0}
 )";
-  Stack stack(sim, gateway_with_gpu_timeouts("{first_byte: 200ms}"));
+
+TEST(UpstreamFailure, SlowFirstByteBeyondItsTimeoutFallsBack) {
+  Stack stack(kHeldGpu, gateway_with_gpu_timeouts("{first_byte: 200ms}"));
   HttpClient client(stack.port());
   const Response res = client.post("/v1/chat/completions", kChat);
   ASSERT_EQ(res.status, 200u) << res.body;
@@ -69,16 +74,13 @@ TEST(UpstreamFailure, SlowFirstByteBeyondItsTimeoutFallsBack) {
   EXPECT_EQ(
       stack.metric("fulcrum_fallbacks_total", {{"from", "gpu"}, {"reason", "first_byte_timeout"}}),
       1);
+  EXPECT_EQ(stack.sim_release("gpu"), 1);  // the late answer, metered before the gateway stops
 }
 
 // The upstream answers after its attempt was given up and another target served the client:
 // the late answer is metered (its tokens were spent), never relayed.
 TEST(UpstreamFailure, ALateAnswerAfterTheFallbackSucceededIsMeteredNotRelayed) {
-  const std::string sim = R"(endpoints:
-  gpu:   {listen: 127.0.0.1:0, ttft: 600ms}
-  cloud: {listen: 127.0.0.1:0}
-)";
-  Stack stack(sim, gateway_with_gpu_timeouts("{first_byte: 200ms}"));
+  Stack stack(kHeldGpu, gateway_with_gpu_timeouts("{first_byte: 200ms}"));
   HttpClient client(stack.port());
   std::set<std::string> ids;
   for (const char* body : {kChat, kStreamChat}) {
@@ -88,6 +90,8 @@ TEST(UpstreamFailure, ALateAnswerAfterTheFallbackSucceededIsMeteredNotRelayed) {
     EXPECT_EQ(res.body.find("llama"), std::string::npos);  // nothing of gpu's answer
     ids.insert(res.header("x-fulcrum-request-id"));
   }
+  // Both attempts on gpu were given up; now gpu answers them.
+  ASSERT_EQ(stack.sim_release("gpu"), 2);
   // Each request: a row for cloud's answer, and one for gpu's, marked abandoned.
   ASSERT_TRUE(eventually([&] { return ledger_rows(stack.ledger_path()).size() == 4; },
                          std::chrono::seconds(10)));
@@ -109,16 +113,16 @@ TEST(UpstreamFailure, ALateAnswerAfterTheFallbackSucceededIsMeteredNotRelayed) {
 // A shutdown right after the fallback answered: the drain waits for the late answer, so the
 // tokens gpu spent are in the ledger when the process exits.
 TEST(UpstreamFailure, ADrainWaitsForALateAnswerAndMetersIt) {
-  const std::string sim = R"(endpoints:
-  gpu:   {listen: 127.0.0.1:0, ttft: 1500ms}
-  cloud: {listen: 127.0.0.1:0}
-)";
-  Stack stack(sim, gateway_with_gpu_timeouts("{first_byte: 200ms}"));
+  Stack stack(kHeldGpu, gateway_with_gpu_timeouts("{first_byte: 200ms}"));
   HttpClient client(stack.port());
   const Response res = client.post("/v1/chat/completions", kChat);
   ASSERT_EQ(res.status, 200u) << res.body;
   EXPECT_EQ(res.header("x-fulcrum-endpoint"), "cloud");
-  stack.stop_gateway();  // gpu has not answered yet: it does 1.3 s later, within drain_timeout
+  // The drain starts while gpu has not answered; gpu answers during it.
+  stack.gateway().signal(SIGTERM);
+  ASSERT_TRUE(stack.gateway().wait_for(std::regex("(draining)")));
+  ASSERT_EQ(stack.sim_release("gpu"), 1);
+  stack.stop_gateway();
   const auto rows = ledger_rows(stack.ledger_path());
   ASSERT_EQ(rows.size(), 2u);
   const auto late = std::find_if(rows.begin(), rows.end(),
@@ -179,8 +183,8 @@ TEST(UpstreamFailure, BrokenChunkFramingMidStreamEndsWithAnErrorEventAndNoDone) 
 }
 
 TEST(UpstreamFailure, HttpsUpstreamWithAnUntrustedCertificateIsRefused) {
-  char pattern[] = "/tmp/fulcrum-tls-XXXXXX";
-  const std::string dir = mkdtemp(pattern);
+  const TempDir temp("tls");
+  const std::string& dir = temp.path();
   const std::string make_cert =
       "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
       "-keyout " +
@@ -210,7 +214,6 @@ TEST(UpstreamFailure, HttpsUpstreamWithAnUntrustedCertificateIsRefused) {
     }
   }
   EXPECT_TRUE(logged_verification_failure);
-  std::filesystem::remove_all(dir);
 }
 
 // The second request on a pooled connection is read, then reset by the upstream: the request

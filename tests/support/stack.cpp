@@ -63,8 +63,7 @@ std::string replace_all(std::string text, const std::string& from, const std::st
 
 Stack::Stack(const std::string& sim_yaml, const std::string& gateway_yaml,
              std::map<std::string, std::string> gateway_env) {
-  char pattern[] = "/tmp/fulcrum-test-XXXXXX";
-  dir_ = mkdtemp(pattern);
+  dir_ = temp_.path();
   clear_transcript();
   for (const auto& [name, value] : gateway_env) {
     if (value.size() >= 8) secrets_.push_back(value);  // keys and tokens, by construction
@@ -215,13 +214,20 @@ Stack::~Stack() {
   if (sim_) stop_and_check(*sim_, "fulcrum-sim");
   gateway_.reset();
   sim_.reset();
-  std::error_code ignored;
-  std::filesystem::remove_all(dir_, ignored);
 }
 
 nlohmann::json Stack::sim_stats() const {
   HttpClient client(sim_ports_.begin()->second);
   return nlohmann::json::parse(client.get("/sim/stats").body);
+}
+
+int Stack::sim_held(const std::string& endpoint) const {
+  return sim_stats()[endpoint]["held"].get<int>();
+}
+
+int Stack::sim_release(const std::string& endpoint) const {
+  HttpClient client(sim_port(endpoint));
+  return nlohmann::json::parse(client.post("/sim/release", "").body)["released"].get<int>();
 }
 
 Response Stack::admin(const std::string& method, const std::string& path) const {

@@ -10,6 +10,7 @@
 
 #include "http_client.hpp"
 #include "process.hpp"
+#include "temp_dir.hpp"
 
 namespace fulcrum::testing {
 
@@ -55,6 +56,9 @@ class Stack {
   void kill_gateway();
 
   nlohmann::json sim_stats() const;
+  // The sim endpoint's gate (`hold: true`): how many requests wait at it, and letting them go.
+  int sim_held(const std::string& endpoint) const;
+  int sim_release(const std::string& endpoint) const;
   std::string metrics() const;
   std::optional<double> metric(const std::string& name,
                                const std::map<std::string, std::string>& labels) const {
@@ -73,6 +77,7 @@ class Stack {
   // config, wrote to the ledger, or sent to any test client (the transcript).
   void audit_secrets();
 
+  TempDir temp_{"test"};
   std::string dir_;
   std::unique_ptr<Process> sim_;
   std::unique_ptr<Process> gateway_;

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "../support/temp_dir.hpp"
 #include "fulcrum/api/usage.hpp"
 #include "fulcrum/auth/authenticator.hpp"
 #include "fulcrum/auth/rate_limiter.hpp"
@@ -204,12 +205,7 @@ budgets:
 
 class LedgerStoreTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char pattern[] = "/tmp/fulcrum-ledger-XXXXXX";
-    dir_ = mkdtemp(pattern);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::string path() const { return dir_ + "/ledger.db"; }
+  std::string path() const { return dir_.file("ledger.db"); }
 
   static metering::LedgerRow row(const std::string& id, std::int64_t finished_ms,
                                  std::string_view key, std::int64_t nano) {
@@ -225,7 +221,7 @@ class LedgerStoreTest : public ::testing::Test {
     return r;
   }
 
-  std::string dir_;
+  testing::TempDir dir_{"ledger"};
 };
 
 TEST_F(LedgerStoreTest, RowsRoundTripAndSpendIsSummedByScopeAndTime) {

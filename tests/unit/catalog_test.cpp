@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "../support/temp_dir.hpp"
 #include "fulcrum/config/loader.hpp"
 #include "fulcrum/config/price_catalog.hpp"
 
@@ -24,21 +25,7 @@ std::string shared_catalog() {
 
 double usd(core::PricePerMillion price) { return price.usd(); }
 
-class TempDir {
- public:
-  TempDir() {
-    char pattern[] = "/tmp/fulcrum-catalog-XXXXXX";
-    path_ = mkdtemp(pattern);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string write(const std::string& name, const std::string& text) const {
-    std::ofstream(path_ + "/" + name) << text;
-    return path_ + "/" + name;
-  }
-
- private:
-  std::string path_;
-};
+using testing::TempDir;
 
 TEST(PriceCatalog, KnownModelsMatchTheSharedCatalog) {
   if (!std::filesystem::exists(shared_catalog())) {
@@ -74,7 +61,7 @@ TEST(PriceCatalog, KnownModelsMatchTheSharedCatalog) {
 }
 
 TEST(PriceCatalog, RowsAboveTheBoundAreRejectedAndOthersSkippedQuietly) {
-  TempDir dir;
+  TempDir dir("catalog");
   const auto path = dir.write("prices.json", R"({
     "sample_spec": {"input_cost_per_token": 0.0, "mode": "one of: chat, embedding"},
     "cheap": {"input_cost_per_token": 1e-7, "output_cost_per_token": 2e-7},
@@ -96,7 +83,7 @@ TEST(PriceCatalog, RowsAboveTheBoundAreRejectedAndOthersSkippedQuietly) {
 }
 
 TEST(PriceCatalog, YamlPricesWinAndTheRestComesFromTheCatalog) {
-  TempDir dir;
+  TempDir dir("catalog");
   dir.write("prices.json", R"({
     "together_ai/llama-8b": {"input_cost_per_token": 1.8e-7, "output_cost_per_token": 1.8e-7},
     "together_ai/llama-70b": {"input_cost_per_token": 8.8e-7, "output_cost_per_token": 8.8e-7},

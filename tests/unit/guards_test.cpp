@@ -161,7 +161,7 @@ TEST(Guards, AnEndpointSlotIsGivenBackHoweverTheAttemptEnds) {
 TEST(Guards, AConnectionsRegistrationAndBusyFlagEndWithItsCoroutine) {
   asio::io_context io;
   net::ConnectionTracker tracker;
-  boost::beast::tcp_stream stream(io);
+  net::ClientStream stream(boost::beast::tcp_stream{io});
   every_exit(
       [&] {
         auto registration =

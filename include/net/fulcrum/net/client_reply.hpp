@@ -10,6 +10,7 @@
 #include "fulcrum/api/error.hpp"
 #include "fulcrum/core/duration.hpp"
 #include "fulcrum/net/asio.hpp"
+#include "fulcrum/net/client_stream.hpp"
 
 namespace fulcrum::net {
 
@@ -22,8 +23,7 @@ class ClientReply {
     unknown,    // the handler wrote raw bytes (fulcrum-sim): only closing is safe
   };
 
-  ClientReply(beast::tcp_stream& stream, unsigned version, bool keep_alive,
-              core::Duration write_timeout)
+  ClientReply(ClientStream& stream, unsigned version, bool keep_alive, core::Duration write_timeout)
       : stream_(stream), version_(version), keep_alive_(keep_alive), timeout_(write_timeout) {}
   ClientReply(const ClientReply&) = delete;
   ClientReply& operator=(const ClientReply&) = delete;
@@ -61,13 +61,13 @@ class ClientReply {
   // unknown and fail() only lets the connection close.
   beast::tcp_stream& raw() {
     progress_ = Progress::unknown;
-    return stream_;
+    return stream_.tcp();
   }
 
  private:
   awaitable<bool> write_chunk(std::string_view payload, bool last);
 
-  beast::tcp_stream& stream_;
+  ClientStream& stream_;
   unsigned version_;
   bool keep_alive_;
   core::Duration timeout_;

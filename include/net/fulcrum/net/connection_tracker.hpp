@@ -6,7 +6,7 @@
 #include <unordered_map>
 #include <utility>
 
-#include "fulcrum/net/asio.hpp"
+#include "fulcrum/net/client_stream.hpp"
 
 namespace fulcrum::net {
 
@@ -19,7 +19,7 @@ class ConnectionTracker {
   // holds a pointer to a stream that no longer exists.
   class Registration {
    public:
-    Registration(ConnectionTracker* tracker, beast::tcp_stream* stream);
+    Registration(ConnectionTracker* tracker, ClientStream* stream);
     Registration(Registration&& other) noexcept
         : tracker_(std::exchange(other.tracker_, nullptr)), stream_(other.stream_) {}
     Registration& operator=(Registration&&) = delete;
@@ -30,7 +30,7 @@ class ConnectionTracker {
    private:
     friend class ConnectionTracker::Busy;
     ConnectionTracker* tracker_;  // null: untracked (the admin listener)
-    beast::tcp_stream* stream_;
+    ClientStream* stream_;
   };
 
   // Marks the connection busy (a request head arrived, its response is not finished) for
@@ -56,11 +56,11 @@ class ConnectionTracker {
   int open() const { return open_.load(std::memory_order_relaxed); }
 
  private:
-  void add(beast::tcp_stream* stream);
-  void remove(beast::tcp_stream* stream);
-  void set_busy(beast::tcp_stream* stream, bool busy);
+  void add(ClientStream* stream);
+  void remove(ClientStream* stream);
+  void set_busy(ClientStream* stream, bool busy);
 
-  std::unordered_map<beast::tcp_stream*, bool> connections_;  // stream → busy
+  std::unordered_map<ClientStream*, bool> connections_;  // stream → busy
   bool draining_ = false;
   std::atomic<int> busy_{0};
   std::atomic<int> open_{0};

@@ -7,6 +7,7 @@
 #include "fulcrum/net/asio.hpp"
 #include "fulcrum/net/client_caps.hpp"
 #include "fulcrum/net/client_reply.hpp"
+#include "fulcrum/net/client_stream.hpp"
 #include "fulcrum/net/connection_tracker.hpp"
 
 namespace fulcrum::net {
@@ -21,7 +22,7 @@ using RequestHandler = std::function<awaitable<bool>(ClientReply&, Request&)>;
 
 // With a tracker, the connection registers itself and stops taking requests once its worker
 // drains. `slot` holds the connection's place under the connection caps until it ends.
-awaitable<void> serve_connection(tcp::socket socket, config::Limits limits, RequestHandler handler,
+awaitable<void> serve_connection(ClientStream stream, config::Limits limits, RequestHandler handler,
                                  ConnectionTracker* tracker = nullptr, ClientCaps::Slot slot = {});
 
 // Accepts until the acceptor is closed, spawning serve_connection for each socket. With

@@ -8,7 +8,7 @@
 namespace fulcrum::core {
 
 std::optional<std::int64_t> parse_when(const std::string& text) {
-  const auto now = std::chrono::system_clock::now();
+  const auto now = WallClock::now();
   // Days are the natural unit of a report's window; core::parse_duration stops at hours.
   if (text.size() > 1 && text.back() == 'd' &&
       text.find_first_not_of("0123456789") == text.size() - 1) {

@@ -100,7 +100,7 @@ awaitable<AttemptResult> Attempt::exchange(UpstreamConnection& connection, bool 
   error_code ec;
   const TimePoint first_byte_deadline =
       core::Clock::now() + bounded(timeouts_.first_byte, deadline_);
-  connection.tcp().expires_at(first_byte_deadline);
+  connection.tcp().expires_after(left_until(first_byte_deadline));
   const std::array<asio::const_buffer, 2> bytes{asio::buffer(upstream_head_),
                                                 asio::buffer(upstream_body_)};
   const std::size_t written = co_await asio::async_write(connection, bytes, as_result(ec));
@@ -152,7 +152,7 @@ awaitable<AttemptResult> Attempt::exchange(UpstreamConnection& connection, bool 
 awaitable<std::optional<AttemptResult>> Attempt::read_head(UpstreamConnection& connection,
                                                            Parser& parser,
                                                            TimePoint first_byte_deadline) {
-  connection.tcp().expires_at(deadline_);
+  connection.tcp().expires_after(left_until(deadline_));
   // Shared with the timer's handler, which may run after this frame is gone (expired just as
   // the head arrived): it touches the connection only while the head is awaited.
   struct HeadWait {
@@ -160,7 +160,7 @@ awaitable<std::optional<AttemptResult>> Attempt::read_head(UpstreamConnection& c
     bool gave_up = false;
   };
   const auto wait = std::make_shared<HeadWait>();
-  asio::steady_timer first_byte(worker_.io, first_byte_deadline);
+  asio::steady_timer first_byte(worker_.io, left_until(first_byte_deadline));
   first_byte.async_wait([wait, &socket = connection.tcp().socket()](const error_code& waited) {
     if (waited || wait->arrived) return;
     wait->gave_up = true;

@@ -5,6 +5,7 @@
 #include "fulcrum/api/sse_scanner.hpp"
 #include "fulcrum/api/usage.hpp"
 #include "request_meter.hpp"
+#include "upstream_io.hpp"
 
 namespace fulcrum::net {
 namespace {
@@ -68,7 +69,7 @@ awaitable<void> meter_late_answer(std::unique_ptr<UpstreamConnection> connection
   // The head was not complete when the attempt gave up; what had arrived is still buffered.
   http::response_parser<http::string_body> parser;
   parser.body_limit(kMaxLateBodyBytes);
-  connection->tcp().expires_at(late.deadline);
+  connection->tcp().expires_after(left_until(late.deadline));
   error_code ec;
   co_await http::async_read(*connection, connection->buffer, parser, as_result(ec));
   connection->tcp().close();

@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "fulcrum/net/spawn.hpp"
+#include "upstream_io.hpp"
 #include "wire.hpp"
 
 namespace fulcrum::net {
@@ -22,7 +23,7 @@ awaitable<bool> ping(UpstreamPool& pool, const std::string& head, const std::str
   const auto deadline = core::Clock::now() + timeout;
   auto connection = co_await pool.connect(timeout, ec);
   if (ec) co_return false;
-  connection->tcp().expires_at(deadline);
+  connection->tcp().expires_after(left_until(deadline));
   const std::array<asio::const_buffer, 2> bytes{asio::buffer(head), asio::buffer(body)};
   co_await asio::async_write(*connection, bytes, as_result(ec));
   if (ec) co_return false;

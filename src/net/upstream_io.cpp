@@ -12,6 +12,10 @@ core::Duration bounded(core::Duration op, core::Clock::time_point deadline) {
   return std::max(core::Duration(1), std::min(op, left));
 }
 
+core::Clock::duration left_until(core::Clock::time_point deadline) {
+  return std::max(core::Clock::duration::zero(), deadline - core::Clock::now());
+}
+
 bool is_stale_close(const error_code& ec) {
   return ec == http::error::end_of_stream || ec == asio::error::eof ||
          ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||

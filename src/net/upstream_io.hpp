@@ -15,6 +15,10 @@ namespace fulcrum::net {
 // that a timer armed for a deadline fires at or after it, never a fraction before.
 core::Duration bounded(core::Duration op, core::Clock::time_point deadline);
 
+// How long until `deadline` on core::Clock (zero once it passed): timers are armed with this,
+// never with the time point, so a test that advanced the clock does not delay them.
+core::Clock::duration left_until(core::Clock::time_point deadline);
+
 // A closed keep-alive connection, as a read or write on it reports it.
 bool is_stale_close(const error_code& ec);
 

@@ -62,7 +62,7 @@ awaitable<std::unique_ptr<UpstreamConnection>> UpstreamPool::connect(core::Durat
   if (ec) co_return nullptr;
 
   beast::tcp_stream stream(io_);
-  stream.expires_at(deadline);
+  stream.expires_after(std::max(core::Clock::duration::zero(), deadline - core::Clock::now()));
   co_await stream.async_connect(results, as_result(ec));
   if (ec) co_return nullptr;
   set_nodelay(stream.socket());

@@ -383,4 +383,11 @@ void SimServer::run() {
 
 void SimServer::stop() { impl_->io.stop(); }
 
+std::uint16_t SimServer::port(const std::string& name) const {
+  for (const auto& e : impl_->endpoints) {
+    if (e->spec.name == name) return impl_->ports.at(e.get());
+  }
+  return 0;
+}
+
 }  // namespace fulcrum::sim

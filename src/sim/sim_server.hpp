@@ -18,7 +18,10 @@ class SimServer {
   // asked for port 0 learns the port.
   void start();
   void run();  // until stop() or SIGINT/SIGTERM
+  // Safe from any thread.
   void stop();
+  // After start(): the port endpoint `name` listens on (0 when there is no such endpoint).
+  std::uint16_t port(const std::string& name) const;
 
  private:
   struct Impl;

@@ -20,9 +20,9 @@ constexpr std::string_view kRequest =
 // One connection served to its end: `request` goes in, everything the server wrote comes out.
 struct Served {
   std::string response;
-  bool ended = false;                 // the connection's coroutine finished
-  std::exception_ptr escaped;         // what got past the connection's last resort
-  int open_after = -1;                // the tracker's counts once it ended
+  bool ended = false;          // the connection's coroutine finished
+  std::exception_ptr escaped;  // what got past the connection's last resort
+  int open_after = -1;         // the tracker's counts once it ended
   int busy_after = -1;
 };
 
@@ -30,8 +30,8 @@ Served serve(std::string_view request, RequestHandler handler,
              beast::test::fail_count* fail = nullptr) {
   asio::io_context io;
   beast::test::stream client(io);
-  beast::test::stream server = fail != nullptr ? beast::test::stream(io, *fail)
-                                               : beast::test::stream(io);
+  beast::test::stream server =
+      fail != nullptr ? beast::test::stream(io, *fail) : beast::test::stream(io);
   client.connect(server);
   ConnectionTracker tracker;
   Served out;
@@ -96,9 +96,8 @@ TEST(Connection, AStreamThatThrowsMidWayEndsWithAnErrorEventAndNoDone) {
 }
 
 TEST(Connection, AHandlerThatReturnsWithoutAnsweringIsAnsweredFor) {
-  const Served served = serve(kRequest, [](ClientReply&, Request&) -> awaitable<bool> {
-    co_return true;
-  });
+  const Served served =
+      serve(kRequest, [](ClientReply&, Request&) -> awaitable<bool> { co_return true; });
   EXPECT_EQ(served.response.rfind("HTTP/1.1 500", 0), 0u) << served.response;
   EXPECT_EQ(body_json(served.response)["error"]["code"], "internal_error");
 }

@@ -1,7 +1,8 @@
 // The routing policy end to end: a real gateway routing real requests across fulcrum-sim
 // endpoints by marginal cost, capacity, headroom, SLO, cold starts, time windows and prompt
 // complexity, with fallbacks, circuit breakers and the retry budget. No timing assertions:
-// tests wait on conditions (in-flight gauges, sim counters), never on sleeps.
+// tests wait on conditions (in-flight gauges, sim counters) and order events with the sim's
+// gates (hold: true, then release), never with sleeps or timing margins.
 #include <gtest/gtest.h>
 
 #include <ctime>

@@ -3,10 +3,11 @@
 #include <optional>
 #include <string_view>
 
+#include "fulcrum/core/clock.hpp"
+
 namespace fulcrum::core {
 
 using Duration = std::chrono::milliseconds;
-using Clock = std::chrono::steady_clock;
 
 // Parses "250ms", "2s", "5m", "1h" (an integer or decimal followed by a unit).
 // Returns nullopt for anything else, including negative values and missing units.

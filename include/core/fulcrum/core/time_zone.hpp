@@ -7,10 +7,9 @@
 #include <string>
 #include <vector>
 
-namespace fulcrum::core {
+#include "fulcrum/core/clock.hpp"
 
-using WallClock = std::chrono::system_clock;
-using WallTime = WallClock::time_point;
+namespace fulcrum::core {
 
 // A local time broken down for matching: minutes since local midnight and day of week.
 struct LocalTime {

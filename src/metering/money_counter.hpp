@@ -1,6 +1,6 @@
 #pragma once
 // A Prometheus counter family whose samples are integer nano-dollars, converted to a decimal
-// only at exposition, so sums over millions of requests never drift (STYLE.md principle 7).
+// only at exposition, so sums over millions of requests never drift.
 #include <prometheus/collectable.h>
 #include <prometheus/labels.h>
 

@@ -1,5 +1,5 @@
 #pragma once
-// The routing metrics' families (DESIGN.md §5), shared by metrics.cpp and metrics_routing.cpp.
+// The routing metrics' families, shared by metrics.cpp and metrics_routing.cpp.
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>

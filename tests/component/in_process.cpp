@@ -40,24 +40,24 @@ std::string InProcessGateway::exchange(const std::string& raw_request,
   asio::io_context& io = worker_->io;
   io.restart();
   beast::test::stream client(io);
-  beast::test::stream server = fail != nullptr ? beast::test::stream(io, *fail)
-                                               : beast::test::stream(io);
+  beast::test::stream server =
+      fail != nullptr ? beast::test::stream(io, *fail) : beast::test::stream(io);
   client.connect(server);
   bool ended = false;
   escaped_ = false;
   net::ProxyHandler* handler = handler_.get();
-  asio::co_spawn(io,
-                 net::serve_connection(
-                     net::ClientStream(std::move(server)),
-                     runtime_->snapshot()->config.server.limits,
-                     [handler](net::ClientReply& reply, net::Request& request) {
-                       return handler->handle(reply, request);
-                     },
-                     &worker_->connections),
-                 [&](std::exception_ptr thrown) {
-                   ended = true;
-                   escaped_ = thrown != nullptr;
-                 });
+  asio::co_spawn(
+      io,
+      net::serve_connection(
+          net::ClientStream(std::move(server)), runtime_->snapshot()->config.server.limits,
+          [handler](net::ClientReply& reply, net::Request& request) {
+            return handler->handle(reply, request);
+          },
+          &worker_->connections),
+      [&](std::exception_ptr thrown) {
+        ended = true;
+        escaped_ = thrown != nullptr;
+      });
   error_code ec;
   asio::write(client, asio::buffer(raw_request), ec);
   // The upstream is real (the sim's thread): run until this connection is over.

@@ -1,5 +1,5 @@
 #pragma once
-// Money is an integer until it is shown (STYLE.md principle 7).
+// Money is an integer until it is shown.
 #include <climits>
 #include <compare>
 #include <cstdint>

@@ -1,5 +1,5 @@
 #pragma once
-// Fulcrum's Prometheus metrics (names from DESIGN.md §5). Label sets that the request path
+// Fulcrum's Prometheus metrics (names in docs/metrics.md). Label sets that the request path
 // needs are resolved once per configuration into a MeterTable, so recording a request is a
 // handful of atomic adds with no label hashing and no allocation.
 #include <array>

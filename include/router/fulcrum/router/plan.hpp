@@ -1,6 +1,6 @@
 #pragma once
 // The routing decision: a pure function of the request's features, the configuration
-// snapshot, live endpoint state and the time. No I/O, no locks, no JSON (STYLE.md §2).
+// snapshot, live endpoint state and the time. No I/O, no locks, no JSON.
 #include <cstdint>
 #include <optional>
 #include <span>

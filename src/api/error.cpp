@@ -31,6 +31,17 @@ ApiError ApiError::not_found(std::string_view path) {
           "Unknown request URL: " + std::string(path) + ".", ""};
 }
 
+ApiError ApiError::unknown_endpoint(std::string_view method, std::string_view path) {
+  return {404, "invalid_request_error", "unknown_url",
+          "Unknown request URL: " + std::string(method) + " " + std::string(path.substr(0, 256)) +
+              ". Fulcrum serves POST /v1/chat/completions, /v1/completions, /v1/embeddings and "
+              "/v1/responses; GET /v1/models and /v1/models/{model}; GET and DELETE "
+              "/v1/responses/{id}, POST /v1/responses/{id}/cancel and GET "
+              "/v1/responses/{id}/input_items. Point the client's base URL at "
+              "http://HOST:PORT/v1.",
+          ""};
+}
+
 ApiError ApiError::method_not_allowed(std::string_view method, std::string_view path) {
   return {405, "invalid_request_error", "method_not_allowed",
           "Method " + std::string(method) + " is not allowed on " + std::string(path) + ".", ""};

@@ -73,7 +73,8 @@ std::optional<Refusal> ProxyRequest::admit() {
                    {}};
   }
   principal_ = *principal;
-  auto parsed = api::parse_request(request_.operation, http_request_.body());
+  // The body moves into the parsed request: it is forwarded from there, spliced, never copied.
+  auto parsed = api::parse_request(request_.operation, std::move(http_request_.body()));
   if (!parsed) return Refusal{parsed.error(), {}};
   request_ = std::move(*parsed);
   alias_ = config_.find_alias(request_.model);

@@ -3,11 +3,11 @@
 #include <spdlog/spdlog.h>
 
 #include <array>
-#include <charconv>
 #include <limits>
 
 #include "fulcrum/api/usage.hpp"
 #include "fulcrum/metering/provisioned.hpp"
+#include "upstream_headers.hpp"
 #include "upstream_io.hpp"
 #include "wire.hpp"
 
@@ -22,13 +22,8 @@ constexpr std::size_t kMaxWholeResponseBytes = 256u << 20;
 // An upstream's own 4xx explanation is short; longer bodies are cut.
 constexpr std::size_t kMaxErrorBodyBytes = 1u << 20;
 
-// Retry-After in seconds (the HTTP-date form is rare from APIs and not honoured).
-std::optional<core::Duration> parse_retry_after(std::string_view value) {
-  std::uint64_t seconds = 0;
-  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
-  if (value.empty() || ec != std::errc{} || end != value.data() + value.size()) return std::nullopt;
-  return core::Duration(std::chrono::seconds(std::min<std::uint64_t>(seconds, 86400)));
-}
+// An error body should come at once with its head; a slow one is not waited for.
+constexpr core::Duration kErrorBodyTimeout = std::chrono::seconds(2);
 
 std::string_view content_type_or_json(std::string_view content_type) {
   return content_type.empty() ? std::string_view("application/json") : content_type;
@@ -87,8 +82,7 @@ awaitable<AttemptResult> Attempt::run() {
     }
     if (late_answer_possible_) {
       listener_.on_abandoned(std::move(connection), started_, deadline_);
-    } else if (result.answered && connection->exchanges > 0 &&
-               connection->tcp().socket().is_open()) {
+    } else if (reusable_ && connection->tcp().socket().is_open()) {
       pool->give_back(std::move(connection));
     }
     co_return result;
@@ -122,17 +116,7 @@ awaitable<AttemptResult> Attempt::exchange(UpstreamConnection& connection, bool 
   }
 
   const unsigned status = parser.get().result_int();
-  if (status == 429 || status >= 500) {
-    // The body is not read: the connection is closed rather than drained.
-    connection.tcp().close();
-    AttemptResult result =
-        status == 429
-            ? AttemptResult::failed(Kind::status, "status_429", "HTTP 429 (rate limited)")
-            : AttemptResult::failed(Kind::status, "status_5xx", "HTTP " + std::to_string(status));
-    result.failure.status = status;
-    result.failure.retry_after = parse_retry_after(parser.get()[http::field::retry_after]);
-    co_return result;
-  }
+  if (status == 429 || status >= 500) co_return co_await refused(connection, parser);
   if (status >= 300 && status < 400) {
     // Redirects are never followed: a redirect could carry the provider key elsewhere.
     connection.tcp().close();
@@ -183,23 +167,49 @@ awaitable<std::optional<AttemptResult>> Attempt::read_head(UpstreamConnection& c
                                   "no response within the first_byte timeout");
 }
 
-// The client's own mistake, as the upstream judged it: passed through, minus every secret.
-awaitable<AttemptResult> Attempt::pass_client_error(UpstreamConnection& connection,
-                                                    Parser& parser) {
+awaitable<std::string> Attempt::read_short_body(UpstreamConnection& connection, Parser& parser) {
   std::string body;
-  const error_code ec =
-      co_await read_body(connection, parser, body, kMaxErrorBodyBytes, timeouts_.idle, deadline_);
+  const error_code ec = co_await read_body(connection, parser, body, kMaxErrorBodyBytes,
+                                           std::min(timeouts_.idle, kErrorBodyTimeout), deadline_);
   if (!ec && parser.keep_alive()) {
     ++connection.exchanges;
+    reusable_ = true;
   } else {
     connection.tcp().close();
   }
+  co_return scrub(std::move(body), snapshot_.secrets);
+}
+
+// 429 or 5xx: nothing reached the client, so the request may go elsewhere. What the upstream
+// said is kept, for the client's error should every target refuse.
+awaitable<AttemptResult> Attempt::refused(UpstreamConnection& connection, Parser& parser) {
+  const unsigned status = parser.get().result_int();
+  AttemptResult result =
+      status == 429
+          ? AttemptResult::failed(Kind::status, "status_429", "HTTP 429 (rate limited)")
+          : AttemptResult::failed(Kind::status, "status_5xx", "HTTP " + std::to_string(status));
+  result.failure.status = status;
+  result.failure.retry_after = retry_after_of(parser.get());
+  UpstreamRefusal refusal;
+  refusal.status = status;
+  refusal.content_type = parser.get()[http::field::content_type];
+  for (const Field& field : PassedHeaders(parser.get()).fields()) {
+    refusal.headers.emplace_back(field.name, field.value);
+  }
+  refusal.body = co_await read_short_body(connection, parser);
+  result.refusal = std::move(refusal);
+  co_return result;
+}
+
+// The client's own mistake, as the upstream judged it: passed through, minus every secret.
+awaitable<AttemptResult> Attempt::pass_client_error(UpstreamConnection& connection,
+                                                    Parser& parser) {
+  const std::string scrubbed = co_await read_short_body(connection, parser);
   Answer answer;
   answer.status = parser.get().result_int();
   answer.outcome = metering::Outcome::client_error;
   answer.first_byte = core::Clock::now();
   listener_.on_answer(answer);
-  const std::string scrubbed = scrub(std::move(body), snapshot_.secrets);
   const std::string head = response_head(
       answer.status, reply_.version(), reply_.keep_alive(),
       {{"Content-Type", content_type_or_json(parser.get()[http::field::content_type])},
@@ -207,7 +217,7 @@ awaitable<AttemptResult> Attempt::pass_client_error(UpstreamConnection& connecti
        {"x-fulcrum-endpoint", endpoint_.name},
        {"x-fulcrum-route", labels_.route},
        {"x-fulcrum-reason", labels_.reason}},
-      Framing::content_length(scrubbed.size()));
+      Framing::content_length(scrubbed.size()), PassedHeaders(parser.get()).fields());
   const bool delivered = co_await reply_.send(head, scrubbed);
   co_return AttemptResult::answered_with(delivered);
 }
@@ -224,7 +234,8 @@ awaitable<AttemptResult> Attempt::relay_whole(UpstreamConnection& connection, Pa
                                     "response body failed (" + ec.message() + ")");
   }
   ++connection.exchanges;
-  if (!parser.keep_alive()) connection.tcp().close();
+  reusable_ = parser.keep_alive();
+  if (!reusable_) connection.tcp().close();
 
   Answer answer;
   answer.status = parser.get().result_int();
@@ -243,7 +254,7 @@ awaitable<AttemptResult> Attempt::relay_whole(UpstreamConnection& connection, Pa
        {"x-fulcrum-reason", labels_.reason},
        {"x-fulcrum-cost-usd", cost.view()},
        {"x-fulcrum-marginal-cost-usd", marginal.view()}},
-      Framing::content_length(body.size()));
+      Framing::content_length(body.size()), PassedHeaders(parser.get()).fields());
   const bool delivered = co_await reply_.send(head, body);
   co_return AttemptResult::answered_with(delivered);
 }

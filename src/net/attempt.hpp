@@ -52,6 +52,15 @@ class AnswerListener {
   ~AnswerListener() = default;
 };
 
+// An upstream's own refusal (429 or 5xx), kept for the client's error should every target fail:
+// its body (every secret scrubbed), content type and the headers clients read.
+struct UpstreamRefusal {
+  unsigned status = 0;
+  std::string body;
+  std::string content_type;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
 struct AttemptResult {
   bool answered = false;
   bool client_alive = true;  // answered: whether the connection may carry another request
@@ -60,6 +69,7 @@ struct AttemptResult {
   router::AttemptFailure failure;
   std::string_view metric_reason;
   std::string detail;
+  std::optional<UpstreamRefusal> refusal;
 
   static AttemptResult failed(router::AttemptFailure::Kind kind, std::string_view metric_reason,
                               std::string detail) {
@@ -104,6 +114,10 @@ class Attempt {
   awaitable<std::optional<AttemptResult>> read_head(UpstreamConnection& connection, Parser& parser,
                                                     TimePoint first_byte_deadline);
   awaitable<AttemptResult> pass_client_error(UpstreamConnection& connection, Parser& parser);
+  awaitable<AttemptResult> refused(UpstreamConnection& connection, Parser& parser);
+  // Reads the rest of a short body (an error's), within the idle timeout and a few seconds;
+  // the connection goes back to the pool when it ended cleanly.
+  awaitable<std::string> read_short_body(UpstreamConnection& connection, Parser& parser);
   awaitable<AttemptResult> relay_whole(UpstreamConnection& connection, Parser& parser);
   // relay_stream.cpp
   class StreamRelay;
@@ -126,6 +140,7 @@ class Attempt {
   std::string upstream_head_;
   std::string upstream_body_;
   bool late_answer_possible_ = false;  // given up at first_byte with the socket still open
+  bool reusable_ = false;              // an exchange ended cleanly on a keep-alive connection
 };
 
 }  // namespace fulcrum::net

@@ -3,6 +3,8 @@
 // retry the same target, move on, or stop. What each attempt taught feeds the live state.
 #include <spdlog/spdlog.h>
 
+#include <nlohmann/json.hpp>
+
 #include "fulcrum/router/retry_policy.hpp"
 #include "proxy_request.hpp"
 
@@ -42,22 +44,58 @@ awaitable<void> ProxyRequest::walk() {
   for (std::size_t i = 0; i < plan_.attempts.size() && !walk.stopped; ++i) {
     if (co_await attempts_on(i, walk)) co_return;
   }
-  const std::string& model = alias_->name;
   // Named, not a temporary in the co_await: GCC 12 destroys such temporaries twice.
+  const Refusal refusal = unserved(walk);
+  co_await refuse(refusal);
+}
+
+// The client's error when no target served: 503 when none could be tried; the upstream's own
+// 429 (body, headers and the soonest Retry-After any 429 asked for) when one said so, so SDKs
+// back off as the provider asked and a quota error stays one; else 502 naming each failure,
+// with the last upstream 5xx's own message kept.
+Refusal ProxyRequest::unserved(const Walk& walk) {
+  const std::string& model = alias_->name;
   Refusal refusal;
   if (walk.previous == nullptr) {
     outcome_ = Outcome::upstream_error;
     refusal.error = api::ApiError::service_unavailable("No endpoint for model '" + model +
                                                        "' can take the request now" +
                                                        walk.tried.parenthesised());
-  } else {
-    outcome_ = walk.last.failure.kind == router::AttemptFailure::Kind::timeout
-                   ? Outcome::timeout
-                   : Outcome::upstream_error;
-    refusal.error = api::ApiError::bad_gateway("All targets for model '" + model +
-                                               "' failed: " + walk.tried.text() + ".");
+    return refusal;
   }
-  co_await refuse(refusal);
+  outcome_ = walk.last.failure.kind == router::AttemptFailure::Kind::timeout
+                 ? Outcome::timeout
+                 : Outcome::upstream_error;
+  const std::string summary =
+      "All targets for model '" + model + "' failed: " + walk.tried.text() + ".";
+  if (walk.rate_limited) {
+    refusal.error = api::ApiError::rate_limited("requests", summary);
+    refusal.body =
+        walk.rate_limited->body.empty() ? refusal.error.to_json() : walk.rate_limited->body;
+    refusal.content_type = walk.rate_limited->body.empty() ? "" : walk.rate_limited->content_type;
+    for (const auto& [name, value] : walk.rate_limited->headers) {
+      if (!beast::iequals(name, "retry-after") && !beast::iequals(name, "retry-after-ms")) {
+        refusal.headers.emplace_back(name, value);
+      }
+    }
+    if (walk.retry_after) {
+      const auto ms = walk.retry_after->count();
+      refusal.headers.emplace_back("retry-after-ms", std::to_string(ms));
+      refusal.headers.emplace_back("retry-after",
+                                   std::to_string(std::max<long>(1, (ms + 999) / 1000)));
+    }
+    return refusal;
+  }
+  std::string message = summary;
+  if (walk.server_error) {
+    const auto body = nlohmann::json::parse(walk.server_error->body, nullptr, false);
+    const auto upstream = body.is_object() && body.contains("error") && body["error"].is_object()
+                              ? body["error"].value("message", "")
+                              : std::string();
+    if (!upstream.empty()) message = upstream + " (Fulcrum: " + summary + ")";
+  }
+  refusal.error = api::ApiError::bad_gateway(message);
+  return refusal;
 }
 
 // The attempts on candidate `index`: a capacity slot and a closed circuit first, then tries
@@ -93,6 +131,13 @@ awaitable<bool> ProxyRequest::attempts_on(std::size_t index, Walk& walk) {
     }
     walk.previous = &candidate;
     walk.tried.note(endpoint.name, walk.last.detail);
+    if (walk.last.refusal && walk.last.refusal->status == 429) {
+      walk.rate_limited = std::move(walk.last.refusal);
+      const auto asked = walk.last.failure.retry_after;
+      if (asked && (!walk.retry_after || *asked < *walk.retry_after)) walk.retry_after = asked;
+    } else if (walk.last.refusal) {
+      walk.server_error = std::move(walk.last.refusal);
+    }
     spdlog::warn("upstream_failed request_id={} endpoint={} reason={} detail=\"{}\"", id_.view(),
                  endpoint.name, walk.last.metric_reason, walk.last.detail);
     const RetryDecision decision = decide(index, retry, walk);

@@ -1,6 +1,6 @@
 #pragma once
-// The data plane's paths: the proxied OpenAI operations (each a ProxyRequest), GET /v1/models,
-// and errors for everything else.
+// The data plane's paths: the proxied OpenAI operations (each a ProxyRequest), GET /v1/models
+// and /v1/models/{model}, and errors for everything else that say what Fulcrum serves.
 #include "fulcrum/net/http_server.hpp"
 #include "runtime.hpp"
 
@@ -13,6 +13,9 @@ class ProxyHandler {
   awaitable<bool> handle(ClientReply& reply, Request& request);
 
  private:
+  http::response<http::string_body> model_response(const std::string& model,
+                                                   const Request& request);
+
   Runtime& runtime_;
   Worker& worker_;
 };

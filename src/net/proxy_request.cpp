@@ -10,8 +10,8 @@
 
 namespace fulcrum::net {
 
-ProxyRequest::ProxyRequest(Runtime& runtime, Worker& worker, ClientReply& reply,
-                           const Request& request, api::Operation op)
+ProxyRequest::ProxyRequest(Runtime& runtime, Worker& worker, ClientReply& reply, Request& request,
+                           api::Operation op)
     : runtime_(runtime),
       worker_(worker),
       reply_(reply),
@@ -96,9 +96,18 @@ void ProxyRequest::route() {
 awaitable<void> ProxyRequest::refuse(const Refusal& refusal) {
   failure_ = refusal.error;
   status_ = refusal.error.status;
-  if (status_ < 500) outcome_ = metering::Outcome::client_error;
+  // The walk has said why when the upstreams refused; otherwise a 4xx is the client's.
+  if (status_ < 500 && outcome_ == metering::Outcome::success) {
+    outcome_ = metering::Outcome::client_error;
+  }
   meter();
   auto response = error_response(refusal.error, reply_.version(), reply_.keep_alive());
+  if (refusal.body) {
+    response.body() = *refusal.body;
+    response.set(http::field::content_type,
+                 refusal.content_type.empty() ? "application/json" : refusal.content_type);
+    response.prepare_payload();
+  }
   response.set("x-fulcrum-request-id", id_.view());
   // Who served is news only when someone did: a 5xx of Fulcrum's own names no endpoint.
   if (serving_ != nullptr && status_ < 500) {

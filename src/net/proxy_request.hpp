@@ -34,13 +34,20 @@ struct MeterEvent;
 
 // Fulcrum answering in the upstream's place: the error and any headers that go with it.
 struct Refusal {
-  api::ApiError error;
+  Refusal() = default;
+  Refusal(api::ApiError e, std::vector<std::pair<std::string, std::string>> h = {})
+      : error(std::move(e)), headers(std::move(h)) {}
+
+  api::ApiError error;  // its status is the response's
   std::vector<std::pair<std::string, std::string>> headers;
+  // An upstream's own error body (every secret scrubbed), sent instead of error's JSON.
+  std::optional<std::string> body;
+  std::string content_type;
 };
 
 class ProxyRequest final : public AnswerListener {
  public:
-  ProxyRequest(Runtime& runtime, Worker& worker, ClientReply& reply, const Request& request,
+  ProxyRequest(Runtime& runtime, Worker& worker, ClientReply& reply, Request& request,
                api::Operation op);
   ProxyRequest(const ProxyRequest&) = delete;
   ProxyRequest& operator=(const ProxyRequest&) = delete;
@@ -79,6 +86,11 @@ class ProxyRequest final : public AnswerListener {
     Tried tried;
     const router::Candidate* previous = nullptr;  // the last attempt's target
     AttemptResult last;                           // and how it ended
+    // What the upstreams said, for the client's error when none serves: the last 429 (with the
+    // soonest retry any 429 asked for) and the last 5xx.
+    std::optional<UpstreamRefusal> rate_limited;
+    std::optional<core::Duration> retry_after;
+    std::optional<UpstreamRefusal> server_error;
     bool spilling = false;  // the walk moved on because a provisioned endpoint was full
     unsigned moves = 0;     // moves to another target after a failure (spills aside)
     bool stopped = false;
@@ -87,6 +99,7 @@ class ProxyRequest final : public AnswerListener {
   awaitable<bool> attempts_on(std::size_t index, Walk& walk);
   void explain_attempt(const router::Candidate& candidate, const Walk& walk);
   router::RetryDecision decide(std::size_t index, unsigned retry, Walk& walk);
+  Refusal unserved(const Walk& walk);
   awaitable<AttemptResult> try_candidate(const router::Candidate& candidate);
   void learn(const router::Candidate& candidate, TimePoint attempt_started,
              const AttemptResult& result);
@@ -97,7 +110,7 @@ class ProxyRequest final : public AnswerListener {
   Runtime& runtime_;
   Worker& worker_;
   ClientReply& reply_;
-  const Request& http_request_;
+  Request& http_request_;                           // its body moves into request_ at admission
   const std::shared_ptr<const Snapshot> snapshot_;  // kept by every view below
   const config::Config& config_;
   const RequestId id_;

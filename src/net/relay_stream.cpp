@@ -9,6 +9,7 @@
 #include "attempt.hpp"
 #include "fulcrum/api/sse_scanner.hpp"
 #include "fulcrum/api/usage.hpp"
+#include "upstream_headers.hpp"
 #include "upstream_io.hpp"
 #include "wire.hpp"
 
@@ -113,7 +114,8 @@ class Attempt::StreamRelay {
                           {"x-fulcrum-endpoint", a_.endpoint_.name},
                           {"x-fulcrum-route", a_.labels_.route},
                           {"x-fulcrum-reason", a_.labels_.reason}},
-                         reply.chunked() ? Framing::chunked() : Framing::until_close());
+                         reply.chunked() ? Framing::chunked() : Framing::until_close(),
+                         PassedHeaders(parser_.get()).fields());
   }
 
   void count_malformed() {
@@ -160,7 +162,8 @@ class Attempt::StreamRelay {
     } else {
       answer_.outcome = Outcome::success;
       ++connection_.exchanges;
-      if (!parser_.keep_alive()) connection_.tcp().close();
+      a_.reusable_ = parser_.keep_alive();
+      if (!a_.reusable_) connection_.tcp().close();
       if (!saw_done_) spdlog::warn("stream_without_done request_id={}", a_.labels_.request_id);
     }
     // The final events and the terminator leave in one write, after metering.

@@ -30,12 +30,14 @@ std::string upstream_request_head(const core::Url& base, std::string_view path,
 }
 
 std::string response_head(unsigned status, unsigned version, bool keep_alive,
-                          std::initializer_list<Field> fields, Framing framing) {
+                          std::initializer_list<Field> fields, Framing framing,
+                          std::span<const Field> passed) {
   std::string out;
   out.reserve(256);
   out.append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ").append(std::to_string(status));
   out.append(" ").append(http::obsolete_reason(static_cast<http::status>(status))).append("\r\n");
   for (const Field& field : fields) append_field(out, field.name, field.value);
+  for (const Field& field : passed) append_field(out, field.name, field.value);
   switch (framing.kind) {
     case Framing::Kind::length:
       append_field(out, "Content-Length", std::to_string(framing.length));

@@ -6,6 +6,7 @@
 // upstream's response head (which Beast's parser has checked for CR and LF), never from the
 // client, so no value can smuggle a header.
 #include <cstddef>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -35,7 +36,9 @@ struct Framing {
   static Framing until_close() { return {Kind::until_close}; }  // HTTP/1.0 streams
 };
 
+// `passed`: headers of the upstream's response that clients read (upstream_headers.hpp).
 std::string response_head(unsigned status, unsigned version, bool keep_alive,
-                          std::initializer_list<Field> fields, Framing framing);
+                          std::initializer_list<Field> fields, Framing framing,
+                          std::span<const Field> passed = {});
 
 }  // namespace fulcrum::net

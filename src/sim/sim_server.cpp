@@ -25,6 +25,7 @@ struct EndpointState {
   std::deque<std::shared_ptr<asio::steady_timer>> waiting;
   // With `hold`, requests wait here before their first byte until a test releases them.
   std::vector<std::shared_ptr<asio::steady_timer>> held;
+  std::string last_body;  // the last request body as received, byte for byte (for tests)
   std::optional<core::Clock::time_point> last_active;
 };
 
@@ -55,11 +56,22 @@ awaitable<void> sleep_for(core::Duration d) {
   co_await timer.async_wait(as_result(ec));
 }
 
+// The headers OpenAI sends that clients read, and one a gateway must never pass on: every
+// answer carries them, so tests can see which reach the client.
+template <class Head>
+void provider_headers(Head& head, std::uint64_t serial) {
+  head.set("x-request-id", "req_sim_" + std::to_string(serial));
+  head.set("openai-processing-ms", "1");
+  head.set("x-ratelimit-remaining-requests", "99");
+  head.set(http::field::set_cookie, "sim-session=1; Path=/");
+}
+
 awaitable<bool> reply_error(beast::tcp_stream& client, const Request& req, unsigned status,
-                            std::string message, unsigned retry_after) {
+                            std::string message, unsigned retry_after, std::uint64_t serial = 0) {
   const api::ApiError error{status, status == 429 ? "rate_limit_error" : "api_error", "",
                             std::move(message), ""};
   auto res = error_response(error, req.version(), req.keep_alive());
+  provider_headers(res, serial);
   if (retry_after > 0) res.set(http::field::retry_after, std::to_string(retry_after));
   co_return co_await write_response(client, res, std::chrono::minutes(10)) && req.keep_alive();
 }
@@ -100,11 +112,9 @@ struct SimServer::Impl {
   std::string stats() const {
     nlohmann::json out = nlohmann::json::object();
     for (const auto& e : endpoints) {
-      out[e->spec.name] = {{"requests", e->requests},
-                           {"generating", e->generating},
-                           {"queued", e->waiting.size()},
-                           {"held", e->held.size()},
-                           {"streams_active", e->streams_active},
+      out[e->spec.name] = {{"requests", e->requests},      {"generating", e->generating},
+                           {"queued", e->waiting.size()},  {"held", e->held.size()},
+                           {"last_body", e->last_body},    {"streams_active", e->streams_active},
                            {"cold_starts", e->cold_starts}};
     }
     return out.dump();
@@ -168,6 +178,7 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, api::Operation op,
   const bool keep_alive = req.keep_alive();
   const SimEndpoint& spec = e.spec;
   const std::uint64_t serial = e.requests++;
+  e.last_body = req.body();
 
   if (!spec.api_key.empty() && req[http::field::authorization] != "Bearer " + spec.api_key) {
     co_return co_await reply_error(
@@ -192,19 +203,21 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, api::Operation op,
                                 static_cast<std::uint64_t>(serial * spec.rate_429));
   if (fails && spec.fail_delay.count() > 0) co_await sleep_for(spec.fail_delay);
   if (serial < spec.fail_first) {
-    co_return co_await reply_error(client, req, spec.fail_first_status, "injected failure", 0);
+    co_return co_await reply_error(client, req, spec.fail_first_status, "injected failure", 0,
+                                   serial);
   }
   if (spec.fail_status != 0) {
-    co_return co_await reply_error(client, req, spec.fail_status, "injected failure", 0);
+    co_return co_await reply_error(client, req, spec.fail_status, "injected failure", 0, serial);
   }
   if (spec.fail_every > 0 && (serial + 1) % spec.fail_every == 0) {
-    co_return co_await reply_error(client, req, spec.fail_every_status, "injected failure", 0);
+    co_return co_await reply_error(client, req, spec.fail_every_status, "injected failure", 0,
+                                   serial);
   }
   // Evenly spread: request n fails when it crosses the next multiple of 1/rate.
   if (spec.rate_429 > 0 && static_cast<std::uint64_t>((serial + 1) * spec.rate_429) >
                                static_cast<std::uint64_t>(serial * spec.rate_429)) {
     co_return co_await reply_error(client, req, 429, "Rate limit reached (injected).",
-                                   spec.retry_after);
+                                   spec.retry_after, serial);
   }
 
   const auto body = nlohmann::json::parse(req.body(), nullptr, false);
@@ -266,6 +279,7 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, api::Operation op,
   if (!stream) {
     co_await sleep_for(gap * g.completion_tokens);
     auto res = json_response(200, whole_completion(g), req.version(), keep_alive);
+    provider_headers(res, serial);
     e.last_active = core::Clock::now();
     co_return co_await write_response(client, res, timeout) && keep_alive;
   }
@@ -278,6 +292,7 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, api::Operation op,
 
   http::response<http::empty_body> head{http::status::ok, req.version()};
   head.set(http::field::content_type, "text/event-stream");
+  provider_headers(head, serial);
   head.keep_alive(keep_alive);
   head.chunked(true);
   http::response_serializer<http::empty_body> head_writer{head};

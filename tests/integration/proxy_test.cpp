@@ -261,10 +261,10 @@ TEST(Fallback, NeverAfterTheFirstStreamedByte) {
       1);
 }
 
-TEST(Fallback, AllTargetsFailingGives502NamingEachFailure) {
+TEST(Fallback, AllTargetsFailingGives502NamingEachFailureWithTheUpstreamsMessage) {
   const std::string sim = R"(endpoints:
   gpu:   {listen: 127.0.0.1:0, fail_status: 500}
-  cloud: {listen: 127.0.0.1:0, rate_429: 1.0}
+  cloud: {listen: 127.0.0.1:0, fail_status: 503}
 )";
   Stack stack(sim, kGateway);
   HttpClient client(stack.port());
@@ -273,13 +273,88 @@ TEST(Fallback, AllTargetsFailingGives502NamingEachFailure) {
   const json error = json::parse(res.body)["error"];
   EXPECT_EQ(error["type"], "api_error");
   EXPECT_EQ(error["code"], "upstream_error");
-  EXPECT_NE(error["message"].get<std::string>().find("gpu: HTTP 500; cloud: HTTP 429"),
-            std::string::npos);
+  // The last upstream's own words, then Fulcrum's summary naming each failure.
+  const std::string message = error["message"];
+  EXPECT_EQ(message.rfind("injected failure (Fulcrum: ", 0), 0u) << message;
+  EXPECT_NE(message.find("gpu: HTTP 500; cloud: HTTP 503"), std::string::npos) << message;
   // Counted under the alias, so an outage shows in the errors of that model.
   EXPECT_EQ(
       stack.metric("fulcrum_requests_total",
                    {{"model", "llama-8b"}, {"endpoint", "none"}, {"outcome", "upstream_error"}}),
       1);
+}
+
+// When the failures include a 429, the client gets the upstream's 429: its body, its headers
+// and the soonest Retry-After any 429 asked for, so SDKs back off as the provider asked.
+TEST(Fallback, A429AmongTheFailuresIsPassedOnAsThe429) {
+  const std::string sim = R"(endpoints:
+  gpu:   {listen: 127.0.0.1:0, fail_status: 500}
+  cloud: {listen: 127.0.0.1:0, rate_429: 1.0, retry_after: 20}
+)";
+  Stack stack(sim, kGateway);
+  HttpClient client(stack.port());
+  const Response res = client.post("/v1/chat/completions", chat("llama-8b", 2));
+  ASSERT_EQ(res.status, 429u) << res.body;
+  EXPECT_EQ(json::parse(res.body)["error"]["message"], "Rate limit reached (injected).");
+  EXPECT_EQ(json::parse(res.body)["error"]["type"], "rate_limit_error");
+  EXPECT_EQ(res.header("retry-after"), "20");
+  EXPECT_EQ(res.header("retry-after-ms"), "20000");
+  EXPECT_EQ(res.header("x-fulcrum-endpoint"), "cloud");
+  EXPECT_EQ(
+      stack.metric("fulcrum_requests_total",
+                   {{"model", "llama-8b"}, {"endpoint", "none"}, {"outcome", "upstream_error"}}),
+      1);
+}
+
+// What the client sent is what the upstream gets, byte for byte, but for the model: a schema
+// whose properties are {reasoning, answer} is generated reasoning first.
+TEST(Upstream, ReceivesTheClientsBodyByteForByteButTheModel) {
+  Stack stack(kSim, kGateway);
+  HttpClient client(stack.port());
+  const std::string schema =
+      R"({"model": "mini", "max_tokens": 3, "response_format": {"type": "json_schema", )"
+      R"("json_schema": {"name": "a", "schema": {"type": "object", "properties": )"
+      R"({"reasoning": {"type": "string"}, "answer": {"type": "string"}}}}},)"
+      "\n  \"temperature\": 1.0, \"metadata\": {\"z\": \"1\", \"a\": \"\\u00e9\"}, "
+      R"("messages": [{"role": "user", "content": "one two"}]})";
+  ASSERT_EQ(client.post("/v1/chat/completions", schema).status, 200u);
+  std::string expected = schema;
+  expected.replace(expected.find(R"("mini")"), 6, R"("gpt-4o-mini")");
+  EXPECT_EQ(stack.sim_stats()["cloud"]["last_body"], expected);
+}
+
+// The headers clients read come from the upstream that answered; set-cookie never does.
+TEST(Upstream, HeadersClientsReadArePassedOnAndSetCookieIsNot) {
+  Stack stack(kSim, kGateway);
+  HttpClient client(stack.port());
+  const Response plain = client.post("/v1/chat/completions", chat("mini", 2));
+  EXPECT_EQ(plain.header("x-request-id"), "req_sim_0");
+  EXPECT_EQ(plain.header("x-ratelimit-remaining-requests"), "99");
+  EXPECT_EQ(plain.header("openai-processing-ms"), "1");
+  EXPECT_EQ(plain.header("set-cookie"), "");
+  HttpClient streamer(stack.port());
+  const Response stream = streamer.start("/v1/chat/completions", chat("mini", 2, true));
+  EXPECT_EQ(stream.header("x-request-id"), "req_sim_1");
+  EXPECT_EQ(stream.header("set-cookie"), "");
+  while (streamer.next_piece()) {
+  }
+}
+
+TEST(Models, OneModelIsRetrievedByItsAliasAndAnUnknownOneIs404) {
+  Stack stack(kSim, kGateway);
+  HttpClient client(stack.port());
+  const Response known = client.get("/v1/models/llama-8b");
+  ASSERT_EQ(known.status, 200u);
+  EXPECT_EQ(json::parse(known.body),
+            json::parse(R"({"id":"llama-8b","object":"model","created":0,"owned_by":"fulcrum"})"));
+  const Response unknown = client.get("/v1/models/no-such-model");
+  EXPECT_EQ(unknown.status, 404u);
+  EXPECT_EQ(json::parse(unknown.body)["error"]["code"], "model_not_found");
+  const Response wrong = client.get("/v1/nothing");
+  EXPECT_EQ(wrong.status, 404u);
+  EXPECT_NE(json::parse(wrong.body)["error"]["message"].get<std::string>().find(
+                "Fulcrum serves POST /v1/chat/completions"),
+            std::string::npos);
 }
 
 TEST(Upstream, ReceivesTheEndpointKeyAndItsEchoIsScrubbedFromErrors) {

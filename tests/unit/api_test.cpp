@@ -305,6 +305,73 @@ TEST(Request, AStringStreamOptionsIsA400NotAnException) {
   }
 }
 
+// Bytes the client sent reach the upstream as sent: key order (a JSON schema generated in the
+// order of its properties), whitespace, the spelling of numbers and escapes. Only `model` and,
+// for streams, stream_options.include_usage change.
+TEST(Request, TheUpstreamBodyIsTheClientsBytesWithOnlyTheModelSpliced) {
+  const std::string body =
+      "{ \"response_format\": {\"type\": \"json_schema\", \"json_schema\": {\"schema\": "
+      "{\"properties\": {\"reasoning\": {\"type\": \"string\"}, \"answer\": {\"type\": "
+      "\"string\"}}}}},\n  \"temperature\": 1.0, \"top_p\": 1e0, \"metadata\": {\"z\": \"1\", "
+      "\"a\": \"\\u00e9\"},\n  \"model\" : \"alias\", \"messages\": [{\"role\": \"user\", "
+      "\"content\": \"hi\"}] }";
+  auto parsed = parse_request(Operation::chat_completions, body);
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  EXPECT_EQ(parsed->model, "alias");
+  std::string expected = body;
+  expected.replace(expected.find("\"alias\""), 7, "\"vendor/Model-1\"");
+  EXPECT_EQ(upstream_body(*parsed, "vendor/Model-1"), expected);
+}
+
+TEST(Request, AStreamAsksForUsageWhereverStreamOptionsStands) {
+  struct Case {
+    std::string options;  // the client's stream_options member, or "" for none
+    std::string sent;     // what must reach the upstream in its place
+  };
+  const std::string head = R"({"model":"m","stream":true,"messages":[])";
+  for (const Case& c : {
+           Case{"", R"(,"stream_options":{"include_usage":true})"},
+           Case{R"(,"stream_options":{})", R"(,"stream_options":{"include_usage":true})"},
+           Case{R"(,"stream_options":{ "x": 1 })",
+                R"(,"stream_options":{ "x": 1 ,"include_usage":true})"},
+           Case{R"(,"stream_options":{"include_usage":false})",
+                R"(,"stream_options":{"include_usage":true})"},
+           Case{R"(,"stream_options":null)", R"(,"stream_options":{"include_usage":true})"},
+       }) {
+    auto parsed = parse_request(Operation::chat_completions, head + c.options + "}");
+    ASSERT_TRUE(parsed) << c.options;
+    EXPECT_EQ(upstream_body(*parsed, "m"), head + c.sent + "}") << c.options;
+  }
+  auto asked = parse_request(Operation::chat_completions,
+                             head + R"(,"stream_options":{"include_usage":true}})");
+  ASSERT_TRUE(asked);
+  EXPECT_TRUE(asked->client_wants_usage);
+}
+
+TEST(Request, AFieldGivenTwiceOrUnderAnEscapedNameIsReadAsReadersReadIt) {
+  auto twice =
+      parse_request(Operation::chat_completions, R"({"model":"a","model":"b","messages":[]})");
+  ASSERT_FALSE(twice);
+  EXPECT_EQ(twice.error().param, "model");
+  EXPECT_EQ(twice.error().code, "duplicate_field");
+  auto escaped =
+      parse_request(Operation::chat_completions, R"({"mod\u0065l":"a\u00e9","messages":[]})");
+  ASSERT_TRUE(escaped) << escaped.error().message;
+  EXPECT_EQ(escaped->model, "a\xc3\xa9");
+  EXPECT_EQ(upstream_body(*escaped, "b"), R"({"mod\u0065l":"b","messages":[]})");
+}
+
+TEST(Request, WhatNlohmannRefusesTheReaderRefuses) {
+  for (const char* body :
+       {R"({"model":"m","x":1e400,"messages":[]})", R"({"model":"m","x":"\ud800","messages":[]})",
+        "{\"model\":\"m\",\"x\":\"\xc0\xaf\",\"messages\":[]}", R"({"model":"m","messages":[],})",
+        R"({"model":"m","messages":[]} x)", R"({"model":"m","x":01,"messages":[]})", ""}) {
+    auto parsed = parse_request(Operation::chat_completions, body);
+    ASSERT_FALSE(parsed) << body;
+    EXPECT_EQ(parsed.error().status, 400u);
+  }
+}
+
 TEST(ApiError, HasOpenAiShapeWithNulls) {
   const auto body = nlohmann::json::parse(ApiError::model_not_found("x").to_json());
   EXPECT_EQ(body["error"]["code"], "model_not_found");

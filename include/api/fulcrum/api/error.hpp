@@ -18,6 +18,8 @@ struct ApiError {
                                   std::string code = {});
   static ApiError model_not_found(std::string_view model);
   static ApiError not_found(std::string_view path);
+  // 404 on the data plane: names what Fulcrum serves, so a wrong base URL reads as one.
+  static ApiError unknown_endpoint(std::string_view method, std::string_view path);
   static ApiError method_not_allowed(std::string_view method, std::string_view path);
   static ApiError body_too_large(std::size_t limit);
   static ApiError headers_too_large(std::size_t limit);

@@ -1,7 +1,6 @@
 #pragma once
 // Reads the routing signals of a request body: prompt size, code blocks, classifier keywords,
 // tools, structured output, turns, max_tokens.
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 

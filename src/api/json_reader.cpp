@@ -54,11 +54,21 @@ void walk_escapes(std::string_view raw, Code&& code_point, Byte&& byte) {
     }
     const char e = raw[++i];
     switch (e) {
-      case 'b': byte('\b'); break;
-      case 'f': byte('\f'); break;
-      case 'n': byte('\n'); break;
-      case 'r': byte('\r'); break;
-      case 't': byte('\t'); break;
+      case 'b':
+        byte('\b');
+        break;
+      case 'f':
+        byte('\f');
+        break;
+      case 'n':
+        byte('\n');
+        break;
+      case 'r':
+        byte('\r');
+        break;
+      case 't':
+        byte('\t');
+        break;
       case 'u': {
         std::uint32_t code = hex4(raw.substr(i + 1));
         i += 4;
@@ -70,7 +80,9 @@ void walk_escapes(std::string_view raw, Code&& code_point, Byte&& byte) {
         code_point(code);
         break;
       }
-      default: byte(e); break;  // " \ /
+      default:
+        byte(e);
+        break;  // " \ /
     }
   }
 }
@@ -101,11 +113,22 @@ bool JsonReader::peek(JsonType& type) {
   skip_whitespace();
   if (failed_ || at_ >= text_.size()) return fail();
   switch (text_[at_]) {
-    case '{': type = JsonType::object; return true;
-    case '[': type = JsonType::array; return true;
-    case '"': type = JsonType::string; return true;
-    case 't': case 'f': type = JsonType::boolean; return true;
-    case 'n': type = JsonType::null; return true;
+    case '{':
+      type = JsonType::object;
+      return true;
+    case '[':
+      type = JsonType::array;
+      return true;
+    case '"':
+      type = JsonType::string;
+      return true;
+    case 't':
+    case 'f':
+      type = JsonType::boolean;
+      return true;
+    case 'n':
+      type = JsonType::null;
+      return true;
     default:
       if (text_[at_] == '-' || is_digit(text_[at_])) {
         type = JsonType::number;

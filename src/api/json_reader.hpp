@@ -22,9 +22,9 @@ enum class JsonType { object, array, string, number, boolean, null };
 
 // A number as read: its span and, when it is an integer that fits, its value.
 struct JsonNumber {
-  bool integer = false;   // no fraction and no exponent
+  bool integer = false;  // no fraction and no exponent
   bool negative = false;
-  bool fits = false;      // integer and |value| <= UINT64_MAX
+  bool fits = false;  // integer and |value| <= UINT64_MAX
   std::uint64_t magnitude = 0;
 };
 

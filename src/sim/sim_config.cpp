@@ -35,6 +35,7 @@ core::Expected<SimConfig, std::string> load_sim_config(const std::string& path) 
                                               "retry_after",
                                               "fail_delay",
                                               "cut_after_chunks",
+                                              "failed_after_chunks",
                                               "stall_after_chunks",
                                               "bad_chunk_after_chunks",
                                               "reset_before_headers",
@@ -82,6 +83,7 @@ core::Expected<SimConfig, std::string> load_sim_config(const std::string& path) 
       if (n["retry_after"]) e.retry_after = n["retry_after"].as<unsigned>();
       if (n["fail_delay"]) e.fail_delay = duration_of(n["fail_delay"], "fail_delay");
       if (n["cut_after_chunks"]) e.cut_after_chunks = n["cut_after_chunks"].as<int>();
+      if (n["failed_after_chunks"]) e.failed_after_chunks = n["failed_after_chunks"].as<int>();
       if (n["stall_after_chunks"]) e.stall_after_chunks = n["stall_after_chunks"].as<int>();
       if (n["bad_chunk_after_chunks"]) {
         e.bad_chunk_after_chunks = n["bad_chunk_after_chunks"].as<int>();

@@ -36,7 +36,7 @@ struct SimEndpoint {
   unsigned fail_first = 0;   // the first N requests answer fail_first_status
   unsigned fail_first_status = 500;
   double rate_429 = 0;                // this fraction of requests answer 429 (evenly spread)
-  unsigned retry_after = 0;           // seconds, sent with 429s when non-zero
+  unsigned retry_after = 0;           // seconds, sent with every injected 429 when non-zero
   core::Duration fail_delay{0};       // injected failures answer after this long
   int cut_after_chunks = -1;          // drop the connection after K content chunks
   int stall_after_chunks = -1;        // stop sending after K content chunks (never resume)
@@ -49,6 +49,9 @@ struct SimEndpoint {
   unsigned fail_every_status = 503;
   unsigned stall_every = 0;         // every K-th stream stops after two content chunks
   int malformed_after_chunks = -1;  // after K content chunks, one event whose data is not JSON
+  // Responses API streams: after K content chunks, response.failed (usage for what was made)
+  // and the end of the stream, as OpenAI reports a generation that failed midway.
+  int failed_after_chunks = -1;
   // Every request waits before its first byte (failures included) until a test sends
   // POST <prefix>/sim/release: a gate, so tests order events without timing margins.
   bool hold = false;

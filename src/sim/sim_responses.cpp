@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "responses_api.hpp"
+
 namespace fulcrum::sim {
 namespace {
 
@@ -81,6 +83,19 @@ unsigned count_prompt_tokens(api::Operation op, const nlohmann::json& body) {
       return body.contains("prompt") ? count_text(body["prompt"]) : 0;
     case api::Operation::embeddings:
       return body.contains("input") ? count_text(body["input"]) : 0;
+    case api::Operation::responses: {
+      unsigned total = body.contains("instructions") ? count_text(body["instructions"]) : 0;
+      const auto input = body.find("input");
+      if (input == body.end() || !input->is_array()) {
+        return total + (input != body.end() ? count_text(*input) : 0);
+      }
+      for (const auto& item : *input) {
+        if (!item.is_object()) continue;
+        if (item.contains("content")) total += count_text(item["content"]);
+        if (item.contains("output")) total += count_text(item["output"]);  // a tool's result
+      }
+      return total;
+    }
   }
   return 0;
 }
@@ -88,6 +103,7 @@ unsigned count_prompt_tokens(api::Operation op, const nlohmann::json& body) {
 std::string_view output_word(unsigned i) { return kWords[i % kWords.size()]; }
 
 std::string whole_completion(const Generation& g) {
+  if (g.operation == api::Operation::responses) return completed_response(g).dump();
   std::string text;
   for (unsigned i = 0; i < g.completion_tokens; ++i) text += output_word(i);
   const bool chat = g.operation == api::Operation::chat_completions;
@@ -106,6 +122,7 @@ std::string whole_completion(const Generation& g) {
 }
 
 std::string stream_head_event(const Generation& g) {
+  if (g.operation == api::Operation::responses) return responses_head_events(g);
   if (g.operation != api::Operation::chat_completions) return {};
   nlohmann::json chunk = chunk_base(g);
   chunk["choices"] = nlohmann::json::array({{{"index", 0},
@@ -115,6 +132,7 @@ std::string stream_head_event(const Generation& g) {
 }
 
 std::string stream_content_event(const Generation& g, unsigned i) {
+  if (g.operation == api::Operation::responses) return responses_delta_event(g, i);
   nlohmann::json chunk = chunk_base(g);
   const std::string word(output_word(i));
   if (g.operation == api::Operation::chat_completions) {
@@ -128,6 +146,7 @@ std::string stream_content_event(const Generation& g, unsigned i) {
 }
 
 std::string stream_tail_events(const Generation& g) {
+  if (g.operation == api::Operation::responses) return responses_tail_events(g);
   nlohmann::json finish = chunk_base(g);
   if (g.operation == api::Operation::chat_completions) {
     finish["choices"] = nlohmann::json::array(

@@ -12,19 +12,24 @@ struct Generation {
   api::Operation operation = api::Operation::chat_completions;
   std::string model;
   std::uint64_t serial = 0;  // makes ids unique
+  std::string endpoint;      // the simulated endpoint's name (in Responses API ids)
   unsigned prompt_tokens = 0;
   unsigned cached_tokens = 0;
   unsigned completion_tokens = 0;
   bool include_usage = false;  // stream_options.include_usage
+  // Responses API: the request fields its response object repeats (instructions, store, ...).
+  nlohmann::json echo = nlohmann::json::object();
 };
 
 // Words in the request's prompt: message contents (strings or text parts) for chat, the
-// prompt (string or list) for completions, the input (string or list) for embeddings.
+// prompt (string or list) for completions, the input (string or list) for embeddings, the
+// instructions and input (a string, or items' contents and outputs) for responses.
 unsigned count_prompt_tokens(api::Operation op, const nlohmann::json& body);
 
 // The i-th word of every generated text (with its trailing space).
 std::string_view output_word(unsigned i);
 
+// The whole answer of a chat, completions or responses request.
 std::string whole_completion(const Generation& g);
 // One SSE event ("data: ...\n\n") carrying content word i.
 std::string stream_content_event(const Generation& g, unsigned i);

@@ -8,6 +8,7 @@
 #include "fulcrum/net/http_server.hpp"
 #include "fulcrum/net/http_util.hpp"
 #include "fulcrum/net/spawn.hpp"
+#include "responses_api.hpp"
 #include "sim_responses.hpp"
 
 namespace fulcrum::sim {
@@ -26,6 +27,12 @@ struct EndpointState {
   // With `hold`, requests wait here before their first byte until a test releases them.
   std::vector<std::shared_ptr<asio::steady_timer>> held;
   std::string last_body;  // the last request body as received, byte for byte (for tests)
+  // Responses API: what this endpoint stored, by response id (store defaults to true).
+  struct Stored {
+    nlohmann::json response;
+    nlohmann::json input_items;
+  };
+  std::map<std::string, Stored, std::less<>> stored;
   std::optional<core::Clock::time_point> last_active;
 };
 
@@ -66,14 +73,51 @@ void provider_headers(Head& head, std::uint64_t serial) {
   head.set(http::field::set_cookie, "sim-session=1; Path=/");
 }
 
-awaitable<bool> reply_error(beast::tcp_stream& client, const Request& req, unsigned status,
-                            std::string message, unsigned retry_after, std::uint64_t serial = 0) {
-  const api::ApiError error{status, status == 429 ? "rate_limit_error" : "api_error", "",
-                            std::move(message), ""};
+awaitable<bool> reply_error(beast::tcp_stream& client, const Request& req,
+                            const api::ApiError& error, unsigned retry_after = 0,
+                            std::uint64_t serial = 0) {
   auto res = error_response(error, req.version(), req.keep_alive());
   provider_headers(res, serial);
   if (retry_after > 0) res.set(http::field::retry_after, std::to_string(retry_after));
   co_return co_await write_response(client, res, std::chrono::minutes(10)) && req.keep_alive();
+}
+
+awaitable<bool> reply_error(beast::tcp_stream& client, const Request& req, unsigned status,
+                            std::string message, unsigned retry_after, std::uint64_t serial = 0) {
+  const api::ApiError error{status, status == 429 ? "rate_limit_error" : "api_error", "",
+                            std::move(message), ""};
+  co_return co_await reply_error(client, req, error, retry_after, serial);
+}
+
+awaitable<bool> reply_json(beast::tcp_stream& client, const Request& req, unsigned status,
+                           const nlohmann::json& body, std::uint64_t serial) {
+  auto res = json_response(status, body.dump(), req.version(), req.keep_alive());
+  provider_headers(res, serial);
+  co_return co_await write_response(client, res, std::chrono::minutes(10)) && req.keep_alive();
+}
+
+// OpenAI's 404 for a response id it does not have.
+api::ApiError no_such_response(std::string_view id, std::string_view param) {
+  return {404, "invalid_request_error",
+          param.empty() ? std::string() : std::string("previous_response_not_found"),
+          (param.empty() ? "Response with id '" : "Previous response with id '") + std::string(id) +
+              "' not found.",
+          std::string(param)};
+}
+
+// The value of `name` in a target's query string, or "".
+std::string_view query_value(std::string_view target, std::string_view name) {
+  const auto q = target.find('?');
+  if (q == std::string_view::npos) return {};
+  std::string_view query = target.substr(q + 1);
+  while (!query.empty()) {
+    const std::string_view pair = query.substr(0, query.find('&'));
+    query.remove_prefix(std::min(query.size(), pair.size() + 1));
+    if (pair.substr(0, pair.find('=')) == name && pair.find('=') != std::string_view::npos) {
+      return pair.substr(pair.find('=') + 1);
+    }
+  }
+  return {};
 }
 
 core::Duration per_token(const SimEndpoint& e) {
@@ -112,10 +156,10 @@ struct SimServer::Impl {
   std::string stats() const {
     nlohmann::json out = nlohmann::json::object();
     for (const auto& e : endpoints) {
-      out[e->spec.name] = {{"requests", e->requests},      {"generating", e->generating},
-                           {"queued", e->waiting.size()},  {"held", e->held.size()},
-                           {"last_body", e->last_body},    {"streams_active", e->streams_active},
-                           {"cold_starts", e->cold_starts}};
+      out[e->spec.name] = {{"requests", e->requests},       {"generating", e->generating},
+                           {"queued", e->waiting.size()},   {"held", e->held.size()},
+                           {"last_body", e->last_body},     {"streams_active", e->streams_active},
+                           {"cold_starts", e->cold_starts}, {"stored", e->stored.size()}};
     }
     return out.dump();
   }
@@ -123,6 +167,8 @@ struct SimServer::Impl {
   awaitable<bool> handle(std::uint16_t port, beast::tcp_stream& client, Request& req);
   awaitable<bool> generate(EndpointState& e, api::Operation op, beast::tcp_stream& client,
                            Request& req);
+  awaitable<bool> stored_call(EndpointState& e, std::string_view call, beast::tcp_stream& client,
+                              Request& req);
 
   SimConfig config;
   std::vector<std::unique_ptr<EndpointState>> endpoints;
@@ -158,6 +204,10 @@ awaitable<bool> SimServer::Impl::handle(std::uint16_t port, beast::tcp_stream& c
   if (rest == "/v1/chat/completions") op = api::Operation::chat_completions;
   if (rest == "/v1/completions") op = api::Operation::completions;
   if (rest == "/v1/embeddings") op = api::Operation::embeddings;
+  if (rest == "/v1/responses") op = api::Operation::responses;
+  if (e != nullptr && rest.starts_with("/v1/responses/")) {
+    co_return co_await stored_call(*e, rest.substr(14), client, req);
+  }
   if (e != nullptr && rest == "/v1/models") {
     auto res = json_response(
         200,
@@ -202,16 +252,19 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, api::Operation op,
       (spec.rate_429 > 0 && static_cast<std::uint64_t>((serial + 1) * spec.rate_429) >
                                 static_cast<std::uint64_t>(serial * spec.rate_429));
   if (fails && spec.fail_delay.count() > 0) co_await sleep_for(spec.fail_delay);
+  // Every injected 429 says when to come back, if the spec says.
+  const auto retry_after = [&](unsigned status) { return status == 429 ? spec.retry_after : 0u; };
   if (serial < spec.fail_first) {
-    co_return co_await reply_error(client, req, spec.fail_first_status, "injected failure", 0,
-                                   serial);
+    co_return co_await reply_error(client, req, spec.fail_first_status, "injected failure",
+                                   retry_after(spec.fail_first_status), serial);
   }
   if (spec.fail_status != 0) {
-    co_return co_await reply_error(client, req, spec.fail_status, "injected failure", 0, serial);
+    co_return co_await reply_error(client, req, spec.fail_status, "injected failure",
+                                   retry_after(spec.fail_status), serial);
   }
   if (spec.fail_every > 0 && (serial + 1) % spec.fail_every == 0) {
-    co_return co_await reply_error(client, req, spec.fail_every_status, "injected failure", 0,
-                                   serial);
+    co_return co_await reply_error(client, req, spec.fail_every_status, "injected failure",
+                                   retry_after(spec.fail_every_status), serial);
   }
   // Evenly spread: request n fails when it crosses the next multiple of 1/rate.
   if (spec.rate_429 > 0 && static_cast<std::uint64_t>((serial + 1) * spec.rate_429) >
@@ -230,12 +283,30 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, api::Operation op,
   g.operation = op;
   g.model = body["model"].get<std::string>();
   g.serial = serial;
+  g.endpoint = spec.name;
   g.prompt_tokens = count_prompt_tokens(op, body);
   g.cached_tokens = std::min(spec.cached_tokens, g.prompt_tokens);
   g.completion_tokens = spec.completion_tokens;
-  for (const char* key : {"max_tokens", "max_completion_tokens"}) {
+  for (const char* key : {"max_tokens", "max_completion_tokens", "max_output_tokens"}) {
     if (body.contains(key) && body[key].is_number_unsigned())
       g.completion_tokens = body[key].get<unsigned>();
+  }
+  if (op == api::Operation::responses) {
+    for (const char* key :
+         {"instructions", "previous_response_id", "store", "max_output_tokens", "metadata"}) {
+      if (body.contains(key)) g.echo[key] = body[key];
+    }
+    if (body.contains("previous_response_id") && body["previous_response_id"].is_string()) {
+      const auto& previous = body["previous_response_id"].get_ref<const std::string&>();
+      const auto stored = e.stored.find(previous);
+      if (stored == e.stored.end()) {
+        // Named, not a temporary in the co_await: GCC 12 destroys such temporaries twice.
+        const api::ApiError unknown = no_such_response(previous, "previous_response_id");
+        co_return co_await reply_error(client, req, unknown);
+      }
+      // The conversation so far is input again, as OpenAI bills it.
+      g.prompt_tokens += stored->second.response["usage"]["total_tokens"].get<unsigned>();
+    }
   }
   const bool stream = body.value("stream", false);
   g.include_usage = stream && body.contains("stream_options") &&
@@ -276,8 +347,14 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, api::Operation op,
 
   co_await sleep_for(spec.ttft);
   const core::Duration gap = per_token(spec);
+  const auto store = [&] {
+    if (op == api::Operation::responses && g.echo.value("store", true)) {
+      e.stored[response_id(g)] = {completed_response(g), input_items(body, g)};
+    }
+  };
   if (!stream) {
     co_await sleep_for(gap * g.completion_tokens);
+    store();
     auto res = json_response(200, whole_completion(g), req.version(), keep_alive);
     provider_headers(res, serial);
     e.last_active = core::Clock::now();
@@ -318,6 +395,12 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, api::Operation op,
       client.socket().close(ec);
       co_return false;
     }
+    if (static_cast<int>(i) == spec.failed_after_chunks && op == api::Operation::responses) {
+      pending += responses_failed_event(g, i);
+      co_await asio::async_write(client, http::make_chunk(asio::buffer(pending)), as_result(ec));
+      if (!ec) co_await asio::async_write(client, http::make_chunk_last(), as_result(ec));
+      co_return !ec && keep_alive;
+    }
     if (static_cast<int>(i) == spec.malformed_after_chunks) {
       pending += "data: {\"choices\": [ {\"delta\": oops\n\n";
     }
@@ -339,11 +422,62 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, api::Operation op,
       co_await sleep_for(gap);
     }
   }
+  store();
   pending += stream_tail_events(g);
   co_await asio::async_write(client, http::make_chunk(asio::buffer(pending)), as_result(ec));
   if (!ec) co_await asio::async_write(client, http::make_chunk_last(), as_result(ec));
   e.last_active = core::Clock::now();
   co_return !ec && keep_alive;
+}
+
+// `call` is what follows /v1/responses/: "{id}", "{id}/cancel" or "{id}/input_items".
+awaitable<bool> SimServer::Impl::stored_call(EndpointState& e, std::string_view call,
+                                             beast::tcp_stream& client, Request& req) {
+  const std::uint64_t serial = e.requests++;
+  if (!e.spec.api_key.empty() && req[http::field::authorization] != "Bearer " + e.spec.api_key) {
+    co_return co_await reply_error(client, req, 401, "Incorrect API key provided.", 0, serial);
+  }
+  const std::string_view id = call.substr(0, call.find('/'));
+  const std::string_view action =
+      id.size() < call.size() ? call.substr(id.size() + 1) : std::string_view{};
+  const auto stored = e.stored.find(id);
+  if (stored == e.stored.end()) {
+    const api::ApiError unknown = no_such_response(id, "");
+    co_return co_await reply_error(client, req, unknown);
+  }
+  const http::verb method = req.method();
+  if (action.empty() && method == http::verb::get) {
+    co_return co_await reply_json(client, req, 200, stored->second.response, serial);
+  }
+  if (action.empty() && method == http::verb::delete_) {
+    const nlohmann::json deleted = {{"id", id}, {"object", "response.deleted"}, {"deleted", true}};
+    e.stored.erase(stored);
+    co_return co_await reply_json(client, req, 200, deleted, serial);
+  }
+  if (action == "cancel" && method == http::verb::post) {
+    const auto not_cancellable = api::ApiError::invalid_request(
+        "Only responses created with background=true can be cancelled; this one has completed.");
+    co_return co_await reply_error(client, req, not_cancellable);
+  }
+  if (action == "input_items" && method == http::verb::get) {
+    // Newest first unless order=asc, at most `limit` (default 20), as OpenAI pages them.
+    nlohmann::json items = stored->second.input_items;
+    if (query_value(req.target(), "order") != "asc") std::reverse(items.begin(), items.end());
+    std::size_t limit = 20;
+    if (const auto text = query_value(req.target(), "limit"); !text.empty()) {
+      limit = std::strtoul(std::string(text).c_str(), nullptr, 10);
+    }
+    const bool more = items.size() > limit;
+    if (more) items.erase(items.begin() + static_cast<std::ptrdiff_t>(limit), items.end());
+    nlohmann::json page = {{"object", "list"},
+                           {"data", items},
+                           {"first_id", items.empty() ? nlohmann::json() : items.front()["id"]},
+                           {"last_id", items.empty() ? nlohmann::json() : items.back()["id"]},
+                           {"has_more", more}};
+    co_return co_await reply_json(client, req, 200, page, serial);
+  }
+  const auto unknown_call = api::ApiError::not_found(req.target());
+  co_return co_await reply_error(client, req, unknown_call);
 }
 
 SimServer::SimServer(SimConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}

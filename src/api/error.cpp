@@ -26,6 +26,15 @@ ApiError ApiError::model_not_found(std::string_view model) {
           "model"};
 }
 
+ApiError ApiError::response_not_found(std::string_view id, std::string_view param) {
+  return {404, "invalid_request_error",
+          param.empty() ? "response_not_found" : "previous_response_not_found",
+          "Response with id '" + std::string(id.substr(0, 256)) +
+              "' not found: Fulcrum keeps which endpoint stored each response it relayed (the "
+              "newest 100000, until it restarts), and has no record of this one.",
+          std::string(param)};
+}
+
 ApiError ApiError::not_found(std::string_view path) {
   return {404, "invalid_request_error", "unknown_url",
           "Unknown request URL: " + std::string(path) + ".", ""};

@@ -23,43 +23,20 @@ constexpr std::uint64_t kCharsPerToken = 4;
 constexpr std::uint64_t kTokensPerMessage = 4;
 
 // The top-level fields Fulcrum reads, in the order their problems are reported.
+// clang-format off
 enum Field : std::uint8_t {
-  kApiBase,
-  kBaseUrl,
-  kApiKey,  // name an upstream or a key: refused
-  kModel,
-  kStream,
-  kStreamOptions,
-  kMaxTokens,
-  kMaxCompletionTokens,
-  kN,
-  kUser,
-  kMetadata,
-  kTools,
-  kResponseFormat,
-  kMessages,
-  kPrompt,
-  kInput,
-  kFunctions,
+  kApiBase, kBaseUrl, kApiKey,  // name an upstream or a key: refused
+  kModel, kStream, kStreamOptions, kMaxTokens, kMaxCompletionTokens, kN, kUser, kMetadata,
+  kTools, kResponseFormat, kMessages, kPrompt, kInput, kFunctions,
+  kMaxOutputTokens, kPreviousResponseId, kInstructions, kText, kBackground,  // Responses API
   kFieldCount
 };
-constexpr std::array<std::string_view, kFieldCount> kNames = {"api_base",
-                                                              "base_url",
-                                                              "api_key",
-                                                              "model",
-                                                              "stream",
-                                                              "stream_options",
-                                                              "max_tokens",
-                                                              "max_completion_tokens",
-                                                              "n",
-                                                              "user",
-                                                              "metadata",
-                                                              "tools",
-                                                              "response_format",
-                                                              "messages",
-                                                              "prompt",
-                                                              "input",
-                                                              "functions"};
+constexpr std::array<std::string_view, kFieldCount> kNames = {
+    "api_base", "base_url", "api_key", "model", "stream", "stream_options", "max_tokens",
+    "max_completion_tokens", "n", "user", "metadata", "tools", "response_format", "messages",
+    "prompt", "input", "functions", "max_output_tokens", "previous_response_id",
+    "instructions", "text", "background"};
+// clang-format on
 
 int field_named(std::string_view key) {
   for (int f = 0; f < kFieldCount; ++f) {
@@ -79,7 +56,7 @@ struct FieldValue {
   bool format_is_text = false;            // response_format.type == "text"
 };
 
-enum class Source : std::uint8_t { messages, prompt, input };
+enum class Source : std::uint8_t { messages, prompt, input, instructions };
 struct Text {
   Span raw;
   Source source;
@@ -104,7 +81,10 @@ ApiError unreadable(const JsonReader& json) {
 // One pass over the body: every value validated, the known fields' values recorded.
 class BodyReader {
  public:
-  explicit BodyReader(ParsedRequest& out) : out_(out), json_(out.body, kMaxJsonDepth) {}
+  explicit BodyReader(ParsedRequest& out)
+      : out_(out),
+        json_(out.body, kMaxJsonDepth),
+        responses_(out.operation == Operation::responses) {}
 
   std::optional<ApiError> read() {
     JsonType type;
@@ -156,10 +136,16 @@ class BodyReader {
       case kStreamOptions:
         return stream_options(v);
       case kMessages:
-        return v.type == JsonType::array ? messages(v) : skip();
-      case kPrompt:
+        return v.type == JsonType::array ? messages(v, Source::messages) : skip();
       case kInput:
-        return prompt_like(v, f == kPrompt ? Source::prompt : Source::input);
+        // The Responses API's input items are messages ({role, content}).
+        if (responses_ && v.type == JsonType::array) return messages(v, Source::input);
+        return prompt_like(v, Source::input);
+      case kPrompt:
+        return prompt_like(v, Source::prompt);
+      case kInstructions:
+      case kPreviousResponseId:
+        return v.type == JsonType::string ? string_field(f) : skip();
       case kResponseFormat:
         return v.type == JsonType::object ? response_format(v) : skip();
       default:
@@ -299,7 +285,22 @@ class BodyReader {
     return !json_.failed();
   }
 
-  bool messages(FieldValue& v) {
+  // A string field kept as text (instructions) or as a value (previous_response_id).
+  bool string_field(int f) {
+    if (f == kInstructions) return text(Source::instructions);
+    Span raw;
+    bool escaped = false;
+    if (!json_.string(raw, escaped)) return false;
+    const std::string_view value(out_.body.data() + raw.begin, raw.size());
+    if (escaped) {
+      JsonReader::decode(value, out_.previous_response_id);
+    } else {
+      out_.previous_response_id.assign(value);
+    }
+    return true;
+  }
+
+  bool messages(FieldValue& v, Source source) {
     json_.begin_array();
     while (json_.next_element()) {
       JsonType type;
@@ -320,7 +321,7 @@ class BodyReader {
           continue;
         }
         restart_at(start);
-        if (!content(Source::messages)) return false;
+        if (!content(source)) return false;
       }
       if (json_.failed()) return false;
     }
@@ -376,6 +377,7 @@ class BodyReader {
   std::array<FieldValue, kFieldCount> values_{};
   std::vector<Text> texts_;
   std::string scratch_;
+  bool responses_;
 };
 
 // A count such as max_tokens or n: an integer from `min` to kMaxTokenCount.
@@ -401,8 +403,13 @@ std::optional<ApiError> check_count(std::string_view name, const FieldValue& v, 
   return std::nullopt;
 }
 
-std::optional<ApiError> check_fields(Operation op, const BodyReader& r, const ParsedRequest& out) {
-  const auto present = [&](Field f) { return r.seen()[f] && r.value(f).type != JsonType::null; };
+bool present(const BodyReader& r, Field f) {
+  return r.seen()[f] && r.value(f).type != JsonType::null;
+}
+
+// What no request may carry: a way to choose the upstream or its key, a known field twice, no
+// model.
+std::optional<ApiError> check_envelope(const BodyReader& r, const ParsedRequest& out) {
   for (Field f : {kApiBase, kBaseUrl, kApiKey}) {
     if (r.seen()[f]) {
       return ApiError::invalid_request(
@@ -426,13 +433,18 @@ std::optional<ApiError> check_fields(Operation op, const BodyReader& r, const Pa
   if (r.value(kModel).type != JsonType::string || out.model.empty()) {
     return ApiError::invalid_request("The model parameter must be a non-empty string.", "model");
   }
-  if (present(kStream)) {
+  return std::nullopt;
+}
+
+// The types of the fields every operation may carry.
+std::optional<ApiError> check_shared_fields(Operation op, const BodyReader& r) {
+  if (present(r, kStream)) {
     if (r.value(kStream).type != JsonType::boolean) return wrong_type("stream", "a boolean");
     if (op == Operation::embeddings && r.value(kStream).boolean) {
       return ApiError::invalid_request("Embeddings cannot be streamed.", "stream");
     }
   }
-  if (present(kStreamOptions)) {
+  if (present(r, kStreamOptions)) {
     const FieldValue& v = r.value(kStreamOptions);
     if (v.type != JsonType::object) return wrong_type("stream_options", "an object");
     if (v.include_usage && *v.include_usage != JsonType::null &&
@@ -440,47 +452,82 @@ std::optional<ApiError> check_fields(Operation op, const BodyReader& r, const Pa
       return wrong_type("stream_options.include_usage", "a boolean");
     }
   }
-  for (Field f : {kMaxTokens, kMaxCompletionTokens, kN}) {
+  for (Field f : {kMaxTokens, kMaxCompletionTokens, kN, kMaxOutputTokens}) {
     if (!r.seen()[f]) continue;
     if (auto problem = check_count(kNames[f], r.value(f), 1)) return problem;
   }
   const auto typed = [&](Field f, JsonType type, std::string_view expected) {
-    return present(f) && r.value(f).type != type ? std::optional(wrong_type(kNames[f], expected))
-                                                 : std::nullopt;
+    return present(r, f) && r.value(f).type != type ? std::optional(wrong_type(kNames[f], expected))
+                                                    : std::nullopt;
   };
   if (auto p = typed(kUser, JsonType::string, "a string")) return p;
   if (auto p = typed(kMetadata, JsonType::object, "an object")) return p;
   if (auto p = typed(kTools, JsonType::array, "an array")) return p;
   if (auto p = typed(kResponseFormat, JsonType::object, "an object")) return p;
-  const auto input_like = [&](Field f, bool required) -> std::optional<ApiError> {
-    if (!present(f)) {
-      if (!required) return std::nullopt;
-      return ApiError::invalid_request("You must provide " + std::string(kNames[f]) + ".",
-                                       std::string(kNames[f]), "missing_required_parameter");
-    }
-    const JsonType type = r.value(f).type;
-    if (type != JsonType::string && type != JsonType::array) {
-      return wrong_type(kNames[f], "a string or an array");
-    }
-    return std::nullopt;
-  };
+  if (auto p = typed(kPreviousResponseId, JsonType::string, "a string")) return p;
+  if (auto p = typed(kInstructions, JsonType::string, "a string")) return p;
+  if (auto p = typed(kText, JsonType::object, "an object")) return p;
+  return std::nullopt;
+}
+
+// `prompt` and `input`: a string or an array.
+std::optional<ApiError> check_input_like(const BodyReader& r, Field f, bool required) {
+  if (!present(r, f)) {
+    if (!required) return std::nullopt;
+    return ApiError::invalid_request("You must provide " + std::string(kNames[f]) + ".",
+                                     std::string(kNames[f]), "missing_required_parameter");
+  }
+  const JsonType type = r.value(f).type;
+  if (type != JsonType::string && type != JsonType::array) {
+    return wrong_type(kNames[f], "a string or an array");
+  }
+  return std::nullopt;
+}
+
+std::optional<ApiError> check_messages(const BodyReader& r) {
+  if (!present(r, kMessages)) {
+    return ApiError::invalid_request("You must provide messages.", "messages",
+                                     "missing_required_parameter");
+  }
+  const FieldValue& v = r.value(kMessages);
+  if (v.type != JsonType::array) return wrong_type("messages", "an array");
+  if (v.non_object) {
+    return wrong_type("messages[" + std::to_string(*v.non_object) + "]", "an object");
+  }
+  return std::nullopt;
+}
+
+std::optional<ApiError> check_responses_fields(const BodyReader& r) {
+  if (auto problem = check_input_like(r, kInput, false)) return problem;
+  if (const auto& v = r.value(kInput); v.non_object) {
+    return wrong_type("input[" + std::to_string(*v.non_object) + "]", "an object");
+  }
+  if (!present(r, kBackground)) return std::nullopt;
+  if (r.value(kBackground).type != JsonType::boolean) return wrong_type("background", "a boolean");
+  // A background response reports its tokens only when polled, long after this request ended:
+  // it could be neither routed by load nor metered.
+  if (r.value(kBackground).boolean) {
+    return ApiError::invalid_request(
+        "Fulcrum does not relay background responses: their usage is known only when polled, "
+        "so they could be neither routed by load nor metered. Send the request without "
+        "background (stream it if it is long).",
+        "background", "unsupported_parameter");
+  }
+  return std::nullopt;
+}
+
+std::optional<ApiError> check_fields(Operation op, const BodyReader& r, const ParsedRequest& out) {
+  if (auto problem = check_envelope(r, out)) return problem;
+  if (auto problem = check_shared_fields(op, r)) return problem;
   switch (op) {
-    case Operation::chat_completions: {
-      if (!present(kMessages)) {
-        return ApiError::invalid_request("You must provide messages.", "messages",
-                                         "missing_required_parameter");
-      }
-      const FieldValue& v = r.value(kMessages);
-      if (v.type != JsonType::array) return wrong_type("messages", "an array");
-      if (v.non_object) {
-        return wrong_type("messages[" + std::to_string(*v.non_object) + "]", "an object");
-      }
-      return std::nullopt;
-    }
+    case Operation::chat_completions:
+      return check_messages(r);
     case Operation::completions:
-      return input_like(kPrompt, false);
+      return check_input_like(r, kPrompt, false);
     case Operation::embeddings:
-      return input_like(kInput, true);
+      return check_input_like(r, kInput, true);
+    case Operation::responses:
+      return check_responses_fields(r);
   }
   return std::nullopt;
 }
@@ -495,7 +542,13 @@ void read_features(const BodyReader& r, ParsedRequest& out) {
   const auto is = [&](Field field, JsonType type) {
     return r.seen()[field] && r.value(field).type == type;
   };
-  if (is(kMessages, JsonType::array)) {
+  const bool responses = out.operation == Operation::responses;
+  if (responses && is(kInput, JsonType::array)) {
+    f.turns = static_cast<unsigned>(r.value(kInput).elements);
+    framing = kTokensPerMessage * r.value(kInput).elements;
+  } else if (responses) {
+    f.turns = r.seen()[kInput] ? 1 : 0;
+  } else if (is(kMessages, JsonType::array)) {
     source = Source::messages;
     f.turns = static_cast<unsigned>(r.value(kMessages).elements);
     framing = kTokensPerMessage * r.value(kMessages).elements;
@@ -509,7 +562,8 @@ void read_features(const BodyReader& r, ParsedRequest& out) {
   unsigned fences = 0;
   std::string decoded;
   for (const Text& t : r.texts()) {
-    if (t.source != source) continue;
+    // The Responses API's instructions are prompt text too.
+    if (t.source != source && !(responses && t.source == Source::instructions)) continue;
     std::string_view text(out.body.data() + t.raw.begin, t.raw.size());
     if (t.escaped) {
       JsonReader::decode(text, decoded);
@@ -534,7 +588,7 @@ void read_features(const BodyReader& r, ParsedRequest& out) {
   if (is(kN, JsonType::number) && r.value(kN).number.fits && !r.value(kN).number.negative) {
     f.choices = std::max<std::uint64_t>(1, r.value(kN).number.magnitude);
   }
-  for (Field field : {kMaxCompletionTokens, kMaxTokens}) {
+  for (Field field : {kMaxCompletionTokens, kMaxTokens, kMaxOutputTokens}) {
     const FieldValue& v = r.value(field);
     if (is(field, JsonType::number) && v.number.fits && v.number.integer && !v.number.negative) {
       f.max_tokens = v.number.magnitude;
@@ -553,6 +607,8 @@ std::string_view upstream_path(Operation op) {
       return "/completions";
     case Operation::embeddings:
       return "/embeddings";
+    case Operation::responses:
+      return "/responses";
   }
   return "/chat/completions";
 }
@@ -590,7 +646,8 @@ std::string upstream_body(const ParsedRequest& request, std::string_view upstrea
   std::size_t count = 0;
   edits[count++] = {request.model_value.begin, request.model_value.end - request.model_value.begin,
                     0};
-  if (request.stream) {
+  // The Responses API reports usage in its last event without being asked.
+  if (request.stream && request.operation != Operation::responses) {
     if (request.include_usage) {
       edits[count++] = {request.include_usage->begin,
                         request.include_usage->end - request.include_usage->begin, 1};

@@ -20,13 +20,19 @@ std::optional<std::int64_t> count_at(const nlohmann::json& object, const char* k
 
 std::optional<Usage> usage_from(const nlohmann::json& usage) {
   if (!usage.is_object()) return std::nullopt;
+  // Chat Completions' names, or the Responses API's when none of those is there.
+  const bool chat = usage.contains("prompt_tokens") || usage.contains("completion_tokens") ||
+                    usage.contains("prompt_tokens_details");
+  const bool responses = usage.contains("input_tokens") || usage.contains("output_tokens") ||
+                         usage.contains("input_tokens_details");
+  if (chat && responses) return std::nullopt;  // which counts are meant cannot be told
   Usage out;
-  const auto input = count_at(usage, "prompt_tokens");
-  const auto output = count_at(usage, "completion_tokens");
+  const auto input = count_at(usage, responses ? "input_tokens" : "prompt_tokens");
+  const auto output = count_at(usage, responses ? "output_tokens" : "completion_tokens");
   if (!input || !output) return std::nullopt;
   out.input = *input;
   out.output = *output;
-  const auto details = usage.find("prompt_tokens_details");
+  const auto details = usage.find(responses ? "input_tokens_details" : "prompt_tokens_details");
   if (details != usage.end() && details->is_object()) {
     const auto cached = count_at(*details, "cached_tokens");
     if (!cached) return std::nullopt;
@@ -105,7 +111,10 @@ namespace fulcrum::api {
 
 std::size_t generated_chars(std::string_view text) {
   std::size_t total = 0;
-  for (std::string_view key : {std::string_view("\"content\""), std::string_view("\"text\"")}) {
+  // "delta" holds text in the Responses API's delta events (in Chat chunks it is an object, which
+  // the check for a string below skips).
+  for (std::string_view key : {std::string_view("\"content\""), std::string_view("\"text\""),
+                               std::string_view("\"delta\"")}) {
     for (std::size_t at = text.find(key); at != std::string_view::npos;
          at = text.find(key, at + key.size())) {
       std::size_t i = at + key.size();

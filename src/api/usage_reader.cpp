@@ -14,24 +14,35 @@ class PlainReader {
  public:
   explicit PlainReader(std::string_view text) : text_(text) {}
 
+  // Chat Completions name the counts prompt_tokens / completion_tokens / prompt_tokens_details,
+  // the Responses API input_tokens / output_tokens / input_tokens_details; an object that mixes
+  // the two is left to the full parser.
   std::optional<Usage> usage() {
     Usage out;
     bool saw_input = false;
     bool saw_output = false;
     bool saw_details = false;
+    bool chat_names = false;
+    bool responses_names = false;
     object(0, [&](std::string_view key) {
-      if (key == "prompt_tokens") {
+      const bool chat =
+          key == "prompt_tokens" || key == "completion_tokens" || key == "prompt_tokens_details";
+      const bool responses =
+          key == "input_tokens" || key == "output_tokens" || key == "input_tokens_details";
+      chat_names = chat_names || chat;
+      responses_names = responses_names || responses;
+      if (key == "prompt_tokens" || key == "input_tokens") {
         take_once(saw_input) && count(out.input);
-      } else if (key == "completion_tokens") {
+      } else if (key == "completion_tokens" || key == "output_tokens") {
         take_once(saw_output) && count(out.output);
-      } else if (key == "prompt_tokens_details") {
+      } else if (key == "prompt_tokens_details" || key == "input_tokens_details") {
         take_once(saw_details) && details(out.cached_input);
       } else {
         value(1);
       }
     });
     skip_space();
-    if (!ok_ || at_ != text_.size()) return std::nullopt;
+    if (!ok_ || at_ != text_.size() || (chat_names && responses_names)) return std::nullopt;
     out.cached_input = std::min(out.cached_input, out.input);
     return out;
   }

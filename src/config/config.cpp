@@ -7,6 +7,20 @@ const char* to_string(EndpointKind kind) {
   return kind == EndpointKind::provisioned ? "provisioned" : "serverless";
 }
 
+const char* to_string(Api api) {
+  switch (api) {
+    case Api::chat:
+      return "chat";
+    case Api::completions:
+      return "completions";
+    case Api::embeddings:
+      return "embeddings";
+    case Api::responses:
+      return "responses";
+  }
+  return "unknown";
+}
+
 const char* to_string(Strategy strategy) {
   switch (strategy) {
     case Strategy::cheapest_meeting_slo:
@@ -38,6 +52,13 @@ const ModelAlias* Config::find_alias(std::string_view name) const {
 std::optional<std::size_t> Config::find_slo_class(std::string_view name) const {
   for (std::size_t i = 0; i < slo_classes.size(); ++i) {
     if (slo_classes[i].name == name) return i;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::size_t> Config::find_endpoint(std::string_view name) const {
+  for (std::size_t i = 0; i < endpoints.size(); ++i) {
+    if (endpoints[i].name == name) return i;
   }
   return std::nullopt;
 }

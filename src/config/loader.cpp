@@ -161,6 +161,29 @@ void read_headroom(const YAML::Node& node, Diagnostics& diag, const Config& conf
   }
 }
 
+// apis: [chat, completions, embeddings, responses]: what the endpoint can be sent.
+void read_apis(const YAML::Node& node, Diagnostics& diag, Endpoint& endpoint) {
+  if (!node.IsSequence() || node.size() == 0) {
+    diag.error(node, "apis must be a non-empty list of chat, completions, embeddings, responses");
+    return;
+  }
+  endpoint.apis = 0;
+  for (const YAML::Node& item : node) {
+    const auto name = read_string(item, diag, "an api");
+    if (!name) continue;
+    bool known = false;
+    for (Api api : {Api::chat, Api::completions, Api::embeddings, Api::responses}) {
+      if (*name == to_string(api)) {
+        endpoint.apis |= static_cast<std::uint8_t>(api);
+        known = true;
+      }
+    }
+    if (!known) {
+      diag.error(item, "unknown api '" + *name + "': chat, completions, embeddings or responses");
+    }
+  }
+}
+
 void read_cold_start(const YAML::Node& node, Diagnostics& diag, Endpoint& endpoint) {
   MapReader map(node, diag, "cold_start");
   if (!map.valid()) return;
@@ -254,6 +277,8 @@ void read_endpoint_policy(MapReader& map, Diagnostics& diag, const Config& confi
     }
     read_headroom(headroom, diag, config, endpoint);
   }
+  if (const YAML::Node apis = map.optional("apis"); apis.IsDefined())
+    read_apis(apis, diag, endpoint);
   if (const YAML::Node on_429 = map.optional("on_429"); on_429.IsDefined()) {
     const auto text = read_string(on_429, diag, "on_429");
     if (text == "spill") {
@@ -468,13 +493,6 @@ class Builder {
     }
   }
 
-  std::optional<std::size_t> find_endpoint(const Config& config, std::string_view name) const {
-    for (std::size_t i = 0; i < config.endpoints.size(); ++i) {
-      if (config.endpoints[i].name == name) return i;
-    }
-    return std::nullopt;
-  }
-
   void read_models(const YAML::Node& node, Config& config) {
     if (!node.IsMap() || node.size() == 0) {
       diag_.error(node, "models must map client-facing aliases to their targets");
@@ -587,7 +605,7 @@ class Builder {
       if (!text) return;
       const auto slash = text->find('/');
       const bool names_endpoint =
-          slash != std::string::npos && find_endpoint(config, text->substr(0, slash));
+          slash != std::string::npos && config.find_endpoint(text->substr(0, slash));
       if (!names_endpoint && config.find_alias(*text) != nullptr) {
         add_alias_reference(node, config, out);
         return;
@@ -602,7 +620,7 @@ class Builder {
     Target target;
     target.upstream_model = upstream_model;
     target.weight = weight;
-    const auto index = find_endpoint(config, endpoint_name);
+    const auto index = config.find_endpoint(endpoint_name);
     if (!index) {
       diag_.error(node, "target '" + endpoint_name + "/" + upstream_model +
                             "' names unknown endpoint '" + endpoint_name + "'");

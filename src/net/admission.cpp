@@ -15,6 +15,17 @@ bool may_use(const auth::Principal& principal, const config::ModelAlias* alias,
   return std::find(allowed.begin(), allowed.end(), index) != allowed.end();
 }
 
+// Whether any endpoint the alias may reach serves `api` (a classifying alias through its tiers).
+bool serves(const config::Config& config, const config::ModelAlias& alias, config::Api api) {
+  for (const config::Target& target : alias.targets) {
+    if (config.endpoints[target.endpoint].serves(api)) return true;
+  }
+  for (std::size_t tier : alias.tier_alias) {
+    if (&config.models[tier] != &alias && serves(config, config.models[tier], api)) return true;
+  }
+  return false;
+}
+
 std::string known_classes(const config::Config& config) {
   std::string names;
   for (const auto& slo : config.slo_classes) names += (names.empty() ? "" : ", ") + slo.name;
@@ -55,23 +66,25 @@ Refusal over_budget(const config::Budget& budget, const metering::BudgetAdmissio
                            budget.name + "' for this period."
                      : "Budget '" + budget.name + "' is exhausted for this period; it resets in " +
                            std::to_string(seconds) + " s.";
+  // x-should-retry: the openai SDKs would otherwise retry a 429 at once, or (openai-node 6)
+  // sleep for the whole Retry-After, hours until the budget resets.
   return Refusal{api::ApiError::insufficient_quota(message),
-                 {{"retry-after", std::to_string(seconds)}}};
+                 {{"retry-after", std::to_string(seconds)}, {"x-should-retry", "false"}}};
 }
 
 }  // namespace
 
+api::ApiError authentication_error(auth::AuthFailure failure) {
+  return api::ApiError::unauthorized(
+      failure == auth::AuthFailure::missing_key
+          ? "You didn't provide an API key. Send it as 'Authorization: Bearer KEY'."
+          : "Incorrect API key provided.");
+}
+
 std::optional<Refusal> ProxyRequest::admit() {
   // Who asks comes first: without a valid key nothing else is looked at.
   auto principal = auth::authenticate(http_request_[http::field::authorization], config_);
-  if (!principal) {
-    return Refusal{api::ApiError::unauthorized(
-                       principal.error() == auth::AuthFailure::missing_key
-                           ? "You didn't provide an API key. Send it as 'Authorization: Bearer "
-                             "KEY'."
-                           : "Incorrect API key provided."),
-                   {}};
-  }
+  if (!principal) return Refusal{authentication_error(principal.error())};
   principal_ = *principal;
   // The body moves into the parsed request: it is forwarded from there, spliced, never copied.
   auto parsed = api::parse_request(request_.operation, std::move(http_request_.body()));
@@ -81,6 +94,16 @@ std::optional<Refusal> ProxyRequest::admit() {
   if (alias_ == nullptr) return Refusal{api::ApiError::model_not_found(request_.model), {}};
   if (!may_use(principal_, alias_, config_)) {
     return Refusal{api::ApiError::model_not_allowed(request_.model), {}};
+  }
+  if (!serves(config_, *alias_, api_of(request_.operation))) {
+    return Refusal{api::ApiError::invalid_request(
+        "The model '" + request_.model + "' has no endpoint that serves the " +
+            std::string(config::to_string(api_of(request_.operation))) +
+            " API (see each endpoint's apis).",
+        "model", "unsupported_api")};
+  }
+  if (!request_.previous_response_id.empty()) {
+    if (auto refused = pin_to_stored_response()) return refused;
   }
   if (const std::string_view priority = http_request_["x-fulcrum-priority"]; !priority.empty()) {
     slo_class_ = config_.find_slo_class(priority);
@@ -95,6 +118,30 @@ std::optional<Refusal> ProxyRequest::admit() {
   } else if (principal_.key != nullptr) {
     slo_class_ = principal_.key->slo;
   }
+  return std::nullopt;
+}
+
+// previous_response_id continues a conversation stored by one endpoint: the request may go
+// there only. Unknown ids, ids another key created, and endpoints the alias does not reach are
+// all "not found", as OpenAI answers for an id it does not have.
+std::optional<Refusal> ProxyRequest::pin_to_stored_response() {
+  const std::string& id = request_.previous_response_id;
+  const auto pin = runtime_.response_pins.find(id, principal_.id());
+  const auto not_found = [&] {
+    return Refusal{api::ApiError::response_not_found(id, "previous_response_id"), {}};
+  };
+  if (!pin) return not_found();
+  const auto endpoint = config_.find_endpoint(pin->endpoint);
+  const auto& targets = alias_->targets;
+  if (!endpoint || std::none_of(targets.begin(), targets.end(),
+                                [&](const config::Target& t) { return t.endpoint == *endpoint; })) {
+    Refusal refusal = not_found();
+    refusal.error.message = "Response with id '" + id.substr(0, 256) + "' is stored by endpoint '" +
+                            pin->endpoint + "', which serves no target of model '" +
+                            request_.model + "'.";
+    return refusal;
+  }
+  pinned_endpoint_ = endpoint;
   return std::nullopt;
 }
 

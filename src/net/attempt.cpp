@@ -5,6 +5,7 @@
 #include <array>
 #include <limits>
 
+#include "fulcrum/api/responses.hpp"
 #include "fulcrum/api/usage.hpp"
 #include "fulcrum/metering/provisioned.hpp"
 #include "upstream_headers.hpp"
@@ -24,10 +25,6 @@ constexpr std::size_t kMaxErrorBodyBytes = 1u << 20;
 
 // An error body should come at once with its head; a slow one is not waited for.
 constexpr core::Duration kErrorBodyTimeout = std::chrono::seconds(2);
-
-std::string_view content_type_or_json(std::string_view content_type) {
-  return content_type.empty() ? std::string_view("application/json") : content_type;
-}
 
 }  // namespace
 
@@ -239,7 +236,13 @@ awaitable<AttemptResult> Attempt::relay_whole(UpstreamConnection& connection, Pa
 
   Answer answer;
   answer.status = parser.get().result_int();
-  answer.usage = api::usage_in_document(body);
+  if (request_.operation == api::Operation::responses) {
+    api::ResponsesReading reading = api::read_responses_body(body);
+    answer.usage = reading.usage;
+    if (reading.stored) answer.response_id = std::move(reading.id);
+  } else {
+    answer.usage = api::usage_in_document(body);
+  }
   if (!answer.usage) answer.generated_chars = api::generated_chars(body);
   answer.first_byte = core::Clock::now();
   const Charge charge = listener_.on_answer(answer);

@@ -35,6 +35,7 @@ struct Answer {
   std::optional<core::Usage> usage;     // as the upstream reported it
   std::size_t generated_chars = 0;      // text relayed: estimates usage when none was reported
   std::optional<TimePoint> first_byte;  // when the client got its first byte
+  std::string response_id;  // Responses API: the id the upstream stored the response under
 };
 
 // The request's side of an answer. Called once, before the answer's last bytes leave, so a

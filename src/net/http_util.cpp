@@ -21,6 +21,26 @@ std::optional<std::string> raw_head_problem(std::string_view head) {
 
 std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
 
+std::string percent_decoded(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  const auto hex = [](char c) {
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+  };
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size() && hex(text[i + 1]) >= 0 && hex(text[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(text[i]);
+    }
+  }
+  return out;
+}
+
 http::response<http::string_body> json_response(unsigned status, std::string body, unsigned version,
                                                 bool keep_alive) {
   http::response<http::string_body> res{static_cast<http::status>(status), version};

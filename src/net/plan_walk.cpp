@@ -14,9 +14,7 @@ namespace {
 using metering::Outcome;
 using router::RetryDecision;
 
-double seconds_between(TimePoint from, TimePoint to) {
-  return std::chrono::duration<double>(to - from).count();
-}
+using core::seconds_between;
 
 awaitable<void> pause(asio::io_context& io, core::Duration duration) {
   asio::steady_timer timer(io, duration);

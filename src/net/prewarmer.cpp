@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <array>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <unordered_map>
@@ -16,23 +15,6 @@ namespace {
 
 constexpr auto kTick = std::chrono::milliseconds(250);
 
-// One small request and its whole response; true on a 2xx. Everything, connecting included,
-// within `timeout`.
-awaitable<bool> ping(UpstreamPool& pool, const std::string& head, const std::string& body,
-                     core::Duration timeout, error_code& ec) {
-  const auto deadline = core::Clock::now() + timeout;
-  auto connection = co_await pool.connect(timeout, ec);
-  if (ec) co_return false;
-  connection->tcp().expires_after(left_until(deadline));
-  const std::array<asio::const_buffer, 2> bytes{asio::buffer(head), asio::buffer(body)};
-  co_await asio::async_write(*connection, bytes, as_result(ec));
-  if (ec) co_return false;
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(1u << 20);
-  co_await http::async_read(*connection, connection->buffer, parser, as_result(ec));
-  co_return !ec && parser.get().result_int() / 100 == 2;
-}
-
 // Runs beside the prewarm loop, one per ping: a slow endpoint holds up only its own ping.
 awaitable<void> send_keep_warm(Worker& worker, Runtime& runtime,
                                std::shared_ptr<const Snapshot> snapshot, std::size_t index,
@@ -45,11 +27,11 @@ awaitable<void> send_keep_warm(Worker& worker, Runtime& runtime,
   const std::string head =
       upstream_request_head(endpoint.base_url, "/chat/completions", "application/json",
                             "fulcrum-prewarm/" + runtime.version(), endpoint.api_key, body.size());
-  error_code ec;
   const auto pool = worker.pool(*snapshot, index);
   runtime.metrics().prewarm_sent(*snapshot->meters, index);  // counted as it leaves
-  const bool ok = co_await ping(*pool, head, body, prewarm.timeout, ec);
-  if (ok) {
+  const Fetched answer = co_await fetch(*pool, head, body, prewarm.timeout, 1u << 20);
+  const error_code ec = answer.ec;
+  if (!ec && answer.response.result_int() / 100 == 2) {
     snapshot->live->endpoint(index).mark_active(core::Clock::now());
     spdlog::debug("prewarm_sent endpoint={}", endpoint.name);
   } else {

@@ -4,37 +4,18 @@
 
 #include "fulcrum/net/http_util.hpp"
 #include "proxy_request.hpp"
+#include "stored_response.hpp"
 
 namespace fulcrum::net {
 namespace {
 
 constexpr std::string_view kModelsPrefix = "/v1/models/";
 
-// "%2F" and friends decoded; an invalid escape is kept as written.
-std::string percent_decoded(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  const auto hex = [](char c) {
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-  };
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size() && hex(text[i + 1]) >= 0 && hex(text[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2])));
-      i += 2;
-    } else {
-      out.push_back(text[i]);
-    }
-  }
-  return out;
-}
-
 std::optional<api::Operation> operation_at(std::string_view path) {
   if (path == "/v1/chat/completions") return api::Operation::chat_completions;
   if (path == "/v1/completions") return api::Operation::completions;
   if (path == "/v1/embeddings") return api::Operation::embeddings;
+  if (path == "/v1/responses") return api::Operation::responses;
   return std::nullopt;
 }
 
@@ -47,6 +28,9 @@ awaitable<bool> ProxyHandler::handle(ClientReply& reply, Request& request) {
     ProxyRequest proxied(runtime_, worker_, reply, request, *op);
     co_await proxied.run();
     co_return reply.reusable();
+  }
+  if (path.starts_with(kResponsesPrefix)) {
+    co_return co_await serve_stored_response(runtime_, worker_, reply, request, path);
   }
   const bool get = request.method() == http::verb::get;
   const bool keep_alive = request.keep_alive();

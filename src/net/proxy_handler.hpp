@@ -1,6 +1,7 @@
 #pragma once
-// The data plane's paths: the proxied OpenAI operations (each a ProxyRequest), GET /v1/models
-// and /v1/models/{model}, and errors for everything else that say what Fulcrum serves.
+// The data plane's paths: the proxied OpenAI operations (each a ProxyRequest), the calls on a
+// stored Responses API response (stored_response.hpp), GET /v1/models and /v1/models/{model},
+// and errors for everything else that say what Fulcrum serves.
 #include "fulcrum/net/http_server.hpp"
 #include "runtime.hpp"
 

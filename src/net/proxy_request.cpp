@@ -47,15 +47,29 @@ awaitable<void> ProxyRequest::run() {
   co_await reply_.fail(error);
 }
 
+config::Api api_of(api::Operation op) {
+  switch (op) {
+    case api::Operation::chat_completions:
+      return config::Api::chat;
+    case api::Operation::completions:
+      return config::Api::completions;
+    case api::Operation::embeddings:
+      return config::Api::embeddings;
+    case api::Operation::responses:
+      return config::Api::responses;
+  }
+  return config::Api::chat;
+}
+
 awaitable<void> ProxyRequest::stages() {
   if (auto refused = admit()) co_return co_await refuse(*refused);
-  route();
+  if (auto refused = route()) co_return co_await refuse(*refused);
   if (auto refused = reserve()) co_return co_await refuse(*refused);
   co_await walk();
 }
 
 // The plan, for the alias a soft budget may have downgraded the request to.
-void ProxyRequest::route() {
+std::optional<Refusal> ProxyRequest::route() {
   std::vector<std::string_view> header_values(config_.route_headers.size());
   for (std::size_t i = 0; i < header_values.size(); ++i) {
     header_values[i] = http_request_[config_.route_headers[i]];
@@ -64,7 +78,8 @@ void ProxyRequest::route() {
   const metering::BudgetAdmission soft =
       snapshot_->budgets->check_soft(principal_.id(), principal_.team(), wall_now);
   const config::ModelAlias* routed_alias = alias_;
-  if (soft.downgrade_to) {
+  // A continued conversation cannot change endpoints, so it is never downgraded.
+  if (soft.downgrade_to && !pinned_endpoint_) {
     routed_alias = &config_.models[*soft.downgrade_to];
     runtime_.metrics().budget_action(*snapshot_->meters, *soft.soft_budget, "downgraded");
   } else if (soft.soft_budget) {
@@ -82,15 +97,23 @@ void ProxyRequest::route() {
   input.now = core::Clock::now();
   input.wall_now = wall_now;
   input.random = worker_.random();
+  input.api = api_of(request_.operation);
+  input.only_endpoint = pinned_endpoint_;
   plan_ = router::choose(input, config_, *snapshot_->live);
   prompt_ = input.prompt;
   routed_ = true;
   if (plan_.tier)
     classifier_prefix_ = "classifier:" + config_.classifier.tiers[*plan_.tier].name + ", ";
+  if (pinned_endpoint_) {
+    // The router only saw the endpoint that stored the conversation; that is the reason.
+    reason_ = classifier_prefix_ + "pinned:previous_response";
+    return std::nullopt;
+  }
   reason_ = classifier_prefix_ + (soft.downgrade_to ? "budget-downgrade, " : "") +
             std::string(plan_.reason);
   spilled_from_ = plan_.spilled_from;
   spill_reason_ = plan_.spill_reason;
+  return std::nullopt;
 }
 
 awaitable<void> ProxyRequest::refuse(const Refusal& refusal) {
@@ -135,6 +158,13 @@ Charge ProxyRequest::on_answer(const Answer& answer) {
   }
   if (answer_->usage) {
     charge_ = charge_for(endpoint, target, *answer_->usage, core::Clock::now() - attempt_started_);
+  }
+  // A response is worth pinning when the upstream kept it: served in full, or cut off by the
+  // client (it can read the rest later); not one that failed.
+  const bool kept = answer.status == 200 && (answer.outcome == metering::Outcome::success ||
+                                             answer.outcome == metering::Outcome::client_closed);
+  if (kept && !answer.response_id.empty()) {
+    runtime_.response_pins.pin(answer.response_id, endpoint.name, principal_.id());
   }
   meter();
   return charge_;

@@ -32,6 +32,11 @@ namespace fulcrum::net {
 
 struct MeterEvent;
 
+// The endpoint capability (endpoints.*.apis) an operation needs.
+config::Api api_of(api::Operation op);
+// The 401 for a request whose key is missing or wrong.
+api::ApiError authentication_error(auth::AuthFailure failure);
+
 // Fulcrum answering in the upstream's place: the error and any headers that go with it.
 struct Refusal {
   Refusal() = default;
@@ -60,9 +65,10 @@ class ProxyRequest final : public AnswerListener {
   awaitable<void> stages();
   // admission.cpp
   std::optional<Refusal> admit();
+  std::optional<Refusal> pin_to_stored_response();
   std::optional<Refusal> reserve();
   // proxy_request.cpp
-  void route();
+  std::optional<Refusal> route();
   awaitable<void> refuse(const Refusal& refusal);
   Charge on_answer(const Answer& answer) override;
   void on_abandoned(std::unique_ptr<UpstreamConnection> connection, TimePoint attempt_started,
@@ -120,7 +126,8 @@ class ProxyRequest final : public AnswerListener {
   api::ParsedRequest request_;
   const config::ModelAlias* alias_ = nullptr;  // as the client named it
   auth::Principal principal_;
-  std::optional<std::size_t> slo_class_;  // asked for by header or the key's default
+  std::optional<std::size_t> slo_class_;        // asked for by header or the key's default
+  std::optional<std::size_t> pinned_endpoint_;  // previous_response_id's endpoint (index)
   // route
   router::Plan plan_;
   bool routed_ = false;

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "attempt.hpp"
+#include "fulcrum/api/responses.hpp"
 #include "fulcrum/api/sse_scanner.hpp"
 #include "fulcrum/api/usage.hpp"
 #include "upstream_headers.hpp"
@@ -95,6 +96,18 @@ class Attempt::StreamRelay {
                      a_.labels_.request_id, a_.endpoint_.name, data_.size());
       }
       return;
+    } else if (responses()) {
+      // Typed events: the id in the lifecycle ones, usage in the last one; text in deltas.
+      ++events_;
+      const api::ResponsesReading reading = api::read_responses_event(data_);
+      if (!reading.id.empty()) answer_.response_id = reading.stored ? reading.id : std::string();
+      if (reading.usage) answer_.usage = reading.usage;
+      if (reading.terminal) saw_done_ = true;
+      if (reading.failed) upstream_failed_ = true;
+      // Text arrives in deltas; the .done events repeat it.
+      if (data_.find("\"response.output_text.delta\"") != std::string::npos) {
+        answer_.generated_chars += api::generated_chars(event);
+      }
     } else if (api::may_carry_usage(data_)) {
       if (auto usage = api::usage_in_document(data_)) answer_.usage = usage;
       // We asked for the usage-only final chunk; a client that did not ask never sees it.
@@ -103,6 +116,15 @@ class Attempt::StreamRelay {
       answer_.generated_chars += api::generated_chars(event);
     }
     out_.append(event);
+  }
+
+  bool responses() const { return a_.request_.operation == api::Operation::responses; }
+
+  // A stream cut short ends in-band, in the API's own shape: Chat's `data: {"error": ...}`, or
+  // the Responses API's `error` event.
+  std::string error_event(const api::ApiError& error) const {
+    if (responses()) return api::responses_error_event(error, events_);
+    return "data: " + error.to_json() + "\n\n";
   }
 
   std::string head() const {
@@ -158,13 +180,22 @@ class Attempt::StreamRelay {
                             "The upstream stream stalled beyond the idle timeout.")
                       : api::ApiError::bad_gateway("The upstream stream was cut.");
       if (drained) spdlog::warn("stream_ended_by_drain request_id={}", a_.labels_.request_id);
-      out_ = "data: " + error.to_json() + "\n\n";
+      out_ = error_event(error);
     } else {
       answer_.outcome = Outcome::success;
       ++connection_.exchanges;
       a_.reusable_ = parser_.keep_alive();
       if (!a_.reusable_) connection_.tcp().close();
-      if (!saw_done_) spdlog::warn("stream_without_done request_id={}", a_.labels_.request_id);
+      if (!saw_done_ && responses()) {
+        // Ended without its final event: never passed off as complete.
+        answer_.outcome = Outcome::upstream_error;
+        out_ += error_event(
+            api::ApiError::bad_gateway("The upstream stream ended before its final event."));
+      } else if (!saw_done_) {
+        spdlog::warn("stream_without_done request_id={}", a_.labels_.request_id);
+      } else if (upstream_failed_) {
+        answer_.outcome = Outcome::upstream_error;  // relayed as sent, counted as it ended
+      }
     }
     // The final events and the terminator leave in one write, after metering.
     ClientReply& reply = a_.reply_;
@@ -182,9 +213,11 @@ class Attempt::StreamRelay {
   std::array<char, kReadChunk> buffer_;
   error_code upstream_ec_;
   api::SseScanner scanner_;
-  std::string out_;   // the events of one upstream read, relayed as one chunk
-  std::string data_;  // scratch for an event's data payload
-  bool saw_done_ = false;
+  std::string out_;               // the events of one upstream read, relayed as one chunk
+  std::string data_;              // scratch for an event's data payload
+  bool saw_done_ = false;         // [DONE], or the Responses API's final event
+  unsigned events_ = 0;           // data events relayed (a Responses error event's sequence number)
+  bool upstream_failed_ = false;  // the upstream's own response.failed or error event
   std::size_t malformed_ = 0;
   Answer answer_;
 };

@@ -9,9 +9,7 @@ namespace {
 
 using metering::Outcome;
 
-double seconds_between(core::Clock::time_point from, core::Clock::time_point to) {
-  return std::chrono::duration<double>(to - from).count();
-}
+using core::seconds_between;
 
 std::int64_t unix_millis(core::WallTime t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
@@ -25,6 +23,8 @@ std::string_view operation_name(api::Operation op) {
       return "completions";
     case api::Operation::embeddings:
       return "embeddings";
+    case api::Operation::responses:
+      return "responses";
   }
   return "unknown";
 }

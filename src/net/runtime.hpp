@@ -19,6 +19,7 @@
 #include "fulcrum/net/connection_tracker.hpp"
 #include "fulcrum/router/live_state.hpp"
 #include "request_id.hpp"
+#include "response_pins.hpp"
 #include "upstream_pool.hpp"
 
 namespace fulcrum::net {
@@ -75,6 +76,7 @@ class Runtime {
   const std::string& user_agent() const { return user_agent_; }
 
   std::atomic<bool> ready{false};
+  ResponsePins response_pins;
   // Late answers still being read for their usage: a drain waits for them too, so that
   // tokens spent before a shutdown are metered (see late_answer.hpp).
   std::atomic<int> late_answers_pending{0};

@@ -7,7 +7,7 @@ namespace {
 
 bool passes(std::string_view name) {
   constexpr std::string_view kExact[] = {"x-request-id", "openai-processing-ms", "openai-version",
-                                         "retry-after", "retry-after-ms"};
+                                         "retry-after",  "retry-after-ms",       "x-should-retry"};
   for (std::string_view allowed : kExact) {
     if (beast::iequals(name, allowed)) return true;
   }

@@ -1,7 +1,8 @@
 #pragma once
 // The headers of an upstream's response that clients read, passed on for the attempt that
 // answered: the request id the SDKs report (x-request-id), rate-limit state (x-ratelimit-*),
-// when to retry (retry-after, retry-after-ms), and OpenAI's processing time and version. Never
+// when and whether to retry (retry-after, retry-after-ms, x-should-retry, which the openai SDKs
+// obey), and OpenAI's processing time and version. Never
 // a hop-by-hop header, never set-cookie: an allowlist, not a denylist.
 #include <array>
 #include <cstddef>

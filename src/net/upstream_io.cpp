@@ -1,5 +1,7 @@
 #include "upstream_io.hpp"
 
+#include <array>
+
 namespace fulcrum::net {
 namespace {
 
@@ -45,6 +47,48 @@ awaitable<error_code> read_body(UpstreamConnection& connection,
     if (out.size() > limit) co_return http::error::body_limit;
   }
   co_return ec;
+}
+
+namespace {
+
+// `written` says how far the request got: a pooled connection the server had closed fails its
+// write with nothing sent, and only then may the request go again on another.
+awaitable<Fetched> fetch_on(UpstreamPool& pool, std::unique_ptr<UpstreamConnection> connection,
+                            std::string_view head, std::string_view body,
+                            core::Clock::time_point deadline, std::size_t body_limit,
+                            std::size_t& written) {
+  Fetched out;
+  connection->tcp().expires_after(left_until(deadline));
+  const std::array<asio::const_buffer, 2> bytes{asio::buffer(head), asio::buffer(body)};
+  written = co_await asio::async_write(*connection, bytes, as_result(out.ec));
+  if (out.ec) co_return out;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(body_limit);
+  co_await http::async_read(*connection, connection->buffer, parser, as_result(out.ec));
+  if (out.ec) co_return out;
+  const bool keep_alive = parser.keep_alive();
+  out.response = parser.release();
+  ++connection->exchanges;
+  if (keep_alive) pool.give_back(std::move(connection));
+  co_return out;
+}
+
+}  // namespace
+
+awaitable<Fetched> fetch(UpstreamPool& pool, std::string_view head, std::string_view body,
+                         core::Duration timeout, std::size_t body_limit) {
+  const auto deadline = core::Clock::now() + timeout;
+  std::size_t written = 0;
+  if (auto idle = pool.take_idle()) {
+    Fetched out =
+        co_await fetch_on(pool, std::move(idle), head, body, deadline, body_limit, written);
+    if (!(out.ec && written == 0 && is_stale_close(out.ec))) co_return out;
+  }
+  Fetched out;
+  auto connection = co_await pool.connect(bounded(timeout, deadline), out.ec);
+  if (out.ec) co_return out;
+  co_return co_await fetch_on(pool, std::move(connection), head, body, deadline, body_limit,
+                              written);
 }
 
 std::string scrub(std::string text, const std::vector<const core::Secret*>& secrets) {

@@ -29,6 +29,17 @@ awaitable<error_code> read_body(UpstreamConnection& connection,
                                 std::size_t limit, core::Duration idle,
                                 core::Clock::time_point deadline);
 
+// One whole request and response on a pooled connection (or a new one), all within `timeout`:
+// for the small calls that are not proxied requests (a prewarm ping, a stored response's
+// lookup). A pooled connection the server closed is replaced when nothing was sent on it yet.
+// The connection goes back to the pool when the exchange ended cleanly.
+struct Fetched {
+  error_code ec;
+  http::response<http::string_body> response;
+};
+awaitable<Fetched> fetch(UpstreamPool& pool, std::string_view head, std::string_view body,
+                         core::Duration timeout, std::size_t body_limit);
+
 // Upstream text may echo the key we sent (some providers quote a bad key back), or any other
 // secret the gateway holds: every one is replaced before the text goes anywhere.
 std::string scrub(std::string text, const std::vector<const core::Secret*>& secrets);

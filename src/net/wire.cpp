@@ -14,9 +14,15 @@ void append_field(std::string& out, std::string_view name, std::string_view valu
 std::string upstream_request_head(const core::Url& base, std::string_view path,
                                   std::string_view accept, std::string_view user_agent,
                                   const core::Secret& key, std::size_t content_length) {
+  return upstream_head("POST", base, path, accept, user_agent, key, content_length);
+}
+
+std::string upstream_head(std::string_view method, const core::Url& base, std::string_view path,
+                          std::string_view accept, std::string_view user_agent,
+                          const core::Secret& key, std::size_t content_length) {
   std::string out;
   out.reserve(256);
-  out.append("POST ").append(base.path).append(path).append(" HTTP/1.1\r\n");
+  out.append(method).append(" ").append(base.path).append(path).append(" HTTP/1.1\r\n");
   append_field(out, "Host", base.host_header());
   append_field(out, "Content-Type", "application/json");
   append_field(out, "Accept", accept);

@@ -25,6 +25,10 @@ struct Field {
 std::string upstream_request_head(const core::Url& base, std::string_view path,
                                   std::string_view accept, std::string_view user_agent,
                                   const core::Secret& key, std::size_t content_length);
+// The same for any method (`path` may end with a query string).
+std::string upstream_head(std::string_view method, const core::Url& base, std::string_view path,
+                          std::string_view accept, std::string_view user_agent,
+                          const core::Secret& key, std::size_t content_length);
 
 // How the body after a response head is delimited.
 struct Framing {
@@ -35,6 +39,11 @@ struct Framing {
   static Framing chunked() { return {Kind::chunked}; }
   static Framing until_close() { return {Kind::until_close}; }  // HTTP/1.0 streams
 };
+
+// An upstream response's Content-Type, or JSON when it sent none.
+inline std::string_view content_type_or_json(std::string_view content_type) {
+  return content_type.empty() ? std::string_view("application/json") : content_type;
+}
 
 // `passed`: headers of the upstream's response that clients read (upstream_headers.hpp).
 std::string response_head(unsigned status, unsigned version, bool keep_alive,

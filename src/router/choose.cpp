@@ -149,7 +149,9 @@ Plan choose(const RouteInput& input, const config::Config& config, const LiveSta
   if (input.alias == nullptr) return plan;
 
   const config::ModelAlias* alias = input.alias;
-  if (alias->classify && !config.classifier.tiers.empty() && !alias->tier_alias.empty()) {
+  // A continued conversation keeps its model: the tier aliases may not reach its endpoint.
+  if (alias->classify && !config.classifier.tiers.empty() && !alias->tier_alias.empty() &&
+      !input.only_endpoint) {
     plan.tier = tier_of(complexity_score(input.prompt, config.classifier), config.classifier);
     alias = &config.models[alias->tier_alias[*plan.tier]];
   }
@@ -170,6 +172,8 @@ Plan choose(const RouteInput& input, const config::Config& config, const LiveSta
   const auto add_alias = [&](std::size_t alias_index, bool may_repeat) {
     const auto& targets = config.models[alias_index].targets;
     for (std::size_t t = 0; t < targets.size(); ++t) {
+      if (!config.endpoints[targets[t].endpoint].serves(input.api)) continue;
+      if (input.only_endpoint && targets[t].endpoint != *input.only_endpoint) continue;
       const bool duplicate =
           may_repeat && std::any_of(all.begin(), all.end(), [&](const Assessed& a) {
             const auto& other = config.models[a.candidate.alias].targets[a.candidate.target];

@@ -1,14 +1,15 @@
 // Fuzz target: the request reader against its reference (request_oracle.hpp), on any bytes.
-// The first byte picks the operation, the rest is the body. For every input, either both
+// The first byte picks the operation (chat, completions, embeddings, responses), the rest is
+// the body. For every input, either both
 // refuse it with the same 400 (status, param, code), or both accept it and agree on the model,
 // the stream flags and every routing signal, and the body sent upstream is the input with only
 // `model` and stream_options.include_usage changed: the same document as the reference's edit,
 // key order included, and byte for byte the client's outside the edits.
-#include <cstdint>
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
-#include <vector>
 #include <string>
+#include <vector>
 
 #include "fulcrum/api/prompt_features.hpp"
 #include "fulcrum/api/request.hpp"
@@ -40,17 +41,18 @@ void check_bytes_kept(const api::ParsedRequest& r, const std::string& out) {
     model.push_back(c);
   }
   model.push_back('"');
-  std::vector<Region> regions{{r.model_value.begin, r.model_value.end - r.model_value.begin, model}};
-  if (r.stream) {
+  std::vector<Region> regions{
+      {r.model_value.begin, r.model_value.end - r.model_value.begin, model}};
+  if (r.stream && r.operation != api::Operation::responses) {
     if (r.include_usage) {
-      regions.push_back({r.include_usage->begin, r.include_usage->end - r.include_usage->begin,
-                         "true"});
+      regions.push_back(
+          {r.include_usage->begin, r.include_usage->end - r.include_usage->begin, "true"});
     } else if (r.stream_options && r.body[r.stream_options->begin] == 'n') {
       regions.push_back({r.stream_options->begin, 4, R"({"include_usage":true})"});
     } else if (r.stream_options) {
-      regions.push_back({r.stream_options->end - 1, 0,
-                         r.stream_options_empty ? R"("include_usage":true)"
-                                                : R"(,"include_usage":true)"});
+      regions.push_back(
+          {r.stream_options->end - 1, 0,
+           r.stream_options_empty ? R"("include_usage":true)" : R"(,"include_usage":true)"});
     } else {
       regions.push_back({r.object_close, 0, R"(,"stream_options":{"include_usage":true})"});
     }
@@ -72,7 +74,7 @@ void check_bytes_kept(const api::ParsedRequest& r, const std::string& out) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return 0;
-  const auto op = static_cast<api::Operation>(data[0] % 3);
+  const auto op = static_cast<api::Operation>(data[0] % 4);
   const std::string body(reinterpret_cast<const char*>(data + 1), size - 1);
   const testing::OracleResult expected = testing::oracle_parse(op, body, kUpstreamModel, kKeywords);
   auto parsed = api::parse_request(op, body);

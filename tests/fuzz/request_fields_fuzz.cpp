@@ -32,7 +32,12 @@ constexpr const char* kFields[] = {"model",
                                    "input",
                                    "prompt",
                                    "user",
-                                   "metadata"};
+                                   "metadata",
+                                   "max_output_tokens",
+                                   "previous_response_id",
+                                   "instructions",
+                                   "text",
+                                   "background"};
 constexpr std::size_t kFieldCount = sizeof kFields / sizeof kFields[0];
 
 class Bytes {
@@ -104,6 +109,8 @@ const json& valid_body(api::Operation op) {
       R"({"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}],"max_tokens":8})");
   static const json completion = json::parse(R"({"model":"m","stream":true,"prompt":"hi"})");
   static const json embedding = json::parse(R"({"model":"m","input":["a","b"]})");
+  static const json response = json::parse(
+      R"({"model":"m","stream":true,"input":[{"role":"user","content":"hi"}],"instructions":"be"})");
   switch (op) {
     case api::Operation::chat_completions:
       return chat;
@@ -111,6 +118,8 @@ const json& valid_body(api::Operation op) {
       return completion;
     case api::Operation::embeddings:
       return embedding;
+    case api::Operation::responses:
+      return response;
   }
   return chat;
 }
@@ -119,7 +128,7 @@ const json& valid_body(api::Operation op) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   Bytes in(data, size);
-  const auto op = static_cast<api::Operation>(in.byte() % 3);
+  const auto op = static_cast<api::Operation>(in.byte() % 4);
   json body = valid_body(op);
   std::set<std::string> touched;
   for (int edits = 0; edits < 6 && !in.empty(); ++edits) {
@@ -144,6 +153,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   (void)api::prompt_features(*parsed, {"code", "prove"});
   const json sent = json::parse(out);
   if (sent.at("model") != "upstream-model") std::abort();
-  if (parsed->stream && sent.at("stream_options").at("include_usage") != true) std::abort();
+  // Chat and Completions streams ask for usage; the Responses API sends it unasked.
+  if (parsed->stream && op != api::Operation::responses &&
+      sent.at("stream_options").at("include_usage") != true) {
+    std::abort();
+  }
   return 0;
 }

@@ -8,18 +8,36 @@
 namespace fulcrum::testing {
 namespace {
 
-using nlohmann::json;
 using api::ApiError;
 using api::Operation;
+using nlohmann::json;
 
 constexpr std::size_t kMaxJsonDepth = 128;
 constexpr std::uint64_t kMaxTokenCount = 2147483647;
 
 // The fields the rules read, in the order their problems are reported.
-constexpr std::array<const char*, 17> kKnown = {
-    "api_base", "base_url", "api_key", "model", "stream", "stream_options", "max_tokens",
-    "max_completion_tokens", "n", "user", "metadata", "tools", "response_format", "messages",
-    "prompt", "input", "functions"};
+constexpr std::array<const char*, 22> kKnown = {"api_base",
+                                                "base_url",
+                                                "api_key",
+                                                "model",
+                                                "stream",
+                                                "stream_options",
+                                                "max_tokens",
+                                                "max_completion_tokens",
+                                                "n",
+                                                "user",
+                                                "metadata",
+                                                "tools",
+                                                "response_format",
+                                                "messages",
+                                                "prompt",
+                                                "input",
+                                                "functions",
+                                                "max_output_tokens",
+                                                "previous_response_id",
+                                                "instructions",
+                                                "text",
+                                                "background"};
 
 bool nests_deeper_than(std::string_view text, std::size_t limit) {
   std::size_t depth = 0;
@@ -68,9 +86,9 @@ struct TopLevelKeys : nlohmann::json_sax<json> {
 };
 
 ApiError wrong_type(std::string_view field, std::string_view expected) {
-  return ApiError::invalid_request("Invalid type for '" + std::string(field) + "': expected " +
-                                       std::string(expected) + ".",
-                                   std::string(field), "invalid_type");
+  return ApiError::invalid_request(
+      "Invalid type for '" + std::string(field) + "': expected " + std::string(expected) + ".",
+      std::string(field), "invalid_type");
 }
 
 const json* field(const json& body, std::string_view name) {
@@ -82,8 +100,8 @@ std::optional<ApiError> check_count(const json& body, std::string_view name) {
   const json* value = field(body, name);
   if (value == nullptr) return std::nullopt;
   if (value->is_number_float() || !value->is_number()) return wrong_type(name, "an integer");
-  const bool negative = value->is_number_integer() && !value->is_number_unsigned() &&
-                        value->get<std::int64_t>() < 0;
+  const bool negative =
+      value->is_number_integer() && !value->is_number_unsigned() && value->get<std::int64_t>() < 0;
   const std::uint64_t n = negative ? 0 : value->get<std::uint64_t>();
   if (negative || n < 1) {
     return ApiError::invalid_request("below", std::string(name), "integer_below_min_value");
@@ -122,7 +140,7 @@ std::optional<ApiError> check_fields(Operation op, const json& body) {
       return wrong_type("stream_options.include_usage", "a boolean");
     }
   }
-  for (const char* count : {"max_tokens", "max_completion_tokens", "n"}) {
+  for (const char* count : {"max_tokens", "max_completion_tokens", "n", "max_output_tokens"}) {
     if (auto problem = check_count(body, count)) return problem;
   }
   const auto typed = [&](const char* name, bool ok, const char* expected) {
@@ -140,9 +158,18 @@ std::optional<ApiError> check_fields(Operation op, const json& body) {
     return p;
   if (auto p = typed("tools", is("tools", [](const json& v) { return v.is_array(); }), "an array"))
     return p;
-  if (auto p = typed("response_format",
-                     is("response_format", [](const json& v) { return v.is_object(); }),
-                     "an object"))
+  if (auto p =
+          typed("response_format",
+                is("response_format", [](const json& v) { return v.is_object(); }), "an object"))
+    return p;
+  if (auto p = typed("previous_response_id",
+                     is("previous_response_id", [](const json& v) { return v.is_string(); }),
+                     "a string"))
+    return p;
+  if (auto p = typed("instructions",
+                     is("instructions", [](const json& v) { return v.is_string(); }), "a string"))
+    return p;
+  if (auto p = typed("text", is("text", [](const json& v) { return v.is_object(); }), "an object"))
     return p;
   switch (op) {
     case Operation::chat_completions: {
@@ -162,6 +189,22 @@ std::optional<ApiError> check_fields(Operation op, const json& body) {
       return check_input(body, "prompt", false);
     case Operation::embeddings:
       return check_input(body, "input", true);
+    case Operation::responses: {
+      if (auto problem = check_input(body, "input", false)) return problem;
+      const json* input = field(body, "input");
+      for (std::size_t i = 0; input && input->is_array() && i < input->size(); ++i) {
+        if (!(*input)[i].is_object()) {
+          return wrong_type("input[" + std::to_string(i) + "]", "an object");
+        }
+      }
+      if (const json* background = field(body, "background")) {
+        if (!background->is_boolean()) return wrong_type("background", "a boolean");
+        if (background->get<bool>()) {
+          return ApiError::invalid_request("no", "background", "unsupported_parameter");
+        }
+      }
+      return std::nullopt;
+    }
   }
   return std::nullopt;
 }
@@ -203,13 +246,35 @@ class TextScan {
   std::vector<bool> found_;
 };
 
-core::PromptFeatures features_of(const json& body, bool stream,
+core::PromptFeatures features_of(Operation op, const json& body, bool stream,
                                  const std::vector<std::string>& keywords) {
   core::PromptFeatures f;
   f.stream = stream;
   TextScan scan(keywords);
   std::uint64_t framing = 0;
-  if (const auto messages = body.find("messages"); messages != body.end() && messages->is_array()) {
+  if (op == Operation::responses) {
+    // Input items are messages; instructions are prompt text too (in document order: the
+    // counts do not depend on it).
+    const auto input = body.find("input");
+    if (input != body.end() && input->is_array()) {
+      f.turns = static_cast<unsigned>(input->size());
+      framing = 4 * input->size();
+      for (const auto& item : *input) {
+        if (!item.is_object()) continue;
+        if (const auto content = item.find("content"); content != item.end()) {
+          scan.add_content(*content);
+        }
+      }
+    } else if (input != body.end()) {
+      f.turns = 1;
+      scan.add_content(*input);
+    }
+    if (const auto instructions = body.find("instructions");
+        instructions != body.end() && instructions->is_string()) {
+      scan.add(instructions->get<std::string>());
+    }
+  } else if (const auto messages = body.find("messages");
+             messages != body.end() && messages->is_array()) {
     f.turns = static_cast<unsigned>(messages->size());
     framing = 4 * messages->size();
     for (const auto& message : *messages) {
@@ -242,7 +307,7 @@ core::PromptFeatures features_of(const json& body, bool stream,
   if (const auto n = body.find("n"); n != body.end() && n->is_number_unsigned()) {
     f.choices = std::max<std::uint64_t>(1, n->get<std::uint64_t>());
   }
-  for (const char* key : {"max_completion_tokens", "max_tokens"}) {
+  for (const char* key : {"max_completion_tokens", "max_tokens", "max_output_tokens"}) {
     const auto limit = body.find(key);
     if (limit != body.end() && limit->is_number_unsigned()) {
       f.max_tokens = limit->get<std::uint64_t>();
@@ -261,8 +326,10 @@ OracleResult oracle_parse(Operation op, const std::string& text, const std::stri
     result.error = ApiError::invalid_request("too deep");
     return result;
   }
+  // nlohmann stops at a NUL byte as at the end of input; no JSON text may hold one (not even
+  // inside a string), so the rules refuse it rather than forward what follows it.
   const json body = json::parse(text, nullptr, false);
-  if (body.is_discarded()) {
+  if (body.is_discarded() || text.find('\0') != std::string::npos) {
     result.error = ApiError::invalid_request("unreadable");
     return result;
   }
@@ -298,10 +365,12 @@ OracleResult oracle_parse(Operation op, const std::string& text, const std::stri
     request.client_wants_usage =
         include != options->end() && include->is_boolean() && include->get<bool>();
   }
-  request.features = features_of(body, request.stream, keywords);
+  request.features = features_of(op, body, request.stream, keywords);
   request.upstream = nlohmann::ordered_json::parse(text);
   request.upstream["model"] = upstream_model;
-  if (request.stream) request.upstream["stream_options"]["include_usage"] = true;
+  if (request.stream && op != Operation::responses) {
+    request.upstream["stream_options"]["include_usage"] = true;
+  }
   result.request = std::move(request);
   return result;
 }

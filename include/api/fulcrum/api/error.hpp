@@ -17,6 +17,9 @@ struct ApiError {
   static ApiError invalid_request(std::string message, std::string param = {},
                                   std::string code = {});
   static ApiError model_not_found(std::string_view model);
+  // 404: a Responses API id Fulcrum has no record of. `param` names the request field that held
+  // it ("previous_response_id"), or is empty when it was in the path.
+  static ApiError response_not_found(std::string_view id, std::string_view param);
   static ApiError not_found(std::string_view path);
   // 404 on the data plane: names what Fulcrum serves, so a wrong base URL reads as one.
   static ApiError unknown_endpoint(std::string_view method, std::string_view path);

@@ -17,7 +17,7 @@
 
 namespace fulcrum::api {
 
-enum class Operation { chat_completions, completions, embeddings };
+enum class Operation { chat_completions, completions, embeddings, responses };
 
 // The path below the endpoint's base URL, e.g. "/chat/completions".
 std::string_view upstream_path(Operation op);
@@ -33,7 +33,8 @@ struct ParsedRequest {
   std::string body;  // the client's bytes
   std::string model;
   bool stream = false;
-  bool client_wants_usage = false;  // stream_options.include_usage as the client sent it
+  bool client_wants_usage = false;   // stream_options.include_usage as the client sent it
+  std::string previous_response_id;  // Responses API: the stored response this one continues
 
   // Where the upstream body's edits go.
   BodySpan model_value;                    // the model's string token, quotes included
@@ -54,8 +55,9 @@ struct ParsedRequest {
 // anything else is a 400 naming the field. Takes the bytes: the request keeps them.
 core::Expected<ParsedRequest, ApiError> parse_request(Operation op, std::string body);
 
-// The body for one upstream: the client's bytes with `model` replaced and, for streams, usage
-// requested, so the gateway can meter what it relays.
+// The body for one upstream: the client's bytes with `model` replaced and, for Chat and
+// Completions streams, usage requested, so the gateway can meter what it relays (the Responses
+// API always reports usage in its last event).
 std::string upstream_body(const ParsedRequest& request, std::string_view upstream_model);
 
 }  // namespace fulcrum::api

@@ -11,7 +11,8 @@ namespace fulcrum::api {
 
 using core::Usage;  // the record lives in core: metering and the router read it too
 
-// Reads {"prompt_tokens", "completion_tokens", "prompt_tokens_details": {"cached_tokens"}}.
+// Reads {"prompt_tokens", "completion_tokens", "prompt_tokens_details": {"cached_tokens"}}, or
+// the Responses API's {"input_tokens", "output_tokens", "input_tokens_details": {...}}.
 // nullopt when absent, null, or malformed (negative or non-integer counts).
 std::optional<Usage> usage_from(const nlohmann::json& usage);
 

@@ -95,6 +95,16 @@ struct Timeouts {
 };
 
 enum class EndpointKind { serverless, provisioned };
+
+// The OpenAI APIs an endpoint serves (endpoints.*.apis), as bits.
+enum class Api : std::uint8_t {
+  chat = 1 << 0,         // /v1/chat/completions
+  completions = 1 << 1,  // /v1/completions
+  embeddings = 1 << 2,   // /v1/embeddings
+  responses = 1 << 3,    // /v1/responses
+};
+inline constexpr std::uint8_t kAllApis = 0x0F;
+const char* to_string(Api api);
 const char* to_string(EndpointKind kind);
 
 struct Price {
@@ -175,7 +185,9 @@ struct Endpoint {
   std::string catalog_prefix;
   Capacity capacity;
   Headroom headroom;
-  bool spill_on_429 = false;  // provisioned: a 429 means "full", not "broken"
+  bool spill_on_429 = false;     // provisioned: a 429 means "full", not "broken"
+  std::uint8_t apis = kAllApis;  // Api bits: what this endpoint can be sent
+  bool serves(Api api) const { return (apis & static_cast<std::uint8_t>(api)) != 0; }
   std::optional<ColdStart> cold_start;
   std::vector<Prewarm> prewarm;
   LatencySeed latency;
@@ -226,6 +238,7 @@ struct Config {
 
   const ModelAlias* find_alias(std::string_view name) const;
   std::optional<std::size_t> find_slo_class(std::string_view name) const;
+  std::optional<std::size_t> find_endpoint(std::string_view name) const;
 
  private:
   friend class Builder;

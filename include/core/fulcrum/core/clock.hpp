@@ -52,6 +52,10 @@ struct WallClock {
 
 using WallTime = WallClock::time_point;
 
+inline double seconds_between(Clock::time_point from, Clock::time_point to) {
+  return std::chrono::duration<double>(to - from).count();
+}
+
 // For tests: every later reading of both clocks is `by` later. Time never goes back.
 inline void advance_clocks(std::chrono::nanoseconds by) {
   if (by.count() > 0) detail::clock_offset_ns.fetch_add(by.count(), std::memory_order_relaxed);

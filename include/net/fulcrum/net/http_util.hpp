@@ -26,6 +26,8 @@ std::optional<std::string> raw_head_problem(std::string_view head);
 
 // The request path without its query string.
 std::string_view path_of(std::string_view target);
+// A path segment with "%2F" and friends decoded; an invalid escape is kept as written.
+std::string percent_decoded(std::string_view text);
 
 // A complete JSON response.
 http::response<http::string_body> json_response(unsigned status, std::string body, unsigned version,

@@ -24,6 +24,11 @@ struct RouteInput {
   TimePoint now;
   core::WallTime wall_now;
   std::uint64_t random = 0;  // uniform bits, for the weighted strategy
+  // The API the request speaks: targets whose endpoint does not serve it are no candidates.
+  config::Api api = config::Api::chat;
+  // A continued conversation (the Responses API's previous_response_id): only targets on this
+  // endpoint, the one that stored it, are candidates; they are assessed as any other.
+  std::optional<std::size_t> only_endpoint;
 };
 
 // One target to try, with what the router predicted for it.

@@ -62,7 +62,15 @@ test('embeddings', async () => {
 test('model list', async () => {
   const ids = [];
   for await (const model of client.models.list()) ids.push(model.id);
-  assert.deepEqual(ids, ['llama-8b', 'gpt-4o-mini', 'text-embedding-3-small', 'tiny-first', 'flaky']);
+  assert.deepEqual(ids, ['llama-8b', 'gpt-4o-mini', 'text-embedding-3-small', 'tiny-first', 'flaky', 'limited']);
+});
+
+test('one model retrieved, its id percent-encoded in the URL', async () => {
+  const model = await client.models.retrieve('llama-8b');
+  assert.equal(model.id, 'llama-8b');
+  assert.equal(model.object, 'model');
+  await assert.rejects(client.models.retrieve('org/no such model'),
+    (error) => error instanceof OpenAI.NotFoundError && error.code === 'model_not_found');
 });
 
 test('unknown model raises NotFoundError', async () => {
@@ -77,4 +85,95 @@ test('invalid request raises BadRequestError', async () => {
     client.embeddings.create({ model: 'text-embedding-3-small', input: 'x', stream: true }),
     (error) => error instanceof OpenAI.BadRequestError && error.status === 400,
   );
+});
+
+// The upstream's own request id reaches the SDK, which reports it as _request_id.
+test('the upstream request id is the SDK _request_id', async () => {
+  const completion = await client.chat.completions.create({ model: 'gpt-4o-mini', messages, max_tokens: 1 });
+  assert.match(completion._request_id, /^req_sim_\d+$/);
+});
+
+test('responses: plain, with usage under the Responses API names', async () => {
+  const response = await client.responses.create({ model: 'gpt-4o-mini', input: 'one two three', max_output_tokens: 4 });
+  assert.equal(response.object, 'response');
+  assert.match(response.id, /^resp_cloud_\d+$/);
+  assert.equal(response.output_text, 'Fulcrum routes tokens to ');
+  assert.deepEqual([response.usage.input_tokens, response.usage.input_tokens_details.cached_tokens,
+    response.usage.output_tokens, response.usage.total_tokens], [3, 1, 4, 7]);
+  assert.match(response._request_id, /^req_sim_\d+$/);
+});
+
+test('responses: streamed events, and the stream helper final response', async () => {
+  const stream = await client.responses.create({ model: 'gpt-4o-mini', input: 'one two', max_output_tokens: 3, stream: true });
+  let text = '';
+  const types = [];
+  let usage = null;
+  for await (const event of stream) {
+    types.push(event.type);
+    if (event.type === 'response.output_text.delta') text += event.delta;
+    if (event.type === 'response.completed') usage = event.response.usage;
+  }
+  assert.equal(text, 'Fulcrum routes tokens ');
+  assert.equal(types[0], 'response.created');
+  assert.equal(types.at(-1), 'response.completed');
+  assert.deepEqual([usage.input_tokens, usage.output_tokens], [2, 3]);
+
+  const final = await client.responses.stream({ model: 'gpt-4o-mini', input: 'x', max_output_tokens: 2 }).finalResponse();
+  assert.equal(final.output_text, 'Fulcrum routes ');
+  assert.equal(final.status, 'completed');
+});
+
+test('responses: a conversation continued, then read, listed and deleted', async () => {
+  const first = await client.responses.create({ model: 'gpt-4o-mini', input: 'one two three', max_output_tokens: 2 });
+  // llama-8b prefers the GPU, but only the cloud endpoint stored the first response.
+  const { data: next, response } = await client.responses
+    .create({ model: 'llama-8b', input: 'four', previous_response_id: first.id, max_output_tokens: 1 })
+    .withResponse();
+  assert.equal(response.headers.get('x-fulcrum-endpoint'), 'cloud');
+  assert.equal(response.headers.get('x-fulcrum-reason'), 'pinned:previous_response');
+  assert.equal(next.previous_response_id, first.id);
+  assert.equal(next.usage.input_tokens, 1 + 3 + 2);  // the stored conversation is input again
+
+  const got = await client.responses.retrieve(first.id);
+  assert.equal(got.output_text, first.output_text);
+  const items = [];
+  for await (const item of client.responses.inputItems.list(first.id)) items.push(item);
+  assert.equal(items.length, 1);
+  assert.equal(items[0].content[0].text, 'one two three');
+  const deleted = await client.responses.delete(first.id);
+  assert.deepEqual(deleted, { id: first.id, object: 'response.deleted', deleted: true });
+  await assert.rejects(client.responses.retrieve(first.id),
+    (error) => error instanceof OpenAI.NotFoundError && error.status === 404);
+  await assert.rejects(
+    client.responses.create({ model: 'gpt-4o-mini', input: 'x', previous_response_id: 'resp_never' }),
+    (error) => error instanceof OpenAI.NotFoundError && error.code === 'previous_response_not_found'
+      && error.param === 'previous_response_id');
+});
+
+async function simRequests(endpoint) {
+  const stats = await (await fetch(process.env.FULCRUM_SIM_STATS)).json();
+  return stats[endpoint].requests;
+}
+
+test('a 429 with Retry-After reaches the SDK, which waits as told and retries', async () => {
+  const patient = new OpenAI({ baseURL: process.env.FULCRUM_BASE_URL, apiKey: 'x', maxRetries: 2 });
+  const started = performance.now();
+  const completion = await patient.chat.completions.create({ model: 'limited', messages, max_tokens: 1 });
+  const waited = performance.now() - started;
+  assert.equal(completion.choices[0].message.content, 'Fulcrum ');
+  assert.equal(await simRequests('limited'), 2);
+  // Retry-After: 1 was passed on and honoured (the SDK's own backoff would be about 0.5 s).
+  assert.ok(waited >= 950, `retried after ${waited} ms`);
+});
+
+test('a spent budget is a RateLimitError insufficient_quota the SDK does not retry', async () => {
+  const broke = new OpenAI({ baseURL: process.env.FULCRUM_BASE_URL, apiKey: process.env.E2E_BROKE_KEY, maxRetries: 2 });
+  const before = await simRequests('cloud');
+  const started = performance.now();
+  await assert.rejects(broke.chat.completions.create({ model: 'gpt-4o-mini', messages, max_tokens: 1 }),
+    (error) => error instanceof OpenAI.RateLimitError && error.code === 'insufficient_quota'
+      && error.headers.get('x-should-retry') === 'false' && Number(error.headers.get('retry-after')) > 0);
+  // One attempt: no retry slept on a Retry-After of hours, none reached an upstream.
+  assert.ok(performance.now() - started < 5000);
+  assert.equal(await simRequests('cloud'), before);
 });

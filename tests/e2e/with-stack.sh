@@ -2,11 +2,13 @@
 # Starts fulcrum-sim and fulcrum on free ports, exports where they listen, runs a command
 # against them, and stops both. Used by the end-to-end tests (ctest passes the binaries).
 #   with-stack.sh FULCRUM_BIN SIM_BIN COMMAND [ARGS...]
-# Exports FULCRUM_BASE_URL (…/v1), FULCRUM_ADMIN_URL, FULCRUM_LOG (the gateway's output) and
-# FULCRUM_TMP (a scratch directory removed at the end).
+# Exports FULCRUM_BASE_URL (…/v1), FULCRUM_ADMIN_URL, FULCRUM_LOG (the gateway's output),
+# FULCRUM_TMP (a scratch directory removed at the end), FULCRUM_SIM_STATS (fulcrum-sim's
+# /sim/stats) and E2E_BROKE_KEY (a client key whose budget is spent).
 set -euo pipefail
 fulcrum_bin=$(realpath "$1") sim_bin=$(realpath "$2")
 shift 2
+export E2E_BROKE_KEY=sk-e2e-broke-client
 dir=$(mktemp -d /tmp/fulcrum-e2e-XXXXXX)
 pids=()
 cleanup() {
@@ -36,10 +38,11 @@ cat > "$dir/sim.yaml" <<YAML
 endpoints:
   gpu:   {listen: 127.0.0.1:0, ttft: 5ms, tokens_per_second: 500}
   cloud: {listen: 127.0.0.1:0, cached_tokens: 1}
+  limited: {listen: 127.0.0.1:0, fail_first: 1, fail_first_status: 429, retry_after: 1}
 YAML
 "$sim_bin" --config "$dir/sim.yaml" >"$dir/sim.log" 2>&1 &
 pids+=($!)
-wait_for "$dir/sim.log" '^listening ' 2
+wait_for "$dir/sim.log" '^listening ' 3
 port_of() { sed -nE "s/^listening $1 [^ ]+:([0-9]+)$/\1/p" "$dir/sim.log"; }
 
 cat > "$dir/fulcrum.yaml" <<YAML
@@ -67,14 +70,22 @@ endpoints:
     pricing:
       gpt-4o-mini: {input: 0.15, cached_input: 0.075, output: 0.60}
       text-embedding-3-small: {input: 0.02, output: 0}
+  limited:  # its first request is refused with 429 and Retry-After: 1
+    kind: serverless
+    base_url: http://127.0.0.1:$(port_of limited)/v1
+    pricing: {gpt-4o-mini: {input: 0.15, output: 0.60}}
 models:
   llama-8b: {targets: [gpu/meta-llama/Llama-3.1-8B-Instruct, cloud/gpt-4o-mini]}
   gpt-4o-mini: {targets: [cloud/gpt-4o-mini]}
   text-embedding-3-small: {targets: [cloud/text-embedding-3-small]}
   tiny-first: {targets: [tiny/m, cloud/gpt-4o-mini]}
   flaky: {targets: [down/m, cloud/gpt-4o-mini]}
+  limited: {targets: [limited/gpt-4o-mini]}
+keys:  # auth stays open (any other key is anonymous); this one has no budget left
+  - {id: broke, sha256: $(printf %s "$E2E_BROKE_KEY" | sha256sum | cut -d' ' -f1)}
 budgets:  # the soft limit is passed by the first request: budget actions get counted
   - {name: everything, period: daily, soft_usd: 0.000001, hard_usd: 1000}
+  - {name: broke, scope: {key: broke}, period: daily, hard_usd: 0}
 YAML
 "$fulcrum_bin" --config "$dir/fulcrum.yaml" >"$dir/fulcrum.log" 2>&1 &
 pids+=($!)
@@ -86,4 +97,5 @@ export FULCRUM_BASE_URL="http://127.0.0.1:$data_port/v1"
 export FULCRUM_ADMIN_URL="http://127.0.0.1:$admin_port"
 export FULCRUM_LOG="$dir/fulcrum.log"
 export FULCRUM_TMP="$dir"
+export FULCRUM_SIM_STATS="http://127.0.0.1:$(port_of gpu)/sim/stats"
 "$@"

@@ -293,6 +293,9 @@ void read_endpoint_policy(MapReader& map, Diagnostics& diag, const Config& confi
   }
   if (const YAML::Node prewarm = map.optional("prewarm"); prewarm.IsDefined()) {
     read_prewarm(prewarm, diag, endpoint);
+    if (!endpoint.serves(Api::chat)) {
+      diag.error(prewarm, "prewarm sends a one-token chat completion, but apis leaves out chat");
+    }
   }
   if (const YAML::Node latency = map.optional("latency"); latency.IsDefined()) {
     MapReader l(latency, diag, "latency");

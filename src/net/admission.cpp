@@ -72,6 +72,17 @@ Refusal over_budget(const config::Budget& budget, const metering::BudgetAdmissio
                  {{"retry-after", std::to_string(seconds)}, {"x-should-retry", "false"}}};
 }
 
+// Whether a request for `alias` may be served by `endpoint`. A classifying alias has no
+// targets of its own: its tiers' aliases have them.
+bool reaches(const config::Config& config, const config::ModelAlias& alias, std::size_t endpoint) {
+  const auto on_endpoint = [&](const config::Target& t) { return t.endpoint == endpoint; };
+  if (std::any_of(alias.targets.begin(), alias.targets.end(), on_endpoint)) return true;
+  return std::any_of(alias.tier_alias.begin(), alias.tier_alias.end(), [&](std::size_t tier) {
+    const auto& targets = config.models[tier].targets;
+    return std::any_of(targets.begin(), targets.end(), on_endpoint);
+  });
+}
+
 }  // namespace
 
 api::ApiError authentication_error(auth::AuthFailure failure) {
@@ -132,9 +143,7 @@ std::optional<Refusal> ProxyRequest::pin_to_stored_response() {
   };
   if (!pin) return not_found();
   const auto endpoint = config_.find_endpoint(pin->endpoint);
-  const auto& targets = alias_->targets;
-  if (!endpoint || std::none_of(targets.begin(), targets.end(),
-                                [&](const config::Target& t) { return t.endpoint == *endpoint; })) {
+  if (!endpoint || !reaches(config_, *alias_, *endpoint)) {
     Refusal refusal = not_found();
     refusal.error.message = "Response with id '" + id.substr(0, 256) + "' is stored by endpoint '" +
                             pin->endpoint + "', which serves no target of model '" +

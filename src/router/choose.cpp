@@ -149,7 +149,8 @@ Plan choose(const RouteInput& input, const config::Config& config, const LiveSta
   if (input.alias == nullptr) return plan;
 
   const config::ModelAlias* alias = input.alias;
-  // A continued conversation keeps its model: the tier aliases may not reach its endpoint.
+  // A continued conversation is not classified: it goes where it is stored, through whichever
+  // tiers' aliases reach that endpoint (below).
   if (alias->classify && !config.classifier.tiers.empty() && !alias->tier_alias.empty() &&
       !input.only_endpoint) {
     plan.tier = tier_of(complexity_score(input.prompt, config.classifier), config.classifier);
@@ -184,6 +185,9 @@ Plan choose(const RouteInput& input, const config::Config& config, const LiveSta
     }
   };
   add_alias(static_cast<std::size_t>(alias - config.models.data()), false);
+  if (input.only_endpoint && alias->classify) {
+    for (std::size_t tier : alias->tier_alias) add_alias(tier, true);
+  }
   for (std::size_t fallback : route.fallback) add_alias(fallback, true);
   if (all.empty()) return plan;
 

@@ -70,7 +70,7 @@ json response_object(const Generation& g, bool done) {
   return out;
 }
 
-std::string event(std::string_view type, unsigned sequence, json payload) {
+std::string event(std::string_view type, unsigned sequence, const json& payload) {
   json data = {{"type", type}, {"sequence_number", sequence}};
   data.update(payload);
   return "event: " + std::string(type) + "\ndata: " + data.dump() + "\n\n";

@@ -185,6 +185,42 @@ TEST(ConfigLoader, UrlWithCredentialsIsRejected) {
   EXPECT_NE(issues[0].message.find("base_url must be"), std::string::npos);
 }
 
+TEST(ConfigLoader, AnEndpointServesEveryApiUnlessItsApisSayOtherwise) {
+  auto loaded = load_string(
+      valid_with("    hourly_usd: 2.50\n", "    hourly_usd: 2.50\n    apis: [chat, completions]\n"),
+      "test.yaml", env_with_key);
+  ASSERT_TRUE(loaded.has_value());
+  const Endpoint& gpu = loaded->endpoints[0];
+  EXPECT_TRUE(gpu.serves(Api::chat));
+  EXPECT_TRUE(gpu.serves(Api::completions));
+  EXPECT_FALSE(gpu.serves(Api::responses));
+  EXPECT_FALSE(gpu.serves(Api::embeddings));
+  for (Api api : {Api::chat, Api::completions, Api::embeddings, Api::responses}) {
+    EXPECT_TRUE(loaded->endpoints[1].serves(api));
+  }
+}
+
+TEST(ConfigLoader, ApisMustNameKnownOperations) {
+  auto issues = issues_of(
+      valid_with("    hourly_usd: 2.50\n", "    hourly_usd: 2.50\n    apis: [chat, assistants]\n"));
+  ASSERT_EQ(issues.size(), 1u);
+  EXPECT_EQ(issues[0].line, 12);
+  EXPECT_NE(issues[0].message.find("unknown api 'assistants'"), std::string::npos);
+  issues = issues_of(valid_with("    hourly_usd: 2.50\n", "    hourly_usd: 2.50\n    apis: []\n"));
+  ASSERT_EQ(issues.size(), 1u);
+  EXPECT_NE(issues[0].message.find("non-empty list"), std::string::npos);
+}
+
+// The prewarm ping is a chat completion: an endpoint that serves no chat cannot take it.
+TEST(ConfigLoader, PrewarmNeedsAnEndpointThatServesChat) {
+  const auto issues =
+      issues_of(valid_with("    hourly_usd: 2.50\n",
+                           "    hourly_usd: 2.50\n    apis: [responses]\n"
+                           "    prewarm: [{cron: \"0 8 * * *\", for: 1h, model: m}]\n"));
+  ASSERT_EQ(issues.size(), 1u) << issues[0].to_string();
+  EXPECT_NE(issues[0].message.find("apis leaves out chat"), std::string::npos);
+}
+
 TEST(ConfigLoader, MissingFileIsReported) {
   auto loaded = load_file("/nonexistent/fulcrum.yaml");
   ASSERT_FALSE(loaded.has_value());

@@ -257,6 +257,37 @@ TEST_F(RouterTest, OpenCircuitIsSkippedUntilItsCooldownEnds) {
   EXPECT_EQ(breaker.state(later.now), CircuitBreaker::State::closed);
 }
 
+// A continued conversation (previous_response_id) may only go where it is stored: the router
+// sees that endpoint's targets alone and assesses them as any other, so a pinned request is
+// still charged its estimate, admitted against capacity, and not sent into an open circuit.
+TEST_F(RouterTest, APinnedRequestSeesOnlyItsEndpointAssessedAsUsual) {
+  RouteInput pinned = input("llama-8b");
+  pinned.only_endpoint = endpoint("cloud");
+  Plan plan = choose(pinned, config, live);  // gpu would win: it is free
+  ASSERT_EQ(plan.attempts.size(), 1u);
+  EXPECT_EQ(lead(plan).name, "cloud");
+  EXPECT_EQ(plan.attempts.front().estimated_cost.nano_usd, 20 * 150 + 50 * 600);
+
+  pinned.only_endpoint = endpoint("gpu");
+  occupy("gpu", 3);
+  plan = choose(pinned, config, live);
+  ASSERT_EQ(plan.attempts.size(), 1u);
+  EXPECT_TRUE(plan.attempts.front().over_capacity);  // queued there, never moved elsewhere
+  EXPECT_EQ(plan.attempts.front().admit_limit, 0u);
+
+  CircuitBreaker& breaker = live.endpoint(endpoint("gpu")).breaker;
+  for (int i = 0; i < 5; ++i) breaker.on_failure(now);
+  EXPECT_TRUE(choose(pinned, config, live).attempts.empty());
+
+  // A classifying alias is not classified for it: whichever tier reaches the endpoint serves.
+  RouteInput classified = input("auto", "batch");
+  classified.only_endpoint = endpoint("scale0");
+  plan = choose(classified, config, live);
+  EXPECT_FALSE(plan.tier);
+  ASSERT_EQ(plan.attempts.size(), 1u);
+  EXPECT_EQ(lead(plan).name, "scale0");
+}
+
 TEST_F(RouterTest, AFailedProbeReopensTheCircuit) {
   CircuitBreaker& breaker = live.endpoint(endpoint("gpu")).breaker;
   for (int i = 0; i < 5; ++i) breaker.on_failure(now);

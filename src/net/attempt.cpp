@@ -190,7 +190,9 @@ awaitable<AttemptResult> Attempt::refused(UpstreamConnection& connection, Parser
   UpstreamRefusal refusal;
   refusal.status = status;
   refusal.content_type = parser.get()[http::field::content_type];
-  for (const Field& field : PassedHeaders(parser.get()).fields()) {
+  // Named: a range-for keeps only fields()'s span alive, not the PassedHeaders it views.
+  const PassedHeaders passed(parser.get());
+  for (const Field& field : passed.fields()) {
     refusal.headers.emplace_back(field.name, field.value);
   }
   refusal.body = co_await read_short_body(connection, parser);

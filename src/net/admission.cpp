@@ -143,7 +143,15 @@ std::optional<Refusal> ProxyRequest::pin_to_stored_response() {
   };
   if (!pin) return not_found();
   const auto endpoint = config_.find_endpoint(pin->endpoint);
-  if (!endpoint || !reaches(config_, *alias_, *endpoint)) {
+  // Asked for the same alias, the follow-up goes the way the first turn went (a fallback or a
+  // downgrade may have served it); asked for another, that alias must reach the endpoint.
+  const config::ModelAlias* served = config_.find_alias(pin->served);
+  if (endpoint && pin->asked == alias_->name && served != nullptr &&
+      reaches(config_, *served, *endpoint)) {
+    pinned_alias_ = served;
+  } else if (endpoint && reaches(config_, *alias_, *endpoint)) {
+    pinned_alias_ = alias_;
+  } else {
     Refusal refusal = not_found();
     refusal.error.message = "Response with id '" + id.substr(0, 256) + "' is stored by endpoint '" +
                             pin->endpoint + "', which serves no target of model '" +

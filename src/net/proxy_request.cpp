@@ -77,9 +77,10 @@ std::optional<Refusal> ProxyRequest::route() {
   const core::WallTime wall_now = core::WallClock::now();
   const metering::BudgetAdmission soft =
       snapshot_->budgets->check_soft(principal_.id(), principal_.team(), wall_now);
-  const config::ModelAlias* routed_alias = alias_;
-  // A continued conversation cannot change endpoints, so it is never downgraded.
-  if (soft.downgrade_to && !pinned_endpoint_) {
+  // A continued conversation cannot change endpoints, so it is never downgraded: it goes the
+  // way admission found to its endpoint.
+  const config::ModelAlias* routed_alias = pinned_alias_ != nullptr ? pinned_alias_ : alias_;
+  if (soft.downgrade_to && pinned_alias_ == nullptr) {
     routed_alias = &config_.models[*soft.downgrade_to];
     runtime_.metrics().budget_action(*snapshot_->meters, *soft.soft_budget, "downgraded");
   } else if (soft.soft_budget) {
@@ -164,7 +165,9 @@ Charge ProxyRequest::on_answer(const Answer& answer) {
   const bool kept = answer.status == 200 && (answer.outcome == metering::Outcome::success ||
                                              answer.outcome == metering::Outcome::client_closed);
   if (kept && !answer.response_id.empty()) {
-    runtime_.response_pins.pin(answer.response_id, endpoint.name, principal_.id());
+    runtime_.response_pins.pin(answer.response_id,
+                               {endpoint.name, std::string(principal_.id()), alias_->name,
+                                config_.models[serving_->alias].name});
   }
   meter();
   return charge_;

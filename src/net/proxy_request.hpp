@@ -126,8 +126,9 @@ class ProxyRequest final : public AnswerListener {
   api::ParsedRequest request_;
   const config::ModelAlias* alias_ = nullptr;  // as the client named it
   auth::Principal principal_;
-  std::optional<std::size_t> slo_class_;        // asked for by header or the key's default
-  std::optional<std::size_t> pinned_endpoint_;  // previous_response_id's endpoint (index)
+  std::optional<std::size_t> slo_class_;              // asked for by header or the key's default
+  std::optional<std::size_t> pinned_endpoint_;        // previous_response_id's endpoint (index)
+  const config::ModelAlias* pinned_alias_ = nullptr;  // and the alias routed to reach it
   // route
   router::Plan plan_;
   bool routed_ = false;

@@ -157,6 +157,8 @@ class Attempt::StreamRelay {
     }
     count_malformed();
     connection_.tcp().close();
+    // Read on after the client left, the upstream said the response failed: nothing to pin.
+    if (upstream_failed_) answer_.response_id.clear();
     answer_.status = 200;
     answer_.outcome = Outcome::client_closed;
     a_.listener_.on_answer(answer_);

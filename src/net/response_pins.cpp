@@ -2,10 +2,8 @@
 
 namespace fulcrum::net {
 
-void ResponsePins::pin(std::string_view response_id, std::string_view endpoint,
-                       std::string_view owner) {
+void ResponsePins::pin(std::string_view response_id, Pin value) {
   if (response_id.empty() || capacity_ == 0) return;
-  Pin value{std::string(endpoint), std::string(owner)};
   std::string id(response_id);
   const std::lock_guard lock(mutex_);
   if (pins_.contains(id)) return;  // an id is the upstream's: the first answer that named it stands

@@ -24,10 +24,15 @@ class ResponsePins {
   struct Pin {
     std::string endpoint;  // its name: indexes change with a reload
     std::string owner;     // the key id that created it ("anonymous" without keys)
+    // The alias the client asked for, and the one whose target served it (the same, or a
+    // tier's, a route fallback's, a soft budget's downgrade): a follow-up asking for the same
+    // alias is served through the same one again.
+    std::string asked;
+    std::string served;
   };
 
   // Safe from any thread.
-  void pin(std::string_view response_id, std::string_view endpoint, std::string_view owner);
+  void pin(std::string_view response_id, Pin pin);
   // The pin, for its owner only: to anyone else the response does not exist.
   std::optional<Pin> find(std::string_view response_id, std::string_view owner) const;
   void forget(std::string_view response_id);

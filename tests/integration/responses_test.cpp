@@ -188,7 +188,11 @@ TEST(Responses, AStreamThatFailsUpstreamIsMeteredAsAnUpstreamErrorAndNotPinned) 
   EXPECT_EQ(failed["status"], "failed");
   EXPECT_EQ(failed["usage"]["output_tokens"], 2);
   const std::string id = failed["id"];
-  EXPECT_EQ(client.get("/v1/responses/" + id).status, 404u);
+  const Response got = client.get("/v1/responses/" + id);
+  EXPECT_EQ(got.status, 404u);
+  // Fulcrum's own answer (no pin), not the upstream's: no endpoint was asked.
+  EXPECT_EQ(json::parse(got.body)["error"]["code"], "response_not_found");
+  EXPECT_EQ(got.header("x-fulcrum-endpoint"), "");
   const Response next =
       client.post("/v1/responses", respond("mini", 1, R"(,"previous_response_id":")" + id + "\""));
   EXPECT_EQ(next.status, 404u);
@@ -209,9 +213,11 @@ TEST(Responses, AResponseNotStoredIsNotPinned) {
   const Response res = client.post("/v1/responses", respond("mini", 1, R"(,"store":false)"));
   ASSERT_EQ(res.status, 200u) << res.body;
   const std::string id = json::parse(res.body)["id"];
+  const auto cloud_requests = stack.sim_stats()["cloud"]["requests"].get<int>();
   const Response got = client.get("/v1/responses/" + id);
   EXPECT_EQ(got.status, 404u);
   EXPECT_EQ(json::parse(got.body)["error"]["code"], "response_not_found");
+  EXPECT_EQ(stack.sim_stats()["cloud"]["requests"], cloud_requests);  // answered by Fulcrum
   const Response stored = client.post("/v1/responses", respond("mini", 1));
   EXPECT_EQ(client.get("/v1/responses/" + json::parse(stored.body)["id"].get<std::string>()).status,
             200u);
@@ -254,6 +260,35 @@ TEST(Responses, AFollowUpReachesTheEndpointThatStoredTheResponseItContinues) {
   EXPECT_EQ(stack.sim_stats()["gpu"]["requests"], 1);  // neither refusal reached an upstream
 }
 
+// The first turn was served by a route's fallback alias (the gpu failed); the next turn asks
+// for the same alias, whose own targets never reach the endpoint that stored it, and goes the
+// way the first went.
+TEST(Responses, AFollowUpForTheSameAliasGoesTheWayTheFirstTurnWent) {
+  const std::string sim = R"(endpoints:
+  gpu:   {listen: 127.0.0.1:0, fail_status: 503}
+  cloud: {listen: 127.0.0.1:0}
+  chat:  {listen: 127.0.0.1:0}
+)";
+  const std::string gateway = std::string(kGateway) + R"(routes:
+  - name: local-falls-back
+    match: {model: [local]}
+    fallback: [mini]
+)";
+  Stack stack(sim, gateway);
+  HttpClient client(stack.port());
+  const Response first = client.post("/v1/responses", respond("local", 2));
+  ASSERT_EQ(first.status, 200u) << first.body;
+  EXPECT_EQ(first.header("x-fulcrum-endpoint"), "cloud");
+  const std::string id = json::parse(first.body)["id"];
+  const auto gpu_requests = stack.sim_stats()["gpu"]["requests"].get<int>();
+
+  const Response next =
+      client.post("/v1/responses", respond("local", 1, R"(,"previous_response_id":")" + id + "\""));
+  ASSERT_EQ(next.status, 200u) << next.body;
+  EXPECT_EQ(next.header("x-fulcrum-endpoint"), "cloud");
+  EXPECT_EQ(next.header("x-fulcrum-reason"), "pinned:previous_response");
+  EXPECT_EQ(stack.sim_stats()["gpu"]["requests"], gpu_requests);  // not tried: no conversation
+}
 constexpr const char* kAlice = "sk-alice-5e1f";
 constexpr const char* kBob = "sk-bob-0a9c";
 

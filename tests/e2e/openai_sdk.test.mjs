@@ -87,6 +87,29 @@ test('invalid request raises BadRequestError', async () => {
   );
 });
 
+// Structured output is generated in schema order: what the SDK sent reaches the upstream byte
+// for byte (here the alias and the upstream model share a name, so nothing is rewritten).
+test('a JSON schema reaches the upstream with its keys in the order written', async () => {
+  const params = {
+    model: 'gpt-4o-mini', messages, max_tokens: 2,
+    response_format: {
+      type: 'json_schema',
+      json_schema: {
+        name: 'answer', strict: true,
+        schema: { type: 'object', properties: { reasoning: { type: 'string' }, answer: { type: 'string' } },
+          required: ['reasoning', 'answer'], additionalProperties: false },
+      },
+    },
+    metadata: { zeta: '1', alpha: '\u00e9' },
+  };
+  await client.chat.completions.create(params);
+  const stats = await (await fetch(process.env.FULCRUM_SIM_STATS)).json();
+  assert.equal(stats.cloud.last_body, JSON.stringify(params));
+  const received = JSON.parse(stats.cloud.last_body);
+  assert.deepEqual(Object.keys(received.response_format.json_schema.schema.properties), ['reasoning', 'answer']);
+  assert.deepEqual(Object.keys(received.metadata), ['zeta', 'alpha']);
+});
+
 // The upstream's own request id reaches the SDK, which reports it as _request_id.
 test('the upstream request id is the SDK _request_id', async () => {
   const completion = await client.chat.completions.create({ model: 'gpt-4o-mini', messages, max_tokens: 1 });

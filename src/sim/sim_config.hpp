@@ -35,8 +35,11 @@ struct SimEndpoint {
   unsigned fail_status = 0;  // every request answers this status
   unsigned fail_first = 0;   // the first N requests answer fail_first_status
   unsigned fail_first_status = 500;
-  double rate_429 = 0;                // this fraction of requests answer 429 (evenly spread)
-  unsigned retry_after = 0;           // seconds, sent with every injected 429 when non-zero
+  double rate_429 = 0;       // this fraction of requests answer 429 (evenly spread)
+  unsigned retry_after = 0;  // seconds, sent with every injected 429 when non-zero
+  // The type and code of every injected 429, as OpenAI's: rate_limit_exceeded (a rate limit,
+  // worth retrying) or insufficient_quota (out of credit: retrying cannot help).
+  std::string code_429 = "rate_limit_exceeded";
   core::Duration fail_delay{0};       // injected failures answer after this long
   int cut_after_chunks = -1;          // drop the connection after K content chunks
   int stall_after_chunks = -1;        // stop sending after K content chunks (never resume)

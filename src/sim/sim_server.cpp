@@ -83,9 +83,11 @@ awaitable<bool> reply_error(beast::tcp_stream& client, const Request& req,
 }
 
 awaitable<bool> reply_error(beast::tcp_stream& client, const Request& req, unsigned status,
-                            std::string message, unsigned retry_after, std::uint64_t serial = 0) {
-  const api::ApiError error{status, status == 429 ? "rate_limit_error" : "api_error", "",
-                            std::move(message), ""};
+                            std::string message, unsigned retry_after, std::uint64_t serial = 0,
+                            std::string code = {}) {
+  std::string type = status == 429 ? "rate_limit_error" : "api_error";
+  if (code == "insufficient_quota") type = code;  // OpenAI's type and code are the same there
+  const api::ApiError error{status, std::move(type), std::move(code), std::move(message), ""};
   co_return co_await reply_error(client, req, error, retry_after, serial);
 }
 
@@ -269,8 +271,11 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, api::Operation op,
   // Evenly spread: request n fails when it crosses the next multiple of 1/rate.
   if (spec.rate_429 > 0 && static_cast<std::uint64_t>((serial + 1) * spec.rate_429) >
                                static_cast<std::uint64_t>(serial * spec.rate_429)) {
-    co_return co_await reply_error(client, req, 429, "Rate limit reached (injected).",
-                                   spec.retry_after, serial);
+    const bool quota = spec.code_429 == "insufficient_quota";
+    std::string message =
+        quota ? "You exceeded your current quota (injected)." : "Rate limit reached (injected).";
+    co_return co_await reply_error(client, req, 429, std::move(message), spec.retry_after, serial,
+                                   spec.code_429);
   }
 
   const auto body = nlohmann::json::parse(req.body(), nullptr, false);

@@ -77,6 +77,15 @@ test('a spent budget is an InsufficientQuotaError LangChain stops on', async () 
   assert.equal(await simRequests('cloud'), before);
 });
 
+// The upstream's own quota error (the account is out of credit) is passed on as its 429, so
+// LangChain recognises it and stops instead of retrying.
+test("an upstream's insufficient_quota is an InsufficientQuotaError LangChain stops on", async () => {
+  await assert.rejects(chat({ model: 'no-credit', maxRetries: 3 }).invoke('x'),
+    (error) => error.name === 'InsufficientQuotaError' && error.status === 429
+      && error.code === 'insufficient_quota');
+  assert.equal(await simRequests('no-credit'), 1);
+});
+
 test('an unknown model is a NotFoundError', async () => {
   await assert.rejects(chat({ model: 'no-such-model' }).invoke('x'),
     (error) => error.status === 404 && error.code === 'model_not_found');

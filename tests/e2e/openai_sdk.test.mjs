@@ -62,7 +62,7 @@ test('embeddings', async () => {
 test('model list', async () => {
   const ids = [];
   for await (const model of client.models.list()) ids.push(model.id);
-  assert.deepEqual(ids, ['llama-8b', 'gpt-4o-mini', 'text-embedding-3-small', 'tiny-first', 'flaky', 'limited']);
+  assert.deepEqual(ids, ['llama-8b', 'gpt-4o-mini', 'text-embedding-3-small', 'tiny-first', 'flaky', 'limited', 'no-credit']);
 });
 
 test('one model retrieved, its id percent-encoded in the URL', async () => {
@@ -187,6 +187,13 @@ test('a 429 with Retry-After reaches the SDK, which waits as told and retries', 
   assert.equal(await simRequests('limited'), 2);
   // Retry-After: 1 was passed on and honoured (the SDK's own backoff would be about 0.5 s).
   assert.ok(waited >= 950, `retried after ${waited} ms`);
+});
+
+test("an upstream's insufficient_quota reaches the SDK as a RateLimitError with that code", async () => {
+  await assert.rejects(client.chat.completions.create({ model: 'no-credit', messages, max_tokens: 1 }),
+    (error) => error instanceof OpenAI.RateLimitError && error.status === 429
+      && error.code === 'insufficient_quota' && error.type === 'insufficient_quota');
+  assert.equal(await simRequests('no-credit'), 1);
 });
 
 test('a spent budget is a RateLimitError insufficient_quota the SDK does not retry', async () => {

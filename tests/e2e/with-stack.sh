@@ -39,10 +39,11 @@ endpoints:
   gpu:   {listen: 127.0.0.1:0, ttft: 5ms, tokens_per_second: 500}
   cloud: {listen: 127.0.0.1:0, cached_tokens: 1}
   limited: {listen: 127.0.0.1:0, fail_first: 1, fail_first_status: 429, retry_after: 1}
+  no-credit: {listen: 127.0.0.1:0, rate_429: 1.0, code_429: insufficient_quota}
 YAML
 "$sim_bin" --config "$dir/sim.yaml" >"$dir/sim.log" 2>&1 &
 pids+=($!)
-wait_for "$dir/sim.log" '^listening ' 3
+wait_for "$dir/sim.log" '^listening ' 4
 port_of() { sed -nE "s/^listening $1 [^ ]+:([0-9]+)$/\1/p" "$dir/sim.log"; }
 
 cat > "$dir/fulcrum.yaml" <<YAML
@@ -74,6 +75,10 @@ endpoints:
     kind: serverless
     base_url: http://127.0.0.1:$(port_of limited)/v1
     pricing: {gpt-4o-mini: {input: 0.15, output: 0.60}}
+  no-credit:  # every request is refused with 429 insufficient_quota: the account is out of credit
+    kind: serverless
+    base_url: http://127.0.0.1:$(port_of no-credit)/v1
+    pricing: {gpt-4o-mini: {input: 0.15, output: 0.60}}
 models:
   llama-8b: {targets: [gpu/meta-llama/Llama-3.1-8B-Instruct, cloud/gpt-4o-mini]}
   gpt-4o-mini: {targets: [cloud/gpt-4o-mini]}
@@ -81,6 +86,7 @@ models:
   tiny-first: {targets: [tiny/m, cloud/gpt-4o-mini]}
   flaky: {targets: [down/m, cloud/gpt-4o-mini]}
   limited: {targets: [limited/gpt-4o-mini]}
+  no-credit: {targets: [no-credit/gpt-4o-mini]}
 keys:  # auth stays open (any other key is anonymous); this one has no budget left
   - {id: broke, sha256: $(printf %s "$E2E_BROKE_KEY" | sha256sum | cut -d' ' -f1)}
 budgets:  # the soft limit is passed by the first request: budget actions get counted

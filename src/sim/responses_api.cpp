@@ -94,7 +94,7 @@ std::string responses_head_events(const Generation& g) {
   out += event("response.output_item.added", 2, {{"output_index", 0}, {"item", message(g, false)}});
   json part = text_position(g);
   part["part"] = text_part("");
-  out += event("response.content_part.added", 3, std::move(part));
+  out += event("response.content_part.added", 3, part);
   return out;
 }
 
@@ -102,7 +102,7 @@ std::string responses_delta_event(const Generation& g, unsigned i) {
   json delta = text_position(g);
   delta["delta"] = std::string(output_word(i));
   delta["logprobs"] = json::array();
-  return event("response.output_text.delta", kHeadEvents + i, std::move(delta));
+  return event("response.output_text.delta", kHeadEvents + i, delta);
 }
 
 std::string responses_tail_events(const Generation& g) {
@@ -110,10 +110,10 @@ std::string responses_tail_events(const Generation& g) {
   json text_done = text_position(g);
   text_done["text"] = full_text(g);
   text_done["logprobs"] = json::array();
-  std::string out = event("response.output_text.done", sequence++, std::move(text_done));
+  std::string out = event("response.output_text.done", sequence++, text_done);
   json part_done = text_position(g);
   part_done["part"] = text_part(full_text(g));
-  out += event("response.content_part.done", sequence++, std::move(part_done));
+  out += event("response.content_part.done", sequence++, part_done);
   out += event("response.output_item.done", sequence++,
                {{"output_index", 0}, {"item", message(g, true)}});
   out += event("response.completed", sequence, {{"response", completed_response(g)}});

@@ -76,6 +76,21 @@ std::string read_stream(HttpClient& client) {
   return body;
 }
 
+// kSim's endpoints (cloud without cached tokens) with faults added to gpu and cloud.
+std::string sim_with(std::string_view gpu_faults, std::string_view cloud_faults) {
+  const auto endpoint = [](std::string_view faults) {
+    return "{listen: 127.0.0.1:0" + (faults.empty() ? "" : ", " + std::string(faults)) + "}";
+  };
+  return "endpoints:\n  gpu: " + endpoint(gpu_faults) + "\n  cloud: " + endpoint(cloud_faults) +
+         "\n  chat: {listen: 127.0.0.1:0}\n";
+}
+
+// The events of a streamed response for `mini` (6 words asked for).
+std::vector<std::pair<std::string, json>> stream_mini(HttpClient& client) {
+  EXPECT_EQ(client.start("/v1/responses", respond("mini", 6, R"(,"stream":true)")).status, 200u);
+  return events_of(read_stream(client));
+}
+
 TEST(Responses, APlainResponseIsRelayedAsIsAndMeteredFromItsUsage) {
   Stack stack(kSim, kGateway);
   HttpClient client(stack.port());
@@ -142,15 +157,9 @@ TEST(Responses, AStreamArrivesEventByEventAndIsMeteredOnceFromTheCompletedEvent)
 }
 
 TEST(Responses, AStreamCutByTheUpstreamEndsWithAnErrorEventEverySdkRaises) {
-  const std::string sim = R"(endpoints:
-  gpu:   {listen: 127.0.0.1:0}
-  cloud: {listen: 127.0.0.1:0, cut_after_chunks: 2}
-  chat:  {listen: 127.0.0.1:0}
-)";
-  Stack stack(sim, kGateway);
+  Stack stack(sim_with("", "cut_after_chunks: 2"), kGateway);
   HttpClient client(stack.port());
-  ASSERT_EQ(client.start("/v1/responses", respond("mini", 6, R"(,"stream":true)")).status, 200u);
-  const auto events = events_of(read_stream(client));
+  const auto events = stream_mini(client);
   ASSERT_FALSE(events.empty());
   EXPECT_EQ(events.back().first, "error");
   const json& error = events.back().second;
@@ -173,15 +182,9 @@ TEST(Responses, AStreamCutByTheUpstreamEndsWithAnErrorEventEverySdkRaises) {
 // OpenAI ends a generation that failed midway with response.failed. It is relayed as sent,
 // metered as an upstream error from the usage it reports, and not pinned: nothing to continue.
 TEST(Responses, AStreamThatFailsUpstreamIsMeteredAsAnUpstreamErrorAndNotPinned) {
-  const std::string sim = R"(endpoints:
-  gpu:   {listen: 127.0.0.1:0}
-  cloud: {listen: 127.0.0.1:0, failed_after_chunks: 2}
-  chat:  {listen: 127.0.0.1:0}
-)";
-  Stack stack(sim, kGateway);
+  Stack stack(sim_with("", "failed_after_chunks: 2"), kGateway);
   HttpClient client(stack.port());
-  ASSERT_EQ(client.start("/v1/responses", respond("mini", 6, R"(,"stream":true)")).status, 200u);
-  const auto events = events_of(read_stream(client));
+  const auto events = stream_mini(client);
   ASSERT_FALSE(events.empty());
   EXPECT_EQ(events.back().first, "response.failed");
   const json& failed = events.back().second["response"];
@@ -264,11 +267,7 @@ TEST(Responses, AFollowUpReachesTheEndpointThatStoredTheResponseItContinues) {
 // for the same alias, whose own targets never reach the endpoint that stored it, and goes the
 // way the first went.
 TEST(Responses, AFollowUpForTheSameAliasGoesTheWayTheFirstTurnWent) {
-  const std::string sim = R"(endpoints:
-  gpu:   {listen: 127.0.0.1:0, fail_status: 503}
-  cloud: {listen: 127.0.0.1:0}
-  chat:  {listen: 127.0.0.1:0}
-)";
+  const std::string sim = sim_with("fail_status: 503", "");
   const std::string gateway = std::string(kGateway) + R"(routes:
   - name: local-falls-back
     match: {model: [local]}

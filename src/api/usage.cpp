@@ -22,9 +22,11 @@ std::optional<Usage> usage_from(const nlohmann::json& usage) {
   if (!usage.is_object()) return std::nullopt;
   // Chat Completions' names, or the Responses API's when none of those is there.
   const bool chat = usage.contains("prompt_tokens") || usage.contains("completion_tokens") ||
-                    usage.contains("prompt_tokens_details");
+                    usage.contains("prompt_tokens_details") ||
+                    usage.contains("completion_tokens_details");
   const bool responses = usage.contains("input_tokens") || usage.contains("output_tokens") ||
-                         usage.contains("input_tokens_details");
+                         usage.contains("input_tokens_details") ||
+                         usage.contains("output_tokens_details");
   if (chat && responses) return std::nullopt;  // which counts are meant cannot be told
   Usage out;
   const auto input = count_at(usage, responses ? "input_tokens" : "prompt_tokens");
@@ -35,8 +37,18 @@ std::optional<Usage> usage_from(const nlohmann::json& usage) {
   const auto details = usage.find(responses ? "input_tokens_details" : "prompt_tokens_details");
   if (details != usage.end() && details->is_object()) {
     const auto cached = count_at(*details, "cached_tokens");
-    if (!cached) return std::nullopt;
+    // Azure's Responses usage adds the tokens written to the cache.
+    const auto written = count_at(*details, "cache_write_tokens");
+    if (!cached || !written) return std::nullopt;
     out.cached_input = std::min(*cached, out.input);
+    out.cache_write = std::min(*written, out.input - out.cached_input);
+  }
+  const auto output_details =
+      usage.find(responses ? "output_tokens_details" : "completion_tokens_details");
+  if (output_details != usage.end() && output_details->is_object()) {
+    const auto reasoning = count_at(*output_details, "reasoning_tokens");
+    if (!reasoning) return std::nullopt;
+    out.reasoning = std::min(*reasoning, out.output);
   }
   return out;
 }

@@ -1,6 +1,8 @@
 #include "fulcrum/api/usage_reader.hpp"
 
 #include <algorithm>
+#include <array>
+#include <initializer_list>
 
 namespace fulcrum::api {
 namespace {
@@ -22,13 +24,14 @@ class PlainReader {
     bool saw_input = false;
     bool saw_output = false;
     bool saw_details = false;
+    bool saw_output_details = false;
     bool chat_names = false;
     bool responses_names = false;
     object(0, [&](std::string_view key) {
-      const bool chat =
-          key == "prompt_tokens" || key == "completion_tokens" || key == "prompt_tokens_details";
-      const bool responses =
-          key == "input_tokens" || key == "output_tokens" || key == "input_tokens_details";
+      const bool chat = key == "prompt_tokens" || key == "completion_tokens" ||
+                        key == "prompt_tokens_details" || key == "completion_tokens_details";
+      const bool responses = key == "input_tokens" || key == "output_tokens" ||
+                             key == "input_tokens_details" || key == "output_tokens_details";
       chat_names = chat_names || chat;
       responses_names = responses_names || responses;
       if (key == "prompt_tokens" || key == "input_tokens") {
@@ -36,7 +39,10 @@ class PlainReader {
       } else if (key == "completion_tokens" || key == "output_tokens") {
         take_once(saw_output) && count(out.output);
       } else if (key == "prompt_tokens_details" || key == "input_tokens_details") {
-        take_once(saw_details) && details(out.cached_input);
+        take_once(saw_details) && details({{"cached_tokens", &out.cached_input},
+                                           {"cache_write_tokens", &out.cache_write}});
+      } else if (key == "completion_tokens_details" || key == "output_tokens_details") {
+        take_once(saw_output_details) && details({{"reasoning_tokens", &out.reasoning}});
       } else {
         value(1);
       }
@@ -44,6 +50,8 @@ class PlainReader {
     skip_space();
     if (!ok_ || at_ != text_.size() || (chat_names && responses_names)) return std::nullopt;
     out.cached_input = std::min(out.cached_input, out.input);
+    out.cache_write = std::min(out.cache_write, out.input - out.cached_input);
+    out.reasoning = std::min(out.reasoning, out.output);
     return out;
   }
 
@@ -110,17 +118,25 @@ class PlainReader {
     return true;
   }
 
-  // prompt_tokens_details: an object with cached_tokens, or anything else (then ignored).
-  bool details(std::int64_t& cached) {
+  struct DetailCount {
+    std::string_view key;
+    std::int64_t* into;
+  };
+  // A *_tokens_details object: the counts named in `wanted`, or anything else (then ignored).
+  bool details(std::initializer_list<DetailCount> wanted) {
     skip_space();
     if (peek() != '{') return value(1);
-    bool saw_cached = false;
+    std::array<bool, 2> seen{};
     return object(1, [&](std::string_view key) {
-      if (key == "cached_tokens") {
-        take_once(saw_cached) && count(cached);
-      } else {
-        value(2);
+      std::size_t i = 0;
+      for (const DetailCount& d : wanted) {
+        if (key == d.key) {
+          take_once(seen[i]) && count(*d.into);
+          return;
+        }
+        ++i;
       }
+      value(2);
     });
   }
 

@@ -121,6 +121,7 @@ void read_pricing(const YAML::Node& node, Diagnostics& diag, Endpoint& endpoint)
     const YAML::Node input = map.required("input");
     const YAML::Node output = map.required("output");
     const YAML::Node cached = map.optional("cached_input");
+    const YAML::Node written = map.optional("cache_write_input");
     if (input.IsDefined()) price.input = read_price(input, diag, "input").value_or(price.input);
     if (output.IsDefined())
       price.output = read_price(output, diag, "output").value_or(price.output);
@@ -128,6 +129,10 @@ void read_pricing(const YAML::Node& node, Diagnostics& diag, Endpoint& endpoint)
     price.cached_input = cached.IsDefined()
                              ? read_price(cached, diag, "cached_input").value_or(price.input)
                              : price.input;
+    // Providers that do not bill cache writes apart bill them as ordinary input.
+    price.cache_write_input =
+        written.IsDefined() ? read_price(written, diag, "cache_write_input").value_or(price.input)
+                            : price.input;
     endpoint.pricing.emplace(model, price);
   }
 }

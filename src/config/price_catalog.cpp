@@ -44,7 +44,8 @@ core::Expected<PriceCatalog, std::string> PriceCatalog::load(const std::string& 
     if (!input) continue;  // not a per-token model (images, audio, search...)
     const double output = per_token(row, "output_cost_per_token").value_or(0);
     const double cached = per_token(row, "cache_read_input_token_cost").value_or(*input);
-    const double highest = std::max({*input, output, cached}) * kPerMillion;
+    const double written = per_token(row, "cache_creation_input_token_cost").value_or(*input);
+    const double highest = std::max({*input, output, cached, written}) * kPerMillion;
     if (highest > max_usd_per_million) {
       catalog.rejected_.push_back({model, highest});
       continue;
@@ -52,8 +53,9 @@ core::Expected<PriceCatalog, std::string> PriceCatalog::load(const std::string& 
     const auto in_price = core::PricePerMillion::from_usd(*input * kPerMillion);
     const auto out_price = core::PricePerMillion::from_usd(output * kPerMillion);
     const auto cached_price = core::PricePerMillion::from_usd(cached * kPerMillion);
-    if (!in_price || !out_price || !cached_price) continue;
-    catalog.prices_.emplace(model, Price{*in_price, *cached_price, *out_price});
+    const auto written_price = core::PricePerMillion::from_usd(written * kPerMillion);
+    if (!in_price || !out_price || !cached_price || !written_price) continue;
+    catalog.prices_.emplace(model, Price{*in_price, *cached_price, *out_price, *written_price});
   }
   std::sort(catalog.rejected_.begin(), catalog.rejected_.end(),
             [](const RejectedRow& a, const RejectedRow& b) { return a.model < b.model; });

@@ -54,7 +54,10 @@ void TrafficBook::add(const UsageRecord& record) {
   AliasTraffic& traffic = traffic_[static_cast<std::size_t>(alias - config_.models.data())];
   Hour& hour =
       traffic.hours[static_cast<std::size_t>((record.started_ms - since_ms_) / kMillisPerHour)];
-  const core::Usage usage{record.input_tokens, record.cached_tokens, record.output_tokens};
+  const core::Usage usage{.input = record.input_tokens,
+                          .cached_input = record.cached_tokens,
+                          .cache_write = record.cache_write_tokens,
+                          .output = record.output_tokens};
   // Each request at the cheapest serverless target of its alias.
   double cheapest = std::numeric_limits<double>::infinity();
   for (const config::Target& target : alias->targets) {

@@ -186,7 +186,9 @@ std::shared_ptr<const MeterTable> Metrics::bind(const config::Config& config) {
       };
       meters.input_tokens = tokens("input");
       meters.cached_tokens = tokens("cached");
+      meters.cache_write_tokens = tokens("cache_write");
       meters.output_tokens = tokens("output");
+      meters.reasoning_tokens = tokens("reasoning");
       for (const std::string& team : table->teams) {
         meters.cost_by_team.push_back(&cost_->add({{"endpoint", endpoint.name},
                                                    {"kind", kind},
@@ -237,7 +239,9 @@ void Metrics::add_usage(const TargetMeters& m, const core::Usage& usage, core::M
                         std::size_t team) {
   m.input_tokens->Increment(static_cast<double>(usage.input));
   m.cached_tokens->Increment(static_cast<double>(usage.cached_input));
+  m.cache_write_tokens->Increment(static_cast<double>(usage.cache_write));
   m.output_tokens->Increment(static_cast<double>(usage.output));
+  m.reasoning_tokens->Increment(static_cast<double>(usage.reasoning));
   m.cost_by_team[team < m.cost_by_team.size() ? team : 0]->add(cost);
   m.request_cost->Observe(cost.usd());
 }

@@ -12,7 +12,8 @@ namespace {
 constexpr const char* kColumns =
     "request_id, started_ms, finished_ms, key_id, team, alias, route, slo_class, endpoint, "
     "endpoint_kind, upstream_model, input_tokens, cached_tokens, output_tokens, cost_nano_usd, "
-    "amortized_nano_usd, ttft_ms, duration_ms, status, outcome, attempts, estimated";
+    "amortized_nano_usd, ttft_ms, duration_ms, status, outcome, attempts, estimated, "
+    "cache_write_tokens, reasoning_tokens";
 
 // Each entry moves the schema from version i to i + 1; never edit one that has shipped.
 constexpr const char* kMigrations[] = {
@@ -40,6 +41,10 @@ constexpr const char* kMigrations[] = {
          attempts INTEGER NOT NULL,
          estimated INTEGER NOT NULL);
        CREATE INDEX requests_started ON requests (started_ms);)",
+    // Version 2: every provider's usage in one shape (core::Usage). input_tokens keeps every
+    // prompt token; cache writes and reasoning are parts of input and output, as cached is.
+    R"(ALTER TABLE requests ADD COLUMN cache_write_tokens INTEGER NOT NULL DEFAULT 0;
+       ALTER TABLE requests ADD COLUMN reasoning_tokens INTEGER NOT NULL DEFAULT 0;)",
 };
 static_assert(std::size(kMigrations) == SqliteLedger::kSchemaVersion);
 
@@ -110,7 +115,7 @@ core::Expected<std::unique_ptr<SqliteLedger>, std::string> SqliteLedger::open(
     }
   }
   const std::string insert = std::string("INSERT INTO requests (") + kColumns +
-                             ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+                             ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
   if (sqlite3_prepare_v2(db->handle, insert.c_str(), -1, &db->insert, nullptr) != SQLITE_OK) {
     return core::Unexpected{"cannot prepare ledger insert: " + db->error()};
   }
@@ -154,6 +159,8 @@ bool SqliteLedger::append(const std::vector<LedgerRow>& rows) {
     text(r.outcome);
     integer(r.attempts);
     integer(r.estimated ? 1 : 0);
+    integer(r.cache_write_tokens);
+    integer(r.reasoning_tokens);
     const int rc = sqlite3_step(s);
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
@@ -190,7 +197,8 @@ void SqliteLedger::for_each_usage(std::int64_t since_ms, std::int64_t until_ms,
   sqlite3_stmt* q = nullptr;
   sqlite3_prepare_v2(db_->handle,
                      "SELECT started_ms, alias, endpoint, endpoint_kind, input_tokens, "
-                     "cached_tokens, output_tokens, cost_nano_usd, amortized_nano_usd "
+                     "cached_tokens, output_tokens, cost_nano_usd, amortized_nano_usd, "
+                     "cache_write_tokens "
                      "FROM requests WHERE started_ms >= ?1 AND started_ms < ?2 "
                      "ORDER BY started_ms, rowid",
                      -1, &q, nullptr);
@@ -213,6 +221,7 @@ void SqliteLedger::for_each_usage(std::int64_t since_ms, std::int64_t until_ms,
     r.output_tokens = sqlite3_column_int64(q, 6);
     r.cost = core::Money{sqlite3_column_int64(q, 7)};
     r.amortized = core::Money{sqlite3_column_int64(q, 8)};
+    r.cache_write_tokens = sqlite3_column_int64(q, 9);
     visit(r);
   }
   sqlite3_finalize(q);

@@ -14,6 +14,7 @@ double seconds(core::Duration d) { return std::chrono::duration<double>(d).count
 json price_json(const config::Price& price) {
   return {{"input", price.input.usd()},
           {"cached_input", price.cached_input.usd()},
+          {"cache_write_input", price.cache_write_input.usd()},
           {"output", price.output.usd()}};
 }
 

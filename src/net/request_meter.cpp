@@ -51,6 +51,8 @@ void write_ledger_row(const MeterEvent& e, metering::Ledger& ledger, core::WallT
   if (e.usage) {
     row.input_tokens = e.usage->input;
     row.cached_tokens = e.usage->cached_input;
+    row.cache_write_tokens = e.usage->cache_write;
+    row.reasoning_tokens = e.usage->reasoning;
     row.output_tokens = e.usage->output;
   }
   row.cost = e.charge.marginal;

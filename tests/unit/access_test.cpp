@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "../support/temp_dir.hpp"
@@ -248,6 +249,54 @@ TEST_F(LedgerStoreTest, TheSchemaIsVersionedAndANewerOneIsRefused) {
   const auto newer = metering::SqliteLedger::open(path());
   ASSERT_FALSE(newer);
   EXPECT_NE(newer.error().find("schema version 99"), std::string::npos);
+}
+
+TEST_F(LedgerStoreTest, AVersionOneLedgerGainsTheCacheWriteAndReasoningColumnsInPlace) {
+  // A ledger as Fulcrum wrote it before usage had cache writes and reasoning: its rows stay,
+  // read as zero in the new columns.
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
+    const char* v1 =
+        "CREATE TABLE requests (request_id TEXT NOT NULL, started_ms INTEGER NOT NULL, "
+        "finished_ms INTEGER NOT NULL, key_id TEXT NOT NULL, team TEXT NOT NULL, alias TEXT NOT "
+        "NULL, route TEXT NOT NULL, slo_class TEXT NOT NULL, endpoint TEXT NOT NULL, "
+        "endpoint_kind TEXT NOT NULL, upstream_model TEXT NOT NULL, input_tokens INTEGER NOT "
+        "NULL, cached_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL, cost_nano_usd "
+        "INTEGER NOT NULL, amortized_nano_usd INTEGER NOT NULL, ttft_ms REAL, duration_ms REAL "
+        "NOT NULL, status INTEGER NOT NULL, outcome TEXT NOT NULL, attempts INTEGER NOT NULL, "
+        "estimated INTEGER NOT NULL); CREATE INDEX requests_started ON requests (started_ms);"
+        "INSERT INTO requests VALUES ('old',1000,1000,'a','red','m','r','c','e','serverless',"
+        "'x',10,2,5,9,9,NULL,1.0,200,'success',1,0); PRAGMA user_version=1;";
+    ASSERT_EQ(sqlite3_exec(db, v1, nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto store = metering::SqliteLedger::open(path());
+  ASSERT_TRUE(store) << store.error();
+  metering::LedgerRow fresh = row("new", 2000, "a", 7);
+  fresh.input_tokens = 130;
+  fresh.cached_tokens = 20;
+  fresh.cache_write_tokens = 10;
+  fresh.output_tokens = 50;
+  fresh.reasoning_tokens = 12;
+  ASSERT_TRUE((*store)->append({fresh}));
+  std::ostringstream out;
+  EXPECT_EQ((*store)->export_rows(0, metering::ExportFormat::jsonl, out), 2u);
+  std::istringstream lines(out.str());
+  std::string line;
+  std::vector<nlohmann::json> rows;
+  while (std::getline(lines, line)) rows.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0]["request_id"], "old");
+  EXPECT_EQ(rows[0]["cache_write_tokens"], 0);
+  EXPECT_EQ(rows[0]["reasoning_tokens"], 0);
+  EXPECT_EQ(rows[1]["cache_write_tokens"], 10);
+  EXPECT_EQ(rows[1]["reasoning_tokens"], 12);
+  EXPECT_EQ(rows[1]["cost_nano_usd"], 7);
+  std::int64_t written = 0;
+  (*store)->for_each_usage(
+      0, 10000, [&](const metering::UsageRecord& r) { written += r.cache_write_tokens; });
+  EXPECT_EQ(written, 10);
 }
 
 TEST_F(LedgerStoreTest, TheWriterCommitsEverythingQueuedWhenClosed) {

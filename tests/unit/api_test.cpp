@@ -31,7 +31,7 @@ TEST(Usage, EmbeddingsHaveNoCompletionTokens) {
   const auto usage =
       usage_in_document(R"({"data":[],"usage":{"prompt_tokens":5,"total_tokens":5}})");
   ASSERT_TRUE(usage);
-  EXPECT_EQ(*usage, (Usage{5, 0, 0}));
+  EXPECT_EQ(*usage, (Usage{.input = 5}));
 }
 
 TEST(Usage, MissingNullOrMalformedUsageIsNotInvented) {
@@ -40,6 +40,35 @@ TEST(Usage, MissingNullOrMalformedUsageIsNotInvented) {
   EXPECT_FALSE(usage_in_document(R"({"usage":{"prompt_tokens":-1,"completion_tokens":2}})"));
   EXPECT_FALSE(usage_in_document(R"({"usage":{"prompt_tokens":"7","completion_tokens":2}})"));
   EXPECT_FALSE(usage_in_document("not json"));
+}
+
+TEST(Usage, ReasoningAndCacheWritesArePartsOfOutputAndInputInBothReaders) {
+  // OpenAI: reasoning inside completion_tokens. Azure's Responses usage: cache writes inside
+  // input_tokens. The plain reader and the full parser agree on both.
+  const std::string chat =
+      R"({"prompt_tokens":100,"completion_tokens":40,"prompt_tokens_details":{"cached_tokens":30},)"
+      R"("completion_tokens_details":{"reasoning_tokens":25}})";
+  const std::string responses =
+      R"({"input_tokens":100,"output_tokens":40,"input_tokens_details":{"cached_tokens":30,)"
+      R"("cache_write_tokens":20},"output_tokens_details":{"reasoning_tokens":25}})";
+  const Usage chat_usage{.input = 100, .cached_input = 30, .output = 40, .reasoning = 25};
+  const Usage responses_usage{
+      .input = 100, .cached_input = 30, .cache_write = 20, .output = 40, .reasoning = 25};
+  EXPECT_EQ(read_plain_usage(chat), chat_usage);
+  EXPECT_EQ(usage_from(nlohmann::json::parse(chat)), chat_usage);
+  EXPECT_EQ(read_plain_usage(responses), responses_usage);
+  EXPECT_EQ(usage_from(nlohmann::json::parse(responses)), responses_usage);
+  EXPECT_EQ(responses_usage.uncached_input(), 50);
+  // Parts never exceed their whole.
+  const auto capped = usage_from(nlohmann::json::parse(
+      R"({"prompt_tokens":5,"completion_tokens":3,"completion_tokens_details":{"reasoning_tokens":9}})"));
+  ASSERT_TRUE(capped);
+  EXPECT_EQ(capped->reasoning, 3);
+  // A malformed part is malformed usage, in both readers.
+  const std::string bad =
+      R"({"prompt_tokens":5,"completion_tokens_details":{"reasoning_tokens":-1}})";
+  EXPECT_FALSE(read_plain_usage(bad));
+  EXPECT_FALSE(usage_from(nlohmann::json::parse(bad)));
 }
 
 TEST(PlainUsage, ReadsTheShapesUpstreamsSendWithoutAParser) {
@@ -112,8 +141,27 @@ TEST(Cost, ServerlessCostsTokensTimesPriceWithCachedInputAtItsOwnPrice) {
   price.cached_input = *core::PricePerMillion::from_usd(0.075);
   price.output = *core::PricePerMillion::from_usd(0.60);
   // 20 uncached × 150 + 100 cached × 75 + 30 out × 600 nano-dollars.
-  EXPECT_EQ(metering::marginal_cost(price, Usage{120, 100, 30}).nano_usd, 3000 + 7500 + 18000);
-  EXPECT_EQ(metering::marginal_cost(config::Price{}, Usage{120, 100, 30}).nano_usd, 0);
+  EXPECT_EQ(metering::marginal_cost(price, Usage{.input = 120, .cached_input = 100, .output = 30})
+                .nano_usd,
+            3000 + 7500 + 18000);
+  EXPECT_EQ(metering::marginal_cost(config::Price{},
+                                    Usage{.input = 120, .cached_input = 100, .output = 30})
+                .nano_usd,
+            0);
+}
+
+TEST(Cost, EachPromptTokenIsPricedOnceInItsOwnBucket) {
+  config::Price price;
+  price.input = *core::PricePerMillion::from_usd(3);
+  price.cached_input = *core::PricePerMillion::from_usd(0.30);
+  price.cache_write_input = *core::PricePerMillion::from_usd(3.75);
+  price.output = *core::PricePerMillion::from_usd(15);
+  // Anthropic's lobehub example: input_tokens 100, cache write 10, cache read 20 = 130 prompt
+  // tokens; the cache write is not also charged as input (the peers' double count).
+  const Usage usage{
+      .input = 130, .cached_input = 20, .cache_write = 10, .output = 50, .reasoning = 10};
+  EXPECT_EQ(metering::marginal_cost(price, usage).nano_usd,
+            100 * 3000 + 20 * 300 + 10 * 3750 + 50 * 15000);
 }
 
 std::vector<std::string> split_events(const std::string& stream, std::size_t piece) {

@@ -46,6 +46,15 @@ TEST(PriceCatalog, KnownModelsMatchTheSharedCatalog) {
   EXPECT_DOUBLE_EQ(usd(sonnet->input), 3);
   EXPECT_DOUBLE_EQ(usd(sonnet->cached_input), 0.3);
   EXPECT_DOUBLE_EQ(usd(sonnet->output), 15);
+  EXPECT_DOUBLE_EQ(usd(sonnet->cache_write_input), 3.75);  // cache_creation_input_token_cost
+  // Providers' rows as their catalog_prefix finds them: Azure's and Gemini's are prefixed,
+  // Anthropic's and Bedrock's are not (their litellm_provider says whose they are).
+  const auto azure = catalog->find("azure/gpt-4o");
+  ASSERT_TRUE(azure);
+  EXPECT_DOUBLE_EQ(usd(azure->cached_input), 1.25);
+  EXPECT_DOUBLE_EQ(usd(azure->cache_write_input), 2.5);  // none listed: input's
+  ASSERT_TRUE(catalog->find("gemini/gemini-2.0-flash"));
+  ASSERT_TRUE(catalog->find("anthropic.claude-3-5-sonnet-20241022-v2:0"));
   const auto llama = catalog->find("together_ai/meta-llama/Meta-Llama-3.1-8B-Instruct-Turbo");
   ASSERT_TRUE(llama);
   EXPECT_DOUBLE_EQ(usd(llama->input), 0.18);

@@ -11,8 +11,10 @@ namespace fulcrum::api {
 
 using core::Usage;  // the record lives in core: metering and the router read it too
 
-// Reads {"prompt_tokens", "completion_tokens", "prompt_tokens_details": {"cached_tokens"}}, or
-// the Responses API's {"input_tokens", "output_tokens", "input_tokens_details": {...}}.
+// Reads {"prompt_tokens", "completion_tokens", "prompt_tokens_details": {"cached_tokens"},
+// "completion_tokens_details": {"reasoning_tokens"}}, or the Responses API's {"input_tokens",
+// "output_tokens", "input_tokens_details": {"cached_tokens", "cache_write_tokens" (Azure)},
+// "output_tokens_details": {"reasoning_tokens"}}.
 // nullopt when absent, null, or malformed (negative or non-integer counts).
 std::optional<Usage> usage_from(const nlohmann::json& usage);
 

@@ -107,10 +107,13 @@ inline constexpr std::uint8_t kAllApis = 0x0F;
 const char* to_string(Api api);
 const char* to_string(EndpointKind kind);
 
+// Per-token prices of one serverless model. Each Usage bucket has its own; reasoning tokens
+// are output tokens and priced as such.
 struct Price {
-  core::PricePerMillion input;
-  core::PricePerMillion cached_input;
-  core::PricePerMillion output;
+  core::PricePerMillion input;              // uncached prompt tokens
+  core::PricePerMillion cached_input;       // read from the prompt cache
+  core::PricePerMillion output;             // completion tokens, reasoning included
+  core::PricePerMillion cache_write_input;  // written to the prompt cache
 };
 
 // Where serverless prices not written in YAML come from (top-level `pricing`).

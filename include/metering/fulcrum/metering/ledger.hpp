@@ -38,9 +38,11 @@ struct LedgerRow {
   std::string_view endpoint;
   std::string_view endpoint_kind;
   std::string_view upstream_model;
-  std::int64_t input_tokens = 0;  // includes cached
-  std::int64_t cached_tokens = 0;
-  std::int64_t output_tokens = 0;
+  std::int64_t input_tokens = 0;        // every prompt token (core::Usage::input)
+  std::int64_t cached_tokens = 0;       // of which read from the prompt cache
+  std::int64_t cache_write_tokens = 0;  // of which written to the prompt cache
+  std::int64_t output_tokens = 0;       // reasoning included
+  std::int64_t reasoning_tokens = 0;    // of which reasoning
   core::Money cost;
   core::Money amortized_cost;  // what the request is charged (provisioned: its amortized share)
   double ttft_ms = -1;         // -1: no first byte
@@ -65,8 +67,9 @@ struct UsageRecord {
   std::string_view alias;
   std::string_view endpoint;
   std::string_view endpoint_kind;
-  std::int64_t input_tokens = 0;  // includes cached
+  std::int64_t input_tokens = 0;  // every prompt token
   std::int64_t cached_tokens = 0;
+  std::int64_t cache_write_tokens = 0;
   std::int64_t output_tokens = 0;
   core::Money cost;       // marginal
   core::Money amortized;  // charged
@@ -83,7 +86,7 @@ class LedgerStore {
 
 class SqliteLedger final : public LedgerStore {
  public:
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   // Opens or creates the file (WAL mode) and migrates its schema to kSchemaVersion.
   static core::Expected<std::unique_ptr<SqliteLedger>, std::string> open(const std::string& path);

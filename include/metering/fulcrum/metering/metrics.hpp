@@ -46,7 +46,9 @@ struct TargetMeters {
   std::size_t subject = 0;  // its position on the requests grid's target axis
   prometheus::Counter* input_tokens = nullptr;
   prometheus::Counter* cached_tokens = nullptr;
+  prometheus::Counter* cache_write_tokens = nullptr;
   prometheus::Counter* output_tokens = nullptr;
+  prometheus::Counter* reasoning_tokens = nullptr;
   std::vector<MoneyCell*> cost_by_team;  // indexed like MeterTable::teams
   prometheus::Histogram* duration = nullptr;
   prometheus::Histogram* ttft = nullptr;

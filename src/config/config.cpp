@@ -7,6 +7,20 @@ const char* to_string(EndpointKind kind) {
   return kind == EndpointKind::provisioned ? "provisioned" : "serverless";
 }
 
+const char* to_string(Provider provider) {
+  switch (provider) {
+    case Provider::openai:
+      return "openai";
+    case Provider::azure:
+      return "azure";
+    case Provider::gemini:
+      return "gemini";
+    case Provider::anthropic:
+      return "anthropic";
+  }
+  return "unknown";
+}
+
 const char* to_string(Api api) {
   switch (api) {
     case Api::chat:

@@ -1,6 +1,7 @@
 #include "fulcrum/config/loader.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -189,6 +190,98 @@ void read_apis(const YAML::Node& node, Diagnostics& diag, Endpoint& endpoint) {
   }
 }
 
+// The APIs a provider's wire can carry. Anthropic's Messages API has no completions,
+// embeddings or Responses; Gemini's OpenAI-compatible endpoint has chat and embeddings.
+std::uint8_t apis_of(Provider provider) {
+  switch (provider) {
+    case Provider::anthropic:
+      return static_cast<std::uint8_t>(Api::chat);
+    case Provider::gemini:
+      return static_cast<std::uint8_t>(Api::chat) | static_cast<std::uint8_t>(Api::embeddings);
+    case Provider::openai:
+    case Provider::azure:
+      break;
+  }
+  return kAllApis;
+}
+
+// provider: and the settings only some providers take; each setting is refused on an endpoint
+// whose provider would ignore it.
+void read_provider(MapReader& map, Diagnostics& diag, Endpoint& endpoint) {
+  ProviderSettings& p = endpoint.provider;
+  if (const YAML::Node kind = map.optional("provider"); kind.IsDefined()) {
+    const auto text = read_string(kind, diag, "provider");
+    bool known = false;
+    for (Provider candidate :
+         {Provider::openai, Provider::azure, Provider::gemini, Provider::anthropic}) {
+      if (text == to_string(candidate)) {
+        p.kind = candidate;
+        known = true;
+      }
+    }
+    if (text && !known) {
+      diag.error(kind, "unknown provider '" + *text + "': openai, azure, gemini or anthropic");
+    }
+  }
+  const auto only_for = [&](const YAML::Node& node, Provider provider, std::string_view key) {
+    if (p.kind == provider) return true;
+    diag.error(node, std::string(key) + " applies to provider " + to_string(provider) + " only");
+    return false;
+  };
+  if (const YAML::Node version = map.optional("api_version"); version.IsDefined()) {
+    if (only_for(version, Provider::azure, "api_version")) {
+      const auto text = read_string(version, diag, "api_version");
+      const bool plain =
+          text && !text->empty() && std::all_of(text->begin(), text->end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) || c == '-';
+          });
+      if (text && !plain) diag.error(version, "api_version must look like 2024-10-21");
+      if (plain) p.api_version = *text;
+    }
+  }
+  if (const YAML::Node auth = map.optional("auth"); auth.IsDefined()) {
+    if (only_for(auth, Provider::azure, "auth")) {
+      const auto text = read_string(auth, diag, "auth");
+      if (text == "entra") {
+        p.entra_token = true;
+      } else if (text != "api_key" && text) {
+        diag.error(auth, "auth must be 'api_key' (the api-key header) or 'entra' (a bearer token)");
+      }
+    }
+  }
+  if (const YAML::Node version = map.optional("anthropic_version"); version.IsDefined()) {
+    if (only_for(version, Provider::anthropic, "anthropic_version")) {
+      const auto text = read_string(version, diag, "anthropic_version");
+      if (text == "2023-06-01" || text == "2026-10-21") {
+        p.anthropic_version = *text;
+      } else if (text) {
+        diag.error(version, "anthropic_version must be 2023-06-01 or 2026-10-21");
+      }
+    }
+  }
+  if (const YAML::Node max = map.optional("max_tokens"); max.IsDefined()) {
+    if (only_for(max, Provider::anthropic, "max_tokens")) {
+      const auto value = read_unsigned(max, diag, "max_tokens");
+      if (value && (*value == 0 || *value > 1000000)) {
+        diag.error(max, "max_tokens must be between 1 and 1000000");
+      } else if (value) {
+        p.default_max_tokens = static_cast<unsigned>(*value);
+      }
+    }
+  }
+  if (const YAML::Node unsupported = map.optional("unsupported_params"); unsupported.IsDefined()) {
+    if (only_for(unsupported, Provider::anthropic, "unsupported_params")) {
+      const auto text = read_string(unsupported, diag, "unsupported_params");
+      if (text == "reject") {
+        p.reject_unsupported = true;
+      } else if (text != "drop" && text) {
+        diag.error(unsupported, "unsupported_params must be 'drop' (with a warning) or 'reject'");
+      }
+    }
+  }
+  endpoint.apis = apis_of(p.kind);
+}
+
 void read_cold_start(const YAML::Node& node, Diagnostics& diag, Endpoint& endpoint) {
   MapReader map(node, diag, "cold_start");
   if (!map.valid()) return;
@@ -282,8 +375,16 @@ void read_endpoint_policy(MapReader& map, Diagnostics& diag, const Config& confi
     }
     read_headroom(headroom, diag, config, endpoint);
   }
-  if (const YAML::Node apis = map.optional("apis"); apis.IsDefined())
+  if (const YAML::Node apis = map.optional("apis"); apis.IsDefined()) {
     read_apis(apis, diag, endpoint);
+    for (Api api : {Api::chat, Api::completions, Api::embeddings, Api::responses}) {
+      if (endpoint.serves(api) &&
+          (apis_of(endpoint.provider.kind) & static_cast<std::uint8_t>(api)) == 0) {
+        diag.error(apis, std::string("provider ") + to_string(endpoint.provider.kind) +
+                             " cannot serve " + to_string(api));
+      }
+    }
+  }
   if (const YAML::Node on_429 = map.optional("on_429"); on_429.IsDefined()) {
     const auto text = read_string(on_429, diag, "on_429");
     if (text == "spill") {
@@ -419,6 +520,10 @@ std::optional<Endpoint> read_endpoint(const std::string& name, const YAML::Node&
     endpoint.timeouts = endpoint.timeouts.with(set);
   }
 
+  read_provider(map, diag, endpoint);
+  // The price catalog keys Azure's and Gemini's rows by provider; Anthropic's are unprefixed.
+  if (endpoint.provider.kind == Provider::azure) endpoint.catalog_prefix = "azure/";
+  if (endpoint.provider.kind == Provider::gemini) endpoint.catalog_prefix = "gemini/";
   if (const YAML::Node prefix = map.optional("catalog_prefix"); prefix.IsDefined()) {
     if (provisioned) diag.error(prefix, "catalog_prefix applies to serverless endpoints only");
     endpoint.catalog_prefix = read_string(prefix, diag, "catalog_prefix").value_or("");

@@ -38,6 +38,7 @@ Attempt::Attempt(Runtime& runtime, Worker& worker, const Snapshot& snapshot,
       candidate_(candidate),
       target_(snapshot.config.models[candidate.alias].targets[candidate.target]),
       endpoint_(snapshot.config.endpoints[target_.endpoint]),
+      provider_(provider::provider_of(endpoint_.provider.kind)),
       route_(route),
       labels_(labels),
       reply_(reply),
@@ -50,11 +51,13 @@ awaitable<AttemptResult> Attempt::run() {
   const metering::InFlight busy(snapshot_.meters->in_flight[target_.endpoint]);
   const metering::Occupancy occupancy(snapshot_.economics->meter(target_.endpoint));
   // Built fresh: nothing of the client's framing or hop-by-hop headers reaches the upstream.
-  upstream_body_ = api::upstream_body(request_, target_.upstream_model);
-  upstream_head_ =
-      upstream_request_head(endpoint_.base_url, api::upstream_path(request_.operation),
-                            request_.stream ? "text/event-stream" : "application/json",
-                            runtime_.user_agent(), endpoint_.api_key, upstream_body_.size());
+  auto call = provider_.call(request_, endpoint_, target_.upstream_model);
+  if (!call) co_return co_await refuse_untranslatable(call.error());
+  upstream_body_ = std::move(call->body);
+  warning_ = std::move(call->warning);
+  upstream_head_ = upstream_head("POST", endpoint_.base_url, call->path,
+                                 request_.stream ? "text/event-stream" : "application/json",
+                                 runtime_.user_agent(), call->headers, upstream_body_.size());
 
   const std::shared_ptr<UpstreamPool> pool = worker_.pool(snapshot_, target_.endpoint);
   std::unique_ptr<UpstreamConnection> connection = pool->take_idle();
@@ -195,7 +198,12 @@ awaitable<AttemptResult> Attempt::refused(UpstreamConnection& connection, Parser
   for (const Field& field : passed.fields()) {
     refusal.headers.emplace_back(field.name, field.value);
   }
-  refusal.body = co_await read_short_body(connection, parser);
+  const std::string body = co_await read_short_body(connection, parser);
+  // In OpenAI's shape whatever the provider's; a spend limit is not retried here.
+  provider::UpstreamError error = provider_.error(status, body);
+  result.failure.exhausted = error.exhausted;
+  if (provider_.translates()) refusal.content_type = "application/json";
+  refusal.body = std::move(error.body);
   result.refusal = std::move(refusal);
   co_return result;
 }
@@ -203,7 +211,8 @@ awaitable<AttemptResult> Attempt::refused(UpstreamConnection& connection, Parser
 // The client's own mistake, as the upstream judged it: passed through, minus every secret.
 awaitable<AttemptResult> Attempt::pass_client_error(UpstreamConnection& connection,
                                                     Parser& parser) {
-  const std::string scrubbed = co_await read_short_body(connection, parser);
+  std::string scrubbed = co_await read_short_body(connection, parser);
+  if (provider_.translates()) scrubbed = provider_.error(parser.get().result_int(), scrubbed).body;
   Answer answer;
   answer.status = parser.get().result_int();
   answer.outcome = metering::Outcome::client_error;
@@ -211,11 +220,14 @@ awaitable<AttemptResult> Attempt::pass_client_error(UpstreamConnection& connecti
   listener_.on_answer(answer);
   const std::string head = response_head(
       answer.status, reply_.version(), reply_.keep_alive(),
-      {{"Content-Type", content_type_or_json(parser.get()[http::field::content_type])},
+      {{"Content-Type", provider_.translates()
+                            ? std::string_view("application/json")
+                            : content_type_or_json(parser.get()[http::field::content_type])},
        {"x-fulcrum-request-id", labels_.request_id},
        {"x-fulcrum-endpoint", endpoint_.name},
        {"x-fulcrum-route", labels_.route},
-       {"x-fulcrum-reason", labels_.reason}},
+       {"x-fulcrum-reason", labels_.reason},
+       {"x-fulcrum-warning", warning_}},
       Framing::content_length(scrubbed.size()), PassedHeaders(parser.get()).fields());
   const bool delivered = co_await reply_.send(head, scrubbed);
   co_return AttemptResult::answered_with(delivered);
@@ -238,7 +250,11 @@ awaitable<AttemptResult> Attempt::relay_whole(UpstreamConnection& connection, Pa
 
   Answer answer;
   answer.status = parser.get().result_int();
-  if (request_.operation == api::Operation::responses) {
+  if (provider_.translates()) {
+    provider::WholeAnswer translated = provider_.whole(body);
+    body = std::move(translated.body);
+    answer.usage = translated.usage;
+  } else if (request_.operation == api::Operation::responses) {
     api::ResponsesReading reading = api::read_responses_body(body);
     answer.usage = reading.usage;
     if (reading.stored) answer.response_id = std::move(reading.id);
@@ -252,14 +268,35 @@ awaitable<AttemptResult> Attempt::relay_whole(UpstreamConnection& connection, Pa
   const core::DecimalText marginal = charge.marginal.decimal();
   const std::string head = response_head(
       answer.status, reply_.version(), reply_.keep_alive(),
-      {{"Content-Type", content_type_or_json(parser.get()[http::field::content_type])},
+      {{"Content-Type", provider_.translates()
+                            ? std::string_view("application/json")
+                            : content_type_or_json(parser.get()[http::field::content_type])},
        {"x-fulcrum-request-id", labels_.request_id},
        {"x-fulcrum-endpoint", endpoint_.name},
        {"x-fulcrum-route", labels_.route},
        {"x-fulcrum-reason", labels_.reason},
        {"x-fulcrum-cost-usd", cost.view()},
-       {"x-fulcrum-marginal-cost-usd", marginal.view()}},
+       {"x-fulcrum-marginal-cost-usd", marginal.view()},
+       {"x-fulcrum-warning", warning_}},
       Framing::content_length(body.size()), PassedHeaders(parser.get()).fields());
+  const bool delivered = co_await reply_.send(head, body);
+  co_return AttemptResult::answered_with(delivered);
+}
+
+awaitable<AttemptResult> Attempt::refuse_untranslatable(const api::ApiError& error) {
+  Answer answer;
+  answer.status = error.status;
+  answer.outcome = metering::Outcome::client_error;
+  answer.first_byte = core::Clock::now();
+  listener_.on_answer(answer);
+  const std::string body = error.to_json();
+  const std::string head = response_head(answer.status, reply_.version(), reply_.keep_alive(),
+                                         {{"Content-Type", "application/json"},
+                                          {"x-fulcrum-request-id", labels_.request_id},
+                                          {"x-fulcrum-endpoint", endpoint_.name},
+                                          {"x-fulcrum-route", labels_.route},
+                                          {"x-fulcrum-reason", labels_.reason}},
+                                         Framing::content_length(body.size()));
   const bool delivered = co_await reply_.send(head, body);
   co_return AttemptResult::answered_with(delivered);
 }

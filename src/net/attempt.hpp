@@ -11,6 +11,7 @@
 #include "fulcrum/api/usage.hpp"
 #include "fulcrum/metering/metrics.hpp"
 #include "fulcrum/net/client_reply.hpp"
+#include "fulcrum/provider/provider.hpp"
 #include "fulcrum/router/plan.hpp"
 #include "fulcrum/router/retry_policy.hpp"
 #include "runtime.hpp"
@@ -115,6 +116,8 @@ class Attempt {
   awaitable<std::optional<AttemptResult>> read_head(UpstreamConnection& connection, Parser& parser,
                                                     TimePoint first_byte_deadline);
   awaitable<AttemptResult> pass_client_error(UpstreamConnection& connection, Parser& parser);
+  // The provider cannot carry this request (a feature it lacks): the client's 400.
+  awaitable<AttemptResult> refuse_untranslatable(const api::ApiError& error);
   awaitable<AttemptResult> refused(UpstreamConnection& connection, Parser& parser);
   // Reads the rest of a short body (an error's), within the idle timeout and a few seconds;
   // the connection goes back to the pool when it ended cleanly.
@@ -131,6 +134,7 @@ class Attempt {
   const router::Candidate& candidate_;
   const config::Target& target_;
   const config::Endpoint& endpoint_;
+  const provider::Provider& provider_;  // the endpoint's wire
   std::size_t route_;
   DecisionLabels labels_;
   ClientReply& reply_;
@@ -140,6 +144,7 @@ class Attempt {
   TimePoint deadline_;
   std::string upstream_head_;
   std::string upstream_body_;
+  std::string warning_;  // what the provider's translation left out (x-fulcrum-warning)
   bool late_answer_possible_ = false;  // given up at first_byte with the socket still open
   bool reusable_ = false;              // an exchange ended cleanly on a keep-alive connection
 };

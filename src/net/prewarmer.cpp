@@ -24,12 +24,17 @@ awaitable<void> send_keep_warm(Worker& worker, Runtime& runtime,
       {"model", prewarm.model},
       {"messages", {{{"role", "user"}, {"content", "ping"}}}},
       {"max_tokens", 1}}.dump();
+  // In the endpoint's own wire: an Anthropic endpoint is pinged with a Messages request.
+  auto request = api::parse_request(api::Operation::chat_completions, body);
+  if (!request) co_return;
+  auto call = provider::provider_of(endpoint.provider.kind).call(*request, endpoint, prewarm.model);
+  if (!call) co_return;
   const std::string head =
-      upstream_request_head(endpoint.base_url, "/chat/completions", "application/json",
-                            "fulcrum-prewarm/" + runtime.version(), endpoint.api_key, body.size());
+      upstream_head("POST", endpoint.base_url, call->path, "application/json",
+                    "fulcrum-prewarm/" + runtime.version(), call->headers, call->body.size());
   const auto pool = worker.pool(*snapshot, index);
   runtime.metrics().prewarm_sent(*snapshot->meters, index);  // counted as it leaves
-  const Fetched answer = co_await fetch(*pool, head, body, prewarm.timeout, 1u << 20);
+  const Fetched answer = co_await fetch(*pool, head, call->body, prewarm.timeout, 1u << 20);
   const error_code ec = answer.ec;
   if (!ec && answer.response.result_int() / 100 == 2) {
     snapshot->live->endpoint(index).mark_active(core::Clock::now());

@@ -36,7 +36,10 @@ bool has_empty_choices(std::string_view json_text) {
 class Attempt::StreamRelay {
  public:
   StreamRelay(Attempt& attempt, UpstreamConnection& connection, Parser& parser)
-      : a_(attempt), connection_(connection), parser_(parser) {}
+      : a_(attempt),
+        connection_(connection),
+        parser_(parser),
+        translator_(attempt.provider_.stream(attempt.request_)) {}
 
   awaitable<AttemptResult> run() {
     for (;;) {
@@ -96,6 +99,15 @@ class Attempt::StreamRelay {
                      a_.labels_.request_id, a_.endpoint_.name, data_.size());
       }
       return;
+    } else if (translator_) {
+      // Another provider's events, relayed as the OpenAI chunks they mean.
+      ++events_;
+      translator_->on_event(data_, out_);
+      const provider::StreamState& state = translator_->state();
+      if (state.usage) answer_.usage = state.usage;
+      saw_done_ = state.finished;
+      upstream_failed_ = state.failed;
+      return;
     } else if (responses()) {
       // Typed events: the id in the lifecycle ones, usage in the last one; text in deltas.
       ++events_;
@@ -135,7 +147,8 @@ class Attempt::StreamRelay {
                           {"x-fulcrum-request-id", a_.labels_.request_id},
                           {"x-fulcrum-endpoint", a_.endpoint_.name},
                           {"x-fulcrum-route", a_.labels_.route},
-                          {"x-fulcrum-reason", a_.labels_.reason}},
+                          {"x-fulcrum-reason", a_.labels_.reason},
+                          {"x-fulcrum-warning", a_.warning_}},
                          reply.chunked() ? Framing::chunked() : Framing::until_close(),
                          PassedHeaders(parser_.get()).fields());
   }
@@ -151,7 +164,10 @@ class Attempt::StreamRelay {
   awaitable<AttemptResult> client_left() {
     const TimePoint drain_deadline =
         std::min(a_.deadline_, core::Clock::now() + a_.snapshot_.config.server.usage_drain_timeout);
-    while (!answer_.usage && !parser_.is_done() && !upstream_ec_ &&
+    // A translated stream's usage grows until its last event (Anthropic's input comes first,
+    // its output last).
+    const auto metered = [this] { return translator_ ? saw_done_ : answer_.usage.has_value(); };
+    while (!metered() && !parser_.is_done() && !upstream_ec_ &&
            core::Clock::now() < drain_deadline) {
       co_await read_events(drain_deadline);
     }
@@ -188,7 +204,7 @@ class Attempt::StreamRelay {
       ++connection_.exchanges;
       a_.reusable_ = parser_.keep_alive();
       if (!a_.reusable_) connection_.tcp().close();
-      if (!saw_done_ && responses()) {
+      if (!saw_done_ && (responses() || translator_)) {
         // Ended without its final event: never passed off as complete.
         answer_.outcome = Outcome::upstream_error;
         out_ += error_event(
@@ -222,6 +238,8 @@ class Attempt::StreamRelay {
   bool upstream_failed_ = false;  // the upstream's own response.failed or error event
   std::size_t malformed_ = 0;
   Answer answer_;
+  // Set for a provider whose stream is not OpenAI's (Anthropic's typed events).
+  std::unique_ptr<provider::StreamTranslator> translator_;
 };
 
 awaitable<AttemptResult> Attempt::relay_stream(UpstreamConnection& connection, Parser& parser) {

@@ -93,10 +93,12 @@ class StoredResponseCall {
     const config::Endpoint& endpoint = snapshot_->config.endpoints[*endpoint_];
     // The id goes on as the client wrote it, and so does the query (input_items' paging).
     const std::string_view target = request_.target();
-    const std::string path = "/responses/" + std::string(target.substr(kResponsesPrefix.size()));
+    const provider::Provider& wire = provider::provider_of(endpoint.provider.kind);
+    const std::string path =
+        wire.path(endpoint, "/responses/" + std::string(target.substr(kResponsesPrefix.size())));
     const std::string head =
         upstream_head(request_.method_string(), endpoint.base_url, path, "application/json",
-                      runtime_.user_agent(), endpoint.api_key, request_.body().size());
+                      runtime_.user_agent(), wire.auth(endpoint), request_.body().size());
     const auto pool = worker_.pool(*snapshot_, *endpoint_);
     const core::Duration timeout = endpoint.timeouts.connect + endpoint.timeouts.first_byte;
     Fetched fetched =

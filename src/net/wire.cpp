@@ -11,15 +11,9 @@ void append_field(std::string& out, std::string_view name, std::string_view valu
 
 }  // namespace
 
-std::string upstream_request_head(const core::Url& base, std::string_view path,
-                                  std::string_view accept, std::string_view user_agent,
-                                  const core::Secret& key, std::size_t content_length) {
-  return upstream_head("POST", base, path, accept, user_agent, key, content_length);
-}
-
 std::string upstream_head(std::string_view method, const core::Url& base, std::string_view path,
                           std::string_view accept, std::string_view user_agent,
-                          const core::Secret& key, std::size_t content_length) {
+                          std::span<const provider::Header> headers, std::size_t content_length) {
   std::string out;
   out.reserve(256);
   out.append(method).append(" ").append(base.path).append(path).append(" HTTP/1.1\r\n");
@@ -27,9 +21,7 @@ std::string upstream_head(std::string_view method, const core::Url& base, std::s
   append_field(out, "Content-Type", "application/json");
   append_field(out, "Accept", accept);
   append_field(out, "User-Agent", user_agent);
-  if (!key.empty()) {
-    out.append("Authorization: Bearer ").append(key.reveal()).append("\r\n");
-  }
+  for (const provider::Header& header : headers) append_field(out, header.name, header.value);
   append_field(out, "Content-Length", std::to_string(content_length));
   out.append("\r\n");
   return out;
@@ -42,7 +34,9 @@ std::string response_head(unsigned status, unsigned version, bool keep_alive,
   out.reserve(256);
   out.append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ").append(std::to_string(status));
   out.append(" ").append(http::obsolete_reason(static_cast<http::status>(status))).append("\r\n");
-  for (const Field& field : fields) append_field(out, field.name, field.value);
+  for (const Field& field : fields) {
+    if (!field.value.empty()) append_field(out, field.name, field.value);  // optional ones
+  }
   for (const Field& field : passed) append_field(out, field.name, field.value);
   switch (framing.kind) {
     case Framing::Kind::length:

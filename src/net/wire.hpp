@@ -10,8 +10,8 @@
 #include <string>
 #include <string_view>
 
-#include "fulcrum/core/secret.hpp"
 #include "fulcrum/core/url.hpp"
+#include "fulcrum/provider/provider.hpp"
 
 namespace fulcrum::net {
 
@@ -20,15 +20,12 @@ struct Field {
   std::string_view value;
 };
 
-// "POST {base.path}{path} HTTP/1.1" with Host, Content-Type, Accept, User-Agent, the
-// endpoint's Bearer key when it has one, and Content-Length.
-std::string upstream_request_head(const core::Url& base, std::string_view path,
-                                  std::string_view accept, std::string_view user_agent,
-                                  const core::Secret& key, std::size_t content_length);
-// The same for any method (`path` may end with a query string).
+// "{method} {base.path}{path} HTTP/1.1" (`path` may end with a query string) with Host,
+// Content-Type, Accept, User-Agent, the provider's `headers` (authentication: the endpoint's
+// key, written here and nowhere else) and Content-Length.
 std::string upstream_head(std::string_view method, const core::Url& base, std::string_view path,
                           std::string_view accept, std::string_view user_agent,
-                          const core::Secret& key, std::size_t content_length);
+                          std::span<const provider::Header> headers, std::size_t content_length);
 
 // How the body after a response head is delimited.
 struct Framing {
@@ -45,6 +42,7 @@ inline std::string_view content_type_or_json(std::string_view content_type) {
   return content_type.empty() ? std::string_view("application/json") : content_type;
 }
 
+// `fields` with an empty value are left out (optional ones, such as x-fulcrum-warning).
 // `passed`: headers of the upstream's response that clients read (upstream_headers.hpp).
 std::string response_head(unsigned status, unsigned version, bool keep_alive,
                           std::initializer_list<Field> fields, Framing framing,

@@ -65,7 +65,9 @@ core::Duration RetryPolicy::backoff(unsigned retry, std::uint64_t random) const 
 }
 
 bool RetryPolicy::may_retry_same(const AttemptFailure& failure, const RetryState& state) const {
-  if (state.target_open || state.retries_on_target >= policy_.max) return false;
+  if (state.target_open || failure.exhausted || state.retries_on_target >= policy_.max) {
+    return false;
+  }
   const auto kind = retry_kind(failure);
   return kind && policy_.retries_on(*kind);
 }

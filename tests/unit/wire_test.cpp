@@ -5,19 +5,51 @@
 namespace fulcrum::net {
 namespace {
 
+config::Endpoint endpoint_with(config::Provider provider, std::string key) {
+  config::Endpoint endpoint;
+  endpoint.provider.kind = provider;
+  endpoint.api_key = core::Secret(std::move(key));
+  return endpoint;
+}
+
+std::vector<provider::Header> auth_of(const config::Endpoint& endpoint) {
+  return provider::provider_of(endpoint.provider.kind).auth(endpoint);
+}
+
 TEST(Wire, UpstreamRequestHeadCarriesExactlyWhatTheUpstreamNeeds) {
   const auto url = core::parse_url("https://api.example.com/v1");
   ASSERT_TRUE(url);
-  EXPECT_EQ(upstream_request_head(*url, "/chat/completions", "text/event-stream", "fulcrum/1",
-                                  core::Secret("sk-1"), 42),
+  const auto openai = endpoint_with(config::Provider::openai, "sk-1");
+  EXPECT_EQ(upstream_head("POST", *url, "/chat/completions", "text/event-stream", "fulcrum/1",
+                          auth_of(openai), 42),
             "POST /v1/chat/completions HTTP/1.1\r\nHost: api.example.com\r\n"
             "Content-Type: application/json\r\nAccept: text/event-stream\r\n"
             "User-Agent: fulcrum/1\r\nAuthorization: Bearer sk-1\r\nContent-Length: 42\r\n\r\n");
   const auto local = core::parse_url("http://127.0.0.1:9101");
-  const std::string head =
-      upstream_request_head(*local, "/embeddings", "application/json", "f", core::Secret(), 0);
+  const std::string head = upstream_head("POST", *local, "/embeddings", "application/json", "f",
+                                         auth_of(endpoint_with(config::Provider::openai, "")), 0);
   EXPECT_EQ(head.find("Authorization"), std::string::npos);
   EXPECT_NE(head.find("POST /embeddings HTTP/1.1\r\nHost: 127.0.0.1:9101\r\n"), std::string::npos);
+}
+
+TEST(Wire, EachProviderAuthenticatesItsOwnWay) {
+  using provider::Header;
+  const auto names = [](const std::vector<Header>& headers) {
+    std::string out;
+    for (const Header& h : headers) out += h.name + "=" + h.value + ";";
+    return out;
+  };
+  EXPECT_EQ(names(auth_of(endpoint_with(config::Provider::gemini, "g"))),
+            "Authorization=Bearer g;");
+  auto azure = endpoint_with(config::Provider::azure, "az");
+  EXPECT_EQ(names(auth_of(azure)), "api-key=az;");
+  azure.provider.entra_token = true;
+  EXPECT_EQ(names(auth_of(azure)), "Authorization=Bearer az;");
+  // Anthropic's two generations: x-api-key with 2023-06-01, a bearer token after it.
+  auto claude = endpoint_with(config::Provider::anthropic, "ak");
+  EXPECT_EQ(names(auth_of(claude)), "Authorization=Bearer ak;anthropic-version=2026-10-21;");
+  claude.provider.anthropic_version = "2023-06-01";
+  EXPECT_EQ(names(auth_of(claude)), "x-api-key=ak;anthropic-version=2023-06-01;");
 }
 
 TEST(Wire, ResponseHeadStatesLengthOrChunkingAndConnection) {

@@ -176,8 +176,34 @@ struct CircuitBreakerPolicy {
   core::Duration cooldown = std::chrono::seconds(30);
 };
 
+// The wire an endpoint's upstream speaks (endpoints.*.provider). `openai` is any
+// OpenAI-compatible server: OpenAI, vLLM, SGLang, TGI, Together, Fireworks, Groq...
+enum class Provider : std::uint8_t { openai, azure, gemini, anthropic };
+const char* to_string(Provider provider);
+
+// What a provider's wire needs beyond a base URL and a key.
+struct ProviderSettings {
+  Provider kind = Provider::openai;
+  // azure: the dated api-version of the deployments URL; "" = the /openai/v1 surface.
+  std::string api_version;
+  // azure: the key is a Microsoft Entra ID token, sent as a bearer token, not as api-key.
+  bool entra_token = false;
+  // anthropic: the API version spoken. 2023-06-01 authenticates with x-api-key and takes
+  // sampling parameters; 2026-10-21 authenticates with a bearer token and rejects them.
+  std::string anthropic_version = "2026-10-21";
+  // anthropic: max_tokens for requests that set none (Anthropic requires it).
+  unsigned default_max_tokens = 4096;
+  // anthropic: parameters the version does not take are refused with a 400 (true) or
+  // dropped with an x-fulcrum-warning header (false).
+  bool reject_unsupported = false;
+
+  // The generation after 2023-06-01: bearer authentication, no sampling parameters.
+  bool anthropic_current_generation() const { return anthropic_version != "2023-06-01"; }
+};
+
 struct Endpoint {
   std::string name;
+  ProviderSettings provider;
   EndpointKind kind = EndpointKind::serverless;
   core::Url base_url;
   std::string api_key_env;  // the variable's name is fine to show; its value is not

@@ -25,6 +25,9 @@ struct AttemptFailure {
   Kind kind = Kind::reset;
   unsigned status = 0;                        // with Kind::status: the upstream's HTTP status
   std::optional<core::Duration> retry_after;  // the upstream's Retry-After, when it sent one
+  // A spend limit or quota, not a rate: this target cannot serve before it resets, so it is
+  // not retried (another target may be tried).
+  bool exhausted = false;
 
   // For x-fulcrum-reason ("retry:503", "fallback:timeout"): the status, else the kind.
   std::string_view label() const;

@@ -1,0 +1,254 @@
+// Anthropic's Messages API → OpenAI chat completions: the answer half of provider anthropic.
+// A message becomes a chat.completion, its stream of typed events becomes chat chunks, its
+// errors OpenAI's error shape; usage is read into Fulcrum's one record, where Anthropic's
+// input_tokens (which exclude both cache buckets) are one part of the prompt.
+#include <algorithm>
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+#include "providers.hpp"
+
+namespace fulcrum::provider {
+namespace {
+
+using nlohmann::json;
+
+std::int64_t count(const json& usage, const char* key) {
+  const auto it = usage.find(key);
+  return it != usage.end() && it->is_number_unsigned() ? it->get<std::int64_t>() : 0;
+}
+
+// Anthropic's usage (message, message_start or message_delta) over what is known so far:
+// message_delta's counts are cumulative, so a count present replaces the earlier one.
+void read_usage(const json& usage, core::Usage& into) {
+  if (!usage.is_object()) return;
+  const std::int64_t uncached = count(usage, "input_tokens");
+  const bool input = usage.contains("input_tokens") ||
+                     usage.contains("cache_read_input_tokens") ||
+                     usage.contains("cache_creation_input_tokens");
+  if (input) {
+    into.cached_input = count(usage, "cache_read_input_tokens");
+    into.cache_write = count(usage, "cache_creation_input_tokens");
+    into.input = uncached + into.cached_input + into.cache_write;
+  }
+  if (usage.contains("output_tokens")) into.output = count(usage, "output_tokens");
+}
+
+json openai_usage(const core::Usage& usage) {
+  return {{"prompt_tokens", usage.input},
+          {"completion_tokens", usage.output},
+          {"total_tokens", usage.input + usage.output},
+          {"prompt_tokens_details", {{"cached_tokens", usage.cached_input}}}};
+}
+
+// As the Vercel AI SDK and Anthropic's own OpenAI bridge map them.
+const char* finish_reason(std::string_view stop_reason) {
+  if (stop_reason == "max_tokens" || stop_reason == "model_context_window_exceeded") {
+    return "length";
+  }
+  if (stop_reason == "tool_use") return "tool_calls";
+  if (stop_reason == "refusal") return "content_filter";
+  return "stop";  // end_turn, stop_sequence, pause_turn
+}
+
+std::string text_of(const json& object, const char* key) {
+  const auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+std::int64_t now_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Anthropic's error type as OpenAI's (type, code): SDKs decide on the status, people on these.
+std::pair<std::string, std::string> openai_kind(const std::string& type, bool exhausted) {
+  if (exhausted) return {"insufficient_quota", "insufficient_quota"};
+  if (type == "rate_limit_error") return {"requests", "rate_limit_exceeded"};
+  if (type == "invalid_request_error") return {"invalid_request_error", ""};
+  if (type == "overloaded_error") return {"server_error", "overloaded"};
+  return {type.empty() ? "api_error" : type, ""};
+}
+
+std::string sse(const json& chunk) { return "data: " + chunk.dump() + "\n\n"; }
+
+// The chunks of one translated stream. OpenAI numbers tool calls 0, 1, ... across the
+// message; Anthropic numbers content blocks, text and tool_use alike.
+class AnthropicStream final : public StreamTranslator {
+ public:
+  explicit AnthropicStream(bool client_wants_usage) : wants_usage_(client_wants_usage) {}
+
+  void on_event(std::string_view data, std::string& out) override {
+    const json event = json::parse(data, nullptr, false);
+    if (!event.is_object() || state_.finished) return;
+    const std::string type = text_of(event, "type");
+    if (type == "message_start") {
+      const json& message = event.contains("message") ? event["message"] : json();
+      if (message.is_object()) {
+        id_ = text_of(message, "id");
+        model_ = text_of(message, "model");
+        if (message.contains("usage")) usage(message["usage"]);
+      }
+      out += chunk({{"role", "assistant"}, {"content", ""}});
+    } else if (type == "content_block_start" && event.contains("content_block")) {
+      const json& block = event["content_block"];
+      if (text_of(block, "type") == "tool_use") {
+        out += chunk({{"tool_calls",
+                       json::array({{{"index", tools_++},
+                                     {"id", text_of(block, "id")},
+                                     {"type", "function"},
+                                     {"function", {{"name", text_of(block, "name")},
+                                                   {"arguments", ""}}}}})}});
+      } else if (!text_of(block, "text").empty()) {
+        out += chunk({{"content", block["text"]}});
+      }
+    } else if (type == "content_block_delta" && event.contains("delta")) {
+      const json& delta = event["delta"];
+      const std::string kind = text_of(delta, "type");
+      if (kind == "text_delta") {
+        const std::string text = text_of(delta, "text");
+        generated_ += text.size();
+        out += chunk({{"content", text}});
+      } else if (kind == "input_json_delta" && tools_ > 0) {
+        const std::string fragment = text_of(delta, "partial_json");
+        generated_ += fragment.size();
+        out += chunk({{"tool_calls", json::array({{{"index", tools_ - 1},
+                                                   {"function", {{"arguments", fragment}}}}})}});
+      }  // thinking and signature deltas are not relayed
+    } else if (type == "message_delta") {
+      if (event.contains("usage")) usage(event["usage"]);
+      if (event.contains("delta") && event["delta"].is_object()) {
+        finish_ = finish_reason(text_of(event["delta"], "stop_reason"));
+      }
+    } else if (type == "message_stop") {
+      json last = base();
+      last["choices"] = json::array(
+          {{{"index", 0}, {"delta", json::object()}, {"finish_reason", finish_}, {"logprobs", nullptr}}});
+      out += sse(last);
+      if (wants_usage_) {
+        json tail = base();
+        tail["choices"] = json::array();
+        tail["usage"] = openai_usage(state_.usage.value_or(core::Usage{}));
+        out += sse(tail);
+      }
+      out += "data: [DONE]\n\n";
+      state_.finished = true;
+    } else if (type == "error") {
+      // After the 200: the client's stream ends with an error event and no [DONE].
+      const json& error = event.contains("error") ? event["error"] : json();
+      const auto [openai_type, code] = openai_kind(text_of(error, "type"), false);
+      json body = {{"error",
+                    {{"message", text_of(error, "message")},
+                     {"type", openai_type},
+                     {"param", nullptr},
+                     {"code", code.empty() ? json() : json(code)}}}};
+      out += sse(body);
+      // Anthropic counts output only in message_delta, which a failed stream may never send:
+      // what was generated is estimated from the text relayed (about 4 characters a token).
+      core::Usage so_far = state_.usage.value_or(core::Usage{});
+      so_far.output = std::max<std::int64_t>(so_far.output, static_cast<std::int64_t>((generated_ + 3) / 4));
+      state_.usage = so_far;
+      state_.failed = true;
+      state_.finished = true;
+    }  // ping: a keep-alive
+  }
+
+ private:
+  void usage(const json& reported) {
+    core::Usage next = state_.usage.value_or(core::Usage{});
+    read_usage(reported, next);
+    state_.usage = next;
+  }
+
+  json base() const {
+    return {{"id", id_}, {"object", "chat.completion.chunk"}, {"created", created_},
+            {"model", model_}};
+  }
+
+  std::string chunk(json delta) const {
+    json c = base();
+    c["choices"] = json::array(
+        {{{"index", 0}, {"delta", std::move(delta)}, {"finish_reason", nullptr}, {"logprobs", nullptr}}});
+    return sse(c);
+  }
+
+  bool wants_usage_;
+  std::string id_;
+  std::string model_;
+  std::int64_t created_ = now_seconds();
+  int tools_ = 0;
+  std::size_t generated_ = 0;  // characters of text and tool input relayed
+  std::string finish_ = "stop";
+};
+
+}  // namespace
+
+WholeAnswer Anthropic::whole(std::string_view body) const {
+  const json message = json::parse(body, nullptr, false);
+  if (!message.is_object()) return {std::string(body), std::nullopt};
+  std::string text;
+  json tool_calls = json::array();
+  if (message.contains("content") && message["content"].is_array()) {
+    for (const json& block : message["content"]) {
+      const std::string type = text_of(block, "type");
+      if (type == "text") text += text_of(block, "text");
+      if (type == "tool_use") {
+        tool_calls.push_back({{"id", text_of(block, "id")},
+                              {"type", "function"},
+                              {"function",
+                               {{"name", text_of(block, "name")},
+                                {"arguments", block.contains("input") ? block["input"].dump()
+                                                                      : std::string("{}")}}}});
+      }
+    }
+  }
+  json reply = {{"role", "assistant"}, {"content", text.empty() && !tool_calls.empty() ? json() : json(text)},
+                {"refusal", nullptr}};
+  if (!tool_calls.empty()) reply["tool_calls"] = std::move(tool_calls);
+  WholeAnswer out;
+  if (message.contains("usage") && message["usage"].is_object()) {
+    core::Usage usage;
+    read_usage(message["usage"], usage);
+    out.usage = usage;
+  }
+  json completion = {{"id", text_of(message, "id")},
+                     {"object", "chat.completion"},
+                     {"created", now_seconds()},
+                     {"model", text_of(message, "model")},
+                     {"choices", json::array({{{"index", 0},
+                                               {"message", std::move(reply)},
+                                               {"finish_reason", finish_reason(text_of(message, "stop_reason"))},
+                                               {"logprobs", nullptr}}})}};
+  if (out.usage) completion["usage"] = openai_usage(*out.usage);
+  out.body = completion.dump();
+  return out;
+}
+
+std::unique_ptr<StreamTranslator> Anthropic::stream(const api::ParsedRequest& request) const {
+  return std::make_unique<AnthropicStream>(request.client_wants_usage);
+}
+
+// {"type":"error","error":{"type","message","details"}} → OpenAI's {"error":{...}}. A tier's
+// spend cap is a 429 like a rate limit, told apart only by details.error_code.
+UpstreamError Anthropic::error(unsigned, std::string_view body) const {
+  const json parsed = json::parse(body, nullptr, false);
+  const json& error = parsed.is_object() && parsed.contains("error") && parsed["error"].is_object()
+                          ? parsed["error"]
+                          : json();
+  UpstreamError out;
+  const json& details = error.is_object() && error.contains("details") ? error["details"] : json();
+  out.exhausted = details.is_object() && text_of(details, "error_code") == "enforced_spend_limit_reached";
+  const auto [type, code] = openai_kind(error.is_object() ? text_of(error, "type") : "", out.exhausted);
+  std::string message = error.is_object() ? text_of(error, "message") : std::string();
+  if (message.empty()) message = "The upstream (provider anthropic) refused the request.";
+  out.body = json{{"error",
+                   {{"message", message},
+                    {"type", type},
+                    {"param", nullptr},
+                    {"code", code.empty() ? json() : json(code)}}}}
+                 .dump();
+  return out;
+}
+
+}  // namespace fulcrum::provider

@@ -1,0 +1,51 @@
+// The providers whose wire is OpenAI's: requests go out as the client's bytes (model replaced)
+// and answers come back byte for byte. They differ only in paths and authentication.
+#include "providers.hpp"
+
+namespace fulcrum::provider {
+
+core::Expected<UpstreamCall, api::ApiError> OpenAiCompatible::call(
+    const api::ParsedRequest& request, const config::Endpoint& endpoint,
+    std::string_view upstream_model) const {
+  UpstreamCall out;
+  out.path = path(endpoint, api::upstream_path(request.operation));
+  out.body = api::upstream_body(request, upstream_model);
+  out.headers = auth(endpoint);
+  return out;
+}
+
+// Azure OpenAI. The dated API names the deployment in the path and wants api-version; the
+// v1 surface (no api_version configured) is OpenAI's paths under /openai/v1, the deployment
+// as the model. Keys go in api-key; Entra ID tokens as a bearer token.
+std::vector<Header> Azure::auth(const config::Endpoint& endpoint) const {
+  if (endpoint.api_key.empty()) return {};
+  if (endpoint.provider.entra_token) return Provider::auth(endpoint);
+  return {{"api-key", std::string(endpoint.api_key.reveal())}};
+}
+
+std::string Azure::path(const config::Endpoint& endpoint, std::string_view path) const {
+  const std::string& version = endpoint.provider.api_version;
+  if (version.empty()) return "/openai/v1" + std::string(path);
+  const char joint = path.find('?') == std::string_view::npos ? '?' : '&';
+  return "/openai" + std::string(path) + joint + "api-version=" + version;
+}
+
+core::Expected<UpstreamCall, api::ApiError> Azure::call(const api::ParsedRequest& request,
+                                                        const config::Endpoint& endpoint,
+                                                        std::string_view upstream_model) const {
+  UpstreamCall out;
+  const std::string& version = endpoint.provider.api_version;
+  const std::string_view operation = api::upstream_path(request.operation);
+  // Deployments serve chat, completions and embeddings; Responses has no deployment path.
+  if (!version.empty() && request.operation != api::Operation::responses) {
+    out.path = "/openai/deployments/" + std::string(upstream_model) + std::string(operation) +
+               "?api-version=" + version;
+  } else {
+    out.path = path(endpoint, operation);
+  }
+  out.body = api::upstream_body(request, upstream_model);
+  out.headers = auth(endpoint);
+  return out;
+}
+
+}  // namespace fulcrum::provider

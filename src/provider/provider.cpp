@@ -1,0 +1,44 @@
+// What every provider shares: OpenAI's wire as the default, and the registry.
+#include "providers.hpp"
+
+namespace fulcrum::provider {
+
+std::vector<Header> Provider::auth(const config::Endpoint& endpoint) const {
+  if (endpoint.api_key.empty()) return {};
+  return {{"Authorization", "Bearer " + std::string(endpoint.api_key.reveal())}};
+}
+
+std::string Provider::path(const config::Endpoint&, std::string_view path) const {
+  return std::string(path);
+}
+
+WholeAnswer Provider::whole(std::string_view body) const { return {std::string(body), {}}; }
+
+std::unique_ptr<StreamTranslator> Provider::stream(const api::ParsedRequest&) const {
+  return nullptr;
+}
+
+// OpenAI's own shape already; only its quota error means "not before the quota resets".
+UpstreamError Provider::error(unsigned, std::string_view body) const {
+  UpstreamError out{std::string(body), false};
+  out.exhausted = body.find("\"insufficient_quota\"") != std::string_view::npos;
+  return out;
+}
+
+const Provider& provider_of(config::Provider kind) {
+  static const OpenAiCompatible openai;
+  static const Azure azure;
+  static const Anthropic anthropic;
+  switch (kind) {
+    case config::Provider::azure:
+      return azure;
+    case config::Provider::anthropic:
+      return anthropic;
+    case config::Provider::openai:
+    case config::Provider::gemini:  // Google's OpenAI-compatible endpoint
+      break;
+  }
+  return openai;
+}
+
+}  // namespace fulcrum::provider

@@ -1,0 +1,38 @@
+#pragma once
+// The providers behind provider_of(), each declared where the registry can see it.
+#include "fulcrum/provider/provider.hpp"
+
+namespace fulcrum::provider {
+
+// openai (any OpenAI-compatible server) and gemini.
+class OpenAiCompatible final : public Provider {
+ public:
+  core::Expected<UpstreamCall, api::ApiError> call(const api::ParsedRequest& request,
+                                                   const config::Endpoint& endpoint,
+                                                   std::string_view upstream_model) const override;
+};
+
+class Azure final : public Provider {
+ public:
+  core::Expected<UpstreamCall, api::ApiError> call(const api::ParsedRequest& request,
+                                                   const config::Endpoint& endpoint,
+                                                   std::string_view upstream_model) const override;
+  std::vector<Header> auth(const config::Endpoint& endpoint) const override;
+  std::string path(const config::Endpoint& endpoint, std::string_view path) const override;
+};
+
+// Anthropic's Messages API (anthropic_request.cpp, anthropic_answer.cpp).
+class Anthropic final : public Provider {
+ public:
+  core::Expected<UpstreamCall, api::ApiError> call(const api::ParsedRequest& request,
+                                                   const config::Endpoint& endpoint,
+                                                   std::string_view upstream_model) const override;
+  std::vector<Header> auth(const config::Endpoint& endpoint) const override;
+  std::string path(const config::Endpoint& endpoint, std::string_view path) const override;
+  bool translates() const override { return true; }
+  WholeAnswer whole(std::string_view body) const override;
+  std::unique_ptr<StreamTranslator> stream(const api::ParsedRequest& request) const override;
+  UpstreamError error(unsigned status, std::string_view body) const override;
+};
+
+}  // namespace fulcrum::provider

@@ -23,8 +23,7 @@ std::int64_t count(const json& usage, const char* key) {
 void read_usage(const json& usage, core::Usage& into) {
   if (!usage.is_object()) return;
   const std::int64_t uncached = count(usage, "input_tokens");
-  const bool input = usage.contains("input_tokens") ||
-                     usage.contains("cache_read_input_tokens") ||
+  const bool input = usage.contains("input_tokens") || usage.contains("cache_read_input_tokens") ||
                      usage.contains("cache_creation_input_tokens");
   if (input) {
     into.cached_input = count(usage, "cache_read_input_tokens");
@@ -94,12 +93,13 @@ class AnthropicStream final : public StreamTranslator {
     } else if (type == "content_block_start" && event.contains("content_block")) {
       const json& block = event["content_block"];
       if (text_of(block, "type") == "tool_use") {
-        out += chunk({{"tool_calls",
-                       json::array({{{"index", tools_++},
-                                     {"id", text_of(block, "id")},
-                                     {"type", "function"},
-                                     {"function", {{"name", text_of(block, "name")},
-                                                   {"arguments", ""}}}}})}});
+        out +=
+            chunk({{"tool_calls",
+                    json::array(
+                        {{{"index", tools_++},
+                          {"id", text_of(block, "id")},
+                          {"type", "function"},
+                          {"function", {{"name", text_of(block, "name")}, {"arguments", ""}}}}})}});
       } else if (!text_of(block, "text").empty()) {
         out += chunk({{"content", block["text"]}});
       }
@@ -123,8 +123,10 @@ class AnthropicStream final : public StreamTranslator {
       }
     } else if (type == "message_stop") {
       json last = base();
-      last["choices"] = json::array(
-          {{{"index", 0}, {"delta", json::object()}, {"finish_reason", finish_}, {"logprobs", nullptr}}});
+      last["choices"] = json::array({{{"index", 0},
+                                      {"delta", json::object()},
+                                      {"finish_reason", finish_},
+                                      {"logprobs", nullptr}}});
       out += sse(last);
       if (wants_usage_) {
         json tail = base();
@@ -147,7 +149,8 @@ class AnthropicStream final : public StreamTranslator {
       // Anthropic counts output only in message_delta, which a failed stream may never send:
       // what was generated is estimated from the text relayed (about 4 characters a token).
       core::Usage so_far = state_.usage.value_or(core::Usage{});
-      so_far.output = std::max<std::int64_t>(so_far.output, static_cast<std::int64_t>((generated_ + 3) / 4));
+      so_far.output =
+          std::max<std::int64_t>(so_far.output, static_cast<std::int64_t>((generated_ + 3) / 4));
       state_.usage = so_far;
       state_.failed = true;
       state_.finished = true;
@@ -162,14 +165,16 @@ class AnthropicStream final : public StreamTranslator {
   }
 
   json base() const {
-    return {{"id", id_}, {"object", "chat.completion.chunk"}, {"created", created_},
-            {"model", model_}};
+    return {
+        {"id", id_}, {"object", "chat.completion.chunk"}, {"created", created_}, {"model", model_}};
   }
 
   std::string chunk(json delta) const {
     json c = base();
-    c["choices"] = json::array(
-        {{{"index", 0}, {"delta", std::move(delta)}, {"finish_reason", nullptr}, {"logprobs", nullptr}}});
+    c["choices"] = json::array({{{"index", 0},
+                                 {"delta", std::move(delta)},
+                                 {"finish_reason", nullptr},
+                                 {"logprobs", nullptr}}});
     return sse(c);
   }
 
@@ -203,7 +208,8 @@ WholeAnswer Anthropic::whole(std::string_view body) const {
       }
     }
   }
-  json reply = {{"role", "assistant"}, {"content", text.empty() && !tool_calls.empty() ? json() : json(text)},
+  json reply = {{"role", "assistant"},
+                {"content", text.empty() && !tool_calls.empty() ? json() : json(text)},
                 {"refusal", nullptr}};
   if (!tool_calls.empty()) reply["tool_calls"] = std::move(tool_calls);
   WholeAnswer out;
@@ -212,14 +218,15 @@ WholeAnswer Anthropic::whole(std::string_view body) const {
     read_usage(message["usage"], usage);
     out.usage = usage;
   }
-  json completion = {{"id", text_of(message, "id")},
-                     {"object", "chat.completion"},
-                     {"created", now_seconds()},
-                     {"model", text_of(message, "model")},
-                     {"choices", json::array({{{"index", 0},
-                                               {"message", std::move(reply)},
-                                               {"finish_reason", finish_reason(text_of(message, "stop_reason"))},
-                                               {"logprobs", nullptr}}})}};
+  json completion = {
+      {"id", text_of(message, "id")},
+      {"object", "chat.completion"},
+      {"created", now_seconds()},
+      {"model", text_of(message, "model")},
+      {"choices", json::array({{{"index", 0},
+                                {"message", std::move(reply)},
+                                {"finish_reason", finish_reason(text_of(message, "stop_reason"))},
+                                {"logprobs", nullptr}}})}};
   if (out.usage) completion["usage"] = openai_usage(*out.usage);
   out.body = completion.dump();
   return out;
@@ -238,8 +245,10 @@ UpstreamError Anthropic::error(unsigned, std::string_view body) const {
                           : json();
   UpstreamError out;
   const json& details = error.is_object() && error.contains("details") ? error["details"] : json();
-  out.exhausted = details.is_object() && text_of(details, "error_code") == "enforced_spend_limit_reached";
-  const auto [type, code] = openai_kind(error.is_object() ? text_of(error, "type") : "", out.exhausted);
+  out.exhausted =
+      details.is_object() && text_of(details, "error_code") == "enforced_spend_limit_reached";
+  const auto [type, code] =
+      openai_kind(error.is_object() ? text_of(error, "type") : "", out.exhausted);
   std::string message = error.is_object() ? text_of(error, "message") : std::string();
   if (message.empty()) message = "The upstream (provider anthropic) refused the request.";
   out.body = json{{"error",

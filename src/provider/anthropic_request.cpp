@@ -94,8 +94,7 @@ json content_blocks(const json& content, const std::string& where, Refusal& refu
 }
 
 // An assistant's tool_calls as tool_use blocks: arguments (a JSON string) become input.
-void tool_use_blocks(const json& calls, const std::string& where, json& blocks,
-                     Refusal& refusal) {
+void tool_use_blocks(const json& calls, const std::string& where, json& blocks, Refusal& refusal) {
   if (!calls.is_array()) return;
   for (std::size_t i = 0; i < calls.size(); ++i) {
     const json& call = calls[i];
@@ -167,9 +166,9 @@ Conversation conversation(const json& in, Refusal& refusal) {
       if (!blocks.empty()) result["content"] = std::move(blocks);
       append_turn(out.messages, "user", json::array({std::move(result)}));
     } else {
-      refusal.set(unsupported("Messages of role '" + role +
-                                  "' are not supported by provider anthropic.",
-                              where + ".role"));
+      refusal.set(
+          unsupported("Messages of role '" + role + "' are not supported by provider anthropic.",
+                      where + ".role"));
     }
   }
   return out;
@@ -186,9 +185,9 @@ json tools(const json& list, Refusal& refusal) {
     }
     const json& function = tool["function"];
     const json& parameters = member(function, "parameters");
-    json translated = {{"name", text_of(function, "name")},
-                       {"input_schema", parameters.is_object() ? parameters
-                                                                : json{{"type", "object"}}}};
+    json translated = {
+        {"name", text_of(function, "name")},
+        {"input_schema", parameters.is_object() ? parameters : json{{"type", "object"}}}};
     if (member(function, "description").is_string()) {
       translated["description"] = function["description"];
     }
@@ -209,8 +208,8 @@ std::optional<json> tool_choice(const json& in, Refusal& refusal) {
       choice = json{{"type", "tool"}, {"name", text_of(given["function"], "name")}};
     }
     if (!choice) {
-      refusal.set(unsupported("tool_choice must be auto, none, required or a function.",
-                              "tool_choice"));
+      refusal.set(
+          unsupported("tool_choice must be auto, none, required or a function.", "tool_choice"));
     }
   }
   if (member(in, "parallel_tool_calls") == false) {
@@ -223,10 +222,25 @@ std::optional<json> tool_choice(const json& in, Refusal& refusal) {
 // Fields with no Anthropic equivalent that a request may carry harmlessly: dropped, and named
 // in the warning. Anything else Fulcrum does not know is named too.
 bool handled(std::string_view key) {
-  constexpr std::string_view kHandled[] = {
-      "model", "messages", "max_tokens", "max_completion_tokens", "stop", "stream",
-      "stream_options", "tools", "tool_choice", "parallel_tool_calls", "temperature", "top_p",
-      "user", "n", "logprobs", "top_logprobs", "response_format", "modalities", "audio"};
+  constexpr std::string_view kHandled[] = {"model",
+                                           "messages",
+                                           "max_tokens",
+                                           "max_completion_tokens",
+                                           "stop",
+                                           "stream",
+                                           "stream_options",
+                                           "tools",
+                                           "tool_choice",
+                                           "parallel_tool_calls",
+                                           "temperature",
+                                           "top_p",
+                                           "user",
+                                           "n",
+                                           "logprobs",
+                                           "top_logprobs",
+                                           "response_format",
+                                           "modalities",
+                                           "audio"};
   for (std::string_view known : kHandled) {
     if (key == known) return true;
   }
@@ -237,7 +251,9 @@ bool handled(std::string_view key) {
 bool plain_name(std::string_view key) {
   if (key.empty() || key.size() > 64) return false;
   for (char c : key) {
-    if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '_')) return false;
+    if (!(std::islower(static_cast<unsigned char>(c)) ||
+          std::isdigit(static_cast<unsigned char>(c)) || c == '_'))
+      return false;
   }
   return true;
 }
@@ -259,8 +275,8 @@ void refuse_missing_features(const json& in, Refusal& refusal) {
         "response_format"));
   }
   const json& modalities = member(in, "modalities");
-  const bool audio_out = modalities.is_array() &&
-                         std::find(modalities.begin(), modalities.end(), "audio") != modalities.end();
+  const bool audio_out = modalities.is_array() && std::find(modalities.begin(), modalities.end(),
+                                                            "audio") != modalities.end();
   if (!member(in, "audio").is_null() || audio_out) {
     refusal.set(unsupported("Audio is not supported by provider anthropic.", "modalities"));
   }
@@ -295,8 +311,8 @@ core::Expected<UpstreamCall, api::ApiError> Anthropic::call(const api::ParsedReq
   Refusal refusal;
   if (request.operation != api::Operation::chat_completions || !in.is_object() ||
       !in.contains("messages") || !in["messages"].is_array()) {
-    return core::Unexpected{unsupported(
-        "Provider anthropic serves chat completions with a messages list only.", "")};
+    return core::Unexpected{
+        unsupported("Provider anthropic serves chat completions with a messages list only.", "")};
   }
   refuse_missing_features(in, refusal);
   Conversation talk = conversation(in, refusal);
@@ -306,7 +322,7 @@ core::Expected<UpstreamCall, api::ApiError> Anthropic::call(const api::ParsedReq
   if (!talk.system.empty()) out["system"] = std::move(talk.system);
   out["messages"] = std::move(talk.messages);
   const json& max = member(in, "max_completion_tokens").is_null() ? member(in, "max_tokens")
-                                                                   : in["max_completion_tokens"];
+                                                                  : in["max_completion_tokens"];
   out["max_tokens"] = max.is_number_unsigned() ? max : json(settings.default_max_tokens);
   const json& stop = member(in, "stop");
   if (stop.is_string()) out["stop_sequences"] = json::array({stop});

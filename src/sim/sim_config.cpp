@@ -26,6 +26,9 @@ core::Expected<SimConfig, std::string> load_sim_config(const std::string& path) 
                                               "cold_after_idle",
                                               "completion_tokens",
                                               "cached_tokens",
+                                              "cache_write_tokens",
+                                              "wire",
+                                              "error_after_chunks",
                                               "embedding_dimensions",
                                               "api_key",
                                               "fail_status",
@@ -74,6 +77,15 @@ core::Expected<SimConfig, std::string> load_sim_config(const std::string& path) 
         e.cold_after_idle = duration_of(n["cold_after_idle"], "cold_after_idle");
       if (n["completion_tokens"]) e.completion_tokens = n["completion_tokens"].as<unsigned>();
       if (n["cached_tokens"]) e.cached_tokens = n["cached_tokens"].as<unsigned>();
+      if (n["cache_write_tokens"]) e.cache_write_tokens = n["cache_write_tokens"].as<unsigned>();
+      if (n["error_after_chunks"]) e.error_after_chunks = n["error_after_chunks"].as<int>();
+      if (n["wire"]) {
+        e.wire = n["wire"].as<std::string>();
+        if (e.wire != "openai" && e.wire != "azure" && e.wire != "gemini" &&
+            e.wire != "anthropic") {
+          throw std::runtime_error("wire must be openai, azure, gemini or anthropic");
+        }
+      }
       if (n["embedding_dimensions"])
         e.embedding_dimensions = n["embedding_dimensions"].as<unsigned>();
       if (n["api_key"]) e.api_key = n["api_key"].as<std::string>();

@@ -15,6 +15,10 @@ struct SimEndpoint {
   std::string name;
   core::HostPort listen{"127.0.0.1", 0};
   std::string prefix;  // "" or e.g. "/gpu-a": several endpoints may share one port
+  // The provider wire it speaks: openai (/v1/...), azure (/openai/deployments/{d}/...?
+  // api-version= and /openai/v1/..., key in api-key), gemini (/v1beta/openai/...) or
+  // anthropic (/v1/messages, x-api-key or a bearer token by anthropic-version).
+  std::string wire = "openai";
 
   // Speed. tokens_per_second 0 means "all at once".
   core::Duration ttft{0};
@@ -28,6 +32,7 @@ struct SimEndpoint {
   // Output and usage.
   unsigned completion_tokens = 16;  // when the request sets no max_tokens
   unsigned cached_tokens = 0;       // reported as prompt_tokens_details.cached_tokens (capped)
+  unsigned cache_write_tokens = 0;  // anthropic: cache_creation_input_tokens (capped)
   unsigned embedding_dimensions = 8;
   std::string api_key;  // when set, requests must carry "Authorization: Bearer <api_key>"
 
@@ -55,6 +60,9 @@ struct SimEndpoint {
   // Responses API streams: after K content chunks, response.failed (usage for what was made)
   // and the end of the stream, as OpenAI reports a generation that failed midway.
   int failed_after_chunks = -1;
+  // anthropic streams: after K content chunks, Anthropic's `event: error` (overloaded_error)
+  // after the 200, and the end of the stream.
+  int error_after_chunks = -1;
   // Every request waits before its first byte (failures included) until a test sends
   // POST <prefix>/sim/release: a gate, so tests order events without timing margins.
   bool hold = false;

@@ -4,6 +4,7 @@
 #include <iostream>
 #include <map>
 
+#include "anthropic_wire.hpp"
 #include "fulcrum/net/asio.hpp"
 #include "fulcrum/net/http_server.hpp"
 #include "fulcrum/net/http_util.hpp"
@@ -91,6 +92,39 @@ awaitable<bool> reply_error(beast::tcp_stream& client, const Request& req, unsig
   co_return co_await reply_error(client, req, error, retry_after, serial);
 }
 
+// An injected failure in the endpoint's wire: Anthropic's error shape and rate-limit headers
+// (a tier's spend cap: code_429 enforced_spend_limit_reached, and no retry-after), Azure's
+// retry-after-ms beside retry-after, else OpenAI's.
+awaitable<bool> reply_failure(const SimEndpoint& spec, beast::tcp_stream& client,
+                              const Request& req, unsigned status, std::string message,
+                              unsigned retry_after, std::uint64_t serial, std::string code = {}) {
+  if (spec.wire != "anthropic") {
+    if (spec.wire == "azure" && retry_after > 0) {
+      std::string type = status == 429 ? "rate_limit_error" : "api_error";
+      const api::ApiError error{status, std::move(type), std::move(code), std::move(message), ""};
+      auto res = error_response(error, req.version(), req.keep_alive());
+      provider_headers(res, serial);
+      res.set(http::field::retry_after, std::to_string(retry_after));
+      res.set("retry-after-ms", std::to_string(retry_after * 1000));
+      co_return co_await write_response(client, res, std::chrono::minutes(10)) && req.keep_alive();
+    }
+    co_return co_await reply_error(client, req, status, std::move(message), retry_after, serial,
+                                   std::move(code));
+  }
+  const bool spend_cap = code == "enforced_spend_limit_reached";
+  auto res = json_response(status,
+                           anthropic_error_body(anthropic_error_type(status), message,
+                                                spend_cap ? code : std::string(), serial),
+                           req.version(), req.keep_alive());
+  res.set("request-id", "req_sim_" + std::to_string(serial));
+  if (status == 429) {
+    res.set("anthropic-ratelimit-requests-remaining", "0");
+    if (retry_after > 0 && !spend_cap)
+      res.set(http::field::retry_after, std::to_string(retry_after));
+  }
+  co_return co_await write_response(client, res, std::chrono::minutes(10)) && req.keep_alive();
+}
+
 awaitable<bool> reply_json(beast::tcp_stream& client, const Request& req, unsigned status,
                            const nlohmann::json& body, std::uint64_t serial) {
   auto res = json_response(status, body.dump(), req.version(), req.keep_alive());
@@ -120,6 +154,60 @@ std::string_view query_value(std::string_view target, std::string_view name) {
     }
   }
   return {};
+}
+
+// Where a request path leads on the endpoint's wire: the operation, and for Azure's
+// deployments URL the deployment (the model it answers as).
+struct WireRoute {
+  std::optional<api::Operation> op;
+  std::string deployment;
+  bool missing_api_version = false;
+};
+
+WireRoute route_of(const SimEndpoint& spec, std::string_view rest, std::string_view target) {
+  WireRoute route;
+  std::string_view path = rest;
+  if (spec.wire == "anthropic") {
+    if (rest == "/v1/messages") route.op = api::Operation::chat_completions;
+    return route;
+  }
+  if (spec.wire == "gemini") {
+    if (!path.starts_with("/v1beta/openai/")) return route;
+    path.remove_prefix(14);
+  } else if (spec.wire == "azure") {
+    constexpr std::string_view kDeployments = "/openai/deployments/";
+    if (path.starts_with(kDeployments)) {
+      path.remove_prefix(kDeployments.size());
+      route.deployment = std::string(path.substr(0, path.find('/')));
+      path.remove_prefix(route.deployment.size());
+      // The dated API: no api-version, no resource (Azure answers 404).
+      route.missing_api_version = query_value(target, "api-version").empty();
+    } else if (path.starts_with("/openai/v1/")) {
+      path.remove_prefix(10);
+    } else {
+      return route;
+    }
+  } else {
+    if (!path.starts_with("/v1/")) return route;
+    path.remove_prefix(3);
+  }
+  if (path == "/chat/completions") route.op = api::Operation::chat_completions;
+  if (path == "/completions") route.op = api::Operation::completions;
+  if (path == "/embeddings") route.op = api::Operation::embeddings;
+  if (path == "/responses") route.op = api::Operation::responses;
+  return route;
+}
+
+// Whether the request carries the endpoint's key the way its wire does.
+bool authorized(const SimEndpoint& spec, const Request& req) {
+  if (spec.api_key.empty()) return true;
+  const std::string bearer = "Bearer " + spec.api_key;
+  if (spec.wire == "azure")
+    return req["api-key"] == spec.api_key || req[http::field::authorization] == bearer;
+  if (spec.wire == "anthropic" && req["anthropic-version"] == "2023-06-01") {
+    return req["x-api-key"] == spec.api_key;
+  }
+  return req[http::field::authorization] == bearer;
 }
 
 core::Duration per_token(const SimEndpoint& e) {
@@ -167,8 +255,8 @@ struct SimServer::Impl {
   }
 
   awaitable<bool> handle(std::uint16_t port, beast::tcp_stream& client, Request& req);
-  awaitable<bool> generate(EndpointState& e, api::Operation op, beast::tcp_stream& client,
-                           Request& req);
+  awaitable<bool> generate(EndpointState& e, api::Operation op, const std::string& deployment,
+                           beast::tcp_stream& client, Request& req);
   awaitable<bool> stored_call(EndpointState& e, std::string_view call, beast::tcp_stream& client,
                               Request& req);
 
@@ -202,11 +290,13 @@ awaitable<bool> SimServer::Impl::handle(std::uint16_t port, beast::tcp_stream& c
                              keep_alive);
     co_return co_await write_response(client, res, timeout) && keep_alive;
   }
-  std::optional<api::Operation> op;
-  if (rest == "/v1/chat/completions") op = api::Operation::chat_completions;
-  if (rest == "/v1/completions") op = api::Operation::completions;
-  if (rest == "/v1/embeddings") op = api::Operation::embeddings;
-  if (rest == "/v1/responses") op = api::Operation::responses;
+  const WireRoute route = e != nullptr ? route_of(e->spec, rest, req.target()) : WireRoute{};
+  if (route.missing_api_version) {
+    auto res = json_response(404, R"({"error":{"code":"404","message":"Resource not found"}})",
+                             req.version(), keep_alive);
+    co_return co_await write_response(client, res, timeout) && keep_alive;
+  }
+  const std::optional<api::Operation> op = route.op;
   if (e != nullptr && rest.starts_with("/v1/responses/")) {
     co_return co_await stored_call(*e, rest.substr(14), client, req);
   }
@@ -221,21 +311,32 @@ awaitable<bool> SimServer::Impl::handle(std::uint16_t port, beast::tcp_stream& c
     auto res = error_response(api::ApiError::not_found(path), req.version(), keep_alive);
     co_return co_await write_response(client, res, timeout) && keep_alive;
   }
-  co_return co_await generate(*e, *op, client, req);
+  co_return co_await generate(*e, *op, route.deployment, client, req);
 }
 
 awaitable<bool> SimServer::Impl::generate(EndpointState& e, api::Operation op,
-                                          beast::tcp_stream& client, Request& req) {
+                                          const std::string& deployment, beast::tcp_stream& client,
+                                          Request& req) {
   const auto timeout = core::Duration(std::chrono::minutes(10));
   const bool keep_alive = req.keep_alive();
   const SimEndpoint& spec = e.spec;
   const std::uint64_t serial = e.requests++;
   e.last_body = req.body();
 
-  if (!spec.api_key.empty() && req[http::field::authorization] != "Bearer " + spec.api_key) {
-    co_return co_await reply_error(
-        client, req, 401,
-        "Incorrect API key provided: " + std::string(req[http::field::authorization]), 0);
+  const bool anthropic = spec.wire == "anthropic";
+  const std::string anthropic_version(req["anthropic-version"]);
+  if (anthropic && anthropic_version != "2023-06-01" && anthropic_version != "2026-10-21") {
+    co_return co_await reply_failure(spec, client, req, 400,
+                                     "anthropic-version: header is required and must be "
+                                     "2023-06-01 or 2026-10-21",
+                                     0, serial);
+  }
+  if (!authorized(spec, req)) {
+    co_return co_await reply_failure(
+        spec, client, req, 401,
+        "Incorrect API key provided: " + std::string(req[http::field::authorization]) +
+            std::string(req["x-api-key"]) + std::string(req["api-key"]),
+        0, serial);
   }
   if (spec.reset_before_headers || (spec.reset_every > 0 && (serial + 1) % spec.reset_every == 0)) {
     // SO_LINGER 0: close() sends RST, the abrupt end a crashed upstream gives.
@@ -257,16 +358,16 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, api::Operation op,
   // Every injected 429 says when to come back, if the spec says.
   const auto retry_after = [&](unsigned status) { return status == 429 ? spec.retry_after : 0u; };
   if (serial < spec.fail_first) {
-    co_return co_await reply_error(client, req, spec.fail_first_status, "injected failure",
-                                   retry_after(spec.fail_first_status), serial);
+    co_return co_await reply_failure(spec, client, req, spec.fail_first_status, "injected failure",
+                                     retry_after(spec.fail_first_status), serial);
   }
   if (spec.fail_status != 0) {
-    co_return co_await reply_error(client, req, spec.fail_status, "injected failure",
-                                   retry_after(spec.fail_status), serial);
+    co_return co_await reply_failure(spec, client, req, spec.fail_status, "injected failure",
+                                     retry_after(spec.fail_status), serial);
   }
   if (spec.fail_every > 0 && (serial + 1) % spec.fail_every == 0) {
-    co_return co_await reply_error(client, req, spec.fail_every_status, "injected failure",
-                                   retry_after(spec.fail_every_status), serial);
+    co_return co_await reply_failure(spec, client, req, spec.fail_every_status, "injected failure",
+                                     retry_after(spec.fail_every_status), serial);
   }
   // Evenly spread: request n fails when it crosses the next multiple of 1/rate.
   if (spec.rate_429 > 0 && static_cast<std::uint64_t>((serial + 1) * spec.rate_429) >
@@ -274,11 +375,16 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, api::Operation op,
     const bool quota = spec.code_429 == "insufficient_quota";
     std::string message =
         quota ? "You exceeded your current quota (injected)." : "Rate limit reached (injected).";
-    co_return co_await reply_error(client, req, 429, std::move(message), spec.retry_after, serial,
-                                   spec.code_429);
+    co_return co_await reply_failure(spec, client, req, 429, std::move(message), spec.retry_after,
+                                     serial, spec.code_429);
   }
 
   const auto body = nlohmann::json::parse(req.body(), nullptr, false);
+  if (anthropic) {
+    if (const auto why = anthropic_refusal(body, anthropic_version)) {
+      co_return co_await reply_failure(spec, client, req, 400, *why, 0, serial);
+    }
+  }
   if (!body.is_object() || !body.contains("model") || !body["model"].is_string()) {
     auto res =
         error_response(api::ApiError::invalid_request("invalid body"), req.version(), keep_alive);
@@ -289,13 +395,19 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, api::Operation op,
   g.model = body["model"].get<std::string>();
   g.serial = serial;
   g.endpoint = spec.name;
-  g.prompt_tokens = count_prompt_tokens(op, body);
+  if (!deployment.empty()) g.model = deployment;  // Azure answers as the deployment
+  g.prompt_tokens = anthropic ? count_anthropic_prompt_tokens(body) : count_prompt_tokens(op, body);
   g.cached_tokens = std::min(spec.cached_tokens, g.prompt_tokens);
   g.completion_tokens = spec.completion_tokens;
+  // OpenAI's wires generate exactly max_tokens when set; Anthropic's stops there if it must.
   for (const char* key : {"max_tokens", "max_completion_tokens", "max_output_tokens"}) {
-    if (body.contains(key) && body[key].is_number_unsigned())
+    if (!anthropic && body.contains(key) && body[key].is_number_unsigned())
       g.completion_tokens = body[key].get<unsigned>();
   }
+  const AnthropicPlan plan =
+      anthropic ? plan_anthropic(body, g, spec.cached_tokens, spec.cache_write_tokens)
+                : AnthropicPlan{};
+  const unsigned words = anthropic ? plan.words : g.completion_tokens;
   if (op == api::Operation::responses) {
     for (const char* key :
          {"instructions", "previous_response_id", "store", "max_output_tokens", "metadata"}) {
@@ -358,9 +470,10 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, api::Operation op,
     }
   };
   if (!stream) {
-    co_await sleep_for(gap * g.completion_tokens);
+    co_await sleep_for(gap * words);
     store();
-    auto res = json_response(200, whole_completion(g), req.version(), keep_alive);
+    auto res = json_response(200, anthropic ? anthropic_message(g, plan) : whole_completion(g),
+                             req.version(), keep_alive);
     provider_headers(res, serial);
     e.last_active = core::Clock::now();
     co_return co_await write_response(client, res, timeout) && keep_alive;
@@ -383,8 +496,8 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, api::Operation op,
   co_await http::async_write_header(client, head_writer, as_result(ec));
   if (ec) co_return false;
 
-  std::string pending = stream_head_event(g);
-  for (unsigned i = 0; i < g.completion_tokens; ++i) {
+  std::string pending = anthropic ? anthropic_head_events(g, plan) : stream_head_event(g);
+  for (unsigned i = 0; i < words; ++i) {
     if (static_cast<int>(i) == spec.cut_after_chunks) {
       if (!pending.empty())
         co_await asio::async_write(client, http::make_chunk(asio::buffer(pending)), as_result(ec));
@@ -406,6 +519,13 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, api::Operation op,
       if (!ec) co_await asio::async_write(client, http::make_chunk_last(), as_result(ec));
       co_return !ec && keep_alive;
     }
+    if (static_cast<int>(i) == spec.error_after_chunks && anthropic) {
+      // After the 200: Anthropic says so with an error event, then ends the stream.
+      pending += anthropic_error_event("overloaded_error", "Overloaded");
+      co_await asio::async_write(client, http::make_chunk(asio::buffer(pending)), as_result(ec));
+      if (!ec) co_await asio::async_write(client, http::make_chunk_last(), as_result(ec));
+      co_return !ec && keep_alive;
+    }
     if (static_cast<int>(i) == spec.malformed_after_chunks) {
       pending += "data: {\"choices\": [ {\"delta\": oops\n\n";
     }
@@ -419,7 +539,7 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, api::Operation op,
       co_await client.async_read_some(asio::buffer(sink), as_result(ec));
       co_return false;
     }
-    pending += stream_content_event(g, i);
+    pending += anthropic ? anthropic_delta_event(i) : stream_content_event(g, i);
     if (gap.count() > 0) {
       co_await asio::async_write(client, http::make_chunk(asio::buffer(pending)), as_result(ec));
       if (ec) co_return false;
@@ -428,7 +548,7 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, api::Operation op,
     }
   }
   store();
-  pending += stream_tail_events(g);
+  pending += anthropic ? anthropic_tail_events(g, plan) : stream_tail_events(g);
   co_await asio::async_write(client, http::make_chunk(asio::buffer(pending)), as_result(ec));
   if (!ec) co_await asio::async_write(client, http::make_chunk_last(), as_result(ec));
   e.last_active = core::Clock::now();

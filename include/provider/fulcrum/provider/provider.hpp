@@ -72,9 +72,9 @@ class Provider {
 
   // The upstream request for `request` on `endpoint` as `upstream_model`, or the 400 a client
   // gets for something this provider cannot do.
-  virtual core::Expected<UpstreamCall, api::ApiError> call(const api::ParsedRequest& request,
-                                                           const config::Endpoint& endpoint,
-                                                           std::string_view upstream_model) const = 0;
+  virtual core::Expected<UpstreamCall, api::ApiError> call(
+      const api::ParsedRequest& request, const config::Endpoint& endpoint,
+      std::string_view upstream_model) const = 0;
 
   // The headers that authenticate a request to `endpoint` (none when it has no key).
   virtual std::vector<Header> auth(const config::Endpoint& endpoint) const;

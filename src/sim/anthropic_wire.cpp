@@ -1,0 +1,264 @@
+#include "anthropic_wire.hpp"
+
+namespace fulcrum::sim {
+namespace {
+
+using nlohmann::json;
+
+std::string sse(std::string_view name, const json& payload) {
+  return "event: " + std::string(name) + "\ndata: " + payload.dump() + "\n\n";
+}
+
+std::string trimmed(std::string_view word) {
+  while (!word.empty() && word.back() == ' ') word.remove_suffix(1);
+  return std::string(word);
+}
+
+std::string text_of(const Generation&, unsigned words) {
+  std::string text;
+  for (unsigned i = 0; i < words; ++i) text += output_word(i);
+  return text;
+}
+
+unsigned count_blocks(const json& content) {
+  unsigned total = 0;
+  if (content.is_string()) {
+    return count_prompt_tokens(api::Operation::completions, json{{"prompt", content}});
+  }
+  if (!content.is_array()) return 0;
+  for (const json& block : content) {
+    if (!block.is_object()) continue;
+    if (block.contains("text")) total += count_blocks(block["text"]);
+    if (block.value("type", "") == "tool_result" && block.contains("content")) {
+      total += count_blocks(block["content"]);
+    }
+  }
+  return total;
+}
+
+bool last_turn_is_tool_result(const json& messages) {
+  if (!messages.is_array() || messages.empty()) return false;
+  const json& content = messages.back().value("content", json());
+  if (!content.is_array()) return false;
+  for (const json& block : content) {
+    if (block.is_object() && block.value("type", "") == "tool_result") return true;
+  }
+  return false;
+}
+
+json usage_start(const Generation& g, const AnthropicPlan& plan) {
+  const unsigned cached = plan.cache_read + plan.cache_write;
+  return {{"input_tokens", g.prompt_tokens > cached ? g.prompt_tokens - cached : 0},
+          {"cache_creation_input_tokens", plan.cache_write},
+          {"cache_read_input_tokens", plan.cache_read},
+          {"output_tokens", 1}};
+}
+
+std::string message_id(const Generation& g) { return "msg_sim_" + std::to_string(g.serial); }
+
+}  // namespace
+
+std::optional<std::string> anthropic_refusal(const json& body, std::string_view version) {
+  if (!body.is_object()) return "The request body is not a JSON object.";
+  if (!body.contains("model") || !body["model"].is_string()) return "model: Field required";
+  if (!body.contains("max_tokens") || !body["max_tokens"].is_number_unsigned()) {
+    return "max_tokens: Field required";
+  }
+  if (!body.contains("messages") || !body["messages"].is_array() || body["messages"].empty()) {
+    return "messages: at least one message is required";
+  }
+  if (version != "2023-06-01") {
+    for (const char* sampling : {"temperature", "top_p", "top_k"}) {
+      if (body.contains(sampling)) {
+        return std::string(sampling) + ": Extra inputs are not permitted in API version " +
+               std::string(version);
+      }
+    }
+  }
+  for (const json& message : body["messages"]) {
+    const std::string role = message.is_object() ? message.value("role", "") : "";
+    if (role != "user" && role != "assistant") {
+      return "messages: roles must be user or assistant, not '" + role + "'";
+    }
+    const json& content = message.value("content", json());
+    if (!content.is_array()) continue;
+    for (const json& block : content) {
+      const std::string type = block.is_object() ? block.value("type", "") : "";
+      if (type == "image") {
+        const json& source = block.value("source", json());
+        const std::string kind = source.is_object() ? source.value("type", "") : "";
+        const bool ok = (kind == "base64" && source.value("media_type", "").starts_with("image/") &&
+                         !source.value("data", "").empty()) ||
+                        (kind == "url" && source.value("url", "").starts_with("http"));
+        if (!ok) return "messages: an image source must be base64 (media_type, data) or a url";
+      }
+      if (type == "tool_use" && !block.value("input", json()).is_object()) {
+        return "messages: tool_use.input must be an object";
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+unsigned count_anthropic_prompt_tokens(const json& body) {
+  unsigned total = body.contains("system") ? count_blocks(body["system"]) : 0;
+  for (const json& message : body.value("messages", json::array())) {
+    if (message.is_object() && message.contains("content")) total += count_blocks(message["content"]);
+  }
+  return total;
+}
+
+AnthropicPlan plan_anthropic(const json& body, const Generation& g, unsigned cache_read,
+                             unsigned cache_write) {
+  AnthropicPlan plan;
+  plan.cache_read = std::min(cache_read, g.prompt_tokens);
+  plan.cache_write = std::min(cache_write, g.prompt_tokens - plan.cache_read);
+  plan.words = g.completion_tokens;
+  const unsigned max = body.value("max_tokens", 0u);
+  if (max < plan.words) {
+    plan.words = max;
+    plan.stop_reason = "max_tokens";
+    return plan;
+  }
+  const json& stops = body.value("stop_sequences", json::array());
+  for (unsigned i = 0; i < plan.words; ++i) {
+    const std::string word = trimmed(output_word(i));
+    if (std::find(stops.begin(), stops.end(), word) != stops.end()) {
+      plan.words = i;
+      plan.stop_reason = "stop_sequence";
+      plan.stop_sequence = word;
+      return plan;
+    }
+  }
+  const json& tools = body.value("tools", json::array());
+  const json& choice = body.value("tool_choice", json::object());
+  const std::string mode = choice.is_object() ? choice.value("type", "auto") : "auto";
+  if (!tools.is_array() || tools.empty() || mode == "none" ||
+      last_turn_is_tool_result(body["messages"])) {
+    return plan;
+  }
+  std::vector<std::string> names;
+  if (mode == "tool") {
+    names.push_back(choice.value("name", ""));
+  } else {
+    const bool parallel = !choice.value("disable_parallel_tool_use", false);
+    for (std::size_t i = 0; i < tools.size() && names.size() < (parallel ? 2u : 1u); ++i) {
+      names.push_back(tools[i].value("name", ""));
+    }
+  }
+  for (std::size_t k = 0; k < names.size(); ++k) {
+    plan.tool_calls.push_back({"toolu_sim_" + std::to_string(g.serial) + "_" + std::to_string(k),
+                               names[k],
+                               {{"query", trimmed(output_word(static_cast<unsigned>(k)))},
+                                {"limit", k + 1}}});
+  }
+  plan.stop_reason = "tool_use";
+  return plan;
+}
+
+std::string anthropic_message(const Generation& g, const AnthropicPlan& plan) {
+  json content = json::array();
+  if (plan.words > 0) content.push_back({{"type", "text"}, {"text", text_of(g, plan.words)}});
+  for (const auto& call : plan.tool_calls) {
+    content.push_back(
+        {{"type", "tool_use"}, {"id", call.id}, {"name", call.name}, {"input", call.input}});
+  }
+  json usage = usage_start(g, plan);
+  usage["output_tokens"] = plan.output_tokens();
+  return json{{"id", message_id(g)},
+              {"type", "message"},
+              {"role", "assistant"},
+              {"model", g.model},
+              {"content", std::move(content)},
+              {"stop_reason", plan.stop_reason},
+              {"stop_sequence", plan.stop_sequence.empty() ? json() : json(plan.stop_sequence)},
+              {"usage", std::move(usage)}}
+      .dump();
+}
+
+std::string anthropic_head_events(const Generation& g, const AnthropicPlan& plan) {
+  const json message = {{"id", message_id(g)},     {"type", "message"},
+                        {"role", "assistant"},     {"model", g.model},
+                        {"content", json::array()}, {"stop_reason", nullptr},
+                        {"stop_sequence", nullptr}, {"usage", usage_start(g, plan)}};
+  return sse("message_start", {{"type", "message_start"}, {"message", message}}) +
+         sse("content_block_start", {{"type", "content_block_start"},
+                                     {"index", 0},
+                                     {"content_block", {{"type", "text"}, {"text", ""}}}}) +
+         sse("ping", {{"type", "ping"}});
+}
+
+std::string anthropic_delta_event(unsigned i) {
+  return sse("content_block_delta",
+             {{"type", "content_block_delta"},
+              {"index", 0},
+              {"delta", {{"type", "text_delta"}, {"text", std::string(output_word(i))}}}});
+}
+
+std::string anthropic_tail_events(const Generation&, const AnthropicPlan& plan) {
+  std::string out = sse("content_block_stop", {{"type", "content_block_stop"}, {"index", 0}});
+  int index = 1;
+  for (const auto& call : plan.tool_calls) {
+    out += sse("content_block_start",
+               {{"type", "content_block_start"},
+                {"index", index},
+                {"content_block",
+                 {{"type", "tool_use"}, {"id", call.id}, {"name", call.name}, {"input", json::object()}}}});
+    // The input arrives in pieces, as Anthropic streams it.
+    const std::string input = call.input.dump();
+    const std::size_t half = input.size() / 2;
+    for (const std::string& piece : {input.substr(0, half), input.substr(half)}) {
+      out += sse("content_block_delta",
+                 {{"type", "content_block_delta"},
+                  {"index", index},
+                  {"delta", {{"type", "input_json_delta"}, {"partial_json", piece}}}});
+    }
+    out += sse("content_block_stop", {{"type", "content_block_stop"}, {"index", index}});
+    ++index;
+  }
+  out += sse("message_delta",
+             {{"type", "message_delta"},
+              {"delta",
+               {{"stop_reason", plan.stop_reason},
+                {"stop_sequence", plan.stop_sequence.empty() ? json() : json(plan.stop_sequence)}}},
+              {"usage", {{"output_tokens", plan.output_tokens()}}}});
+  out += sse("message_stop", {{"type", "message_stop"}});
+  return out;
+}
+
+std::string anthropic_error_event(std::string_view type, std::string_view message) {
+  return sse("error", {{"type", "error"}, {"error", {{"type", type}, {"message", message}}}});
+}
+
+std::string anthropic_error_body(std::string_view type, std::string_view message,
+                                 std::string_view error_code, std::uint64_t serial) {
+  json error = {{"type", type}, {"message", message}};
+  if (!error_code.empty()) error["details"] = {{"error_code", error_code}};
+  return json{{"type", "error"},
+              {"error", std::move(error)},
+              {"request_id", "req_sim_" + std::to_string(serial)}}
+      .dump();
+}
+
+std::string_view anthropic_error_type(unsigned status) {
+  switch (status) {
+    case 400:
+      return "invalid_request_error";
+    case 401:
+      return "authentication_error";
+    case 403:
+      return "permission_error";
+    case 404:
+      return "not_found_error";
+    case 413:
+      return "request_too_large";
+    case 429:
+      return "rate_limit_error";
+    case 529:
+      return "overloaded_error";
+    default:
+      return "api_error";
+  }
+}
+
+}  // namespace fulcrum::sim

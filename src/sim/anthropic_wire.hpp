@@ -1,0 +1,64 @@
+#pragma once
+// Anthropic's Messages API as fulcrum-sim answers it (`wire: anthropic`): the request checked
+// as Anthropic checks it, the message or its stream of typed events (message_start, content
+// blocks, message_delta with the cumulative output count, message_stop), tool use, stop
+// sequences, max_tokens, prompt-cache usage, and errors in Anthropic's shape.
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sim_responses.hpp"
+
+namespace fulcrum::sim {
+
+// Output tokens each tool call adds to the words generated before it.
+inline constexpr unsigned kToolCallTokens = 8;
+
+struct AnthropicPlan {
+  unsigned words = 0;  // text words generated
+  std::string stop_reason = "end_turn";
+  std::string stop_sequence;  // with stop_reason stop_sequence
+  struct ToolCall {
+    std::string id;
+    std::string name;
+    nlohmann::json input;
+  };
+  std::vector<ToolCall> tool_calls;
+  unsigned cache_read = 0;
+  unsigned cache_write = 0;
+
+  unsigned output_tokens() const {
+    return words + kToolCallTokens * static_cast<unsigned>(tool_calls.size());
+  }
+};
+
+// Why Anthropic would refuse the body with a 400 under `version`, or nullopt.
+std::optional<std::string> anthropic_refusal(const nlohmann::json& body, std::string_view version);
+
+// Words in the system prompt and every message's text, tool results included.
+unsigned count_anthropic_prompt_tokens(const nlohmann::json& body);
+
+// What the simulated model does with the request: `completion_tokens` words unless max_tokens
+// or a stop sequence cuts them; tool calls when tools are offered and the last turn is not a
+// tool result.
+AnthropicPlan plan_anthropic(const nlohmann::json& body, const Generation& g, unsigned cache_read,
+                             unsigned cache_write);
+
+std::string anthropic_message(const Generation& g, const AnthropicPlan& plan);
+// message_start (with the input usage), the text block's start, a ping.
+std::string anthropic_head_events(const Generation& g, const AnthropicPlan& plan);
+std::string anthropic_delta_event(unsigned i);
+// The text block's stop, each tool_use block (input in two partial_json pieces),
+// message_delta and message_stop.
+std::string anthropic_tail_events(const Generation& g, const AnthropicPlan& plan);
+// The error event Anthropic sends after a 200 when generation fails midway.
+std::string anthropic_error_event(std::string_view type, std::string_view message);
+
+// {"type":"error","error":{"type","message"[,"details":{"error_code"}]},"request_id"}.
+std::string anthropic_error_body(std::string_view type, std::string_view message,
+                                 std::string_view error_code, std::uint64_t serial);
+// Anthropic's error type for an HTTP status.
+std::string_view anthropic_error_type(unsigned status);
+
+}  // namespace fulcrum::sim

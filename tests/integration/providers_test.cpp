@@ -1,0 +1,487 @@
+// Providers other than OpenAI's wire, through the gateway, against fulcrum-sim speaking each
+// one's wire: Anthropic's Messages API translated both ways (plain, streamed, tools, images,
+// stop reasons, errors, cache usage priced per bucket), Azure OpenAI's deployment and v1
+// paths, and Gemini's OpenAI-compatible endpoint. Clients speak OpenAI throughout.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "../support/http_client.hpp"
+#include "../support/stack.hpp"
+
+namespace fulcrum::testing {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kSim = R"(endpoints:
+  claude:   {listen: 127.0.0.1:0, wire: anthropic, api_key: ak-current, completion_tokens: 6, cached_tokens: 2, cache_write_tokens: 3}
+  legacy:   {listen: 127.0.0.1:0, wire: anthropic, api_key: ak-legacy, completion_tokens: 4}
+  busy:     {listen: 127.0.0.1:0, wire: anthropic, fail_status: 529}
+  limited:  {listen: 127.0.0.1:0, wire: anthropic, rate_429: 1.0, retry_after: 1}
+  capped:   {listen: 127.0.0.1:0, wire: anthropic, rate_429: 1.0, code_429: enforced_spend_limit_reached}
+  cut:      {listen: 127.0.0.1:0, wire: anthropic, completion_tokens: 8, error_after_chunks: 3}
+  azure:    {listen: 127.0.0.1:0, wire: azure, api_key: az-key, completion_tokens: 3}
+  ptu:      {listen: 127.0.0.1:0, wire: azure, api_key: az-key, rate_429: 1.0, retry_after: 1}
+  gemini:   {listen: 127.0.0.1:0, wire: gemini, api_key: g-key, completion_tokens: 3}
+  flaky:    {listen: 127.0.0.1:0, wire: gemini, api_key: g-key, fail_status: 503}
+)";
+
+// Prices per 1M tokens as Anthropic lists Claude Sonnet's: a cache read 0.1×, a write 1.25×.
+constexpr const char* kGateway = R"(endpoints:
+  claude:
+    kind: serverless
+    provider: anthropic
+    base_url: http://${claude}
+    api_key_env: CLAUDE_KEY
+    pricing:
+      claude-sonnet-4-5: {input: 3, cached_input: 0.30, cache_write_input: 3.75, output: 15}
+  claude-strict:
+    kind: serverless
+    provider: anthropic
+    base_url: http://${claude}
+    api_key_env: CLAUDE_KEY
+    unsupported_params: reject
+    pricing:
+      claude-sonnet-4-5: {input: 3, output: 15}
+  legacy:
+    kind: serverless
+    provider: anthropic
+    anthropic_version: "2023-06-01"
+    max_tokens: 100
+    base_url: http://${legacy}
+    api_key_env: LEGACY_KEY
+    pricing:
+      claude-3-5-haiku: {input: 0.8, output: 4}
+  busy:
+    kind: serverless
+    provider: anthropic
+    base_url: http://${busy}
+    pricing:
+      claude-sonnet-4-5: {input: 3, output: 15}
+  limited:
+    kind: serverless
+    provider: anthropic
+    base_url: http://${limited}
+    pricing:
+      claude-sonnet-4-5: {input: 3, output: 15}
+  capped:
+    kind: serverless
+    provider: anthropic
+    base_url: http://${capped}
+    pricing:
+      claude-sonnet-4-5: {input: 3, output: 15}
+  cut:
+    kind: serverless
+    provider: anthropic
+    base_url: http://${cut}
+    pricing:
+      claude-sonnet-4-5: {input: 3, output: 15}
+  azure-dated:
+    kind: serverless
+    provider: azure
+    api_version: "2024-10-21"
+    base_url: http://${azure}
+    api_key_env: AZURE_KEY
+    pricing:
+      gpt4o-prod: {input: 2.5, cached_input: 1.25, output: 10}
+  azure-v1:
+    kind: serverless
+    provider: azure
+    base_url: http://${azure}
+    api_key_env: AZURE_KEY
+    pricing:
+      gpt4o-prod: {input: 2.5, output: 10}
+  ptu:
+    kind: provisioned
+    provider: azure
+    api_version: "2024-10-21"
+    base_url: http://${ptu}
+    api_key_env: AZURE_KEY
+    hourly_usd: 10
+    on_429: spill
+  gemini:
+    kind: serverless
+    provider: gemini
+    base_url: http://${gemini}/v1beta/openai
+    api_key_env: GEMINI_KEY
+    pricing:
+      gemini-2.0-flash: {input: 0.1, output: 0.4}
+  flaky:
+    kind: serverless
+    provider: gemini
+    base_url: http://${flaky}/v1beta/openai
+    api_key_env: GEMINI_KEY
+    pricing:
+      gemini-2.0-flash: {input: 0.1, output: 0.4}
+models:
+  claude: {targets: [claude/claude-sonnet-4-5]}
+  strict: {targets: [claude-strict/claude-sonnet-4-5]}
+  legacy: {targets: [legacy/claude-3-5-haiku]}
+  limited: {targets: [limited/claude-sonnet-4-5]}
+  busy-then-gemini: {targets: [busy/claude-sonnet-4-5, gemini/gemini-2.0-flash]}
+  gemini-then-claude: {targets: [flaky/gemini-2.0-flash, claude/claude-sonnet-4-5]}
+  capped-then-azure: {targets: [capped/claude-sonnet-4-5, azure-v1/gpt4o-prod]}
+  cut: {targets: [cut/claude-sonnet-4-5]}
+  azure-dated: {targets: [azure-dated/gpt4o-prod]}
+  azure-v1: {targets: [azure-v1/gpt4o-prod]}
+  ptu-then-claude: {targets: [ptu/gpt4o-prod, claude/claude-sonnet-4-5]}
+  gemini: {targets: [gemini/gemini-2.0-flash]}
+routes:
+  - name: in-order
+    match: {model: [busy-then-gemini, gemini-then-claude, capped-then-azure, ptu-then-claude]}
+    strategy: ordered
+)";
+
+const std::map<std::string, std::string> kKeys = {{"CLAUDE_KEY", "ak-current"},
+                                                  {"LEGACY_KEY", "ak-legacy"},
+                                                  {"AZURE_KEY", "az-key"},
+                                                  {"GEMINI_KEY", "g-key"}};
+
+// A chat request: "be brief" (system) and "one two three", 5 prompt words.
+std::string chat(const std::string& model, const std::string& extra = "") {
+  return R"({"model":")" + model +
+         R"(","messages":[{"role":"system","content":"be brief"},{"role":"user","content":"one two three"}])" +
+         extra + "}";
+}
+
+const std::string kTools =
+    R"(,"tools":[{"type":"function","function":{"name":"get_weather","description":"Weather",)"
+    R"("parameters":{"type":"object","properties":{"query":{"type":"string"}}}}},)"
+    R"({"type":"function","function":{"name":"get_time","parameters":{"type":"object"}}}])";
+
+json last_body(const Stack& stack, const std::string& endpoint) {
+  return json::parse(stack.sim_stats()[endpoint]["last_body"].get<std::string>());
+}
+
+std::string read_stream(HttpClient& client) {
+  std::string body;
+  while (auto piece = client.next_piece()) body += *piece;
+  return body;
+}
+
+// The JSON payloads of a chat stream's data events, and whether it ended with [DONE].
+std::vector<json> chunks_of(const std::string& body, bool& done) {
+  std::vector<json> out;
+  done = false;
+  std::size_t at = 0;
+  while ((at = body.find("data: ", at)) != std::string::npos) {
+    const std::size_t end = body.find("\n\n", at);
+    const std::string data = body.substr(at + 6, end - at - 6);
+    if (data == "[DONE]") {
+      done = true;
+    } else {
+      out.push_back(json::parse(data));
+    }
+    at = end;
+  }
+  return out;
+}
+
+TEST(Anthropic, APlainChatIsTranslatedAndItsUsageIsPricedPerBucketExactly) {
+  Stack stack(kSim, kGateway, kKeys);
+  HttpClient client(stack.port());
+  const Response res =
+      client.post("/v1/chat/completions", chat("claude", R"(,"max_tokens":50,"temperature":0.5,"seed":7)"));
+  ASSERT_EQ(res.status, 200u) << res.body;
+  const json body = json::parse(res.body);
+  EXPECT_EQ(body["object"], "chat.completion");
+  EXPECT_EQ(body["id"], "msg_sim_0");
+  EXPECT_EQ(body["choices"][0]["message"]["role"], "assistant");
+  EXPECT_EQ(body["choices"][0]["message"]["content"], "Fulcrum routes tokens to the cheapest ");
+  EXPECT_EQ(body["choices"][0]["finish_reason"], "stop");
+  // Anthropic said input_tokens 0, cache read 2, cache write 3: a 5-token prompt.
+  EXPECT_EQ(body["usage"]["prompt_tokens"], 5);
+  EXPECT_EQ(body["usage"]["prompt_tokens_details"]["cached_tokens"], 2);
+  EXPECT_EQ(body["usage"]["completion_tokens"], 6);
+  // 2 × 0.30 + 3 × 3.75 + 6 × 15 USD per 1M tokens: the cache write is not also input.
+  EXPECT_EQ(res.header("x-fulcrum-cost-usd"), "0.00010185");
+  // 2026-10-21 takes no temperature: dropped, and said so.
+  EXPECT_NE(res.header("x-fulcrum-warning").find("temperature"), std::string::npos);
+  EXPECT_NE(res.header("x-fulcrum-warning").find("seed"), std::string::npos);
+
+  const json upstream = last_body(stack, "claude");
+  EXPECT_EQ(upstream["model"], "claude-sonnet-4-5");
+  EXPECT_EQ(upstream["system"], "be brief");
+  EXPECT_EQ(upstream["max_tokens"], 50);
+  EXPECT_FALSE(upstream.contains("temperature"));
+  EXPECT_EQ(upstream["messages"],
+            json::parse(R"([{"role":"user","content":[{"type":"text","text":"one two three"}]}])"));
+  EXPECT_EQ(stack.metric("fulcrum_tokens_total", {{"endpoint", "claude"}, {"type", "cache_write"}}), 3.0);
+  EXPECT_EQ(stack.metric("fulcrum_tokens_total", {{"endpoint", "claude"}, {"type", "cached"}}), 2.0);
+
+  stack.stop_gateway();
+  const auto rows = ledger_rows(stack.ledger_path());
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0]["input_tokens"], 5);
+  EXPECT_EQ(rows[0]["cached_tokens"], 2);
+  EXPECT_EQ(rows[0]["cache_write_tokens"], 3);
+  EXPECT_EQ(rows[0]["output_tokens"], 6);
+  EXPECT_EQ(rows[0]["cost_nano_usd"], 101850);
+}
+
+TEST(Anthropic, EachVersionAuthenticatesItsWayAndTakesWhatItTakes) {
+  Stack stack(kSim, kGateway, kKeys);
+  HttpClient client(stack.port());
+  // 2023-06-01: x-api-key; temperature kept, but within Anthropic's 0 to 1; max_tokens from
+  // the endpoint when the client sets none.
+  const Response legacy =
+      client.post("/v1/chat/completions", chat("legacy", R"(,"temperature":1.5,"top_p":0.9)"));
+  ASSERT_EQ(legacy.status, 200u) << legacy.body;
+  const json upstream = last_body(stack, "legacy");
+  EXPECT_EQ(upstream["temperature"], 1.0);
+  EXPECT_EQ(upstream["top_p"], 0.9);
+  EXPECT_EQ(upstream["max_tokens"], 100);
+  EXPECT_NE(legacy.header("x-fulcrum-warning").find("clamped"), std::string::npos);
+  // unsupported_params: reject turns the same request into Fulcrum's 400, sent nowhere.
+  const double before = stack.sim_stats()["claude"]["requests"].get<double>();
+  const Response strict = client.post("/v1/chat/completions", chat("strict", R"(,"top_p":0.9)"));
+  EXPECT_EQ(strict.status, 400u);
+  const json error = json::parse(strict.body)["error"];
+  EXPECT_EQ(error["param"], "top_p");
+  EXPECT_EQ(error["code"], "unsupported_parameter");
+  // Features Anthropic lacks are a 400 naming them, whatever the setting.
+  for (const auto& [extra, param] : std::vector<std::pair<std::string, std::string>>{
+           {R"(,"n":2)", "n"},
+           {R"(,"logprobs":true)", "logprobs"},
+           {R"(,"response_format":{"type":"json_object"})", "response_format"}}) {
+    const Response refused = client.post("/v1/chat/completions", chat("claude", extra));
+    EXPECT_EQ(refused.status, 400u) << extra;
+    EXPECT_EQ(json::parse(refused.body)["error"]["param"], param);
+  }
+  EXPECT_EQ(stack.sim_stats()["claude"]["requests"].get<double>(), before);
+}
+
+TEST(Anthropic, ToolCallsAndToolResultsRoundTrip) {
+  Stack stack(kSim, kGateway, kKeys);
+  HttpClient client(stack.port());
+  const Response first = client.post("/v1/chat/completions", chat("claude", kTools));
+  ASSERT_EQ(first.status, 200u) << first.body;
+  const json message = json::parse(first.body)["choices"][0]["message"];
+  EXPECT_EQ(json::parse(first.body)["choices"][0]["finish_reason"], "tool_calls");
+  ASSERT_EQ(message["tool_calls"].size(), 2u);  // parallel calls
+  EXPECT_EQ(message["tool_calls"][0]["function"]["name"], "get_weather");
+  EXPECT_EQ(json::parse(message["tool_calls"][0]["function"]["arguments"].get<std::string>()),
+            json::parse(R"({"query":"Fulcrum","limit":1})"));
+  EXPECT_EQ(message["tool_calls"][1]["function"]["name"], "get_time");
+  const json sent = last_body(stack, "claude");
+  EXPECT_EQ(sent["tools"][0]["input_schema"]["properties"]["query"]["type"], "string");
+  EXPECT_EQ(sent["tools"][1]["name"], "get_time");
+  // 6 words and 2 tool calls of 8 tokens each.
+  EXPECT_EQ(json::parse(first.body)["usage"]["completion_tokens"], 22);
+
+  // The results go back as one user turn of tool_result blocks.
+  const std::string id0 = message["tool_calls"][0]["id"];
+  const std::string id1 = message["tool_calls"][1]["id"];
+  const std::string second = R"({"model":"claude","messages":[{"role":"user","content":"weather"},)"
+                             R"({"role":"assistant","content":null,"tool_calls":)" +
+                             message["tool_calls"].dump() +
+                             R"(},{"role":"tool","tool_call_id":")" + id0 +
+                             R"(","content":"sunny"},{"role":"tool","tool_call_id":")" + id1 +
+                             R"(","content":"noon"}])" + kTools + "}";
+  const Response answer = client.post("/v1/chat/completions", second);
+  ASSERT_EQ(answer.status, 200u) << answer.body;
+  EXPECT_EQ(json::parse(answer.body)["choices"][0]["finish_reason"], "stop");
+  const json turns = last_body(stack, "claude")["messages"];
+  ASSERT_EQ(turns.size(), 3u);
+  EXPECT_EQ(turns[1]["content"][0]["type"], "tool_use");
+  EXPECT_EQ(turns[1]["content"][0]["input"], json::parse(R"({"query":"Fulcrum","limit":1})"));
+  EXPECT_EQ(turns[2]["role"], "user");
+  ASSERT_EQ(turns[2]["content"].size(), 2u);
+  EXPECT_EQ(turns[2]["content"][1]["type"], "tool_result");
+  EXPECT_EQ(turns[2]["content"][1]["tool_use_id"], id1);
+
+  // One named tool, no parallel calls.
+  const Response named = client.post(
+      "/v1/chat/completions",
+      chat("claude", kTools + R"(,"tool_choice":{"type":"function","function":{"name":"get_time"}},"parallel_tool_calls":false)"));
+  ASSERT_EQ(named.status, 200u) << named.body;
+  EXPECT_EQ(last_body(stack, "claude")["tool_choice"],
+            json::parse(R"({"type":"tool","name":"get_time","disable_parallel_tool_use":true})"));
+  const json calls = json::parse(named.body)["choices"][0]["message"]["tool_calls"];
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0]["function"]["name"], "get_time");
+  // "required" is Anthropic's "any".
+  ASSERT_EQ(client.post("/v1/chat/completions", chat("claude", kTools + R"(,"tool_choice":"required")")).status, 200u);
+  EXPECT_EQ(last_body(stack, "claude")["tool_choice"], json::parse(R"({"type":"any"})"));
+}
+
+TEST(Anthropic, StreamsBecomeChatChunksWithTheUsageChunkLast) {
+  Stack stack(kSim, kGateway, kKeys);
+  HttpClient client(stack.port());
+  ASSERT_EQ(client.start("/v1/chat/completions",
+                         chat("claude", R"(,"stream":true,"stream_options":{"include_usage":true})"))
+                .status,
+            200u);
+  bool done = false;
+  const std::vector<json> chunks = chunks_of(read_stream(client), done);
+  EXPECT_TRUE(done);
+  ASSERT_GE(chunks.size(), 9u);
+  EXPECT_EQ(chunks.front()["choices"][0]["delta"]["role"], "assistant");
+  std::string text;
+  for (const json& c : chunks) {
+    EXPECT_EQ(c["object"], "chat.completion.chunk");
+    if (!c["choices"].empty() && c["choices"][0]["delta"].contains("content")) {
+      text += c["choices"][0]["delta"]["content"].get<std::string>();
+    }
+  }
+  EXPECT_EQ(text, "Fulcrum routes tokens to the cheapest ");
+  EXPECT_EQ(chunks[chunks.size() - 2]["choices"][0]["finish_reason"], "stop");
+  const json& usage = chunks.back()["usage"];
+  EXPECT_TRUE(chunks.back()["choices"].empty());
+  EXPECT_EQ(usage["prompt_tokens"], 5);
+  EXPECT_EQ(usage["completion_tokens"], 6);
+
+  // Tool calls stream as OpenAI's deltas: id and name first, arguments in pieces.
+  ASSERT_EQ(client.start("/v1/chat/completions", chat("claude", kTools + R"(,"stream":true)")).status,
+            200u);
+  const std::vector<json> tool_chunks = chunks_of(read_stream(client), done);
+  EXPECT_TRUE(done);
+  std::map<int, std::string> arguments;
+  std::map<int, std::string> names;
+  std::string finish;
+  for (const json& c : tool_chunks) {
+    EXPECT_FALSE(c.contains("usage")) << "not asked for";
+    const json& choice = c["choices"][0];
+    if (choice["finish_reason"].is_string()) finish = choice["finish_reason"];
+    if (!choice["delta"].contains("tool_calls")) continue;
+    for (const json& call : choice["delta"]["tool_calls"]) {
+      const int index = call["index"];
+      if (call.contains("id")) names[index] = call["function"]["name"];
+      arguments[index] += call["function"]["arguments"].get<std::string>();
+    }
+  }
+  EXPECT_EQ(finish, "tool_calls");
+  ASSERT_EQ(names.size(), 2u);
+  EXPECT_EQ(names[1], "get_time");
+  EXPECT_EQ(json::parse(arguments[1]), json::parse(R"({"query":"routes","limit":2})"));
+
+  stack.stop_gateway();
+  const auto rows = ledger_rows(stack.ledger_path());
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0]["output_tokens"], 6);
+  EXPECT_EQ(rows[0]["cache_write_tokens"], 3);
+  EXPECT_EQ(rows[1]["output_tokens"], 22);
+  EXPECT_EQ(rows[1]["estimated"], 0);
+}
+
+TEST(Anthropic, ImagesGoAsBase64OrUrlSourcesAndOtherPartsAreRefused) {
+  Stack stack(kSim, kGateway, kKeys);
+  HttpClient client(stack.port());
+  const std::string request =
+      R"({"model":"claude","messages":[{"role":"user","content":[{"type":"text","text":"what is this"},)"
+      R"({"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo="}},)"
+      R"({"type":"image_url","image_url":{"url":"https://example.com/cat.jpg","detail":"low"}}]}]})";
+  const Response res = client.post("/v1/chat/completions", request);
+  ASSERT_EQ(res.status, 200u) << res.body;
+  const json blocks = last_body(stack, "claude")["messages"][0]["content"];
+  ASSERT_EQ(blocks.size(), 3u);
+  EXPECT_EQ(blocks[1], json::parse(R"({"type":"image","source":{"type":"base64","media_type":"image/png","data":"iVBORw0KGgo="}})"));
+  EXPECT_EQ(blocks[2], json::parse(R"({"type":"image","source":{"type":"url","url":"https://example.com/cat.jpg"}})"));
+  // Anthropic's own 400 (an image it cannot fetch) passes through in OpenAI's shape.
+  const Response bad = client.post(
+      "/v1/chat/completions",
+      R"({"model":"claude","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"ftp://x/y.png"}}]}]})");
+  EXPECT_EQ(bad.status, 400u);
+  EXPECT_EQ(json::parse(bad.body)["error"]["type"], "invalid_request_error");
+  EXPECT_EQ(bad.header("content-type"), "application/json");
+  const Response audio = client.post(
+      "/v1/chat/completions",
+      R"({"model":"claude","messages":[{"role":"user","content":[{"type":"input_audio","input_audio":{"data":"AA==","format":"wav"}}]}]})");
+  EXPECT_EQ(audio.status, 400u);
+  EXPECT_EQ(json::parse(audio.body)["error"]["param"], "messages[0].content[0]");
+}
+
+TEST(Anthropic, StopSequencesAndMaxTokensBecomeFinishReasons) {
+  Stack stack(kSim, kGateway, kKeys);
+  HttpClient client(stack.port());
+  const Response stopped = client.post("/v1/chat/completions", chat("claude", R"(,"stop":["the"])"));
+  ASSERT_EQ(stopped.status, 200u);
+  EXPECT_EQ(last_body(stack, "claude")["stop_sequences"], json::parse(R"(["the"])"));
+  EXPECT_EQ(json::parse(stopped.body)["choices"][0]["message"]["content"], "Fulcrum routes tokens to ");
+  EXPECT_EQ(json::parse(stopped.body)["choices"][0]["finish_reason"], "stop");
+  const Response cut = client.post("/v1/chat/completions", chat("claude", R"(,"max_completion_tokens":3)"));
+  ASSERT_EQ(cut.status, 200u);
+  EXPECT_EQ(json::parse(cut.body)["choices"][0]["finish_reason"], "length");
+  EXPECT_EQ(json::parse(cut.body)["usage"]["completion_tokens"], 3);
+}
+
+TEST(Anthropic, ErrorsFallOverOrReachTheClientInOpenAIsShape) {
+  Stack stack(kSim, kGateway, kKeys);
+  HttpClient client(stack.port());
+  // 529 overloaded: another provider serves.
+  const Response over = client.post("/v1/chat/completions", chat("busy-then-gemini"));
+  ASSERT_EQ(over.status, 200u) << over.body;
+  EXPECT_EQ(over.header("x-fulcrum-endpoint"), "gemini");
+  // And back: Gemini's 503 falls over to Claude.
+  const Response back = client.post("/v1/chat/completions", chat("gemini-then-claude"));
+  ASSERT_EQ(back.status, 200u) << back.body;
+  EXPECT_EQ(back.header("x-fulcrum-endpoint"), "claude");
+  // A rate limit with nowhere else to go: OpenAI's 429 shape, Anthropic's Retry-After.
+  const Response limited = client.post("/v1/chat/completions", chat("limited"));
+  EXPECT_EQ(limited.status, 429u);
+  EXPECT_EQ(json::parse(limited.body)["error"]["code"], "rate_limit_exceeded");
+  EXPECT_EQ(limited.header("retry-after"), "1");
+  // A spend cap is tried once, never again on that target; another target serves.
+  const Response capped = client.post("/v1/chat/completions", chat("capped-then-azure"));
+  ASSERT_EQ(capped.status, 200u) << capped.body;
+  EXPECT_EQ(capped.header("x-fulcrum-endpoint"), "azure-v1");
+  EXPECT_EQ(stack.sim_stats()["capped"]["requests"], 1);
+}
+
+TEST(Anthropic, AnErrorEventAfterThe200EndsTheStreamWithAnErrorAndIsMetered) {
+  Stack stack(kSim, kGateway, kKeys);
+  HttpClient client(stack.port());
+  ASSERT_EQ(client.start("/v1/chat/completions", chat("cut", R"(,"stream":true)")).status, 200u);
+  bool done = false;
+  const std::vector<json> chunks = chunks_of(read_stream(client), done);
+  EXPECT_FALSE(done) << "a failed stream never ends as complete";
+  ASSERT_FALSE(chunks.empty());
+  EXPECT_EQ(chunks.back()["error"]["message"], "Overloaded");
+  int words = 0;
+  for (const json& c : chunks) {
+    if (c.contains("choices") && !c["choices"][0]["delta"].value("content", "").empty()) ++words;
+  }
+  EXPECT_EQ(words, 3);
+  stack.stop_gateway();
+  const auto rows = ledger_rows(stack.ledger_path());
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0]["outcome"], "upstream_error");
+  EXPECT_EQ(rows[0]["input_tokens"], 5);
+  EXPECT_GE(rows[0]["output_tokens"].get<int>(), 3);  // estimated from the text relayed
+}
+
+TEST(Azure, DeploymentAndV1PathsWithTheApiKeyHeader) {
+  Stack stack(kSim, kGateway, kKeys);
+  HttpClient client(stack.port());
+  const Response dated = client.post("/v1/chat/completions", chat("azure-dated"));
+  ASSERT_EQ(dated.status, 200u) << dated.body;
+  EXPECT_EQ(json::parse(dated.body)["model"], "gpt4o-prod");  // the deployment answered
+  EXPECT_EQ(last_body(stack, "azure")["model"], "gpt4o-prod");
+  const Response v1 = client.post("/v1/chat/completions", chat("azure-v1"));
+  ASSERT_EQ(v1.status, 200u) << v1.body;
+  // 5 in × 2.5 + 3 out × 10 per 1M.
+  EXPECT_EQ(v1.header("x-fulcrum-cost-usd"), "0.0000425");
+  // A PTU deployment that is full (429 with retry-after-ms) spills at once.
+  const Response spilled = client.post("/v1/chat/completions", chat("ptu-then-claude"));
+  ASSERT_EQ(spilled.status, 200u) << spilled.body;
+  EXPECT_EQ(spilled.header("x-fulcrum-endpoint"), "claude");
+  EXPECT_NE(spilled.header("x-fulcrum-reason").find("spill"), std::string::npos);
+  EXPECT_EQ(stack.sim_stats()["ptu"]["requests"], 1);
+}
+
+TEST(Gemini, TheOpenAICompatibleEndpointWithABearerKey) {
+  Stack stack(kSim, kGateway, kKeys);
+  HttpClient client(stack.port());
+  const std::string request = chat("gemini", R"(,"max_tokens":3)");
+  const Response res = client.post("/v1/chat/completions", request);
+  ASSERT_EQ(res.status, 200u) << res.body;
+  EXPECT_EQ(json::parse(res.body)["usage"]["completion_tokens"], 3);
+  // OpenAI's wire: the client's bytes, only the model replaced.
+  std::string expected = request;
+  expected.replace(expected.find("gemini"), 6, "gemini-2.0-flash");
+  EXPECT_EQ(stack.sim_stats()["gemini"]["last_body"], expected);
+}
+
+}  // namespace
+}  // namespace fulcrum::testing

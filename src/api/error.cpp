@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "fulcrum/api/request.hpp"
+
 namespace fulcrum::api {
 
 std::string ApiError::to_json() const {
@@ -14,6 +16,47 @@ std::string ApiError::to_json() const {
   // Replace, not throw, on invalid UTF-8: a message may quote a client's bytes.
   return nlohmann::json{{"error", std::move(error)}}.dump(-1, ' ', false,
                                                           nlohmann::json::error_handler_t::replace);
+}
+
+namespace {
+
+// Anthropic's error types go by status (docs.claude.com/en/api/errors).
+std::string_view anthropic_type(unsigned status) {
+  switch (status) {
+    case 400:
+      return "invalid_request_error";
+    case 401:
+      return "authentication_error";
+    case 402:
+      return "billing_error";
+    case 403:
+      return "permission_error";
+    case 404:
+      return "not_found_error";
+    case 413:
+      return "request_too_large";
+    case 429:
+      return "rate_limit_error";
+    case 503:
+    case 529:
+      return "overloaded_error";
+    case 504:
+      return "timeout_error";
+    default:
+      return "api_error";
+  }
+}
+
+}  // namespace
+
+std::string ApiError::to_anthropic_json() const {
+  nlohmann::json error = {{"type", anthropic_type(status)}, {"message", message}};
+  return nlohmann::json{{"type", "error"}, {"error", std::move(error)}}.dump(
+      -1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string ApiError::to_json(Operation op) const {
+  return op == Operation::messages ? to_anthropic_json() : to_json();
 }
 
 ApiError ApiError::invalid_request(std::string message, std::string param, std::string code) {

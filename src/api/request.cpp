@@ -528,6 +528,13 @@ std::optional<ApiError> check_fields(Operation op, const BodyReader& r, const Pa
       return check_input_like(r, kInput, true);
     case Operation::responses:
       return check_responses_fields(r);
+    case Operation::messages:
+      // Anthropic requires max_tokens; said here, in its words, before any upstream is tried.
+      if (!r.seen()[kMaxTokens]) {
+        return ApiError::invalid_request("max_tokens: Field required", "max_tokens",
+                                         "missing_required_parameter");
+      }
+      return check_messages(r);
   }
   return std::nullopt;
 }
@@ -609,6 +616,8 @@ std::string_view upstream_path(Operation op) {
       return "/embeddings";
     case Operation::responses:
       return "/responses";
+    case Operation::messages:
+      return "/messages";
   }
   return "/chat/completions";
 }
@@ -647,7 +656,9 @@ std::string upstream_body(const ParsedRequest& request, std::string_view upstrea
   edits[count++] = {request.model_value.begin, request.model_value.end - request.model_value.begin,
                     0};
   // The Responses API reports usage in its last event without being asked.
-  if (request.stream && request.operation != Operation::responses) {
+  // Responses and Anthropic's Messages API always report usage in their own events.
+  if (request.stream && request.operation != Operation::responses &&
+      request.operation != Operation::messages) {
     if (request.include_usage) {
       edits[count++] = {request.include_usage->begin,
                         request.include_usage->end - request.include_usage->begin, 1};

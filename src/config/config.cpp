@@ -31,6 +31,8 @@ const char* to_string(Api api) {
       return "embeddings";
     case Api::responses:
       return "responses";
+    case Api::messages:
+      return "messages";
   }
   return "unknown";
 }

@@ -170,7 +170,9 @@ void read_headroom(const YAML::Node& node, Diagnostics& diag, const Config& conf
 // apis: [chat, completions, embeddings, responses]: what the endpoint can be sent.
 void read_apis(const YAML::Node& node, Diagnostics& diag, Endpoint& endpoint) {
   if (!node.IsSequence() || node.size() == 0) {
-    diag.error(node, "apis must be a non-empty list of chat, completions, embeddings, responses");
+    diag.error(node,
+               "apis must be a non-empty list of chat, completions, embeddings, responses, "
+               "messages");
     return;
   }
   endpoint.apis = 0;
@@ -178,14 +180,15 @@ void read_apis(const YAML::Node& node, Diagnostics& diag, Endpoint& endpoint) {
     const auto name = read_string(item, diag, "an api");
     if (!name) continue;
     bool known = false;
-    for (Api api : {Api::chat, Api::completions, Api::embeddings, Api::responses}) {
+    for (Api api : {Api::chat, Api::completions, Api::embeddings, Api::responses, Api::messages}) {
       if (*name == to_string(api)) {
         endpoint.apis |= static_cast<std::uint8_t>(api);
         known = true;
       }
     }
     if (!known) {
-      diag.error(item, "unknown api '" + *name + "': chat, completions, embeddings or responses");
+      diag.error(item, "unknown api '" + *name +
+                           "': chat, completions, embeddings, responses or messages");
     }
   }
 }
@@ -195,7 +198,7 @@ void read_apis(const YAML::Node& node, Diagnostics& diag, Endpoint& endpoint) {
 std::uint8_t apis_of(Provider provider) {
   switch (provider) {
     case Provider::anthropic:
-      return static_cast<std::uint8_t>(Api::chat);
+      return static_cast<std::uint8_t>(Api::chat) | static_cast<std::uint8_t>(Api::messages);
     case Provider::gemini:
       return static_cast<std::uint8_t>(Api::chat) | static_cast<std::uint8_t>(Api::embeddings);
     case Provider::openai:
@@ -377,7 +380,7 @@ void read_endpoint_policy(MapReader& map, Diagnostics& diag, const Config& confi
   }
   if (const YAML::Node apis = map.optional("apis"); apis.IsDefined()) {
     read_apis(apis, diag, endpoint);
-    for (Api api : {Api::chat, Api::completions, Api::embeddings, Api::responses}) {
+    for (Api api : {Api::chat, Api::completions, Api::embeddings, Api::responses, Api::messages}) {
       if (endpoint.serves(api) &&
           (apis_of(endpoint.provider.kind) & static_cast<std::uint8_t>(api)) == 0) {
         diag.error(apis, std::string("provider ") + to_string(endpoint.provider.kind) +

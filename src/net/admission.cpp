@@ -94,7 +94,16 @@ api::ApiError authentication_error(auth::AuthFailure failure) {
 
 std::optional<Refusal> ProxyRequest::admit() {
   // Who asks comes first: without a valid key nothing else is looked at.
-  auto principal = auth::authenticate(http_request_[http::field::authorization], config_);
+  // Anthropic's SDKs send the key as x-api-key (or, newer, as a bearer token); it is read
+  // here and, like Authorization, never forwarded.
+  std::string anthropic_key;
+  std::string_view authorization = http_request_[http::field::authorization];
+  if (authorization.empty() && request_.operation == api::Operation::messages &&
+      !http_request_["x-api-key"].empty()) {
+    anthropic_key = "Bearer " + std::string(http_request_["x-api-key"]);
+    authorization = anthropic_key;
+  }
+  auto principal = auth::authenticate(authorization, config_);
   if (!principal) return Refusal{authentication_error(principal.error())};
   principal_ = *principal;
   // The body moves into the parsed request: it is forwarded from there, spliced, never copied.

@@ -198,11 +198,11 @@ awaitable<AttemptResult> Attempt::refused(UpstreamConnection& connection, Parser
   for (const Field& field : passed.fields()) {
     refusal.headers.emplace_back(field.name, field.value);
   }
-  const std::string body = co_await read_short_body(connection, parser);
+  std::string body = co_await read_short_body(connection, parser);
   // In OpenAI's shape whatever the provider's; a spend limit is not retried here.
-  provider::UpstreamError error = provider_.error(status, body);
+  provider::UpstreamError error = provider_.error(request_, status, std::move(body));
   result.failure.exhausted = error.exhausted;
-  if (provider_.translates()) refusal.content_type = "application/json";
+  if (provider_.translates(request_)) refusal.content_type = "application/json";
   refusal.body = std::move(error.body);
   result.refusal = std::move(refusal);
   co_return result;
@@ -212,7 +212,7 @@ awaitable<AttemptResult> Attempt::refused(UpstreamConnection& connection, Parser
 awaitable<AttemptResult> Attempt::pass_client_error(UpstreamConnection& connection,
                                                     Parser& parser) {
   std::string scrubbed = co_await read_short_body(connection, parser);
-  if (provider_.translates()) scrubbed = provider_.error(parser.get().result_int(), scrubbed).body;
+  scrubbed = provider_.error(request_, parser.get().result_int(), std::move(scrubbed)).body;
   Answer answer;
   answer.status = parser.get().result_int();
   answer.outcome = metering::Outcome::client_error;
@@ -220,7 +220,7 @@ awaitable<AttemptResult> Attempt::pass_client_error(UpstreamConnection& connecti
   listener_.on_answer(answer);
   const std::string head = response_head(
       answer.status, reply_.version(), reply_.keep_alive(),
-      {{"Content-Type", provider_.translates()
+      {{"Content-Type", provider_.translates(request_)
                             ? std::string_view("application/json")
                             : content_type_or_json(parser.get()[http::field::content_type])},
        {"x-fulcrum-request-id", labels_.request_id},
@@ -250,16 +250,12 @@ awaitable<AttemptResult> Attempt::relay_whole(UpstreamConnection& connection, Pa
 
   Answer answer;
   answer.status = parser.get().result_int();
-  if (provider_.translates()) {
-    provider::WholeAnswer translated = provider_.whole(body);
-    body = std::move(translated.body);
-    answer.usage = translated.usage;
-  } else if (request_.operation == api::Operation::responses) {
+  if (request_.operation == api::Operation::responses) {
     api::ResponsesReading reading = api::read_responses_body(body);
     answer.usage = reading.usage;
     if (reading.stored) answer.response_id = std::move(reading.id);
   } else {
-    answer.usage = api::usage_in_document(body);
+    answer.usage = provider_.answer(request_, body);  // translated in place if need be
   }
   if (!answer.usage) answer.generated_chars = api::generated_chars(body);
   answer.first_byte = core::Clock::now();
@@ -268,7 +264,7 @@ awaitable<AttemptResult> Attempt::relay_whole(UpstreamConnection& connection, Pa
   const core::DecimalText marginal = charge.marginal.decimal();
   const std::string head = response_head(
       answer.status, reply_.version(), reply_.keep_alive(),
-      {{"Content-Type", provider_.translates()
+      {{"Content-Type", provider_.translates(request_)
                             ? std::string_view("application/json")
                             : content_type_or_json(parser.get()[http::field::content_type])},
        {"x-fulcrum-request-id", labels_.request_id},
@@ -289,7 +285,7 @@ awaitable<AttemptResult> Attempt::refuse_untranslatable(const api::ApiError& err
   answer.outcome = metering::Outcome::client_error;
   answer.first_byte = core::Clock::now();
   listener_.on_answer(answer);
-  const std::string body = error.to_json();
+  const std::string body = error.to_json(request_.operation);
   const std::string head = response_head(answer.status, reply_.version(), reply_.keep_alive(),
                                          {{"Content-Type", "application/json"},
                                           {"x-fulcrum-request-id", labels_.request_id},

@@ -16,6 +16,7 @@ std::optional<api::Operation> operation_at(std::string_view path) {
   if (path == "/v1/completions") return api::Operation::completions;
   if (path == "/v1/embeddings") return api::Operation::embeddings;
   if (path == "/v1/responses") return api::Operation::responses;
+  if (path == "/v1/messages") return api::Operation::messages;
   return std::nullopt;
 }
 

@@ -57,6 +57,8 @@ config::Api api_of(api::Operation op) {
       return config::Api::embeddings;
     case api::Operation::responses:
       return config::Api::responses;
+    case api::Operation::messages:
+      return config::Api::messages;
   }
   return config::Api::chat;
 }
@@ -125,7 +127,9 @@ awaitable<void> ProxyRequest::refuse(const Refusal& refusal) {
     outcome_ = metering::Outcome::client_error;
   }
   meter();
-  auto response = error_response(refusal.error, reply_.version(), reply_.keep_alive());
+  // In the shape of the client's API: Anthropic's on /v1/messages.
+  auto response = json_response(refusal.error.status, refusal.error.to_json(request_.operation),
+                                reply_.version(), reply_.keep_alive());
   if (refusal.body) {
     response.body() = *refusal.body;
     response.set(http::field::content_type,

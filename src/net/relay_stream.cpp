@@ -103,6 +103,7 @@ class Attempt::StreamRelay {
       // Another provider's events, relayed as the OpenAI chunks they mean.
       ++events_;
       translator_->on_event(data_, out_);
+      if (translator_->native()) out_.append(event);
       const provider::StreamState& state = translator_->state();
       if (state.usage) answer_.usage = state.usage;
       saw_done_ = state.finished;
@@ -136,6 +137,9 @@ class Attempt::StreamRelay {
   // the Responses API's `error` event.
   std::string error_event(const api::ApiError& error) const {
     if (responses()) return api::responses_error_event(error, events_);
+    if (a_.request_.operation == api::Operation::messages) {
+      return "event: error\ndata: " + error.to_anthropic_json() + "\n\n";
+    }
     return "data: " + error.to_json() + "\n\n";
   }
 

@@ -25,6 +25,8 @@ std::string_view operation_name(api::Operation op) {
       return "embeddings";
     case api::Operation::responses:
       return "responses";
+    case api::Operation::messages:
+      return "messages";
   }
   return "unknown";
 }

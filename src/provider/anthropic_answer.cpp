@@ -73,12 +73,25 @@ std::pair<std::string, std::string> openai_kind(const std::string& type, bool ex
 std::string sse(const json& chunk) { return "data: " + chunk.dump() + "\n\n"; }
 
 // The chunks of one translated stream. OpenAI numbers tool calls 0, 1, ... across the
-// message; Anthropic numbers content blocks, text and tool_use alike.
+// message; Anthropic numbers content blocks, text and tool_use alike. Native (a /v1/messages
+// client), it only reads: usage, the end, an error.
 class AnthropicStream final : public StreamTranslator {
  public:
-  explicit AnthropicStream(bool client_wants_usage) : wants_usage_(client_wants_usage) {}
+  AnthropicStream(bool native, bool client_wants_usage)
+      : StreamTranslator(native), wants_usage_(client_wants_usage) {}
 
   void on_event(std::string_view data, std::string& out) override {
+    if (native()) {
+      // Whatever it would write is dropped: the client gets Anthropic's own events.
+      scratch_.clear();
+      translate(data, scratch_);
+    } else {
+      translate(data, out);
+    }
+  }
+
+ private:
+  void translate(std::string_view data, std::string& out) {
     const json event = json::parse(data, nullptr, false);
     if (!event.is_object() || state_.finished) return;
     const std::string type = text_of(event, "type");
@@ -157,7 +170,6 @@ class AnthropicStream final : public StreamTranslator {
     }  // ping: a keep-alive
   }
 
- private:
   void usage(const json& reported) {
     core::Usage next = state_.usage.value_or(core::Usage{});
     read_usage(reported, next);
@@ -179,6 +191,7 @@ class AnthropicStream final : public StreamTranslator {
   }
 
   bool wants_usage_;
+  std::string scratch_;
   std::string id_;
   std::string model_;
   std::int64_t created_ = now_seconds();
@@ -189,9 +202,20 @@ class AnthropicStream final : public StreamTranslator {
 
 }  // namespace
 
-WholeAnswer Anthropic::whole(std::string_view body) const {
+bool Anthropic::translates(const api::ParsedRequest& request) const {
+  return request.operation != api::Operation::messages;
+}
+
+std::optional<core::Usage> Anthropic::answer(const api::ParsedRequest& request,
+                                             std::string& body) const {
   const json message = json::parse(body, nullptr, false);
-  if (!message.is_object()) return {std::string(body), std::nullopt};
+  if (!message.is_object()) return std::nullopt;
+  if (!translates(request)) {
+    if (!message.contains("usage") || !message["usage"].is_object()) return std::nullopt;
+    core::Usage usage;
+    read_usage(message["usage"], usage);
+    return usage;
+  }
   std::string text;
   json tool_calls = json::array();
   if (message.contains("content") && message["content"].is_array()) {
@@ -212,11 +236,10 @@ WholeAnswer Anthropic::whole(std::string_view body) const {
                 {"content", text.empty() && !tool_calls.empty() ? json() : json(text)},
                 {"refusal", nullptr}};
   if (!tool_calls.empty()) reply["tool_calls"] = std::move(tool_calls);
-  WholeAnswer out;
+  std::optional<core::Usage> usage;
   if (message.contains("usage") && message["usage"].is_object()) {
-    core::Usage usage;
-    read_usage(message["usage"], usage);
-    out.usage = usage;
+    usage.emplace();
+    read_usage(message["usage"], *usage);
   }
   json completion = {
       {"id", text_of(message, "id")},
@@ -227,18 +250,19 @@ WholeAnswer Anthropic::whole(std::string_view body) const {
                                 {"message", std::move(reply)},
                                 {"finish_reason", finish_reason(text_of(message, "stop_reason"))},
                                 {"logprobs", nullptr}}})}};
-  if (out.usage) completion["usage"] = openai_usage(*out.usage);
-  out.body = completion.dump();
-  return out;
+  if (usage) completion["usage"] = openai_usage(*usage);
+  body = completion.dump();
+  return usage;
 }
 
 std::unique_ptr<StreamTranslator> Anthropic::stream(const api::ParsedRequest& request) const {
-  return std::make_unique<AnthropicStream>(request.client_wants_usage);
+  return std::make_unique<AnthropicStream>(!translates(request), request.client_wants_usage);
 }
 
 // {"type":"error","error":{"type","message","details"}} → OpenAI's {"error":{...}}. A tier's
 // spend cap is a 429 like a rate limit, told apart only by details.error_code.
-UpstreamError Anthropic::error(unsigned, std::string_view body) const {
+UpstreamError Anthropic::error(const api::ParsedRequest& request, unsigned,
+                               std::string body) const {
   const json parsed = json::parse(body, nullptr, false);
   const json& error = parsed.is_object() && parsed.contains("error") && parsed["error"].is_object()
                           ? parsed["error"]
@@ -247,6 +271,10 @@ UpstreamError Anthropic::error(unsigned, std::string_view body) const {
   const json& details = error.is_object() && error.contains("details") ? error["details"] : json();
   out.exhausted =
       details.is_object() && text_of(details, "error_code") == "enforced_spend_limit_reached";
+  if (!translates(request)) {
+    out.body = std::move(body);  // a /v1/messages client reads Anthropic's own error
+    return out;
+  }
   const auto [type, code] =
       openai_kind(error.is_object() ? text_of(error, "type") : "", out.exhausted);
   std::string message = error.is_object() ? text_of(error, "message") : std::string();

@@ -307,6 +307,14 @@ core::Expected<UpstreamCall, api::ApiError> Anthropic::call(const api::ParsedReq
                                                             const config::Endpoint& endpoint,
                                                             std::string_view upstream_model) const {
   const config::ProviderSettings& settings = endpoint.provider;
+  if (request.operation == api::Operation::messages) {
+    // A client speaking Anthropic's API: its bytes go on, only the model replaced.
+    UpstreamCall call;
+    call.path = path(endpoint, "/messages");
+    call.body = api::upstream_body(request, upstream_model);
+    call.headers = auth(endpoint);
+    return call;
+  }
   const json in = json::parse(request.body, nullptr, false);
   Refusal refusal;
   if (request.operation != api::Operation::chat_completions || !in.is_object() ||

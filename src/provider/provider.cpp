@@ -1,4 +1,5 @@
 // What every provider shares: OpenAI's wire as the default, and the registry.
+#include "fulcrum/api/usage.hpp"
 #include "providers.hpp"
 
 namespace fulcrum::provider {
@@ -12,17 +13,20 @@ std::string Provider::path(const config::Endpoint&, std::string_view path) const
   return std::string(path);
 }
 
-WholeAnswer Provider::whole(std::string_view body) const { return {std::string(body), {}}; }
+bool Provider::translates(const api::ParsedRequest&) const { return false; }
+
+std::optional<core::Usage> Provider::answer(const api::ParsedRequest&, std::string& body) const {
+  return api::usage_in_document(body);
+}
 
 std::unique_ptr<StreamTranslator> Provider::stream(const api::ParsedRequest&) const {
   return nullptr;
 }
 
 // OpenAI's own shape already; only its quota error means "not before the quota resets".
-UpstreamError Provider::error(unsigned, std::string_view body) const {
-  UpstreamError out{std::string(body), false};
-  out.exhausted = body.find("\"insufficient_quota\"") != std::string_view::npos;
-  return out;
+UpstreamError Provider::error(const api::ParsedRequest&, unsigned, std::string body) const {
+  const bool exhausted = body.find("\"insufficient_quota\"") != std::string::npos;
+  return {std::move(body), exhausted};
 }
 
 const Provider& provider_of(config::Provider kind) {

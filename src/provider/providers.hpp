@@ -29,10 +29,12 @@ class Anthropic final : public Provider {
                                                    std::string_view upstream_model) const override;
   std::vector<Header> auth(const config::Endpoint& endpoint) const override;
   std::string path(const config::Endpoint& endpoint, std::string_view path) const override;
-  bool translates() const override { return true; }
-  WholeAnswer whole(std::string_view body) const override;
+  bool translates(const api::ParsedRequest& request) const override;
+  std::optional<core::Usage> answer(const api::ParsedRequest& request,
+                                    std::string& body) const override;
   std::unique_ptr<StreamTranslator> stream(const api::ParsedRequest& request) const override;
-  UpstreamError error(unsigned status, std::string_view body) const override;
+  UpstreamError error(const api::ParsedRequest& request, unsigned status,
+                      std::string body) const override;
 };
 
 }  // namespace fulcrum::provider

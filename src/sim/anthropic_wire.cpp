@@ -103,7 +103,8 @@ std::optional<std::string> anthropic_refusal(const json& body, std::string_view 
 unsigned count_anthropic_prompt_tokens(const json& body) {
   unsigned total = body.contains("system") ? count_blocks(body["system"]) : 0;
   for (const json& message : body.value("messages", json::array())) {
-    if (message.is_object() && message.contains("content")) total += count_blocks(message["content"]);
+    if (message.is_object() && message.contains("content"))
+      total += count_blocks(message["content"]);
   }
   return total;
 }
@@ -147,10 +148,10 @@ AnthropicPlan plan_anthropic(const json& body, const Generation& g, unsigned cac
     }
   }
   for (std::size_t k = 0; k < names.size(); ++k) {
-    plan.tool_calls.push_back({"toolu_sim_" + std::to_string(g.serial) + "_" + std::to_string(k),
-                               names[k],
-                               {{"query", trimmed(output_word(static_cast<unsigned>(k)))},
-                                {"limit", k + 1}}});
+    plan.tool_calls.push_back(
+        {"toolu_sim_" + std::to_string(g.serial) + "_" + std::to_string(k),
+         names[k],
+         {{"query", trimmed(output_word(static_cast<unsigned>(k)))}, {"limit", k + 1}}});
   }
   plan.stop_reason = "tool_use";
   return plan;
@@ -177,8 +178,8 @@ std::string anthropic_message(const Generation& g, const AnthropicPlan& plan) {
 }
 
 std::string anthropic_head_events(const Generation& g, const AnthropicPlan& plan) {
-  const json message = {{"id", message_id(g)},     {"type", "message"},
-                        {"role", "assistant"},     {"model", g.model},
+  const json message = {{"id", message_id(g)},      {"type", "message"},
+                        {"role", "assistant"},      {"model", g.model},
                         {"content", json::array()}, {"stop_reason", nullptr},
                         {"stop_sequence", nullptr}, {"usage", usage_start(g, plan)}};
   return sse("message_start", {{"type", "message_start"}, {"message", message}}) +
@@ -199,11 +200,13 @@ std::string anthropic_tail_events(const Generation&, const AnthropicPlan& plan) 
   std::string out = sse("content_block_stop", {{"type", "content_block_stop"}, {"index", 0}});
   int index = 1;
   for (const auto& call : plan.tool_calls) {
-    out += sse("content_block_start",
-               {{"type", "content_block_start"},
-                {"index", index},
-                {"content_block",
-                 {{"type", "tool_use"}, {"id", call.id}, {"name", call.name}, {"input", json::object()}}}});
+    out += sse("content_block_start", {{"type", "content_block_start"},
+                                       {"index", index},
+                                       {"content_block",
+                                        {{"type", "tool_use"},
+                                         {"id", call.id},
+                                         {"name", call.name},
+                                         {"input", json::object()}}}});
     // The input arrives in pieces, as Anthropic streams it.
     const std::string input = call.input.dump();
     const std::size_t half = input.size() / 2;

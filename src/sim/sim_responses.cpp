@@ -69,7 +69,8 @@ nlohmann::json chunk_base(const Generation& g) {
 
 unsigned count_prompt_tokens(api::Operation op, const nlohmann::json& body) {
   switch (op) {
-    case api::Operation::chat_completions: {
+    case api::Operation::chat_completions:
+    case api::Operation::messages: {
       unsigned total = 0;
       const auto messages = body.find("messages");
       if (messages == body.end() || !messages->is_array()) return 0;

@@ -62,8 +62,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   check(done == (state.finished && !state.failed));
 
-  const provider::WholeAnswer whole = anthropic.whole(bytes);
-  if (whole.usage) check_usage(*whole.usage);
-  check(nlohmann::json::accept(anthropic.error(400, bytes).body));
+  std::string body(bytes);
+  if (const auto usage = anthropic.answer(request, body)) check_usage(*usage);
+  check(nlohmann::json::accept(anthropic.error(request, 400, std::string(bytes)).body));
   return 0;
 }

@@ -113,6 +113,7 @@ const json& valid_body(api::Operation op) {
       R"({"model":"m","stream":true,"input":[{"role":"user","content":"hi"}],"instructions":"be"})");
   switch (op) {
     case api::Operation::chat_completions:
+    case api::Operation::messages:  // not drawn: the reader treats it as chat plus max_tokens
       return chat;
     case api::Operation::completions:
       return completion;

@@ -172,6 +172,12 @@ std::optional<ApiError> check_fields(Operation op, const json& body) {
   if (auto p = typed("text", is("text", [](const json& v) { return v.is_object(); }), "an object"))
     return p;
   switch (op) {
+    case Operation::messages:
+      if (field(body, "max_tokens") == nullptr) {
+        return ApiError::invalid_request("max_tokens: Field required", "max_tokens",
+                                         "missing_required_parameter");
+      }
+      [[fallthrough]];
     case Operation::chat_completions: {
       const json* messages = field(body, "messages");
       if (messages == nullptr) {

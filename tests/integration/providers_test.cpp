@@ -8,6 +8,7 @@
 
 #include "../support/http_client.hpp"
 #include "../support/stack.hpp"
+#include "fulcrum/auth/authenticator.hpp"
 
 namespace fulcrum::testing {
 namespace {
@@ -181,8 +182,8 @@ std::vector<json> chunks_of(const std::string& body, bool& done) {
 TEST(Anthropic, APlainChatIsTranslatedAndItsUsageIsPricedPerBucketExactly) {
   Stack stack(kSim, kGateway, kKeys);
   HttpClient client(stack.port());
-  const Response res =
-      client.post("/v1/chat/completions", chat("claude", R"(,"max_tokens":50,"temperature":0.5,"seed":7)"));
+  const Response res = client.post(
+      "/v1/chat/completions", chat("claude", R"(,"max_tokens":50,"temperature":0.5,"seed":7)"));
   ASSERT_EQ(res.status, 200u) << res.body;
   const json body = json::parse(res.body);
   EXPECT_EQ(body["object"], "chat.completion");
@@ -207,8 +208,10 @@ TEST(Anthropic, APlainChatIsTranslatedAndItsUsageIsPricedPerBucketExactly) {
   EXPECT_FALSE(upstream.contains("temperature"));
   EXPECT_EQ(upstream["messages"],
             json::parse(R"([{"role":"user","content":[{"type":"text","text":"one two three"}]}])"));
-  EXPECT_EQ(stack.metric("fulcrum_tokens_total", {{"endpoint", "claude"}, {"type", "cache_write"}}), 3.0);
-  EXPECT_EQ(stack.metric("fulcrum_tokens_total", {{"endpoint", "claude"}, {"type", "cached"}}), 2.0);
+  EXPECT_EQ(stack.metric("fulcrum_tokens_total", {{"endpoint", "claude"}, {"type", "cache_write"}}),
+            3.0);
+  EXPECT_EQ(stack.metric("fulcrum_tokens_total", {{"endpoint", "claude"}, {"type", "cached"}}),
+            2.0);
 
   stack.stop_gateway();
   const auto rows = ledger_rows(stack.ledger_path());
@@ -275,9 +278,8 @@ TEST(Anthropic, ToolCallsAndToolResultsRoundTrip) {
   const std::string id1 = message["tool_calls"][1]["id"];
   const std::string second = R"({"model":"claude","messages":[{"role":"user","content":"weather"},)"
                              R"({"role":"assistant","content":null,"tool_calls":)" +
-                             message["tool_calls"].dump() +
-                             R"(},{"role":"tool","tool_call_id":")" + id0 +
-                             R"(","content":"sunny"},{"role":"tool","tool_call_id":")" + id1 +
+                             message["tool_calls"].dump() + R"(},{"role":"tool","tool_call_id":")" +
+                             id0 + R"(","content":"sunny"},{"role":"tool","tool_call_id":")" + id1 +
                              R"(","content":"noon"}])" + kTools + "}";
   const Response answer = client.post("/v1/chat/completions", second);
   ASSERT_EQ(answer.status, 200u) << answer.body;
@@ -294,7 +296,10 @@ TEST(Anthropic, ToolCallsAndToolResultsRoundTrip) {
   // One named tool, no parallel calls.
   const Response named = client.post(
       "/v1/chat/completions",
-      chat("claude", kTools + R"(,"tool_choice":{"type":"function","function":{"name":"get_time"}},"parallel_tool_calls":false)"));
+      chat(
+          "claude",
+          kTools +
+              R"(,"tool_choice":{"type":"function","function":{"name":"get_time"}},"parallel_tool_calls":false)"));
   ASSERT_EQ(named.status, 200u) << named.body;
   EXPECT_EQ(last_body(stack, "claude")["tool_choice"],
             json::parse(R"({"type":"tool","name":"get_time","disable_parallel_tool_use":true})"));
@@ -302,15 +307,19 @@ TEST(Anthropic, ToolCallsAndToolResultsRoundTrip) {
   ASSERT_EQ(calls.size(), 1u);
   EXPECT_EQ(calls[0]["function"]["name"], "get_time");
   // "required" is Anthropic's "any".
-  ASSERT_EQ(client.post("/v1/chat/completions", chat("claude", kTools + R"(,"tool_choice":"required")")).status, 200u);
+  ASSERT_EQ(
+      client.post("/v1/chat/completions", chat("claude", kTools + R"(,"tool_choice":"required")"))
+          .status,
+      200u);
   EXPECT_EQ(last_body(stack, "claude")["tool_choice"], json::parse(R"({"type":"any"})"));
 }
 
 TEST(Anthropic, StreamsBecomeChatChunksWithTheUsageChunkLast) {
   Stack stack(kSim, kGateway, kKeys);
   HttpClient client(stack.port());
-  ASSERT_EQ(client.start("/v1/chat/completions",
-                         chat("claude", R"(,"stream":true,"stream_options":{"include_usage":true})"))
+  ASSERT_EQ(client
+                .start("/v1/chat/completions",
+                       chat("claude", R"(,"stream":true,"stream_options":{"include_usage":true})"))
                 .status,
             200u);
   bool done = false;
@@ -333,8 +342,9 @@ TEST(Anthropic, StreamsBecomeChatChunksWithTheUsageChunkLast) {
   EXPECT_EQ(usage["completion_tokens"], 6);
 
   // Tool calls stream as OpenAI's deltas: id and name first, arguments in pieces.
-  ASSERT_EQ(client.start("/v1/chat/completions", chat("claude", kTools + R"(,"stream":true)")).status,
-            200u);
+  ASSERT_EQ(
+      client.start("/v1/chat/completions", chat("claude", kTools + R"(,"stream":true)")).status,
+      200u);
   const std::vector<json> tool_chunks = chunks_of(read_stream(client), done);
   EXPECT_TRUE(done);
   std::map<int, std::string> arguments;
@@ -376,8 +386,13 @@ TEST(Anthropic, ImagesGoAsBase64OrUrlSourcesAndOtherPartsAreRefused) {
   ASSERT_EQ(res.status, 200u) << res.body;
   const json blocks = last_body(stack, "claude")["messages"][0]["content"];
   ASSERT_EQ(blocks.size(), 3u);
-  EXPECT_EQ(blocks[1], json::parse(R"({"type":"image","source":{"type":"base64","media_type":"image/png","data":"iVBORw0KGgo="}})"));
-  EXPECT_EQ(blocks[2], json::parse(R"({"type":"image","source":{"type":"url","url":"https://example.com/cat.jpg"}})"));
+  EXPECT_EQ(
+      blocks[1],
+      json::parse(
+          R"({"type":"image","source":{"type":"base64","media_type":"image/png","data":"iVBORw0KGgo="}})"));
+  EXPECT_EQ(blocks[2],
+            json::parse(
+                R"({"type":"image","source":{"type":"url","url":"https://example.com/cat.jpg"}})"));
   // Anthropic's own 400 (an image it cannot fetch) passes through in OpenAI's shape.
   const Response bad = client.post(
       "/v1/chat/completions",
@@ -395,12 +410,15 @@ TEST(Anthropic, ImagesGoAsBase64OrUrlSourcesAndOtherPartsAreRefused) {
 TEST(Anthropic, StopSequencesAndMaxTokensBecomeFinishReasons) {
   Stack stack(kSim, kGateway, kKeys);
   HttpClient client(stack.port());
-  const Response stopped = client.post("/v1/chat/completions", chat("claude", R"(,"stop":["the"])"));
+  const Response stopped =
+      client.post("/v1/chat/completions", chat("claude", R"(,"stop":["the"])"));
   ASSERT_EQ(stopped.status, 200u);
   EXPECT_EQ(last_body(stack, "claude")["stop_sequences"], json::parse(R"(["the"])"));
-  EXPECT_EQ(json::parse(stopped.body)["choices"][0]["message"]["content"], "Fulcrum routes tokens to ");
+  EXPECT_EQ(json::parse(stopped.body)["choices"][0]["message"]["content"],
+            "Fulcrum routes tokens to ");
   EXPECT_EQ(json::parse(stopped.body)["choices"][0]["finish_reason"], "stop");
-  const Response cut = client.post("/v1/chat/completions", chat("claude", R"(,"max_completion_tokens":3)"));
+  const Response cut =
+      client.post("/v1/chat/completions", chat("claude", R"(,"max_completion_tokens":3)"));
   ASSERT_EQ(cut.status, 200u);
   EXPECT_EQ(json::parse(cut.body)["choices"][0]["finish_reason"], "length");
   EXPECT_EQ(json::parse(cut.body)["usage"]["completion_tokens"], 3);
@@ -481,6 +499,117 @@ TEST(Gemini, TheOpenAICompatibleEndpointWithABearerKey) {
   std::string expected = request;
   expected.replace(expected.find("gemini"), 6, "gemini-2.0-flash");
   EXPECT_EQ(stack.sim_stats()["gemini"]["last_body"], expected);
+}
+
+// Anthropic's own API, for Anthropic SDK users: the same aliases, keys, budgets and ledger.
+constexpr const char* kClientKey = "sk-fulcrum-client-1";
+
+std::string messages_gateway() {
+  return std::string(kGateway) + R"(auth: {mode: required}
+keys:
+  - {id: app, sha256: )" +
+         auth::to_hex(auth::sha256(kClientKey)) + R"(, team: search}
+)";
+}
+
+std::string message_request(const std::string& model, const std::string& extra = "") {
+  return R"({"model":")" + model +
+         R"(","max_tokens":50,"system":"be brief","messages":[{"role":"user","content":"one two three"}])" +
+         extra + "}";
+}
+
+const std::map<std::string, std::string> kAnthropicClient = {{"x-api-key", kClientKey},
+                                                             {"anthropic-version", "2023-06-01"}};
+
+TEST(Messages, AnAnthropicClientIsRelayedByteForByteAndMeteredPerBucket) {
+  Stack stack(kSim, messages_gateway(), kKeys);
+  stack.add_secret(kClientKey);
+  HttpClient client(stack.port());
+  const std::string request = message_request("claude", R"(,"metadata":{"user_id":"u1"})");
+  const Response res = client.post("/v1/messages", request, kAnthropicClient);
+  ASSERT_EQ(res.status, 200u) << res.body;
+  const json body = json::parse(res.body);
+  EXPECT_EQ(body["type"], "message");  // Anthropic's shape, as the upstream sent it
+  EXPECT_EQ(body["usage"]["cache_creation_input_tokens"], 3);
+  EXPECT_EQ(res.header("x-fulcrum-endpoint"), "claude");
+  EXPECT_EQ(res.header("x-fulcrum-cost-usd"), "0.00010185");
+  // The client's bytes but the model; its key went nowhere (the sim wants the endpoint's).
+  std::string expected = request;
+  expected.replace(expected.find("claude"), 6, "claude-sonnet-4-5");
+  EXPECT_EQ(stack.sim_stats()["claude"]["last_body"], expected);
+  // The newer SDKs' bearer token works too.
+  const Response bearer = client.post("/v1/messages", request,
+                                      {{"authorization", std::string("Bearer ") + kClientKey}});
+  EXPECT_EQ(bearer.status, 200u) << bearer.body;
+
+  stack.stop_gateway();
+  const auto rows = ledger_rows(stack.ledger_path());
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0]["key_id"], "app");
+  EXPECT_EQ(rows[0]["input_tokens"], 5);
+  EXPECT_EQ(rows[0]["cached_tokens"], 2);
+  EXPECT_EQ(rows[0]["cache_write_tokens"], 3);
+  EXPECT_EQ(rows[0]["output_tokens"], 6);
+  EXPECT_EQ(rows[0]["cost_nano_usd"], 101850);
+}
+
+TEST(Messages, AStreamIsRelayedAsAnthropicSentItAndMeteredAtItsEnd) {
+  Stack stack(kSim, messages_gateway(), kKeys);
+  HttpClient client(stack.port());
+  const Response head = client.request(
+      "POST", "/v1/messages", message_request("claude", R"(,"stream":true)"), kAnthropicClient);
+  ASSERT_EQ(head.status, 200u) << head.body;
+  EXPECT_EQ(head.header("content-type"), "text/event-stream");
+  EXPECT_EQ(head.body.rfind("event: message_start\n", 0), 0u);
+  EXPECT_NE(head.body.find("event: message_stop"), std::string::npos);
+  EXPECT_EQ(head.body.find("data: [DONE]"), std::string::npos);
+  EXPECT_EQ(head.body.find("chat.completion"), std::string::npos);
+  // A stream that fails after its 200 ends with Anthropic's own error event.
+  const Response cut = client.request(
+      "POST", "/v1/messages", message_request("cut", R"(,"stream":true)"), kAnthropicClient);
+  ASSERT_EQ(cut.status, 200u);
+  const std::size_t error = cut.body.find("event: error\ndata: ");
+  ASSERT_NE(error, std::string::npos) << cut.body;
+  EXPECT_NE(cut.body.find("overloaded_error", error), std::string::npos);
+  stack.stop_gateway();
+  const auto rows = ledger_rows(stack.ledger_path());
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0]["output_tokens"], 6);
+  EXPECT_EQ(rows[0]["input_tokens"], 5);
+  EXPECT_EQ(rows[0]["outcome"], "success");
+  EXPECT_EQ(rows[1]["outcome"], "upstream_error");
+}
+
+TEST(Messages, EveryRefusalIsInAnthropicsShape) {
+  Stack stack(kSim, messages_gateway(), kKeys);
+  HttpClient client(stack.port());
+  const auto error_type = [](const Response& r) {
+    const json body = json::parse(r.body);
+    EXPECT_EQ(body["type"], "error") << r.body;
+    return body["error"]["type"].get<std::string>();
+  };
+  const Response no_key = client.post("/v1/messages", message_request("claude"));
+  EXPECT_EQ(no_key.status, 401u);
+  EXPECT_EQ(error_type(no_key), "authentication_error");
+  const Response unknown = client.post("/v1/messages", message_request("nope"), kAnthropicClient);
+  EXPECT_EQ(unknown.status, 404u);
+  EXPECT_EQ(error_type(unknown), "not_found_error");
+  const Response no_max = client.post(
+      "/v1/messages", R"({"model":"claude","messages":[{"role":"user","content":"hi"}]})",
+      kAnthropicClient);
+  EXPECT_EQ(no_max.status, 400u);
+  EXPECT_EQ(error_type(no_max), "invalid_request_error");
+  // An alias with no Anthropic target cannot take Anthropic's API.
+  const Response wrong_wire =
+      client.post("/v1/messages", message_request("gemini"), kAnthropicClient);
+  EXPECT_EQ(wrong_wire.status, 400u);
+  EXPECT_EQ(error_type(wrong_wire), "invalid_request_error");
+  // The upstream's own 429 passes through as Anthropic wrote it, Retry-After included.
+  const Response limited =
+      client.post("/v1/messages", message_request("limited"), kAnthropicClient);
+  EXPECT_EQ(limited.status, 429u);
+  EXPECT_EQ(error_type(limited), "rate_limit_error");
+  EXPECT_EQ(limited.header("retry-after"), "1");
 }
 
 }  // namespace

@@ -25,6 +25,21 @@ std::string fixture(const std::string& name) {
 
 const Provider& anthropic() { return provider_of(config::Provider::anthropic); }
 
+// A whole message translated for a chat client: the body it gets, and the usage metered.
+struct WholeAnswer {
+  std::string body;
+  std::optional<core::Usage> usage;
+};
+WholeAnswer translate_whole(std::string body) {
+  const api::ParsedRequest chat;  // chat completions
+  auto usage = anthropic().answer(chat, body);
+  return {std::move(body), usage};
+}
+
+UpstreamError translate_error(unsigned status, std::string body) {
+  return anthropic().error(api::ParsedRequest{}, status, std::move(body));
+}
+
 // A documented stream, fed in pieces of `piece` bytes as a socket might cut it.
 struct Translated {
   std::vector<json> chunks;
@@ -65,7 +80,8 @@ Translated translate_stream(const std::string& sse, std::size_t piece, bool want
 std::string streamed_text(const Translated& t) {
   std::string text;
   for (const json& c : t.chunks) {
-    if (c.contains("choices") && !c["choices"].empty() && c["choices"][0]["delta"].contains("content")) {
+    if (c.contains("choices") && !c["choices"].empty() &&
+        c["choices"][0]["delta"].contains("content")) {
       text += c["choices"][0]["delta"]["content"].get<std::string>();
     }
   }
@@ -73,7 +89,7 @@ std::string streamed_text(const Translated& t) {
 }
 
 TEST(AnthropicGolden, ADocumentedMessageBecomesAChatCompletion) {
-  const WholeAnswer answer = anthropic().whole(fixture("message_text.json"));
+  const WholeAnswer answer = translate_whole(fixture("message_text.json"));
   const json body = json::parse(answer.body);
   EXPECT_EQ(body["object"], "chat.completion");
   EXPECT_EQ(body["id"], "msg_01XFDUDYJgAACzvnptvVoYEL");
@@ -87,7 +103,7 @@ TEST(AnthropicGolden, ADocumentedMessageBecomesAChatCompletion) {
 
 TEST(AnthropicGolden, ADocumentedToolUseBecomesToolCallsWithArgumentsAsAString) {
   // The docs' example leaves out type, stop_sequence and usage.
-  const WholeAnswer answer = anthropic().whole(fixture("message_tool_use.json"));
+  const WholeAnswer answer = translate_whole(fixture("message_tool_use.json"));
   const json body = json::parse(answer.body);
   const json& message = body["choices"][0]["message"];
   EXPECT_EQ(message["content"], "I'll check the current weather in San Francisco for you.");
@@ -101,12 +117,13 @@ TEST(AnthropicGolden, ADocumentedToolUseBecomesToolCallsWithArgumentsAsAString) 
 }
 
 TEST(AnthropicGolden, CacheReadsAndWritesArePartsOfThePromptNeverCountedTwice) {
-  const WholeAnswer read = anthropic().whole(fixture("message_cache_usage.json"));
+  const WholeAnswer read = translate_whole(fixture("message_cache_usage.json"));
   ASSERT_TRUE(read.usage);
-  EXPECT_EQ(*read.usage, (core::Usage{.input = 21 + 188086, .cached_input = 188086, .output = 393}));
+  EXPECT_EQ(*read.usage,
+            (core::Usage{.input = 21 + 188086, .cached_input = 188086, .output = 393}));
   EXPECT_EQ(read.usage->uncached_input(), 21);
   EXPECT_EQ(json::parse(read.body)["usage"]["prompt_tokens_details"]["cached_tokens"], 188086);
-  const WholeAnswer written = anthropic().whole(fixture("message_cache_write_usage.json"));
+  const WholeAnswer written = translate_whole(fixture("message_cache_write_usage.json"));
   ASSERT_TRUE(written.usage);
   EXPECT_EQ(written.usage->cache_write, 188086);
   EXPECT_EQ(written.usage->cached_input, 0);
@@ -114,9 +131,11 @@ TEST(AnthropicGolden, CacheReadsAndWritesArePartsOfThePromptNeverCountedTwice) {
   // Every documented usage object: input is the sum of the three buckets.
   for (const json& snippet : json::parse(fixture("usage_snippets.json"))) {
     if (!snippet.contains("usage") || !snippet.contains("expected_total_input")) continue;
-    const WholeAnswer a = anthropic().whole(json{{"content", json::array()}, {"usage", snippet["usage"]}}.dump());
+    const WholeAnswer a =
+        translate_whole(json{{"content", json::array()}, {"usage", snippet["usage"]}}.dump());
     ASSERT_TRUE(a.usage) << snippet.dump();
-    EXPECT_EQ(a.usage->input, snippet["expected_total_input"].get<std::int64_t>()) << snippet.dump();
+    EXPECT_EQ(a.usage->input, snippet["expected_total_input"].get<std::int64_t>())
+        << snippet.dump();
   }
 }
 
@@ -197,21 +216,22 @@ TEST(AnthropicGolden, DocumentedErrorsTakeOpenAIsShapeAndASpendCapIsExhaustion) 
   };
   for (const auto& [file, status, type, exhausted] : cases) {
     const std::string original = fixture(file);
-    const UpstreamError error = anthropic().error(status, original);
+    const UpstreamError error = translate_error(status, original);
     const json body = json::parse(error.body);
     EXPECT_EQ(body["error"]["type"], type) << file;
     EXPECT_EQ(body["error"]["message"], json::parse(original)["error"]["message"]) << file;
     EXPECT_EQ(error.exhausted, exhausted) << file;
   }
   // Not JSON at all (a proxy's HTML): still OpenAI's shape.
-  EXPECT_EQ(json::parse(anthropic().error(502, "<html>bad gateway</html>").body)["error"]["type"],
+  EXPECT_EQ(json::parse(translate_error(502, "<html>bad gateway</html>").body)["error"]["type"],
             "api_error");
 }
 
 // Content as blocks: a string is one text block, in messages and in tool results.
 json normalized(json messages) {
   for (json& m : messages) {
-    if (m["content"].is_string()) m["content"] = json::array({{{"type", "text"}, {"text", m["content"]}}});
+    if (m["content"].is_string())
+      m["content"] = json::array({{{"type", "text"}, {"text", m["content"]}}});
     for (json& block : m["content"]) {
       if (block.value("type", "") == "tool_result" && block["content"].is_string()) {
         block["content"] = json::array({{{"type", "text"}, {"text", block["content"]}}});
@@ -238,9 +258,11 @@ TEST(AnthropicGolden, AnOpenAIToolConversationBecomesTheDocumentedRequest) {
            {{{"role", "user"}, {"content", "What is the weather like in San Francisco?"}},
             {{"role", "assistant"},
              {"content", documented["messages"][1]["content"][0]["text"]},
-             {"tool_calls", json::array({{{"id", use["id"]},
-                                          {"type", "function"},
-                                          {"function", {{"name", use["name"]}, {"arguments", use["input"].dump()}}}}})}},
+             {"tool_calls",
+              json::array(
+                  {{{"id", use["id"]},
+                    {"type", "function"},
+                    {"function", {{"name", use["name"]}, {"arguments", use["input"].dump()}}}}})}},
             {{"role", "tool"}, {"tool_call_id", use["id"]}, {"content", "15 degrees"}}})}};
   auto request = api::parse_request(api::Operation::chat_completions, openai.dump());
   ASSERT_TRUE(request);
@@ -263,11 +285,13 @@ TEST(AnthropicGolden, AnImageByUrlBecomesTheDocumentedBlock) {
       {"model", "claude"},
       {"max_tokens", 1024},
       {"messages",
-       json::array({{{"role", "user"},
-                     {"content",
-                      json::array({{{"type", "image_url"},
-                                    {"image_url", {{"url", documented["messages"][0]["content"][0]["source"]["url"]}}}},
-                                   {{"type", "text"}, {"text", "Describe this image."}}})}}})}};
+       json::array(
+           {{{"role", "user"},
+             {"content",
+              json::array({{{"type", "image_url"},
+                            {"image_url",
+                             {{"url", documented["messages"][0]["content"][0]["source"]["url"]}}}},
+                           {{"type", "text"}, {"text", "Describe this image."}}})}}})}};
   auto request = api::parse_request(api::Operation::chat_completions, openai.dump());
   ASSERT_TRUE(request);
   config::Endpoint endpoint;

@@ -5,6 +5,8 @@
 
 namespace fulcrum::api {
 
+enum class Operation;  // request.hpp
+
 struct ApiError {
   unsigned status = 500;
   std::string type;     // "invalid_request_error", "api_error", ...
@@ -13,6 +15,10 @@ struct ApiError {
   std::string param;    // the offending request field ("" → null)
 
   std::string to_json() const;
+  // Anthropic's shape, {"type": "error", "error": {"type", "message"}}, for /v1/messages.
+  std::string to_anthropic_json() const;
+  // The shape of the API `op` belongs to.
+  std::string to_json(Operation op) const;
 
   static ApiError invalid_request(std::string message, std::string param = {},
                                   std::string code = {});

@@ -17,7 +17,9 @@
 
 namespace fulcrum::api {
 
-enum class Operation { chat_completions, completions, embeddings, responses };
+// `messages` is Anthropic's Messages API (POST /v1/messages), relayed as it is to providers
+// that speak it.
+enum class Operation { chat_completions, completions, embeddings, responses, messages };
 
 // The path below the endpoint's base URL, e.g. "/chat/completions".
 std::string_view upstream_path(Operation op);

@@ -102,7 +102,9 @@ enum class Api : std::uint8_t {
   completions = 1 << 1,  // /v1/completions
   embeddings = 1 << 2,   // /v1/embeddings
   responses = 1 << 3,    // /v1/responses
+  messages = 1 << 4,     // /v1/messages (Anthropic's Messages API, for provider anthropic)
 };
+// What an OpenAI-compatible endpoint serves unless `apis` says otherwise.
 inline constexpr std::uint8_t kAllApis = 0x0F;
 const char* to_string(Api api);
 const char* to_string(EndpointKind kind);

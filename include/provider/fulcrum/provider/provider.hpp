@@ -32,12 +32,6 @@ struct UpstreamCall {
   std::string warning;
 };
 
-// A whole answer in OpenAI's shape.
-struct WholeAnswer {
-  std::string body;
-  std::optional<core::Usage> usage;
-};
-
 // An upstream's error body in OpenAI's shape, and what it means for retrying.
 struct UpstreamError {
   std::string body;
@@ -53,7 +47,9 @@ struct StreamState {
   bool failed = false;    // it ended with the upstream's own error event
 };
 
-// Turns one upstream stream into OpenAI chat chunks, event by event.
+// Reads one upstream stream that is not OpenAI's, event by event: turns it into OpenAI chat
+// chunks, or, for a client speaking the provider's own API, only reads it (native()) while the
+// relay passes each event on as it came.
 class StreamTranslator {
  public:
   virtual ~StreamTranslator() = default;
@@ -61,9 +57,14 @@ class StreamTranslator {
   // upstream's error event arrived, `out` ends with an OpenAI error event and no [DONE].
   virtual void on_event(std::string_view data, std::string& out) = 0;
   const StreamState& state() const { return state_; }
+  bool native() const { return native_; }
 
  protected:
+  explicit StreamTranslator(bool native) : native_(native) {}
   StreamState state_;
+
+ private:
+  bool native_;
 };
 
 class Provider {
@@ -82,14 +83,20 @@ class Provider {
   // `endpoint`'s wire, below its base URL's path.
   virtual std::string path(const config::Endpoint& endpoint, std::string_view path) const;
 
-  // False for OpenAI's wire: answers are relayed byte for byte and the methods below are not
-  // called.
-  virtual bool translates() const { return false; }
-  virtual WholeAnswer whole(std::string_view body) const;
+  // Whether answers to `request` are translated into another API's shape (false: relayed byte
+  // for byte, as OpenAI's wire, or Anthropic's to a /v1/messages client).
+  virtual bool translates(const api::ParsedRequest& request) const;
+
+  // A whole answer's usage, with `body` rewritten in place into the client's shape when the
+  // answer is translated. (The Responses API's bodies are read by the caller.)
+  virtual std::optional<core::Usage> answer(const api::ParsedRequest& request,
+                                            std::string& body) const;
+  // A reader for a stream that is not OpenAI's; nullptr for OpenAI's (the relay reads it).
   virtual std::unique_ptr<StreamTranslator> stream(const api::ParsedRequest& request) const;
 
-  // The upstream's error body (status >= 400) in OpenAI's shape.
-  virtual UpstreamError error(unsigned status, std::string_view body) const;
+  // The upstream's error body (status >= 400) in the client's API's shape, and what it means.
+  virtual UpstreamError error(const api::ParsedRequest& request, unsigned status,
+                              std::string body) const;
 };
 
 const Provider& provider_of(config::Provider kind);

@@ -62,7 +62,7 @@ test('embeddings', async () => {
 test('model list', async () => {
   const ids = [];
   for await (const model of client.models.list()) ids.push(model.id);
-  assert.deepEqual(ids, ['llama-8b', 'gpt-4o-mini', 'text-embedding-3-small', 'tiny-first', 'flaky', 'limited', 'no-credit']);
+  assert.deepEqual(ids, ['llama-8b', 'gpt-4o-mini', 'text-embedding-3-small', 'tiny-first', 'flaky', 'limited', 'no-credit', 'claude-sonnet', 'claude-limited']);
 });
 
 test('one model retrieved, its id percent-encoded in the URL', async () => {
@@ -206,4 +206,48 @@ test('a spent budget is a RateLimitError insufficient_quota the SDK does not ret
   // One attempt: no retry slept on a Retry-After of hours, none reached an upstream.
   assert.ok(performance.now() - started < 5000);
   assert.equal(await simRequests('cloud'), before);
+});
+
+// The same SDK, unchanged, served by an Anthropic endpoint: Fulcrum translates both ways.
+const tools = [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { query: { type: 'string' } } } } }];
+
+test('chat completion served by Anthropic', async () => {
+  const { data, response } = await client.chat.completions
+    .create({ model: 'claude-sonnet', messages: [{ role: 'system', content: 'be brief' }, ...messages] })
+    .withResponse();
+  assert.equal(data.object, 'chat.completion');
+  assert.equal(data.choices[0].message.content, 'Fulcrum routes tokens to the cheapest ');
+  assert.equal(data.choices[0].finish_reason, 'stop');
+  assert.deepEqual([data.usage.prompt_tokens, data.usage.prompt_tokens_details.cached_tokens, data.usage.completion_tokens], [5, 1, 6]);
+  assert.equal(response.headers.get('x-fulcrum-cost-usd'), '0.00010305');
+});
+
+test('streamed chat completion served by Anthropic, with tool calls', async () => {
+  const stream = await client.chat.completions.create({
+    model: 'claude-sonnet', messages, tools, stream: true, stream_options: { include_usage: true },
+  });
+  let args = '';
+  let name = '';
+  let finish = null;
+  let usage = null;
+  for await (const chunk of stream) {
+    if (chunk.usage) usage = chunk.usage;
+    const choice = chunk.choices[0];
+    if (!choice) continue;
+    finish = choice.finish_reason ?? finish;
+    for (const call of choice.delta.tool_calls ?? []) {
+      name = call.function?.name ?? name;
+      args += call.function?.arguments ?? '';
+    }
+  }
+  assert.equal(name, 'get_weather');
+  assert.deepEqual(JSON.parse(args), { query: 'Fulcrum', limit: 1 });
+  assert.equal(finish, 'tool_calls');
+  assert.equal(usage.completion_tokens, 6 + 8);
+});
+
+test('a feature Anthropic lacks is a 400 from Fulcrum', async () => {
+  await assert.rejects(
+    client.chat.completions.create({ model: 'claude-sonnet', messages, n: 2 }),
+    (error) => error instanceof OpenAI.BadRequestError && error.param === 'n');
 });

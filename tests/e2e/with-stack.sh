@@ -40,10 +40,12 @@ endpoints:
   cloud: {listen: 127.0.0.1:0, cached_tokens: 1}
   limited: {listen: 127.0.0.1:0, fail_first: 1, fail_first_status: 429, retry_after: 1}
   no-credit: {listen: 127.0.0.1:0, rate_429: 1.0, code_429: insufficient_quota}
+  claude: {listen: 127.0.0.1:0, wire: anthropic, api_key: sk-e2e-anthropic-endpoint, completion_tokens: 6, cached_tokens: 1, cache_write_tokens: 1}
+  claude-limited: {listen: 127.0.0.1:0, wire: anthropic, rate_429: 1.0, retry_after: 1}
 YAML
 "$sim_bin" --config "$dir/sim.yaml" >"$dir/sim.log" 2>&1 &
 pids+=($!)
-wait_for "$dir/sim.log" '^listening ' 4
+wait_for "$dir/sim.log" '^listening ' 6
 port_of() { sed -nE "s/^listening $1 [^ ]+:([0-9]+)$/\1/p" "$dir/sim.log"; }
 
 cat > "$dir/fulcrum.yaml" <<YAML
@@ -79,6 +81,17 @@ endpoints:
     kind: serverless
     base_url: http://127.0.0.1:$(port_of no-credit)/v1
     pricing: {gpt-4o-mini: {input: 0.15, output: 0.60}}
+  claude:  # Anthropic's Messages API: translated for OpenAI clients, as it is for /v1/messages
+    kind: serverless
+    provider: anthropic
+    base_url: http://127.0.0.1:$(port_of claude)
+    api_key_env: E2E_ANTHROPIC_ENDPOINT_KEY
+    pricing: {claude-sonnet-4-5: {input: 3, cached_input: 0.30, cache_write_input: 3.75, output: 15}}
+  claude-limited:  # every request is refused with Anthropic's 429 and retry-after: 1
+    kind: serverless
+    provider: anthropic
+    base_url: http://127.0.0.1:$(port_of claude-limited)
+    pricing: {claude-sonnet-4-5: {input: 3, output: 15}}
 models:
   llama-8b: {targets: [gpu/meta-llama/Llama-3.1-8B-Instruct, cloud/gpt-4o-mini]}
   gpt-4o-mini: {targets: [cloud/gpt-4o-mini]}
@@ -87,12 +100,15 @@ models:
   flaky: {targets: [down/m, cloud/gpt-4o-mini]}
   limited: {targets: [limited/gpt-4o-mini]}
   no-credit: {targets: [no-credit/gpt-4o-mini]}
+  claude-sonnet: {targets: [claude/claude-sonnet-4-5]}
+  claude-limited: {targets: [claude-limited/claude-sonnet-4-5]}
 keys:  # auth stays open (any other key is anonymous); this one has no budget left
   - {id: broke, sha256: $(printf %s "$E2E_BROKE_KEY" | sha256sum | cut -d' ' -f1)}
 budgets:  # the soft limit is passed by the first request: budget actions get counted
   - {name: everything, period: daily, soft_usd: 0.000001, hard_usd: 1000}
   - {name: broke, scope: {key: broke}, period: daily, hard_usd: 0}
 YAML
+export E2E_ANTHROPIC_ENDPOINT_KEY=sk-e2e-anthropic-endpoint  # what the sim's claude demands
 "$fulcrum_bin" --config "$dir/fulcrum.yaml" >"$dir/fulcrum.log" 2>&1 &
 pids+=($!)
 wait_for "$dir/fulcrum.log" 'listening data=' 1

@@ -15,7 +15,8 @@ trap 'rm -rf "$scratch"' EXIT
 failed=0
 
 # 1. YAML blocks, with the variables they name set to placeholders.
-export OPENAI_API_KEY=sk-docs TOGETHER_API_KEY=tk-docs GPU_A_KEY=gk-docs \
+export OPENAI_API_KEY=sk-docs TOGETHER_API_KEY=tk-docs GPU_A_KEY=gk-docs ANTHROPIC_API_KEY=ak-docs \
+  AZURE_OPENAI_API_KEY=az-docs GEMINI_API_KEY=g-docs \
   FULCRUM_ADMIN_TOKEN=docs-admin-token-0123456789
 blocks=0
 for page in "${pages[@]}"; do

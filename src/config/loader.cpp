@@ -283,6 +283,16 @@ void read_provider(MapReader& map, Diagnostics& diag, Endpoint& endpoint) {
     }
   }
   endpoint.apis = apis_of(p.kind);
+  // Anthropic's base URL is the host: the paths carry /v1 themselves.
+  if (p.kind == Provider::anthropic && endpoint.base_url.path.ends_with("/v1")) {
+    diag.error(map.node(),
+               "provider anthropic takes base_url without /v1, e.g. "
+               "https://api.anthropic.com");
+  }
+  if (p.entra_token && endpoint.api_key_env.empty()) {
+    diag.error(map.node(),
+               "auth: entra needs api_key_env naming the variable that holds the token");
+  }
 }
 
 void read_cold_start(const YAML::Node& node, Diagnostics& diag, Endpoint& endpoint) {

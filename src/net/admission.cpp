@@ -104,7 +104,14 @@ std::optional<Refusal> ProxyRequest::admit() {
     authorization = anthropic_key;
   }
   auto principal = auth::authenticate(authorization, config_);
-  if (!principal) return Refusal{authentication_error(principal.error())};
+  if (!principal) {
+    api::ApiError refused = authentication_error(principal.error());
+    if (request_.operation == api::Operation::messages &&
+        principal.error() == auth::AuthFailure::missing_key) {
+      refused.message = "You didn't provide an API key. Send it as 'x-api-key: KEY'.";
+    }
+    return Refusal{refused};
+  }
   principal_ = *principal;
   // The body moves into the parsed request: it is forwarded from there, spliced, never copied.
   auto parsed = api::parse_request(request_.operation, std::move(http_request_.body()));

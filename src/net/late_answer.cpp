@@ -4,6 +4,7 @@
 
 #include "fulcrum/api/sse_scanner.hpp"
 #include "fulcrum/api/usage.hpp"
+#include "fulcrum/provider/provider.hpp"
 #include "request_meter.hpp"
 #include "upstream_io.hpp"
 
@@ -13,12 +14,27 @@ namespace {
 // A late answer is read for its usage only: a body beyond this is not worth holding.
 constexpr std::size_t kMaxLateBodyBytes = 8u << 20;
 
-// The usage in a whole JSON body, or in the events of an SSE one.
-std::optional<core::Usage> usage_of(std::string_view body, bool is_sse) {
-  if (!is_sse) return api::usage_in_document(body);
-  std::optional<core::Usage> usage;
+// The usage in a whole JSON body, or in the events of an SSE one, as the endpoint's provider
+// reports it (Anthropic's usage is read by Anthropic's rules, its stream by its events).
+std::optional<core::Usage> usage_of(const LateAnswer& late, std::string body, bool is_sse) {
+  const config::Config& config = late.snapshot->config;
+  const config::Endpoint& endpoint =
+      config.endpoints[config.models[late.alias].targets[late.target].endpoint];
+  const provider::Provider& wire = provider::provider_of(endpoint.provider.kind);
+  api::ParsedRequest request;
+  request.operation = late.operation;
+  if (!is_sse) return wire.answer(request, body);
   api::SseScanner scanner;
   std::string data;
+  if (auto reader = wire.stream(request)) {
+    std::string ignored;
+    scanner.feed(body, [&](std::string_view event) {
+      data.clear();
+      if (api::sse_data(event, data)) reader->on_event(data, ignored);
+    });
+    return reader->state().usage;
+  }
+  std::optional<core::Usage> usage;
   scanner.feed(body, [&](std::string_view event) {
     data.clear();
     if (api::may_carry_usage(event) && api::sse_data(event, data)) {
@@ -77,11 +93,11 @@ awaitable<void> meter_late_answer(std::unique_ptr<UpstreamConnection> connection
     spdlog::info("late_answer_lost request_id={} reason={}", late.request_id, ec.message());
     co_return;
   }
-  const auto& response = parser.get();
+  const unsigned status = parser.get().result_int();
   const bool is_sse =
-      beast::iequals(response[http::field::content_type].substr(0, 17), "text/event-stream");
-  if (const auto usage = usage_of(response.body(), is_sse)) {
-    meter(late, response.result_int(), *usage, runtime);
+      beast::iequals(parser.get()[http::field::content_type].substr(0, 17), "text/event-stream");
+  if (const auto usage = usage_of(late, std::move(parser.release().body()), is_sse)) {
+    meter(late, status, *usage, runtime);
   }
 }
 

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "fulcrum/api/request.hpp"
 #include "fulcrum/auth/authenticator.hpp"
 #include "fulcrum/net/asio.hpp"
 #include "runtime.hpp"
@@ -20,6 +21,8 @@ struct LateAnswer {
   std::size_t target = 0;                    // into that alias's targets
   std::size_t route = 0;
   std::size_t slo_class = 0;
+  // The API the client spoke, which the endpoint's provider reads the answer by.
+  api::Operation operation = api::Operation::chat_completions;
   std::string request_id;
   auth::Principal principal;
   core::Clock::time_point attempt_started;

@@ -68,8 +68,8 @@ Refusal ProxyRequest::unserved(const Walk& walk) {
       "All targets for model '" + model + "' failed: " + walk.tried.text() + ".";
   if (walk.rate_limited) {
     refusal.error = api::ApiError::rate_limited("requests", summary);
-    refusal.body =
-        walk.rate_limited->body.empty() ? refusal.error.to_json() : walk.rate_limited->body;
+    refusal.body = walk.rate_limited->body.empty() ? refusal.error.to_json(request_.operation)
+                                                   : walk.rate_limited->body;
     refusal.content_type = walk.rate_limited->body.empty() ? "" : walk.rate_limited->content_type;
     for (const auto& [name, value] : walk.rate_limited->headers) {
       if (!beast::iequals(name, "retry-after") && !beast::iequals(name, "retry-after-ms")) {

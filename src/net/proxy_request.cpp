@@ -184,6 +184,7 @@ void ProxyRequest::on_abandoned(std::unique_ptr<UpstreamConnection> connection,
   late.alias = serving_->alias;
   late.target = serving_->target;
   late.route = plan_.route;
+  late.operation = request_.operation;
   late.slo_class = plan_.slo_class;
   late.request_id = std::string(id_.view());
   late.principal = principal_;

@@ -46,8 +46,24 @@ class Attempt::StreamRelay {
       // A drain ends what still streams at its deadline.
       co_await read_events(std::min(a_.deadline_, a_.worker_.drain_deadline));
       if (parser_.is_done() && !upstream_ec_) {
-        out_.append(scanner_.remainder());  // the last events go out with the terminator
+        // The last events go out with the terminator; an event without its blank line is
+        // still an event (and a translated one is translated).
+        if (translator_ && !scanner_.remainder().empty()) {
+          const std::string last(scanner_.remainder());
+          on_event(last);
+        } else {
+          out_.append(scanner_.remainder());
+        }
         break;
+      }
+      if (fell_over_before_content()) {
+        // The upstream failed before any content and the client has nothing yet: another
+        // target may serve (Anthropic's overloaded_error arrives this way, after a 200).
+        connection_.tcp().close();
+        AttemptResult failed = AttemptResult::failed(
+            Kind::status, "status_5xx", "the stream failed before its first content (overloaded)");
+        failed.failure.status = 529;  // Anthropic's overloaded_error
+        co_return failed;
       }
       if (!out_.empty()) {
         if (a_.reply_.progress() == ClientReply::Progress::nothing) a_.reply_.begin_stream(head());
@@ -133,6 +149,20 @@ class Attempt::StreamRelay {
 
   bool responses() const { return a_.request_.operation == api::Operation::responses; }
 
+  bool fell_over_before_content() const {
+    return translator_ && !translator_->native() && translator_->state().failed &&
+           !translator_->state().content && a_.reply_.progress() == ClientReply::Progress::nothing;
+  }
+
+  // A translated stream cut before its end reported output only up to its first event
+  // (Anthropic counts output at the end): what was relayed is estimated instead.
+  void estimate_cut_output() {
+    if (!translator_ || saw_done_ || !answer_.usage) return;
+    const std::int64_t estimate =
+        api::estimate_usage(0, translator_->state().generated_chars).output;
+    answer_.usage->output = std::max(answer_.usage->output, estimate);
+  }
+
   // A stream cut short ends in-band, in the API's own shape: Chat's `data: {"error": ...}`, or
   // the Responses API's `error` event.
   std::string error_event(const api::ApiError& error) const {
@@ -176,6 +206,7 @@ class Attempt::StreamRelay {
       co_await read_events(drain_deadline);
     }
     count_malformed();
+    estimate_cut_output();
     connection_.tcp().close();
     // Read on after the client left, the upstream said the response failed: nothing to pin.
     if (upstream_failed_) answer_.response_id.clear();
@@ -189,6 +220,7 @@ class Attempt::StreamRelay {
   // error event and no [DONE] so no client mistakes the truncated stream for a complete one.
   awaitable<AttemptResult> end() {
     answer_.status = 200;
+    estimate_cut_output();
     if (upstream_ec_) {
       connection_.tcp().close();
       const bool timed_out = upstream_ec_ == beast::error::timeout;

@@ -4,8 +4,11 @@
 // input_tokens (which exclude both cache buckets) are one part of the prompt.
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <nlohmann/json.hpp>
 
+#include "fulcrum/api/usage.hpp"
+#include "json_access.hpp"
 #include "providers.hpp"
 
 namespace fulcrum::provider {
@@ -13,24 +16,20 @@ namespace {
 
 using nlohmann::json;
 
-std::int64_t count(const json& usage, const char* key) {
-  const auto it = usage.find(key);
-  return it != usage.end() && it->is_number_unsigned() ? it->get<std::int64_t>() : 0;
-}
-
-// Anthropic's usage (message, message_start or message_delta) over what is known so far:
-// message_delta's counts are cumulative, so a count present replaces the earlier one.
+// Anthropic's usage (message, message_start or message_delta) over what is known so far.
+// message_delta's counts are cumulative: a count present replaces the earlier one; a count
+// absent or null (the SDK types allow it) leaves it as it was.
 void read_usage(const json& usage, core::Usage& into) {
-  if (!usage.is_object()) return;
-  const std::int64_t uncached = count(usage, "input_tokens");
-  const bool input = usage.contains("input_tokens") || usage.contains("cache_read_input_tokens") ||
-                     usage.contains("cache_creation_input_tokens");
-  if (input) {
-    into.cached_input = count(usage, "cache_read_input_tokens");
-    into.cache_write = count(usage, "cache_creation_input_tokens");
-    into.input = uncached + into.cached_input + into.cache_write;
+  std::int64_t uncached = into.uncached_input();
+  if (has_count(usage, "input_tokens")) uncached = count_of(usage, "input_tokens");
+  if (has_count(usage, "cache_read_input_tokens")) {
+    into.cached_input = count_of(usage, "cache_read_input_tokens");
   }
-  if (usage.contains("output_tokens")) into.output = count(usage, "output_tokens");
+  if (has_count(usage, "cache_creation_input_tokens")) {
+    into.cache_write = count_of(usage, "cache_creation_input_tokens");
+  }
+  into.input = uncached + into.cached_input + into.cache_write;
+  if (has_count(usage, "output_tokens")) into.output = count_of(usage, "output_tokens");
 }
 
 json openai_usage(const core::Usage& usage) {
@@ -48,11 +47,6 @@ const char* finish_reason(std::string_view stop_reason) {
   if (stop_reason == "tool_use") return "tool_calls";
   if (stop_reason == "refusal") return "content_filter";
   return "stop";  // end_turn, stop_sequence, pause_turn
-}
-
-std::string text_of(const json& object, const char* key) {
-  const auto it = object.find(key);
-  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
 std::int64_t now_seconds() {
@@ -92,49 +86,60 @@ class AnthropicStream final : public StreamTranslator {
 
  private:
   void translate(std::string_view data, std::string& out) {
+    if (state_.finished || !shallow(data)) return;
     const json event = json::parse(data, nullptr, false);
-    if (!event.is_object() || state_.finished) return;
+    if (!event.is_object()) return;
     const std::string type = text_of(event, "type");
     if (type == "message_start") {
-      const json& message = event.contains("message") ? event["message"] : json();
-      if (message.is_object()) {
-        id_ = text_of(message, "id");
-        model_ = text_of(message, "model");
-        if (message.contains("usage")) usage(message["usage"]);
-      }
-      out += chunk({{"role", "assistant"}, {"content", ""}});
-    } else if (type == "content_block_start" && event.contains("content_block")) {
-      const json& block = event["content_block"];
+      const json& message = member(event, "message");
+      id_ = text_of(message, "id");
+      model_ = text_of(message, "model");
+      usage(member(message, "usage"));
+    } else if (type == "content_block_start") {
+      const json& block = member(event, "content_block");
       if (text_of(block, "type") == "tool_use") {
+        // OpenAI numbers tool calls 0, 1, ...; Anthropic numbers blocks, text ones included.
+        const int tool = static_cast<int>(tool_of_block_.size());
+        tool_of_block_[block_index(event)] = {tool, false};
         out +=
             chunk({{"tool_calls",
                     json::array(
-                        {{{"index", tools_++},
+                        {{{"index", tool},
                           {"id", text_of(block, "id")},
                           {"type", "function"},
                           {"function", {{"name", text_of(block, "name")}, {"arguments", ""}}}}})}});
       } else if (!text_of(block, "text").empty()) {
         out += chunk({{"content", block["text"]}});
       }
-    } else if (type == "content_block_delta" && event.contains("delta")) {
-      const json& delta = event["delta"];
+    } else if (type == "content_block_delta") {
+      const json& delta = member(event, "delta");
       const std::string kind = text_of(delta, "type");
+      const auto tool = tool_of_block_.find(block_index(event));
       if (kind == "text_delta") {
         const std::string text = text_of(delta, "text");
-        generated_ += text.size();
+        state_.generated_chars += text.size();
         out += chunk({{"content", text}});
-      } else if (kind == "input_json_delta" && tools_ > 0) {
+      } else if (kind == "input_json_delta" && tool != tool_of_block_.end()) {
         const std::string fragment = text_of(delta, "partial_json");
-        generated_ += fragment.size();
-        out += chunk({{"tool_calls", json::array({{{"index", tools_ - 1},
-                                                   {"function", {{"arguments", fragment}}}}})}});
+        state_.generated_chars += fragment.size();
+        tool->second.has_input = tool->second.has_input || !fragment.empty();
+        out += arguments(tool->second.index, fragment);
       }  // thinking and signature deltas are not relayed
+    } else if (type == "content_block_stop") {
+      // A tool called without input: "{}", as the whole answer has it, so that clients can
+      // parse the arguments either way.
+      const auto tool = tool_of_block_.find(block_index(event));
+      if (tool != tool_of_block_.end() && !tool->second.has_input) {
+        tool->second.has_input = true;
+        out += arguments(tool->second.index, "{}");
+      }
     } else if (type == "message_delta") {
       if (event.contains("usage")) usage(event["usage"]);
       if (event.contains("delta") && event["delta"].is_object()) {
         finish_ = finish_reason(text_of(event["delta"], "stop_reason"));
       }
     } else if (type == "message_stop") {
+      if (!state_.content) out += chunk(json::object());  // the role chunk, for an empty answer
       json last = base();
       last["choices"] = json::array({{{"index", 0},
                                       {"delta", json::object()},
@@ -160,17 +165,28 @@ class AnthropicStream final : public StreamTranslator {
                      {"code", code.empty() ? json() : json(code)}}}};
       out += sse(body);
       // Anthropic counts output only in message_delta, which a failed stream may never send:
-      // what was generated is estimated from the text relayed (about 4 characters a token).
+      // what was generated is estimated from the text relayed.
       core::Usage so_far = state_.usage.value_or(core::Usage{});
       so_far.output =
-          std::max<std::int64_t>(so_far.output, static_cast<std::int64_t>((generated_ + 3) / 4));
+          std::max(so_far.output, api::estimate_usage(0, state_.generated_chars).output);
       state_.usage = so_far;
       state_.failed = true;
       state_.finished = true;
     }  // ping: a keep-alive
   }
 
+  static int block_index(const json& event) {
+    const json& index = member(event, "index");
+    return index.is_number_integer() ? index.get<int>() : -1;
+  }
+
+  std::string arguments(int tool, std::string_view fragment) {
+    return chunk({{"tool_calls",
+                   json::array({{{"index", tool}, {"function", {{"arguments", fragment}}}}})}});
+  }
+
   void usage(const json& reported) {
+    if (!reported.is_object()) return;
     core::Usage next = state_.usage.value_or(core::Usage{});
     read_usage(reported, next);
     state_.usage = next;
@@ -181,7 +197,15 @@ class AnthropicStream final : public StreamTranslator {
         {"id", id_}, {"object", "chat.completion.chunk"}, {"created", created_}, {"model", model_}};
   }
 
-  std::string chunk(json delta) const {
+  // A chunk carrying `delta`; the first also carries the assistant's role. The role waits for
+  // the first content, so that a stream failing before any gives the client nothing and the
+  // request may still go elsewhere.
+  std::string chunk(json delta) {
+    if (!state_.content) {
+      state_.content = true;
+      delta["role"] = "assistant";
+      if (!delta.contains("content") && !delta.contains("tool_calls")) delta["content"] = "";
+    }
     json c = base();
     c["choices"] = json::array({{{"index", 0},
                                  {"delta", std::move(delta)},
@@ -195,8 +219,11 @@ class AnthropicStream final : public StreamTranslator {
   std::string id_;
   std::string model_;
   std::int64_t created_ = now_seconds();
-  int tools_ = 0;
-  std::size_t generated_ = 0;  // characters of text and tool input relayed
+  struct ToolBlock {
+    int index = 0;           // OpenAI's tool-call index
+    bool has_input = false;  // a non-empty input fragment came
+  };
+  std::map<int, ToolBlock> tool_of_block_;  // by Anthropic's content block index
   std::string finish_ = "stop";
 };
 
@@ -208,6 +235,7 @@ bool Anthropic::translates(const api::ParsedRequest& request) const {
 
 std::optional<core::Usage> Anthropic::answer(const api::ParsedRequest& request,
                                              std::string& body) const {
+  if (!shallow(body)) return std::nullopt;  // left as it is: nlohmann's dump would recurse
   const json message = json::parse(body, nullptr, false);
   if (!message.is_object()) return std::nullopt;
   if (!translates(request)) {

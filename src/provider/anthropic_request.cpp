@@ -5,27 +5,13 @@
 #include <cctype>
 #include <nlohmann/json.hpp>
 
+#include "json_access.hpp"
 #include "providers.hpp"
 
 namespace fulcrum::provider {
 namespace {
 
 using nlohmann::json;
-
-// Members read without exceptions: a value of another type reads as absent (the translation
-// then refuses or defaults), never as a thrown type_error.
-std::string text_of(const json& object, const char* key, std::string fallback = {}) {
-  if (!object.is_object()) return fallback;
-  const auto it = object.find(key);
-  return it != object.end() && it->is_string() ? it->get<std::string>() : fallback;
-}
-const json& member(const json& object, const char* key) {
-  static const json absent;
-  if (!object.is_object()) return absent;
-  const auto it = object.find(key);
-  return it != object.end() ? *it : absent;
-}
-bool is_true(const json& object, const char* key) { return member(object, key) == true; }
 
 api::ApiError unsupported(std::string message, std::string param) {
   return api::ApiError::invalid_request(std::move(message), std::move(param),
@@ -105,7 +91,10 @@ void tool_use_blocks(const json& calls, const std::string& where, json& blocks, 
     }
     const json& function = call["function"];
     const std::string arguments = text_of(function, "arguments", "{}");
-    json input = json::parse(arguments.empty() ? "{}" : arguments, nullptr, false);
+    // Its nesting is the client's to choose and was never checked (it was a string).
+    json input = shallow(arguments)
+                     ? json::parse(arguments.empty() ? "{}" : arguments, nullptr, false)
+                     : json();
     if (!input.is_object()) {
       refusal.set(api::ApiError::invalid_request(
           "function.arguments must be a JSON object in a string: Anthropic takes tool input "
@@ -212,7 +201,8 @@ std::optional<json> tool_choice(const json& in, Refusal& refusal) {
           unsupported("tool_choice must be auto, none, required or a function.", "tool_choice"));
     }
   }
-  if (member(in, "parallel_tool_calls") == false) {
+  const bool has_tools = member(in, "tools").is_array() && !in["tools"].empty();
+  if (member(in, "parallel_tool_calls") == false && has_tools) {
     if (!choice) choice = json{{"type", "auto"}};
     if ((*choice)["type"] != "none") (*choice)["disable_parallel_tool_use"] = true;
   }
@@ -359,10 +349,12 @@ core::Expected<UpstreamCall, api::ApiError> Anthropic::call(const api::ParsedReq
       dropped.emplace_back(sampling);
     }
   }
+  // At most a few names in the header; the rest counted.
+  constexpr std::size_t kMaxNamed = 16;
   std::size_t unnamed = 0;
   for (const auto& [key, value] : in.items()) {
     if (handled(key)) continue;
-    if (plain_name(key)) {
+    if (plain_name(key) && dropped.size() < kMaxNamed) {
       dropped.push_back(key);
     } else {
       ++unnamed;

@@ -1,8 +1,31 @@
 // The providers whose wire is OpenAI's: requests go out as the client's bytes (model replaced)
 // and answers come back byte for byte. They differ only in paths and authentication.
+#include <cctype>
+
 #include "providers.hpp"
 
 namespace fulcrum::provider {
+namespace {
+
+// A deployment name as one URL path segment: anything but unreserved characters
+// percent-encoded, so no name can change the path or the request line.
+std::string path_segment(std::string_view name) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (const char c : name) {
+    const auto u = static_cast<unsigned char>(c);
+    if (std::isalnum(u) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += c;
+    } else {
+      out += '%';
+      out += kHex[u >> 4];
+      out += kHex[u & 15];
+    }
+  }
+  return out;
+}
+
+}  // namespace
 
 core::Expected<UpstreamCall, api::ApiError> OpenAiCompatible::call(
     const api::ParsedRequest& request, const config::Endpoint& endpoint,
@@ -38,7 +61,7 @@ core::Expected<UpstreamCall, api::ApiError> Azure::call(const api::ParsedRequest
   const std::string_view operation = api::upstream_path(request.operation);
   // Deployments serve chat, completions and embeddings; Responses has no deployment path.
   if (!version.empty() && request.operation != api::Operation::responses) {
-    out.path = "/openai/deployments/" + std::string(upstream_model) + std::string(operation) +
+    out.path = "/openai/deployments/" + path_segment(upstream_model) + std::string(operation) +
                "?api-version=" + version;
   } else {
     out.path = path(endpoint, operation);

@@ -64,9 +64,15 @@ test('errors raise the SDK\'s own classes', async () => {
     assert.match(error.message, /messages/);
     return true;
   });
-  // A spent budget: a 429 the SDK is told not to retry (x-should-retry: false).
+  // A spent budget: a 429 whose Retry-After is hours away and that the SDK is told not to
+  // retry (x-should-retry: false). A retry would sleep those hours; one attempt returns now.
   const broke = new Anthropic({ baseURL, apiKey: process.env.E2E_BROKE_KEY, maxRetries: 2 });
   const started = Date.now();
-  await assert.rejects(broke.messages.create({ model: 'claude-sonnet', ...request }), Anthropic.RateLimitError);
-  assert.ok(Date.now() - started < 500, 'not retried');
+  await assert.rejects(broke.messages.create({ model: 'claude-sonnet', ...request }), (error) => {
+    assert.ok(error instanceof Anthropic.RateLimitError, error.constructor.name);
+    assert.equal(error.headers.get('x-should-retry'), 'false');
+    assert.ok(Number(error.headers.get('retry-after')) > 60);
+    return true;
+  });
+  assert.ok(Date.now() - started < 5000, 'not retried');
 });

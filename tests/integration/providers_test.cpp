@@ -8,6 +8,7 @@
 
 #include "../support/http_client.hpp"
 #include "../support/stack.hpp"
+#include "fulcrum/api/usage.hpp"
 #include "fulcrum/auth/authenticator.hpp"
 
 namespace fulcrum::testing {
@@ -22,6 +23,8 @@ constexpr const char* kSim = R"(endpoints:
   limited:  {listen: 127.0.0.1:0, wire: anthropic, rate_429: 1.0, retry_after: 1}
   capped:   {listen: 127.0.0.1:0, wire: anthropic, rate_429: 1.0, code_429: enforced_spend_limit_reached}
   cut:      {listen: 127.0.0.1:0, wire: anthropic, completion_tokens: 8, error_after_chunks: 3}
+  early:    {listen: 127.0.0.1:0, wire: anthropic, error_after_chunks: 0}
+  dropped:  {listen: 127.0.0.1:0, wire: anthropic, completion_tokens: 8, cut_after_chunks: 3}
   azure:    {listen: 127.0.0.1:0, wire: azure, api_key: az-key, completion_tokens: 3}
   ptu:      {listen: 127.0.0.1:0, wire: azure, api_key: az-key, rate_429: 1.0, retry_after: 1}
   gemini:   {listen: 127.0.0.1:0, wire: gemini, api_key: g-key, completion_tokens: 3}
@@ -78,6 +81,18 @@ constexpr const char* kGateway = R"(endpoints:
     base_url: http://${cut}
     pricing:
       claude-sonnet-4-5: {input: 3, output: 15}
+  early:
+    kind: serverless
+    provider: anthropic
+    base_url: http://${early}
+    pricing:
+      claude-sonnet-4-5: {input: 3, output: 15}
+  dropped:
+    kind: serverless
+    provider: anthropic
+    base_url: http://${dropped}
+    pricing:
+      claude-sonnet-4-5: {input: 3, output: 15}
   azure-dated:
     kind: serverless
     provider: azure
@@ -124,13 +139,16 @@ models:
   gemini-then-claude: {targets: [flaky/gemini-2.0-flash, claude/claude-sonnet-4-5]}
   capped-then-azure: {targets: [capped/claude-sonnet-4-5, azure-v1/gpt4o-prod]}
   cut: {targets: [cut/claude-sonnet-4-5]}
+  dropped: {targets: [dropped/claude-sonnet-4-5]}
+  early-then-gemini: {targets: [early/claude-sonnet-4-5, gemini/gemini-2.0-flash]}
   azure-dated: {targets: [azure-dated/gpt4o-prod]}
   azure-v1: {targets: [azure-v1/gpt4o-prod]}
   ptu-then-claude: {targets: [ptu/gpt4o-prod, claude/claude-sonnet-4-5]}
   gemini: {targets: [gemini/gemini-2.0-flash]}
 routes:
   - name: in-order
-    match: {model: [busy-then-gemini, gemini-then-claude, capped-then-azure, ptu-then-claude]}
+    match: {model: [busy-then-gemini, gemini-then-claude, capped-then-azure, ptu-then-claude,
+                    early-then-gemini]}
     strategy: ordered
 )";
 
@@ -325,8 +343,9 @@ TEST(Anthropic, StreamsBecomeChatChunksWithTheUsageChunkLast) {
   bool done = false;
   const std::vector<json> chunks = chunks_of(read_stream(client), done);
   EXPECT_TRUE(done);
-  ASSERT_GE(chunks.size(), 9u);
+  ASSERT_EQ(chunks.size(), 8u);  // 6 words (the first with the role), the finish, the usage
   EXPECT_EQ(chunks.front()["choices"][0]["delta"]["role"], "assistant");
+  EXPECT_EQ(chunks.front()["choices"][0]["delta"]["content"], "Fulcrum ");
   std::string text;
   for (const json& c : chunks) {
     EXPECT_EQ(c["object"], "chat.completion.chunk");
@@ -466,7 +485,41 @@ TEST(Anthropic, AnErrorEventAfterThe200EndsTheStreamWithAnErrorAndIsMetered) {
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0]["outcome"], "upstream_error");
   EXPECT_EQ(rows[0]["input_tokens"], 5);
-  EXPECT_GE(rows[0]["output_tokens"].get<int>(), 3);  // estimated from the text relayed
+  // Anthropic counts output at the end; the 3 words relayed ("Fulcrum routes tokens ") are
+  // estimated instead.
+  EXPECT_EQ(rows[0]["output_tokens"], api::estimate_usage(0, 22).output);
+}
+
+TEST(Anthropic, AnOverloadBeforeAnyContentFallsOverThoughTheUpstreamSaid200) {
+  Stack stack(kSim, kGateway, kKeys);
+  HttpClient client(stack.port());
+  ASSERT_EQ(
+      client.start("/v1/chat/completions", chat("early-then-gemini", R"(,"stream":true)")).status,
+      200u);
+  bool done = false;
+  const std::vector<json> chunks = chunks_of(read_stream(client), done);
+  EXPECT_TRUE(done);
+  for (const json& c : chunks) EXPECT_FALSE(c.contains("error")) << c.dump();
+  EXPECT_EQ(stack.sim_stats()["early"]["requests"], 1);
+  EXPECT_EQ(stack.sim_stats()["gemini"]["requests"], 1);
+}
+
+TEST(Anthropic, AStreamCutMidwayIsMeteredForWhatWasRelayed) {
+  Stack stack(kSim, kGateway, kKeys);
+  HttpClient client(stack.port());
+  ASSERT_EQ(client.start("/v1/chat/completions", chat("dropped", R"(,"stream":true)")).status,
+            200u);
+  bool done = false;
+  const std::vector<json> chunks = chunks_of(read_stream(client), done);
+  EXPECT_FALSE(done);
+  ASSERT_FALSE(chunks.empty());
+  EXPECT_TRUE(chunks.back().contains("error")) << chunks.back().dump();
+  stack.stop_gateway();
+  const auto rows = ledger_rows(stack.ledger_path());
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0]["outcome"], "upstream_error");
+  EXPECT_EQ(rows[0]["input_tokens"], 5);
+  EXPECT_EQ(rows[0]["output_tokens"], api::estimate_usage(0, 22).output);  // not message_start's 1
 }
 
 TEST(Azure, DeploymentAndV1PathsWithTheApiKeyHeader) {

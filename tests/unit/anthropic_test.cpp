@@ -204,6 +204,53 @@ TEST(AnthropicGolden, ThinkingIsNotRelayedAndAStreamWithoutUsageStillEnds) {
   }
 }
 
+TEST(AnthropicUsage, ALaterEventReplacesOnlyTheCountsItCarries) {
+  // message_start with the cache buckets; a message_delta with input_tokens only, nulls for
+  // the caches (the SDK's types allow it) and a count beyond any real one.
+  const std::string stream =
+      "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"usage\":"
+      "{\"input_tokens\":10,\"cache_read_input_tokens\":188086,\"cache_creation_input_tokens\":7,"
+      "\"output_tokens\":1}}}\n\n"
+      "event: message_delta\ndata: "
+      "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},"
+      "\"usage\":{\"input_tokens\":12,\"cache_read_input_tokens\":null,\"output_tokens\":40}}\n\n"
+      "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+  const Translated t = translate_stream(stream, 9);
+  ASSERT_TRUE(t.state.usage);
+  EXPECT_EQ(*t.state.usage,
+            (core::Usage{
+                .input = 12 + 188086 + 7, .cached_input = 188086, .cache_write = 7, .output = 40}));
+  // 2^64 - 1 tokens: capped, never negative, never overflowing a sum.
+  const WholeAnswer huge = translate_whole(
+      R"({"content":[],"usage":{"input_tokens":18446744073709551615,"cache_read_input_tokens":18446744073709551615,"output_tokens":1}})");
+  ASSERT_TRUE(huge.usage);
+  EXPECT_GT(huge.usage->input, 0);
+  EXPECT_GE(huge.usage->input, huge.usage->cached_input);
+}
+
+TEST(AnthropicRequest, ArgumentsNestedBeyondTheBodysLimitAreRefusedNotSerialized) {
+  // Depth inside a string is not the body reader's to check; nlohmann's dump would recurse.
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  const json openai = {
+      {"model", "claude"},
+      {"messages",
+       json::array(
+           {{{"role", "assistant"},
+             {"tool_calls",
+              json::array(
+                  {{{"id", "t"},
+                    {"type", "function"},
+                    {"function", {{"name", "f"}, {"arguments", "{\"a\":" + deep + "}"}}}}})}}})}};
+  auto request = api::parse_request(api::Operation::chat_completions, openai.dump());
+  ASSERT_TRUE(request);
+  config::Endpoint endpoint;
+  endpoint.provider.kind = config::Provider::anthropic;
+  const auto call = anthropic().call(*request, endpoint, "claude");
+  ASSERT_FALSE(call);
+  EXPECT_EQ(call.error().status, 400u);
+  EXPECT_EQ(call.error().param, "messages[0].tool_calls[0].function.arguments");
+}
+
 TEST(AnthropicGolden, DocumentedErrorsTakeOpenAIsShapeAndASpendCapIsExhaustion) {
   const std::vector<std::tuple<std::string, unsigned, std::string, bool>> cases = {
       {"error_invalid_request_error_400.json", 400, "invalid_request_error", false},

@@ -43,8 +43,10 @@ struct UpstreamError {
 // What a translated stream has said so far.
 struct StreamState {
   std::optional<core::Usage> usage;
-  bool finished = false;  // its last event arrived
-  bool failed = false;    // it ended with the upstream's own error event
+  bool finished = false;            // its last event arrived
+  bool failed = false;              // it ended with the upstream's own error event
+  bool content = false;             // text or a tool call came (before it, a failure may fall over)
+  std::size_t generated_chars = 0;  // text and tool input seen: estimates a cut stream's output
 };
 
 // Reads one upstream stream that is not OpenAI's, event by event: turns it into OpenAI chat

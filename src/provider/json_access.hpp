@@ -43,9 +43,9 @@ inline const nlohmann::json& member(const nlohmann::json& object, const char* ke
 }
 
 inline std::string text_of(const nlohmann::json& object, const char* key,
-                           std::string fallback = {}) {
+                           std::string_view fallback = {}) {
   const nlohmann::json& value = member(object, key);
-  return value.is_string() ? value.get<std::string>() : fallback;
+  return value.is_string() ? value.get<std::string>() : std::string(fallback);
 }
 
 inline bool is_true(const nlohmann::json& object, const char* key) {

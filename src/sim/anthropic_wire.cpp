@@ -233,35 +233,14 @@ std::string anthropic_error_event(std::string_view type, std::string_view messag
   return sse("error", {{"type", "error"}, {"error", {{"type", type}, {"message", message}}}});
 }
 
-std::string anthropic_error_body(std::string_view type, std::string_view message,
+std::string anthropic_error_body(unsigned status, std::string_view message,
                                  std::string_view error_code, std::uint64_t serial) {
-  json error = {{"type", type}, {"message", message}};
-  if (!error_code.empty()) error["details"] = {{"error_code", error_code}};
-  return json{{"type", "error"},
-              {"error", std::move(error)},
-              {"request_id", "req_sim_" + std::to_string(serial)}}
-      .dump();
-}
-
-std::string_view anthropic_error_type(unsigned status) {
-  switch (status) {
-    case 400:
-      return "invalid_request_error";
-    case 401:
-      return "authentication_error";
-    case 403:
-      return "permission_error";
-    case 404:
-      return "not_found_error";
-    case 413:
-      return "request_too_large";
-    case 429:
-      return "rate_limit_error";
-    case 529:
-      return "overloaded_error";
-    default:
-      return "api_error";
-  }
+  // The gateway's own Anthropic error shape (type by status), with what Anthropic adds.
+  const api::ApiError error{status, "", "", std::string(message), ""};
+  json body = json::parse(error.to_anthropic_json());
+  if (!error_code.empty()) body["error"]["details"] = {{"error_code", error_code}};
+  body["request_id"] = "req_sim_" + std::to_string(serial);
+  return body.dump();
 }
 
 }  // namespace fulcrum::sim

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "fulcrum/api/error.hpp"
 #include "sim_responses.hpp"
 
 namespace fulcrum::sim {
@@ -55,10 +56,9 @@ std::string anthropic_tail_events(const Generation& g, const AnthropicPlan& plan
 // The error event Anthropic sends after a 200 when generation fails midway.
 std::string anthropic_error_event(std::string_view type, std::string_view message);
 
-// {"type":"error","error":{"type","message"[,"details":{"error_code"}]},"request_id"}.
-std::string anthropic_error_body(std::string_view type, std::string_view message,
+// {"type":"error","error":{"type","message"[,"details":{"error_code"}]},"request_id"}, the
+// type by status as Anthropic assigns it.
+std::string anthropic_error_body(unsigned status, std::string_view message,
                                  std::string_view error_code, std::uint64_t serial);
-// Anthropic's error type for an HTTP status.
-std::string_view anthropic_error_type(unsigned status);
 
 }  // namespace fulcrum::sim

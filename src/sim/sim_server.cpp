@@ -112,10 +112,9 @@ awaitable<bool> reply_failure(const SimEndpoint& spec, beast::tcp_stream& client
                                    std::move(code));
   }
   const bool spend_cap = code == "enforced_spend_limit_reached";
-  auto res = json_response(status,
-                           anthropic_error_body(anthropic_error_type(status), message,
-                                                spend_cap ? code : std::string(), serial),
-                           req.version(), req.keep_alive());
+  auto res = json_response(
+      status, anthropic_error_body(status, message, spend_cap ? code : std::string(), serial),
+      req.version(), req.keep_alive());
   res.set("request-id", "req_sim_" + std::to_string(serial));
   if (status == 429) {
     res.set("anthropic-ratelimit-requests-remaining", "0");

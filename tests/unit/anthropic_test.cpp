@@ -36,6 +36,18 @@ WholeAnswer translate_whole(std::string body) {
   return {std::move(body), usage};
 }
 
+// An OpenAI chat request (checked as the gateway checks it) translated for an Anthropic
+// endpoint of the current API version.
+core::Expected<UpstreamCall, api::ApiError> translate_request(const json& openai,
+                                                              std::string_view model) {
+  auto request = api::parse_request(api::Operation::chat_completions, openai.dump());
+  EXPECT_TRUE(request) << openai.dump();
+  if (!request) return core::Unexpected{request.error()};
+  config::Endpoint endpoint;
+  endpoint.provider.kind = config::Provider::anthropic;
+  return anthropic().call(*request, endpoint, model);
+}
+
 UpstreamError translate_error(unsigned status, std::string body) {
   return anthropic().error(api::ParsedRequest{}, status, std::move(body));
 }
@@ -241,11 +253,7 @@ TEST(AnthropicRequest, ArgumentsNestedBeyondTheBodysLimitAreRefusedNotSerialized
                   {{{"id", "t"},
                     {"type", "function"},
                     {"function", {{"name", "f"}, {"arguments", "{\"a\":" + deep + "}"}}}}})}}})}};
-  auto request = api::parse_request(api::Operation::chat_completions, openai.dump());
-  ASSERT_TRUE(request);
-  config::Endpoint endpoint;
-  endpoint.provider.kind = config::Provider::anthropic;
-  const auto call = anthropic().call(*request, endpoint, "claude");
+  const auto call = translate_request(openai, "claude");
   ASSERT_FALSE(call);
   EXPECT_EQ(call.error().status, 400u);
   EXPECT_EQ(call.error().param, "messages[0].tool_calls[0].function.arguments");
@@ -311,11 +319,7 @@ TEST(AnthropicGolden, AnOpenAIToolConversationBecomesTheDocumentedRequest) {
                     {"type", "function"},
                     {"function", {{"name", use["name"]}, {"arguments", use["input"].dump()}}}}})}},
             {{"role", "tool"}, {"tool_call_id", use["id"]}, {"content", "15 degrees"}}})}};
-  auto request = api::parse_request(api::Operation::chat_completions, openai.dump());
-  ASSERT_TRUE(request);
-  config::Endpoint endpoint;
-  endpoint.provider.kind = config::Provider::anthropic;
-  const auto call = anthropic().call(*request, endpoint, "claude-sonnet-4-5");
+  const auto call = translate_request(openai, "claude-sonnet-4-5");
   ASSERT_TRUE(call);
   EXPECT_EQ(call->path, "/v1/messages");
   EXPECT_TRUE(call->warning.empty()) << call->warning;
@@ -339,11 +343,7 @@ TEST(AnthropicGolden, AnImageByUrlBecomesTheDocumentedBlock) {
                             {"image_url",
                              {{"url", documented["messages"][0]["content"][0]["source"]["url"]}}}},
                            {{"type", "text"}, {"text", "Describe this image."}}})}}})}};
-  auto request = api::parse_request(api::Operation::chat_completions, openai.dump());
-  ASSERT_TRUE(request);
-  config::Endpoint endpoint;
-  endpoint.provider.kind = config::Provider::anthropic;
-  const auto call = anthropic().call(*request, endpoint, "claude-sonnet-4-5");
+  const auto call = translate_request(openai, "claude-sonnet-4-5");
   ASSERT_TRUE(call);
   EXPECT_EQ(json::parse(call->body)["messages"], documented["messages"]);
 }

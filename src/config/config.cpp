@@ -17,6 +17,8 @@ const char* to_string(Provider provider) {
       return "gemini";
     case Provider::anthropic:
       return "anthropic";
+    case Provider::bedrock:
+      return "bedrock";
   }
   return "unknown";
 }

@@ -45,6 +45,30 @@ void read_into(const YAML::Node& node, T& out, Read read) {
   if (auto value = read(node)) out = static_cast<T>(*value);
 }
 
+// The secret in environment variable `var`, named by the setting `setting`. Unset is an
+// error when `required`, else nothing. A secret becomes a header value: a stray newline (a
+// common copy-paste accident) would break the request or inject a header, so spaces and
+// control characters are refused. Messages never quote the value.
+std::optional<core::Secret> read_env_secret(const EnvLookup& env, const std::string& var,
+                                            const YAML::Node& where, Diagnostics& diag,
+                                            std::string_view setting, bool required) {
+  const char* value = env ? env(var.c_str()) : std::getenv(var.c_str());
+  if (value == nullptr || *value == '\0') {
+    if (required) {
+      diag.error(where,
+                 "environment variable " + var + " (" + std::string(setting) + ") is not set");
+    }
+    return std::nullopt;
+  }
+  if (std::any_of(value, value + std::strlen(value),
+                  [](char c) { return static_cast<unsigned char>(c) < 0x21 || c == 0x7f; })) {
+    diag.error(where, "environment variable " + var + " (" + std::string(setting) +
+                          ") contains spaces or control characters");
+    return std::nullopt;
+  }
+  return core::Secret(value);
+}
+
 void read_server(const YAML::Node& node, Diagnostics& diag, const EnvLookup& env,
                  ServerConfig& server) {
   MapReader map(node, diag, "server");
@@ -194,9 +218,12 @@ void read_apis(const YAML::Node& node, Diagnostics& diag, Endpoint& endpoint) {
 }
 
 // The APIs a provider's wire can carry. Anthropic's Messages API has no completions,
-// embeddings or Responses; Gemini's OpenAI-compatible endpoint has chat and embeddings.
+// embeddings or Responses; Gemini's OpenAI-compatible endpoint has chat and embeddings;
+// Bedrock's Converse API carries chat.
 std::uint8_t apis_of(Provider provider) {
   switch (provider) {
+    case Provider::bedrock:
+      return static_cast<std::uint8_t>(Api::chat);
     case Provider::anthropic:
       return static_cast<std::uint8_t>(Api::chat) | static_cast<std::uint8_t>(Api::messages);
     case Provider::gemini:
@@ -208,22 +235,91 @@ std::uint8_t apis_of(Provider provider) {
   return kAllApis;
 }
 
+// "bedrock-runtime.us-east-1.amazonaws.com" → "us-east-1"; "" for any other host.
+std::string region_of_host(std::string_view host) {
+  constexpr std::string_view kPrefix = "bedrock-runtime.";
+  constexpr std::string_view kSuffix = ".amazonaws.com";
+  if (!host.starts_with(kPrefix) || !host.ends_with(kSuffix)) return {};
+  host.remove_prefix(kPrefix.size());
+  host.remove_suffix(kSuffix.size());
+  return host.find('.') == std::string_view::npos ? std::string(host) : std::string();
+}
+
+// provider: bedrock's region and credentials. A Bedrock API key (api_key_env) is sent as a
+// bearer token; without one, requests are signed with SigV4 from AWS credentials in the
+// environment, read once at load (a reload reads them again).
+void read_aws(MapReader& map, Diagnostics& diag, const EnvLookup& env, Endpoint& endpoint) {
+  ProviderSettings& p = endpoint.provider;
+  const bool bedrock = p.kind == Provider::bedrock;
+  const YAML::Node region = map.optional("region");
+  const YAML::Node names[] = {map.optional("aws_access_key_id_env"),
+                              map.optional("aws_secret_access_key_env"),
+                              map.optional("aws_session_token_env")};
+  if (!bedrock) {
+    for (const YAML::Node& node : {region, names[0], names[1], names[2]}) {
+      if (node.IsDefined()) diag.error(node, "this setting applies to provider bedrock only");
+    }
+    return;
+  }
+  if (region.IsDefined()) {
+    const auto text = read_string(region, diag, "region");
+    const bool plain =
+        text && !text->empty() && std::all_of(text->begin(), text->end(), [](char c) {
+          return std::islower(static_cast<unsigned char>(c)) ||
+                 std::isdigit(static_cast<unsigned char>(c)) || c == '-';
+        });
+    if (text && !plain) diag.error(region, "region must look like us-east-1");
+    if (plain) p.aws_region = *text;
+  } else {
+    p.aws_region = region_of_host(endpoint.base_url.host);
+    if (p.aws_region.empty()) {
+      diag.error(map.node(),
+                 "provider bedrock needs region (it is not in the base_url's host "
+                 "bedrock-runtime.{region}.amazonaws.com)");
+    }
+  }
+  if (!endpoint.api_key_env.empty()) {
+    for (const YAML::Node& node : names) {
+      if (node.IsDefined()) {
+        diag.error(node,
+                   "an endpoint with api_key_env (a Bedrock API key) is not signed with "
+                   "AWS credentials: remove one of the two");
+      }
+    }
+    return;
+  }
+  const char* defaults[] = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"};
+  const char* settings[] = {"aws_access_key_id_env", "aws_secret_access_key_env",
+                            "aws_session_token_env"};
+  core::Secret* into[] = {&p.aws_access_key_id, &p.aws_secret_access_key, &p.aws_session_token};
+  for (std::size_t i = 0; i < 3; ++i) {
+    std::string var = defaults[i];
+    if (names[i].IsDefined()) var = read_string(names[i], diag, settings[i]).value_or(var);
+    const YAML::Node& where = names[i].IsDefined() ? names[i] : map.node();
+    // The session token belongs to temporary (STS) credentials only.
+    if (auto value = read_env_secret(env, var, where, diag, settings[i], i < 2)) {
+      *into[i] = std::move(*value);
+    }
+  }
+}
+
 // provider: and the settings only some providers take; each setting is refused on an endpoint
 // whose provider would ignore it.
-void read_provider(MapReader& map, Diagnostics& diag, Endpoint& endpoint) {
+void read_provider(MapReader& map, Diagnostics& diag, const EnvLookup& env, Endpoint& endpoint) {
   ProviderSettings& p = endpoint.provider;
   if (const YAML::Node kind = map.optional("provider"); kind.IsDefined()) {
     const auto text = read_string(kind, diag, "provider");
     bool known = false;
-    for (Provider candidate :
-         {Provider::openai, Provider::azure, Provider::gemini, Provider::anthropic}) {
+    for (Provider candidate : {Provider::openai, Provider::azure, Provider::gemini,
+                               Provider::anthropic, Provider::bedrock}) {
       if (text == to_string(candidate)) {
         p.kind = candidate;
         known = true;
       }
     }
     if (text && !known) {
-      diag.error(kind, "unknown provider '" + *text + "': openai, azure, gemini or anthropic");
+      diag.error(kind,
+                 "unknown provider '" + *text + "': openai, azure, gemini, anthropic or bedrock");
     }
   }
   const auto only_for = [&](const YAML::Node& node, Provider provider, std::string_view key) {
@@ -263,7 +359,7 @@ void read_provider(MapReader& map, Diagnostics& diag, Endpoint& endpoint) {
     }
   }
   if (const YAML::Node max = map.optional("max_tokens"); max.IsDefined()) {
-    if (only_for(max, Provider::anthropic, "max_tokens")) {
+    if (p.kind == Provider::bedrock || only_for(max, Provider::anthropic, "max_tokens")) {
       const auto value = read_unsigned(max, diag, "max_tokens");
       if (value && (*value == 0 || *value > 1000000)) {
         diag.error(max, "max_tokens must be between 1 and 1000000");
@@ -282,6 +378,7 @@ void read_provider(MapReader& map, Diagnostics& diag, Endpoint& endpoint) {
       }
     }
   }
+  read_aws(map, diag, env, endpoint);
   endpoint.apis = apis_of(p.kind);
   // Anthropic's base URL is the host: the paths carry /v1 themselves.
   if (p.kind == Provider::anthropic && endpoint.base_url.path.ends_with("/v1")) {
@@ -483,18 +580,8 @@ std::optional<Endpoint> read_endpoint(const std::string& name, const YAML::Node&
   if (key_env.IsDefined()) {
     if (auto var = read_string(key_env, diag, "api_key_env")) {
       endpoint.api_key_env = *var;
-      const char* value = env ? env(var->c_str()) : std::getenv(var->c_str());
-      if (value == nullptr || *value == '\0') {
-        diag.error(key_env, "environment variable " + *var + " (api_key_env) is not set");
-      } else if (std::any_of(value, value + std::strlen(value), [](char c) {
-                   return static_cast<unsigned char>(c) < 0x21 || c == 0x7f;
-                 })) {
-        // The key becomes a header value: a stray newline (a common copy-paste accident)
-        // would break the request or inject a header. The message never quotes the value.
-        diag.error(key_env, "environment variable " + *var +
-                                " (api_key_env) contains spaces or control characters");
-      } else {
-        endpoint.api_key = core::Secret(value);
+      if (auto value = read_env_secret(env, *var, key_env, diag, "api_key_env", true)) {
+        endpoint.api_key = std::move(*value);
       }
     }
   }
@@ -533,7 +620,7 @@ std::optional<Endpoint> read_endpoint(const std::string& name, const YAML::Node&
     endpoint.timeouts = endpoint.timeouts.with(set);
   }
 
-  read_provider(map, diag, endpoint);
+  read_provider(map, diag, env, endpoint);
   // The price catalog keys Azure's and Gemini's rows by provider; Anthropic's are unprefixed.
   if (endpoint.provider.kind == Provider::azure) endpoint.catalog_prefix = "azure/";
   if (endpoint.provider.kind == Provider::gemini) endpoint.catalog_prefix = "gemini/";

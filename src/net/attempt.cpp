@@ -55,8 +55,10 @@ awaitable<AttemptResult> Attempt::run() {
   if (!call) co_return co_await refuse_untranslatable(call.error());
   upstream_body_ = std::move(call->body);
   warning_ = std::move(call->warning);
-  upstream_head_ = upstream_head("POST", endpoint_.base_url, call->path,
-                                 request_.stream ? "text/event-stream" : "application/json",
+  const std::string_view accept = !call->accept.empty() ? std::string_view(call->accept)
+                                  : request_.stream     ? "text/event-stream"
+                                                        : "application/json";
+  upstream_head_ = upstream_head("POST", endpoint_.base_url, call->path, accept,
                                  runtime_.user_agent(), call->headers, upstream_body_.size());
 
   const std::shared_ptr<UpstreamPool> pool = worker_.pool(snapshot_, target_.endpoint);
@@ -116,7 +118,7 @@ awaitable<AttemptResult> Attempt::exchange(UpstreamConnection& connection, bool 
   }
 
   const unsigned status = parser.get().result_int();
-  if (status == 429 || status >= 500) co_return co_await refused(connection, parser);
+  if (provider_.falls_over(status)) co_return co_await refused(connection, parser);
   if (status >= 300 && status < 400) {
     // Redirects are never followed: a redirect could carry the provider key elsewhere.
     connection.tcp().close();
@@ -124,9 +126,7 @@ awaitable<AttemptResult> Attempt::exchange(UpstreamConnection& connection, bool 
                                     "HTTP " + std::to_string(status) + " (redirect)");
   }
   if (status >= 400 || status < 200) co_return co_await pass_client_error(connection, parser);
-  const bool is_sse =
-      beast::iequals(parser.get()[http::field::content_type].substr(0, 17), "text/event-stream");
-  if (is_sse) co_return co_await relay_stream(connection, parser);
+  if (is_event_stream(parser.get())) co_return co_await relay_stream(connection, parser);
   co_return co_await relay_whole(connection, parser);
 }
 
@@ -191,7 +191,6 @@ awaitable<AttemptResult> Attempt::refused(UpstreamConnection& connection, Parser
   result.failure.status = status;
   result.failure.retry_after = retry_after_of(parser.get());
   UpstreamRefusal refusal;
-  refusal.status = status;
   refusal.content_type = parser.get()[http::field::content_type];
   // Named: a range-for keeps only fields()'s span alive, not the PassedHeaders it views.
   const PassedHeaders passed(parser.get());
@@ -202,6 +201,7 @@ awaitable<AttemptResult> Attempt::refused(UpstreamConnection& connection, Parser
   // In OpenAI's shape whatever the provider's; a spend limit is not retried here.
   provider::UpstreamError error = provider_.error(request_, status, std::move(body));
   result.failure.exhausted = error.exhausted;
+  refusal.status = error.status;
   if (provider_.translates(request_)) refusal.content_type = "application/json";
   refusal.body = std::move(error.body);
   result.refusal = std::move(refusal);
@@ -212,9 +212,11 @@ awaitable<AttemptResult> Attempt::refused(UpstreamConnection& connection, Parser
 awaitable<AttemptResult> Attempt::pass_client_error(UpstreamConnection& connection,
                                                     Parser& parser) {
   std::string scrubbed = co_await read_short_body(connection, parser);
-  scrubbed = provider_.error(request_, parser.get().result_int(), std::move(scrubbed)).body;
+  provider::UpstreamError error =
+      provider_.error(request_, parser.get().result_int(), std::move(scrubbed));
+  scrubbed = std::move(error.body);
   Answer answer;
-  answer.status = parser.get().result_int();
+  answer.status = error.status;
   answer.outcome = metering::Outcome::client_error;
   answer.first_byte = core::Clock::now();
   listener_.on_answer(answer);

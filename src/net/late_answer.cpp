@@ -16,18 +16,22 @@ constexpr std::size_t kMaxLateBodyBytes = 8u << 20;
 
 // The usage in a whole JSON body, or in the events of an SSE one, as the endpoint's provider
 // reports it (Anthropic's usage is read by Anthropic's rules, its stream by its events).
-std::optional<core::Usage> usage_of(const LateAnswer& late, std::string body, bool is_sse) {
+std::optional<core::Usage> usage_of(const LateAnswer& late, std::string body, bool streamed) {
   const config::Config& config = late.snapshot->config;
   const config::Endpoint& endpoint =
       config.endpoints[config.models[late.alias].targets[late.target].endpoint];
   const provider::Provider& wire = provider::provider_of(endpoint.provider.kind);
   api::ParsedRequest request;
   request.operation = late.operation;
-  if (!is_sse) return wire.answer(request, body);
+  if (!streamed) return wire.answer(request, body);
   api::SseScanner scanner;
   std::string data;
   if (auto reader = wire.stream(request)) {
     std::string ignored;
+    if (reader->binary()) {
+      reader->on_bytes(body, ignored);
+      return reader->state().usage;
+    }
     scanner.feed(body, [&](std::string_view event) {
       data.clear();
       if (api::sse_data(event, data)) reader->on_event(data, ignored);
@@ -94,9 +98,8 @@ awaitable<void> meter_late_answer(std::unique_ptr<UpstreamConnection> connection
     co_return;
   }
   const unsigned status = parser.get().result_int();
-  const bool is_sse =
-      beast::iequals(parser.get()[http::field::content_type].substr(0, 17), "text/event-stream");
-  if (const auto usage = usage_of(late, std::move(parser.release().body()), is_sse)) {
+  const bool streamed = is_event_stream(parser.get());
+  if (const auto usage = usage_of(late, std::move(parser.release().body()), streamed)) {
     meter(late, status, *usage, runtime);
   }
 }

@@ -58,11 +58,12 @@ class Attempt::StreamRelay {
       }
       if (fell_over_before_content()) {
         // The upstream failed before any content and the client has nothing yet: another
-        // target may serve (Anthropic's overloaded_error arrives this way, after a 200).
+        // target may serve (Anthropic's overloaded_error and Bedrock's throttlingException
+        // arrive this way, after a 200; so does a corrupt Bedrock frame).
         connection_.tcp().close();
-        AttemptResult failed = AttemptResult::failed(
-            Kind::status, "status_5xx", "the stream failed before its first content (overloaded)");
-        failed.failure.status = 529;  // Anthropic's overloaded_error
+        AttemptResult failed = AttemptResult::failed(Kind::status, "status_5xx",
+                                                     "the stream failed before its first content");
+        failed.failure.status = 529;  // as Anthropic's overloaded_error
         co_return failed;
       }
       if (!out_.empty()) {
@@ -95,8 +96,24 @@ class Attempt::StreamRelay {
                                    as_result(upstream_ec_));
     if (upstream_ec_ == http::error::need_buffer) upstream_ec_ = {};
     out_.clear();
-    scanner_.feed({buffer_.data(), buffer_.size() - parser_.get().body().size},
-                  [this](std::string_view event) { on_event(event); });
+    const std::string_view bytes(buffer_.data(), buffer_.size() - parser_.get().body().size);
+    if (translator_ && translator_->binary()) {
+      // Bedrock's binary frames: the translator splits them itself.
+      translator_->on_bytes(bytes, out_);
+      take_translated_state();
+    } else {
+      scanner_.feed(bytes, [this](std::string_view event) { on_event(event); });
+    }
+  }
+
+  // What a translated stream has said so far: its usage, its end, its failure.
+  void take_translated_state() {
+    ++events_;
+    const provider::StreamState& state = translator_->state();
+    if (state.usage) answer_.usage = state.usage;
+    answer_.generated_chars = state.generated_chars;  // estimates a stream that reported none
+    saw_done_ = state.finished;
+    upstream_failed_ = state.failed;
   }
 
   void on_event(std::string_view event) {
@@ -117,13 +134,9 @@ class Attempt::StreamRelay {
       return;
     } else if (translator_) {
       // Another provider's events, relayed as the OpenAI chunks they mean.
-      ++events_;
       translator_->on_event(data_, out_);
       if (translator_->native()) out_.append(event);
-      const provider::StreamState& state = translator_->state();
-      if (state.usage) answer_.usage = state.usage;
-      saw_done_ = state.finished;
-      upstream_failed_ = state.failed;
+      take_translated_state();
       return;
     } else if (responses()) {
       // Typed events: the id in the lifecycle ones, usage in the last one; text in deltas.

@@ -104,7 +104,10 @@ std::shared_ptr<Snapshot> Runtime::build(config::Config config, const Snapshot* 
     snapshot->pool_ids.push_back(pool_ids_.try_emplace(key, pool_ids_.size()).first->second);
   }
   for (const config::Endpoint& endpoint : c.endpoints) {
-    if (!endpoint.api_key.empty()) snapshot->secrets.push_back(&endpoint.api_key);
+    for (const core::Secret* secret : {&endpoint.api_key, &endpoint.provider.aws_secret_access_key,
+                                       &endpoint.provider.aws_session_token}) {
+      if (!secret->empty()) snapshot->secrets.push_back(secret);
+    }
   }
   if (!c.server.admin_token.empty()) snapshot->secrets.push_back(&c.server.admin_token);
   snapshot->models_json = models_json(c);

@@ -91,6 +91,12 @@ awaitable<Fetched> fetch(UpstreamPool& pool, std::string_view head, std::string_
                               written);
 }
 
+bool is_event_stream(const http::response_header<>& head) {
+  const std::string_view type = head[http::field::content_type];
+  return beast::iequals(type.substr(0, 17), "text/event-stream") ||
+         beast::iequals(type.substr(0, 34), "application/vnd.amazon.eventstream");
+}
+
 std::string scrub(std::string text, const std::vector<const core::Secret*>& secrets) {
   for (const core::Secret* key : secrets) {
     const std::string_view secret = key->reveal();

@@ -40,6 +40,9 @@ struct Fetched {
 awaitable<Fetched> fetch(UpstreamPool& pool, std::string_view head, std::string_view body,
                          core::Duration timeout, std::size_t body_limit);
 
+// Whether a response is a stream of events: SSE, or Bedrock's binary eventstream.
+bool is_event_stream(const http::response_header<>& head);
+
 // Upstream text may echo the key we sent (some providers quote a bad key back), or any other
 // secret the gateway holds: every one is replaced before the text goes anywhere.
 std::string scrub(std::string text, const std::vector<const core::Secret*>& secrets);

@@ -24,16 +24,22 @@ std::unique_ptr<StreamTranslator> Provider::stream(const api::ParsedRequest&) co
 }
 
 // OpenAI's own shape already; only its quota error means "not before the quota resets".
-UpstreamError Provider::error(const api::ParsedRequest&, unsigned, std::string body) const {
+UpstreamError Provider::error(const api::ParsedRequest&, unsigned status, std::string body) const {
   const bool exhausted = body.find("\"insufficient_quota\"") != std::string::npos;
-  return {std::move(body), exhausted};
+  return {status, std::move(body), exhausted};
 }
+
+// SSE streams never come here: the relay splits them into events.
+void StreamTranslator::on_bytes(std::string_view, std::string&) {}
 
 const Provider& provider_of(config::Provider kind) {
   static const OpenAiCompatible openai;
   static const Azure azure;
   static const Anthropic anthropic;
+  static const Bedrock bedrock;
   switch (kind) {
+    case config::Provider::bedrock:
+      return bedrock;
     case config::Provider::azure:
       return azure;
     case config::Provider::anthropic:

@@ -37,4 +37,21 @@ class Anthropic final : public Provider {
                       std::string body) const override;
 };
 
+// AWS Bedrock's Converse API (bedrock_request.cpp, bedrock_answer.cpp): chat through the
+// Messages shape into Converse, signed with SigV4 or sent with a Bedrock API key; answers and
+// the binary eventstream back through the Messages shape into OpenAI's.
+class Bedrock final : public Provider {
+ public:
+  core::Expected<UpstreamCall, api::ApiError> call(const api::ParsedRequest& request,
+                                                   const config::Endpoint& endpoint,
+                                                   std::string_view upstream_model) const override;
+  bool translates(const api::ParsedRequest& request) const override;
+  std::optional<core::Usage> answer(const api::ParsedRequest& request,
+                                    std::string& body) const override;
+  std::unique_ptr<StreamTranslator> stream(const api::ParsedRequest& request) const override;
+  bool falls_over(unsigned status) const override;
+  UpstreamError error(const api::ParsedRequest& request, unsigned status,
+                      std::string body) const override;
+};
+
 }  // namespace fulcrum::provider

@@ -9,17 +9,6 @@ std::string sse(std::string_view name, const json& payload) {
   return "event: " + std::string(name) + "\ndata: " + payload.dump() + "\n\n";
 }
 
-std::string trimmed(std::string_view word) {
-  while (!word.empty() && word.back() == ' ') word.remove_suffix(1);
-  return std::string(word);
-}
-
-std::string text_of(const Generation&, unsigned words) {
-  std::string text;
-  for (unsigned i = 0; i < words; ++i) text += output_word(i);
-  return text;
-}
-
 unsigned count_blocks(const json& content) {
   unsigned total = 0;
   if (content.is_string()) {
@@ -46,7 +35,7 @@ bool last_turn_is_tool_result(const json& messages) {
   return false;
 }
 
-json usage_start(const Generation& g, const AnthropicPlan& plan) {
+json usage_start(const Generation& g, const MessagePlan& plan) {
   const unsigned cached = plan.cache_read + plan.cache_write;
   return {{"input_tokens", g.prompt_tokens > cached ? g.prompt_tokens - cached : 0},
           {"cache_creation_input_tokens", plan.cache_write},
@@ -109,57 +98,36 @@ unsigned count_anthropic_prompt_tokens(const json& body) {
   return total;
 }
 
-AnthropicPlan plan_anthropic(const json& body, const Generation& g, unsigned cache_read,
-                             unsigned cache_write) {
-  AnthropicPlan plan;
-  plan.cache_read = std::min(cache_read, g.prompt_tokens);
-  plan.cache_write = std::min(cache_write, g.prompt_tokens - plan.cache_read);
-  plan.words = g.completion_tokens;
-  const unsigned max = body.value("max_tokens", 0u);
-  if (max < plan.words) {
-    plan.words = max;
-    plan.stop_reason = "max_tokens";
-    return plan;
+MessagePlan plan_anthropic(const json& body, const Generation& g, unsigned cache_read,
+                           unsigned cache_write) {
+  PlanAsk ask;
+  ask.tool_id_prefix = "toolu_sim_";
+  if (body.contains("max_tokens") && body["max_tokens"].is_number_unsigned()) {
+    ask.max_tokens = body["max_tokens"].get<unsigned>();
   }
   const json& stops = body.value("stop_sequences", json::array());
-  for (unsigned i = 0; i < plan.words; ++i) {
-    const std::string word = trimmed(output_word(i));
-    if (std::find(stops.begin(), stops.end(), word) != stops.end()) {
-      plan.words = i;
-      plan.stop_reason = "stop_sequence";
-      plan.stop_sequence = word;
-      return plan;
-    }
+  for (const json& stop : stops) {
+    if (stop.is_string()) ask.stop_sequences.push_back(stop.get<std::string>());
   }
   const json& tools = body.value("tools", json::array());
   const json& choice = body.value("tool_choice", json::object());
-  const std::string mode = choice.is_object() ? choice.value("type", "auto") : "auto";
-  if (!tools.is_array() || tools.empty() || mode == "none" ||
-      last_turn_is_tool_result(body["messages"])) {
-    return plan;
+  const std::string mode = string_at(choice, "type", "auto");
+  if (tools.is_array() && !tools.empty() && mode != "none" &&
+      !last_turn_is_tool_result(body["messages"])) {
+    std::vector<std::string> offered;
+    for (const json& tool : tools) offered.push_back(string_at(tool, "name", ""));
+    const bool parallel =
+        !(choice.is_object() && choice.value("disable_parallel_tool_use", json()) == true);
+    ask.tools_called = tools_to_call(
+        offered, mode == "tool" ? std::optional(string_at(choice, "name", "")) : std::nullopt,
+        parallel);
   }
-  std::vector<std::string> names;
-  if (mode == "tool") {
-    names.push_back(choice.value("name", ""));
-  } else {
-    const bool parallel = !choice.value("disable_parallel_tool_use", false);
-    for (std::size_t i = 0; i < tools.size() && names.size() < (parallel ? 2u : 1u); ++i) {
-      names.push_back(tools[i].value("name", ""));
-    }
-  }
-  for (std::size_t k = 0; k < names.size(); ++k) {
-    plan.tool_calls.push_back(
-        {"toolu_sim_" + std::to_string(g.serial) + "_" + std::to_string(k),
-         names[k],
-         {{"query", trimmed(output_word(static_cast<unsigned>(k)))}, {"limit", k + 1}}});
-  }
-  plan.stop_reason = "tool_use";
-  return plan;
+  return plan_message(ask, g, cache_read, cache_write);
 }
 
-std::string anthropic_message(const Generation& g, const AnthropicPlan& plan) {
+std::string anthropic_message(const Generation& g, const MessagePlan& plan) {
   json content = json::array();
-  if (plan.words > 0) content.push_back({{"type", "text"}, {"text", text_of(g, plan.words)}});
+  if (plan.words > 0) content.push_back({{"type", "text"}, {"text", output_text(plan.words)}});
   for (const auto& call : plan.tool_calls) {
     content.push_back(
         {{"type", "tool_use"}, {"id", call.id}, {"name", call.name}, {"input", call.input}});
@@ -177,7 +145,7 @@ std::string anthropic_message(const Generation& g, const AnthropicPlan& plan) {
       .dump();
 }
 
-std::string anthropic_head_events(const Generation& g, const AnthropicPlan& plan) {
+std::string anthropic_head_events(const Generation& g, const MessagePlan& plan) {
   const json message = {{"id", message_id(g)},      {"type", "message"},
                         {"role", "assistant"},      {"model", g.model},
                         {"content", json::array()}, {"stop_reason", nullptr},
@@ -196,7 +164,7 @@ std::string anthropic_delta_event(unsigned i) {
               {"delta", {{"type", "text_delta"}, {"text", std::string(output_word(i))}}}});
 }
 
-std::string anthropic_tail_events(const Generation&, const AnthropicPlan& plan) {
+std::string anthropic_tail_events(const Generation&, const MessagePlan& plan) {
   std::string out = sse("content_block_stop", {{"type", "content_block_stop"}, {"index", 0}});
   int index = 1;
   for (const auto& call : plan.tool_calls) {
@@ -207,10 +175,7 @@ std::string anthropic_tail_events(const Generation&, const AnthropicPlan& plan) 
                                          {"id", call.id},
                                          {"name", call.name},
                                          {"input", json::object()}}}});
-    // The input arrives in pieces, as Anthropic streams it.
-    const std::string input = call.input.dump();
-    const std::size_t half = input.size() / 2;
-    for (const std::string& piece : {input.substr(0, half), input.substr(half)}) {
+    for (const std::string& piece : input_pieces(call.input)) {
       out += sse("content_block_delta",
                  {{"type", "content_block_delta"},
                   {"index", index},

@@ -9,30 +9,10 @@
 #include <vector>
 
 #include "fulcrum/api/error.hpp"
+#include "message_plan.hpp"
 #include "sim_responses.hpp"
 
 namespace fulcrum::sim {
-
-// Output tokens each tool call adds to the words generated before it.
-inline constexpr unsigned kToolCallTokens = 8;
-
-struct AnthropicPlan {
-  unsigned words = 0;  // text words generated
-  std::string stop_reason = "end_turn";
-  std::string stop_sequence;  // with stop_reason stop_sequence
-  struct ToolCall {
-    std::string id;
-    std::string name;
-    nlohmann::json input;
-  };
-  std::vector<ToolCall> tool_calls;
-  unsigned cache_read = 0;
-  unsigned cache_write = 0;
-
-  unsigned output_tokens() const {
-    return words + kToolCallTokens * static_cast<unsigned>(tool_calls.size());
-  }
-};
 
 // Why Anthropic would refuse the body with a 400 under `version`, or nullopt.
 std::optional<std::string> anthropic_refusal(const nlohmann::json& body, std::string_view version);
@@ -43,16 +23,16 @@ unsigned count_anthropic_prompt_tokens(const nlohmann::json& body);
 // What the simulated model does with the request: `completion_tokens` words unless max_tokens
 // or a stop sequence cuts them; tool calls when tools are offered and the last turn is not a
 // tool result.
-AnthropicPlan plan_anthropic(const nlohmann::json& body, const Generation& g, unsigned cache_read,
-                             unsigned cache_write);
+MessagePlan plan_anthropic(const nlohmann::json& body, const Generation& g, unsigned cache_read,
+                           unsigned cache_write);
 
-std::string anthropic_message(const Generation& g, const AnthropicPlan& plan);
+std::string anthropic_message(const Generation& g, const MessagePlan& plan);
 // message_start (with the input usage), the text block's start, a ping.
-std::string anthropic_head_events(const Generation& g, const AnthropicPlan& plan);
+std::string anthropic_head_events(const Generation& g, const MessagePlan& plan);
 std::string anthropic_delta_event(unsigned i);
 // The text block's stop, each tool_use block (input in two partial_json pieces),
 // message_delta and message_stop.
-std::string anthropic_tail_events(const Generation& g, const AnthropicPlan& plan);
+std::string anthropic_tail_events(const Generation& g, const MessagePlan& plan);
 // The error event Anthropic sends after a 200 when generation fails midway.
 std::string anthropic_error_event(std::string_view type, std::string_view message);
 

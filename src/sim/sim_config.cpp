@@ -31,6 +31,12 @@ core::Expected<SimConfig, std::string> load_sim_config(const std::string& path) 
                                               "error_after_chunks",
                                               "embedding_dimensions",
                                               "api_key",
+                                              "aws_access_key_id",
+                                              "aws_secret_access_key",
+                                              "aws_region",
+                                              "stream_exception",
+                                              "bad_crc_after_chunks",
+                                              "error_type",
                                               "fail_status",
                                               "fail_first",
                                               "fail_first_status",
@@ -82,13 +88,21 @@ core::Expected<SimConfig, std::string> load_sim_config(const std::string& path) 
       if (n["wire"]) {
         e.wire = n["wire"].as<std::string>();
         if (e.wire != "openai" && e.wire != "azure" && e.wire != "gemini" &&
-            e.wire != "anthropic") {
-          throw std::runtime_error("wire must be openai, azure, gemini or anthropic");
+            e.wire != "anthropic" && e.wire != "bedrock") {
+          throw std::runtime_error("wire must be openai, azure, gemini, anthropic or bedrock");
         }
       }
       if (n["embedding_dimensions"])
         e.embedding_dimensions = n["embedding_dimensions"].as<unsigned>();
       if (n["api_key"]) e.api_key = n["api_key"].as<std::string>();
+      if (n["aws_access_key_id"]) e.aws_access_key_id = n["aws_access_key_id"].as<std::string>();
+      if (n["aws_secret_access_key"]) {
+        e.aws_secret_access_key = n["aws_secret_access_key"].as<std::string>();
+      }
+      if (n["aws_region"]) e.aws_region = n["aws_region"].as<std::string>();
+      if (n["stream_exception"]) e.stream_exception = n["stream_exception"].as<std::string>();
+      if (n["bad_crc_after_chunks"]) e.bad_crc_after_chunks = n["bad_crc_after_chunks"].as<int>();
+      if (n["error_type"]) e.error_type = n["error_type"].as<std::string>();
       if (n["fail_status"]) e.fail_status = n["fail_status"].as<unsigned>();
       if (n["fail_first"]) e.fail_first = n["fail_first"].as<unsigned>();
       if (n["fail_first_status"]) e.fail_first_status = n["fail_first_status"].as<unsigned>();

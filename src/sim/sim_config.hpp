@@ -17,7 +17,8 @@ struct SimEndpoint {
   std::string prefix;  // "" or e.g. "/gpu-a": several endpoints may share one port
   // The provider wire it speaks: openai (/v1/...), azure (/openai/deployments/{d}/...?
   // api-version= and /openai/v1/..., key in api-key), gemini (/v1beta/openai/...) or
-  // anthropic (/v1/messages, x-api-key or a bearer token by anthropic-version).
+  // anthropic (/v1/messages, x-api-key or a bearer token by anthropic-version) or bedrock
+  // (/model/{modelId}/converse and /converse-stream, SigV4 or a Bedrock API key).
   std::string wire = "openai";
 
   // Speed. tokens_per_second 0 means "all at once".
@@ -35,6 +36,11 @@ struct SimEndpoint {
   unsigned cache_write_tokens = 0;  // anthropic: cache_creation_input_tokens (capped)
   unsigned embedding_dimensions = 8;
   std::string api_key;  // when set, requests must carry "Authorization: Bearer <api_key>"
+  // bedrock: with a secret key, requests must carry a valid SigV4 signature by this key id
+  // for this region (service "bedrock"); with api_key too, either way of signing in passes.
+  std::string aws_access_key_id;
+  std::string aws_secret_access_key;
+  std::string aws_region = "us-east-1";
 
   // Failure injection.
   unsigned fail_status = 0;  // every request answers this status
@@ -62,7 +68,15 @@ struct SimEndpoint {
   int failed_after_chunks = -1;
   // anthropic streams: after K content chunks, Anthropic's `event: error` (overloaded_error)
   // after the 200, and the end of the stream.
+  // bedrock streams: an exception frame of type stream_exception instead, then the end.
   int error_after_chunks = -1;
+  std::string stream_exception = "modelStreamErrorException";
+  // bedrock streams: after K content chunks, one eventstream frame whose message CRC is wrong
+  // (the stream then goes on as usual: the client must reject it).
+  int bad_crc_after_chunks = -1;
+  // bedrock: the exception name of every injected failure (e.g. ModelNotReadyException with
+  // fail_status 429); "" names it by status (ThrottlingException for 429, ...).
+  std::string error_type;
   // Every request waits before its first byte (failures included) until a test sends
   // POST <prefix>/sim/release: a gate, so tests order events without timing margins.
   bool hold = false;

@@ -11,17 +11,6 @@ constexpr std::array<std::string_view, 16> kWords = {
     "Fulcrum ", "routes ", "tokens ",  "to ",     "the ",   "cheapest ", "endpoint ", "that ",
     "meets ",   "its ",    "latency ", "target ", "while ", "paid ",     "capacity ", "waits "};
 
-unsigned count_words(std::string_view text) {
-  unsigned words = 0;
-  bool in_word = false;
-  for (char c : text) {
-    const bool space = c == ' ' || c == '\n' || c == '\t' || c == '\r';
-    if (!space && !in_word) ++words;
-    in_word = !space;
-  }
-  return words;
-}
-
 unsigned count_text(const nlohmann::json& value) {
   if (value.is_string()) return count_words(value.get_ref<const std::string&>());
   unsigned total = 0;
@@ -66,6 +55,25 @@ nlohmann::json chunk_base(const Generation& g) {
 }
 
 }  // namespace
+
+unsigned count_words(std::string_view text) {
+  unsigned words = 0;
+  bool in_word = false;
+  for (char c : text) {
+    const bool space = c == ' ' || c == '\n' || c == '\t' || c == '\r';
+    if (!space && !in_word) ++words;
+    in_word = !space;
+  }
+  return words;
+}
+
+std::string string_at(const nlohmann::json& value, std::string_view key,
+                      std::string_view fallback) {
+  if (!value.is_object()) return std::string(fallback);
+  const auto found = value.find(key);
+  return found != value.end() && found->is_string() ? found->get<std::string>()
+                                                    : std::string(fallback);
+}
 
 unsigned count_prompt_tokens(api::Operation op, const nlohmann::json& body) {
   switch (op) {

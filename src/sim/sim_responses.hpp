@@ -26,6 +26,13 @@ struct Generation {
 // instructions and input (a string, or items' contents and outputs) for responses.
 unsigned count_prompt_tokens(api::Operation op, const nlohmann::json& body);
 
+// Whitespace-separated words in a text: the sim's tokens.
+unsigned count_words(std::string_view text);
+
+// value[key] when value is an object holding a string there, else `fallback`: untrusted
+// bodies are read without nlohmann's type exceptions.
+std::string string_at(const nlohmann::json& value, std::string_view key, std::string_view fallback);
+
 // The i-th word of every generated text (with its trailing space).
 std::string_view output_word(unsigned i);
 

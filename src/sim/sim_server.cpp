@@ -5,6 +5,9 @@
 #include <map>
 
 #include "anthropic_wire.hpp"
+#include "bedrock_auth.hpp"
+#include "bedrock_request.hpp"
+#include "bedrock_wire.hpp"
 #include "fulcrum/net/asio.hpp"
 #include "fulcrum/net/http_server.hpp"
 #include "fulcrum/net/http_util.hpp"
@@ -27,7 +30,8 @@ struct EndpointState {
   std::deque<std::shared_ptr<asio::steady_timer>> waiting;
   // With `hold`, requests wait here before their first byte until a test releases them.
   std::vector<std::shared_ptr<asio::steady_timer>> held;
-  std::string last_body;  // the last request body as received, byte for byte (for tests)
+  std::string last_body;      // the last request body as received, byte for byte (for tests)
+  std::string last_model_id;  // bedrock: the last model id, percent-decoded from the path
   // Responses API: what this endpoint stored, by response id (store defaults to true).
   struct Stored {
     nlohmann::json response;
@@ -92,12 +96,77 @@ awaitable<bool> reply_error(beast::tcp_stream& client, const Request& req, unsig
   co_return co_await reply_error(client, req, error, retry_after, serial);
 }
 
+// Where a request path leads on the endpoint's wire: the operation, and for Azure's
+// deployments URL the deployment (the model it answers as).
+struct WireRoute {
+  std::optional<api::Operation> op;
+  std::string deployment;
+  bool missing_api_version = false;
+  std::string model_id;  // bedrock: the path's model id, percent-decoded
+  bool stream = false;   // bedrock: converse-stream (the path says so, not the body)
+};
+
+// Bedrock's /model/{modelId}/converse[-stream]. The model id is one segment: an ARN's '/'
+// arrives as %2F, and a raw one makes the path match no operation, as at AWS.
+WireRoute converse_route(std::string_view rest) {
+  WireRoute route;
+  constexpr std::string_view kModel = "/model/";
+  if (!rest.starts_with(kModel)) return route;
+  const std::string_view tail = rest.substr(kModel.size());
+  const std::size_t slash = tail.find('/');
+  if (slash == 0 || slash == std::string_view::npos) return route;
+  const std::string_view action = tail.substr(slash);
+  if (action != "/converse" && action != "/converse-stream") return route;
+  route.op = api::Operation::chat_completions;
+  route.model_id = percent_decoded(tail.substr(0, slash));
+  route.stream = action == "/converse-stream";
+  return route;
+}
+
+// What every Bedrock answer carries: AWS's request id, and the model id the sim decoded from
+// the path, so tests see how the client encoded it.
+template <class Head>
+void bedrock_headers(Head& head, const SimEndpoint& spec, const Request& req,
+                     std::uint64_t serial) {
+  const std::string digits = std::to_string(serial);
+  head.set("x-amzn-RequestId", "00000000-0000-4000-8000-" +
+                                   std::string(12 - std::min<std::size_t>(12, digits.size()), '0') +
+                                   digits);
+  const std::string_view path = path_of(req.target());
+  if (!path.starts_with(spec.prefix)) return;
+  std::string model_id = converse_route(path.substr(spec.prefix.size())).model_id;
+  // Decoded bytes go back into a header: nothing there may end it early.
+  for (char& c : model_id) {
+    if (c < 0x20 || c == 0x7f) c = '?';
+  }
+  if (!model_id.empty()) head.set("x-sim-model-id", model_id);
+}
+
+awaitable<bool> reply_bedrock_error(const SimEndpoint& spec, beast::tcp_stream& client,
+                                    const Request& req, const BedrockError& error,
+                                    unsigned retry_after, std::uint64_t serial) {
+  auto res =
+      json_response(error.status, bedrock_error_body(error), req.version(), req.keep_alive());
+  bedrock_headers(res, spec, req, serial);
+  res.set("x-amzn-ErrorType", error.type);
+  if (retry_after > 0) res.set(http::field::retry_after, std::to_string(retry_after));
+  co_return co_await write_response(client, res, std::chrono::minutes(10)) && req.keep_alive();
+}
+
 // An injected failure in the endpoint's wire: Anthropic's error shape and rate-limit headers
-// (a tier's spend cap: code_429 enforced_spend_limit_reached, and no retry-after), Azure's
-// retry-after-ms beside retry-after, else OpenAI's.
+// (a tier's spend cap: code_429 enforced_spend_limit_reached, and no retry-after), Bedrock's
+// exceptions (named by status or error_type), Azure's retry-after-ms beside retry-after, else
+// OpenAI's.
 awaitable<bool> reply_failure(const SimEndpoint& spec, beast::tcp_stream& client,
                               const Request& req, unsigned status, std::string message,
                               unsigned retry_after, std::uint64_t serial, std::string code = {}) {
+  if (spec.wire == "bedrock") {
+    BedrockError error = bedrock_error(status, spec.error_type, std::move(message));
+    if (error.type.starts_with("ThrottlingException:")) {
+      error.message = "Too many requests, please wait before trying again.";
+    }
+    co_return co_await reply_bedrock_error(spec, client, req, error, retry_after, serial);
+  }
   if (spec.wire != "anthropic") {
     if (spec.wire == "azure" && retry_after > 0) {
       std::string type = status == 429 ? "rate_limit_error" : "api_error";
@@ -155,14 +224,6 @@ std::string_view query_value(std::string_view target, std::string_view name) {
   return {};
 }
 
-// Where a request path leads on the endpoint's wire: the operation, and for Azure's
-// deployments URL the deployment (the model it answers as).
-struct WireRoute {
-  std::optional<api::Operation> op;
-  std::string deployment;
-  bool missing_api_version = false;
-};
-
 WireRoute route_of(const SimEndpoint& spec, std::string_view rest, std::string_view target) {
   WireRoute route;
   std::string_view path = rest;
@@ -170,6 +231,7 @@ WireRoute route_of(const SimEndpoint& spec, std::string_view rest, std::string_v
     if (rest == "/v1/messages") route.op = api::Operation::chat_completions;
     return route;
   }
+  if (spec.wire == "bedrock") return converse_route(rest);
   if (spec.wire == "gemini") {
     if (!path.starts_with("/v1beta/openai/")) return route;
     path.remove_prefix(14);
@@ -209,6 +271,42 @@ bool authorized(const SimEndpoint& spec, const Request& req) {
   return req[http::field::authorization] == bearer;
 }
 
+// bedrock: the signature or API key check, over the request exactly as it arrived.
+std::optional<BedrockError> bedrock_denial(const SimEndpoint& spec, const Request& req) {
+  ArrivedRequest arrived{req.method_string(), req.target(), req.body(), {}};
+  for (const auto& field : req) {
+    arrived.headers.push_back({std::string(field.name_string()), std::string(field.value())});
+  }
+  return bedrock_auth_denial(spec, arrived, core::WallClock::now());
+}
+
+// The answer, and a stream's pieces, in the endpoint's wire.
+std::string whole_answer(const SimEndpoint& spec, const Generation& g, const MessagePlan& plan,
+                         unsigned latency_ms) {
+  if (spec.wire == "bedrock") return converse_answer(g, plan, latency_ms);
+  if (spec.wire == "anthropic") return anthropic_message(g, plan);
+  return whole_completion(g);
+}
+
+std::string stream_head(const SimEndpoint& spec, const Generation& g, const MessagePlan& plan) {
+  if (spec.wire == "bedrock") return converse_head_events();
+  if (spec.wire == "anthropic") return anthropic_head_events(g, plan);
+  return stream_head_event(g);
+}
+
+std::string stream_delta(const SimEndpoint& spec, const Generation& g, unsigned i) {
+  if (spec.wire == "bedrock") return converse_delta_event(i);
+  if (spec.wire == "anthropic") return anthropic_delta_event(i);
+  return stream_content_event(g, i);
+}
+
+std::string stream_tail(const SimEndpoint& spec, const Generation& g, const MessagePlan& plan,
+                        unsigned latency_ms) {
+  if (spec.wire == "bedrock") return converse_tail_events(g, plan, latency_ms);
+  if (spec.wire == "anthropic") return anthropic_tail_events(g, plan);
+  return stream_tail_events(g);
+}
+
 core::Duration per_token(const SimEndpoint& e) {
   if (e.tokens_per_second <= 0) return core::Duration(0);
   return core::Duration(static_cast<long>(1000.0 / e.tokens_per_second));
@@ -245,17 +343,19 @@ struct SimServer::Impl {
   std::string stats() const {
     nlohmann::json out = nlohmann::json::object();
     for (const auto& e : endpoints) {
-      out[e->spec.name] = {{"requests", e->requests},       {"generating", e->generating},
-                           {"queued", e->waiting.size()},   {"held", e->held.size()},
-                           {"last_body", e->last_body},     {"streams_active", e->streams_active},
-                           {"cold_starts", e->cold_starts}, {"stored", e->stored.size()}};
+      out[e->spec.name] = {
+          {"requests", e->requests},          {"generating", e->generating},
+          {"queued", e->waiting.size()},      {"held", e->held.size()},
+          {"last_body", e->last_body},        {"streams_active", e->streams_active},
+          {"cold_starts", e->cold_starts},    {"stored", e->stored.size()},
+          {"last_model_id", e->last_model_id}};
     }
     return out.dump();
   }
 
   awaitable<bool> handle(std::uint16_t port, beast::tcp_stream& client, Request& req);
-  awaitable<bool> generate(EndpointState& e, api::Operation op, const std::string& deployment,
-                           beast::tcp_stream& client, Request& req);
+  awaitable<bool> generate(EndpointState& e, const WireRoute& route, beast::tcp_stream& client,
+                           Request& req);
   awaitable<bool> stored_call(EndpointState& e, std::string_view call, beast::tcp_stream& client,
                               Request& req);
 
@@ -306,21 +406,30 @@ awaitable<bool> SimServer::Impl::handle(std::uint16_t port, beast::tcp_stream& c
         req.version(), keep_alive);
     co_return co_await write_response(client, res, timeout) && keep_alive;
   }
+  if (e != nullptr && e->spec.wire == "bedrock" && (!op || req.method() != http::verb::post)) {
+    // What AWS answers for a path no operation matches, e.g. a model ARN's unencoded '/'.
+    const BedrockError unknown{404, "UnknownOperationException",
+                               "Unknown operation: " + std::string(path)};
+    co_return co_await reply_bedrock_error(e->spec, client, req, unknown, 0, 0);
+  }
   if (e == nullptr || !op || req.method() != http::verb::post) {
     auto res = error_response(api::ApiError::not_found(path), req.version(), keep_alive);
     co_return co_await write_response(client, res, timeout) && keep_alive;
   }
-  co_return co_await generate(*e, *op, route.deployment, client, req);
+  co_return co_await generate(*e, route, client, req);
 }
 
-awaitable<bool> SimServer::Impl::generate(EndpointState& e, api::Operation op,
-                                          const std::string& deployment, beast::tcp_stream& client,
-                                          Request& req) {
+awaitable<bool> SimServer::Impl::generate(EndpointState& e, const WireRoute& route,
+                                          beast::tcp_stream& client, Request& req) {
   const auto timeout = core::Duration(std::chrono::minutes(10));
+  const auto started = core::Clock::now();
   const bool keep_alive = req.keep_alive();
   const SimEndpoint& spec = e.spec;
+  const api::Operation op = *route.op;
   const std::uint64_t serial = e.requests++;
   e.last_body = req.body();
+  const bool bedrock = spec.wire == "bedrock";
+  if (bedrock) e.last_model_id = route.model_id;
 
   const bool anthropic = spec.wire == "anthropic";
   const std::string anthropic_version(req["anthropic-version"]);
@@ -330,7 +439,11 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, api::Operation op,
                                      "2023-06-01 or 2026-10-21",
                                      0, serial);
   }
-  if (!authorized(spec, req)) {
+  if (bedrock) {
+    if (const auto denial = bedrock_denial(spec, req)) {
+      co_return co_await reply_bedrock_error(spec, client, req, *denial, 0, serial);
+    }
+  } else if (!authorized(spec, req)) {
     co_return co_await reply_failure(
         spec, client, req, 401,
         "Incorrect API key provided: " + std::string(req[http::field::authorization]) +
@@ -384,29 +497,40 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, api::Operation op,
       co_return co_await reply_failure(spec, client, req, 400, *why, 0, serial);
     }
   }
-  if (!body.is_object() || !body.contains("model") || !body["model"].is_string()) {
+  if (bedrock) {
+    if (const auto why = converse_refusal(body)) {
+      const BedrockError invalid = bedrock_error(400, "ValidationException", *why);
+      co_return co_await reply_bedrock_error(spec, client, req, invalid, 0, serial);
+    }
+  } else if (!body.is_object() || !body.contains("model") || !body["model"].is_string()) {
     auto res =
         error_response(api::ApiError::invalid_request("invalid body"), req.version(), keep_alive);
     co_return co_await write_response(client, res, timeout) && keep_alive;
   }
   Generation g;
   g.operation = op;
-  g.model = body["model"].get<std::string>();
+  // Converse has the model in the path only; Azure answers as the deployment.
+  g.model = bedrock ? route.model_id : body["model"].get<std::string>();
   g.serial = serial;
   g.endpoint = spec.name;
-  if (!deployment.empty()) g.model = deployment;  // Azure answers as the deployment
-  g.prompt_tokens = anthropic ? count_anthropic_prompt_tokens(body) : count_prompt_tokens(op, body);
+  if (!route.deployment.empty()) g.model = route.deployment;
+  g.prompt_tokens = bedrock     ? count_converse_prompt_tokens(body)
+                    : anthropic ? count_anthropic_prompt_tokens(body)
+                                : count_prompt_tokens(op, body);
   g.cached_tokens = std::min(spec.cached_tokens, g.prompt_tokens);
   g.completion_tokens = spec.completion_tokens;
-  // OpenAI's wires generate exactly max_tokens when set; Anthropic's stops there if it must.
+  // OpenAI's wires generate exactly max_tokens when set; Anthropic's and Bedrock's stop there
+  // if they must.
+  const bool planned = anthropic || bedrock;
   for (const char* key : {"max_tokens", "max_completion_tokens", "max_output_tokens"}) {
-    if (!anthropic && body.contains(key) && body[key].is_number_unsigned())
+    if (!planned && body.contains(key) && body[key].is_number_unsigned())
       g.completion_tokens = body[key].get<unsigned>();
   }
-  const AnthropicPlan plan =
-      anthropic ? plan_anthropic(body, g, spec.cached_tokens, spec.cache_write_tokens)
-                : AnthropicPlan{};
-  const unsigned words = anthropic ? plan.words : g.completion_tokens;
+  const MessagePlan plan =
+      bedrock     ? plan_converse(body, g, spec.cached_tokens, spec.cache_write_tokens)
+      : anthropic ? plan_anthropic(body, g, spec.cached_tokens, spec.cache_write_tokens)
+                  : MessagePlan{};
+  const unsigned words = planned ? plan.words : g.completion_tokens;
   if (op == api::Operation::responses) {
     for (const char* key :
          {"instructions", "previous_response_id", "store", "max_output_tokens", "metadata"}) {
@@ -424,7 +548,7 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, api::Operation op,
       g.prompt_tokens += stored->second.response["usage"]["total_tokens"].get<unsigned>();
     }
   }
-  const bool stream = body.value("stream", false);
+  const bool stream = bedrock ? route.stream : body.value("stream", false);
   g.include_usage = stream && body.contains("stream_options") &&
                     body["stream_options"].is_object() &&
                     body["stream_options"].value("include_usage", false);
@@ -463,6 +587,12 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, api::Operation op,
 
   co_await sleep_for(spec.ttft);
   const core::Duration gap = per_token(spec);
+  // Bedrock's metrics.latencyMs: from the request's arrival to its last token.
+  const auto latency_ms = [&] {
+    const auto elapsed = core::Clock::now() - started;
+    return static_cast<unsigned>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count());
+  };
   const auto store = [&] {
     if (op == api::Operation::responses && g.echo.value("store", true)) {
       e.stored[response_id(g)] = {completed_response(g), input_items(body, g)};
@@ -471,9 +601,10 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, api::Operation op,
   if (!stream) {
     co_await sleep_for(gap * words);
     store();
-    auto res = json_response(200, anthropic ? anthropic_message(g, plan) : whole_completion(g),
-                             req.version(), keep_alive);
+    auto res =
+        json_response(200, whole_answer(spec, g, plan, latency_ms()), req.version(), keep_alive);
     provider_headers(res, serial);
+    if (bedrock) bedrock_headers(res, spec, req, serial);
     e.last_active = core::Clock::now();
     co_return co_await write_response(client, res, timeout) && keep_alive;
   }
@@ -485,8 +616,10 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, api::Operation op,
   } stream_count{e.streams_active};
 
   http::response<http::empty_body> head{http::status::ok, req.version()};
-  head.set(http::field::content_type, "text/event-stream");
+  head.set(http::field::content_type,
+           bedrock ? "application/vnd.amazon.eventstream" : "text/event-stream");
   provider_headers(head, serial);
+  if (bedrock) bedrock_headers(head, spec, req, serial);
   head.keep_alive(keep_alive);
   head.chunked(true);
   http::response_serializer<http::empty_body> head_writer{head};
@@ -495,7 +628,7 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, api::Operation op,
   co_await http::async_write_header(client, head_writer, as_result(ec));
   if (ec) co_return false;
 
-  std::string pending = anthropic ? anthropic_head_events(g, plan) : stream_head_event(g);
+  std::string pending = stream_head(spec, g, plan);
   for (unsigned i = 0; i < words; ++i) {
     if (static_cast<int>(i) == spec.cut_after_chunks) {
       if (!pending.empty())
@@ -518,15 +651,22 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, api::Operation op,
       if (!ec) co_await asio::async_write(client, http::make_chunk_last(), as_result(ec));
       co_return !ec && keep_alive;
     }
-    if (static_cast<int>(i) == spec.error_after_chunks && anthropic) {
-      // After the 200: Anthropic says so with an error event, then ends the stream.
-      pending += anthropic_error_event("overloaded_error", "Overloaded");
+    if (static_cast<int>(i) == spec.error_after_chunks && planned) {
+      // After the 200: Anthropic says so with an error event, Bedrock with an exception
+      // frame; then the stream ends.
+      pending += bedrock ? converse_exception_event(spec.stream_exception,
+                                                    "The model stream failed (injected).")
+                         : anthropic_error_event("overloaded_error", "Overloaded");
       co_await asio::async_write(client, http::make_chunk(asio::buffer(pending)), as_result(ec));
       if (!ec) co_await asio::async_write(client, http::make_chunk_last(), as_result(ec));
       co_return !ec && keep_alive;
     }
     if (static_cast<int>(i) == spec.malformed_after_chunks) {
-      pending += "data: {\"choices\": [ {\"delta\": oops\n\n";
+      pending +=
+          bedrock ? converse_malformed_event() : "data: {\"choices\": [ {\"delta\": oops\n\n";
+    }
+    if (static_cast<int>(i) == spec.bad_crc_after_chunks && bedrock) {
+      pending += converse_bad_crc_event(i);  // then word i again, as if nothing happened
     }
     const bool stalls = spec.stall_every > 0 && (serial + 1) % spec.stall_every == 0 && i == 2;
     if (static_cast<int>(i) == spec.stall_after_chunks || stalls) {
@@ -538,7 +678,7 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, api::Operation op,
       co_await client.async_read_some(asio::buffer(sink), as_result(ec));
       co_return false;
     }
-    pending += anthropic ? anthropic_delta_event(i) : stream_content_event(g, i);
+    pending += stream_delta(spec, g, i);
     if (gap.count() > 0) {
       co_await asio::async_write(client, http::make_chunk(asio::buffer(pending)), as_result(ec));
       if (ec) co_return false;
@@ -547,7 +687,7 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, api::Operation op,
     }
   }
   store();
-  pending += anthropic ? anthropic_tail_events(g, plan) : stream_tail_events(g);
+  pending += stream_tail(spec, g, plan, latency_ms());
   co_await asio::async_write(client, http::make_chunk(asio::buffer(pending)), as_result(ec));
   if (!ec) co_await asio::async_write(client, http::make_chunk_last(), as_result(ec));
   e.last_active = core::Clock::now();

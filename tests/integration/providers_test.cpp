@@ -1,7 +1,8 @@
 // Providers other than OpenAI's wire, through the gateway, against fulcrum-sim speaking each
-// one's wire: Anthropic's Messages API translated both ways (plain, streamed, tools, images,
-// stop reasons, errors, cache usage priced per bucket), Azure OpenAI's deployment and v1
-// paths, and Gemini's OpenAI-compatible endpoint. Clients speak OpenAI throughout.
+// one's wire: Anthropic's Messages API and Bedrock's Converse API translated both ways (plain,
+// streamed, tools, images, stop reasons, errors, cache usage priced per bucket; Bedrock signed
+// with SigV4 and streamed in its binary eventstream), Azure OpenAI's deployment and v1 paths,
+// and Gemini's OpenAI-compatible endpoint. Clients speak OpenAI throughout.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -29,6 +30,16 @@ constexpr const char* kSim = R"(endpoints:
   ptu:      {listen: 127.0.0.1:0, wire: azure, api_key: az-key, rate_429: 1.0, retry_after: 1}
   gemini:   {listen: 127.0.0.1:0, wire: gemini, api_key: g-key, completion_tokens: 3}
   flaky:    {listen: 127.0.0.1:0, wire: gemini, api_key: g-key, fail_status: 503}
+  bedrock:  {listen: 127.0.0.1:0, wire: bedrock, aws_access_key_id: AKIDSIM, aws_secret_access_key: sim-secret, aws_region: us-east-1, completion_tokens: 6, cached_tokens: 2, cache_write_tokens: 3}
+  bkeyed:   {listen: 127.0.0.1:0, wire: bedrock, api_key: bedrock-key, completion_tokens: 4}
+  bthrottled: {listen: 127.0.0.1:0, wire: bedrock, api_key: bedrock-key, rate_429: 1.0, retry_after: 2}
+  bnotready: {listen: 127.0.0.1:0, wire: bedrock, api_key: bedrock-key, fail_status: 429, error_type: ModelNotReadyException}
+  btimeout: {listen: 127.0.0.1:0, wire: bedrock, api_key: bedrock-key, fail_status: 408}
+  bmodelerr: {listen: 127.0.0.1:0, wire: bedrock, api_key: bedrock-key, fail_status: 424}
+  bmidway:  {listen: 127.0.0.1:0, wire: bedrock, api_key: bedrock-key, completion_tokens: 8, error_after_chunks: 3}
+  bearly:   {listen: 127.0.0.1:0, wire: bedrock, api_key: bedrock-key, error_after_chunks: 0, stream_exception: throttlingException}
+  bcorrupt: {listen: 127.0.0.1:0, wire: bedrock, api_key: bedrock-key, completion_tokens: 8, bad_crc_after_chunks: 2}
+  bdropped: {listen: 127.0.0.1:0, wire: bedrock, api_key: bedrock-key, completion_tokens: 8, cut_after_chunks: 3}
 )";
 
 // Prices per 1M tokens as Anthropic lists Claude Sonnet's: a cache read 0.1×, a write 1.25×.
@@ -130,6 +141,117 @@ constexpr const char* kGateway = R"(endpoints:
     api_key_env: GEMINI_KEY
     pricing:
       gemini-2.0-flash: {input: 0.1, output: 0.4}
+  bedrock:
+    kind: serverless
+    provider: bedrock
+    base_url: http://${bedrock}
+    region: us-east-1
+    aws_access_key_id_env: SIM_AWS_KEY_ID
+    aws_secret_access_key_env: SIM_AWS_SECRET
+    aws_session_token_env: SIM_AWS_NO_TOKEN
+    pricing:
+      anthropic.claude-sonnet-4-5-v1:0: {input: 3, cached_input: 0.30, cache_write_input: 3.75, output: 15}
+  bedrock-sts:
+    kind: serverless
+    provider: bedrock
+    base_url: http://${bedrock}
+    region: us-east-1
+    aws_access_key_id_env: SIM_AWS_KEY_ID
+    aws_secret_access_key_env: SIM_AWS_SECRET
+    aws_session_token_env: SIM_AWS_TOKEN
+    pricing:
+      anthropic.claude-sonnet-4-5-v1:0: {input: 3, output: 15}
+  bedrock-wrong:
+    kind: serverless
+    provider: bedrock
+    base_url: http://${bedrock}
+    region: us-east-1
+    aws_access_key_id_env: SIM_AWS_KEY_ID
+    aws_secret_access_key_env: SIM_AWS_WRONG_SECRET
+    aws_session_token_env: SIM_AWS_NO_TOKEN
+    pricing:
+      anthropic.claude-sonnet-4-5-v1:0: {input: 3, output: 15}
+  bedrock-ptu:
+    kind: provisioned
+    provider: bedrock
+    base_url: http://${bedrock}
+    region: us-east-1
+    aws_access_key_id_env: SIM_AWS_KEY_ID
+    aws_secret_access_key_env: SIM_AWS_SECRET
+    aws_session_token_env: SIM_AWS_NO_TOKEN
+    hourly_usd: 39.6
+  bkeyed:
+    kind: serverless
+    provider: bedrock
+    base_url: http://${bkeyed}
+    region: us-west-2
+    api_key_env: BEDROCK_KEY
+    pricing:
+      amazon.nova-lite-v1:0: {input: 0.06, output: 0.24}
+  bthrottled:
+    kind: serverless
+    provider: bedrock
+    base_url: http://${bthrottled}
+    region: us-east-1
+    api_key_env: BEDROCK_KEY
+    pricing:
+      amazon.nova-lite-v1:0: {input: 0.06, output: 0.24}
+  bnotready:
+    kind: serverless
+    provider: bedrock
+    base_url: http://${bnotready}
+    region: us-east-1
+    api_key_env: BEDROCK_KEY
+    pricing:
+      amazon.nova-lite-v1:0: {input: 0.06, output: 0.24}
+  btimeout:
+    kind: serverless
+    provider: bedrock
+    base_url: http://${btimeout}
+    region: us-east-1
+    api_key_env: BEDROCK_KEY
+    pricing:
+      amazon.nova-lite-v1:0: {input: 0.06, output: 0.24}
+  bmodelerr:
+    kind: serverless
+    provider: bedrock
+    base_url: http://${bmodelerr}
+    region: us-east-1
+    api_key_env: BEDROCK_KEY
+    pricing:
+      amazon.nova-lite-v1:0: {input: 0.06, output: 0.24}
+  bmidway:
+    kind: serverless
+    provider: bedrock
+    base_url: http://${bmidway}
+    region: us-east-1
+    api_key_env: BEDROCK_KEY
+    pricing:
+      amazon.nova-lite-v1:0: {input: 0.06, output: 0.24}
+  bearly:
+    kind: serverless
+    provider: bedrock
+    base_url: http://${bearly}
+    region: us-east-1
+    api_key_env: BEDROCK_KEY
+    pricing:
+      amazon.nova-lite-v1:0: {input: 0.06, output: 0.24}
+  bcorrupt:
+    kind: serverless
+    provider: bedrock
+    base_url: http://${bcorrupt}
+    region: us-east-1
+    api_key_env: BEDROCK_KEY
+    pricing:
+      amazon.nova-lite-v1:0: {input: 0.06, output: 0.24}
+  bdropped:
+    kind: serverless
+    provider: bedrock
+    base_url: http://${bdropped}
+    region: us-east-1
+    api_key_env: BEDROCK_KEY
+    pricing:
+      amazon.nova-lite-v1:0: {input: 0.06, output: 0.24}
 models:
   claude: {targets: [claude/claude-sonnet-4-5]}
   strict: {targets: [claude-strict/claude-sonnet-4-5]}
@@ -145,17 +267,40 @@ models:
   azure-v1: {targets: [azure-v1/gpt4o-prod]}
   ptu-then-claude: {targets: [ptu/gpt4o-prod, claude/claude-sonnet-4-5]}
   gemini: {targets: [gemini/gemini-2.0-flash]}
+  bedrock: {targets: ["bedrock/anthropic.claude-sonnet-4-5-v1:0"]}
+  bedrock-sts: {targets: ["bedrock-sts/anthropic.claude-sonnet-4-5-v1:0"]}
+  bedrock-wrong: {targets: ["bedrock-wrong/anthropic.claude-sonnet-4-5-v1:0"]}
+  bedrock-ptu: {targets: ["bedrock-ptu/arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abc123xyz"]}
+  nova: {targets: ["bkeyed/amazon.nova-lite-v1:0"]}
+  bthrottled: {targets: ["bthrottled/amazon.nova-lite-v1:0"]}
+  btimeout: {targets: ["btimeout/amazon.nova-lite-v1:0"]}
+  bmidway: {targets: ["bmidway/amazon.nova-lite-v1:0"]}
+  bcorrupt: {targets: ["bcorrupt/amazon.nova-lite-v1:0"]}
+  bdropped: {targets: ["bdropped/amazon.nova-lite-v1:0"]}
+  throttled-then-gemini: {targets: ["bthrottled/amazon.nova-lite-v1:0", gemini/gemini-2.0-flash]}
+  notready-then-gemini: {targets: ["bnotready/amazon.nova-lite-v1:0", gemini/gemini-2.0-flash]}
+  timeout-then-gemini: {targets: ["btimeout/amazon.nova-lite-v1:0", gemini/gemini-2.0-flash]}
+  modelerr-then-gemini: {targets: ["bmodelerr/amazon.nova-lite-v1:0", gemini/gemini-2.0-flash]}
+  gemini-then-bedrock: {targets: [flaky/gemini-2.0-flash, "bkeyed/amazon.nova-lite-v1:0"]}
+  bearly-then-gemini: {targets: ["bearly/amazon.nova-lite-v1:0", gemini/gemini-2.0-flash]}
 routes:
   - name: in-order
     match: {model: [busy-then-gemini, gemini-then-claude, capped-then-azure, ptu-then-claude,
-                    early-then-gemini]}
+                    early-then-gemini, throttled-then-gemini, notready-then-gemini,
+                    timeout-then-gemini, modelerr-then-gemini, gemini-then-bedrock,
+                    bearly-then-gemini]}
     strategy: ordered
 )";
 
 const std::map<std::string, std::string> kKeys = {{"CLAUDE_KEY", "ak-current"},
                                                   {"LEGACY_KEY", "ak-legacy"},
                                                   {"AZURE_KEY", "az-key"},
-                                                  {"GEMINI_KEY", "g-key"}};
+                                                  {"GEMINI_KEY", "g-key"},
+                                                  {"SIM_AWS_KEY_ID", "AKIDSIM"},
+                                                  {"SIM_AWS_SECRET", "sim-secret"},
+                                                  {"SIM_AWS_WRONG_SECRET", "not-the-secret"},
+                                                  {"SIM_AWS_TOKEN", "sts-session-token"},
+                                                  {"BEDROCK_KEY", "bedrock-key"}};
 
 // A chat request: "be brief" (system) and "one two three", 5 prompt words.
 std::string chat(const std::string& model, const std::string& extra = "") {
@@ -552,6 +697,307 @@ TEST(Gemini, TheOpenAICompatibleEndpointWithABearerKey) {
   std::string expected = request;
   expected.replace(expected.find("gemini"), 6, "gemini-2.0-flash");
   EXPECT_EQ(stack.sim_stats()["gemini"]["last_body"], expected);
+}
+
+TEST(Bedrock, APlainChatIsSignedTranslatedAndPricedPerBucketExactly) {
+  Stack stack(kSim, kGateway, kKeys);
+  HttpClient client(stack.port());
+  const Response res =
+      client.post("/v1/chat/completions", chat("bedrock", R"(,"max_tokens":50,"temperature":0.5)"));
+  ASSERT_EQ(res.status, 200u) << res.body;
+  const json body = json::parse(res.body);
+  EXPECT_EQ(body["object"], "chat.completion");
+  EXPECT_EQ(body["model"], "bedrock");
+  EXPECT_EQ(body["choices"][0]["message"]["content"], "Fulcrum routes tokens to the cheapest ");
+  EXPECT_EQ(body["choices"][0]["finish_reason"], "stop");
+  // Bedrock said inputTokens 0, cacheRead 2, cacheWrite 3: a 5-token prompt.
+  EXPECT_EQ(body["usage"]["prompt_tokens"], 5);
+  EXPECT_EQ(body["usage"]["prompt_tokens_details"]["cached_tokens"], 2);
+  EXPECT_EQ(body["usage"]["completion_tokens"], 6);
+  // 2 × 0.30 + 3 × 3.75 + 6 × 15 USD per 1M tokens: the cache write is not also input.
+  EXPECT_EQ(res.header("x-fulcrum-cost-usd"), "0.00010185");
+  // The sim checked the SigV4 signature with its secret; the model ID is the path's.
+  EXPECT_EQ(stack.sim_stats()["bedrock"]["last_model_id"], "anthropic.claude-sonnet-4-5-v1:0");
+  const json upstream = last_body(stack, "bedrock");
+  EXPECT_FALSE(upstream.contains("model"));
+  EXPECT_EQ(upstream["system"], json::parse(R"([{"text":"be brief"}])"));
+  EXPECT_EQ(upstream["inferenceConfig"], json::parse(R"({"maxTokens":50,"temperature":0.5})"));
+  EXPECT_EQ(upstream["messages"],
+            json::parse(R"([{"role":"user","content":[{"text":"one two three"}]}])"));
+
+  stack.stop_gateway();
+  const auto rows = ledger_rows(stack.ledger_path());
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0]["input_tokens"], 5);
+  EXPECT_EQ(rows[0]["cached_tokens"], 2);
+  EXPECT_EQ(rows[0]["cache_write_tokens"], 3);
+  EXPECT_EQ(rows[0]["output_tokens"], 6);
+  EXPECT_EQ(rows[0]["cost_nano_usd"], 101850);
+}
+
+TEST(Bedrock, SessionTokensAndApiKeysAuthenticateAndAWrongSecretIsRefused) {
+  Stack stack(kSim, kGateway, kKeys);
+  HttpClient client(stack.port());
+  // STS credentials: the session token is sent and signed.
+  const Response sts = client.post("/v1/chat/completions", chat("bedrock-sts"));
+  EXPECT_EQ(sts.status, 200u) << sts.body;
+  // A Bedrock API key: a bearer token, no signature.
+  const Response keyed = client.post("/v1/chat/completions", chat("nova"));
+  EXPECT_EQ(keyed.status, 200u) << keyed.body;
+  EXPECT_EQ(json::parse(keyed.body)["usage"]["completion_tokens"], 4);
+  // Signed with the wrong secret: Bedrock's 403, in OpenAI's shape, no secret in it.
+  const Response wrong = client.post("/v1/chat/completions", chat("bedrock-wrong"));
+  EXPECT_EQ(wrong.status, 403u) << wrong.body;
+  const json error = json::parse(wrong.body)["error"];
+  EXPECT_EQ(error["type"], "permission_error");
+  EXPECT_NE(error["message"].get<std::string>().find("signature"), std::string::npos)
+      << error.dump();
+  for (const char* secret : {"not-the-secret", "sim-secret", "sts-session-token", "bedrock-key"}) {
+    EXPECT_EQ(wrong.body.find(secret), std::string::npos) << secret;
+  }
+}
+
+TEST(Bedrock, ToolCallsRoundTripPlainAndStreamed) {
+  Stack stack(kSim, kGateway, kKeys);
+  HttpClient client(stack.port());
+  const Response first = client.post("/v1/chat/completions", chat("bedrock", kTools));
+  ASSERT_EQ(first.status, 200u) << first.body;
+  EXPECT_EQ(json::parse(first.body)["choices"][0]["finish_reason"], "tool_calls");
+  const json message = json::parse(first.body)["choices"][0]["message"];
+  ASSERT_EQ(message["tool_calls"].size(), 2u);
+  EXPECT_EQ(message["tool_calls"][0]["function"]["name"], "get_weather");
+  EXPECT_EQ(json::parse(message["tool_calls"][0]["function"]["arguments"].get<std::string>()),
+            json::parse(R"({"query":"Fulcrum","limit":1})"));
+  const json sent = last_body(stack, "bedrock");
+  EXPECT_EQ(sent["toolConfig"]["tools"][0]["toolSpec"]["inputSchema"]["json"]["properties"],
+            json::parse(R"({"query":{"type":"string"}})"));
+  EXPECT_EQ(json::parse(first.body)["usage"]["completion_tokens"], 22);
+
+  const std::string second =
+      R"({"model":"bedrock","messages":[{"role":"user","content":"weather"},)"
+      R"({"role":"assistant","content":null,"tool_calls":)" +
+      message["tool_calls"].dump() + R"(},{"role":"tool","tool_call_id":")" +
+      message["tool_calls"][0]["id"].get<std::string>() +
+      R"(","content":"sunny"},{"role":"tool","tool_call_id":")" +
+      message["tool_calls"][1]["id"].get<std::string>() + R"(","content":"noon"}])" + kTools +
+      R"(,"tool_choice":"auto"})";
+  const Response answer = client.post("/v1/chat/completions", second);
+  ASSERT_EQ(answer.status, 200u) << answer.body;
+  EXPECT_EQ(json::parse(answer.body)["choices"][0]["finish_reason"], "stop");
+  const json turns = last_body(stack, "bedrock")["messages"];
+  ASSERT_EQ(turns.size(), 3u);
+  EXPECT_EQ(turns[1]["content"][0]["toolUse"]["input"],
+            json::parse(R"({"query":"Fulcrum","limit":1})"));
+  ASSERT_EQ(turns[2]["content"].size(), 2u);
+  EXPECT_EQ(turns[2]["content"][1]["toolResult"]["content"], json::parse(R"([{"text":"noon"}])"));
+  EXPECT_EQ(last_body(stack, "bedrock")["toolConfig"]["toolChoice"], json::parse(R"({"auto":{}})"));
+
+  // Streamed: toolUse deltas become tool-call chunks with the arguments in pieces.
+  ASSERT_EQ(
+      client.start("/v1/chat/completions", chat("bedrock", kTools + R"(,"stream":true)")).status,
+      200u);
+  bool done = false;
+  const std::vector<json> chunks = chunks_of(read_stream(client), done);
+  EXPECT_TRUE(done);
+  std::map<int, std::string> arguments;
+  std::map<int, std::string> names;
+  for (const json& c : chunks) {
+    if (c["choices"].empty() || !c["choices"][0]["delta"].contains("tool_calls")) continue;
+    for (const json& call : c["choices"][0]["delta"]["tool_calls"]) {
+      const int index = call["index"];
+      if (call["function"].contains("name")) names[index] = call["function"]["name"];
+      arguments[index] += call["function"]["arguments"].get<std::string>();
+    }
+  }
+  ASSERT_EQ(names.size(), 2u);
+  EXPECT_EQ(names[1], "get_time");
+  EXPECT_EQ(json::parse(arguments[0]), json::parse(R"({"query":"Fulcrum","limit":1})"));
+  EXPECT_EQ(chunks.back()["choices"][0]["finish_reason"], "tool_calls");
+}
+
+TEST(Bedrock, StreamsComeInBinaryFramesAndLeaveAsChatChunksWithTheUsageChunkLast) {
+  Stack stack(kSim, kGateway, kKeys);
+  HttpClient client(stack.port());
+  const Response head =
+      client.start("/v1/chat/completions",
+                   chat("bedrock", R"(,"stream":true,"stream_options":{"include_usage":true})"));
+  ASSERT_EQ(head.status, 200u);
+  EXPECT_EQ(head.header("content-type"), "text/event-stream");
+  bool done = false;
+  const std::vector<json> chunks = chunks_of(read_stream(client), done);
+  EXPECT_TRUE(done);
+  std::string text;
+  for (const json& c : chunks) {
+    if (!c["choices"].empty()) text += c["choices"][0]["delta"].value("content", "");
+  }
+  EXPECT_EQ(text, "Fulcrum routes tokens to the cheapest ");
+  EXPECT_EQ(chunks.front()["choices"][0]["delta"]["role"], "assistant");
+  EXPECT_EQ(chunks[chunks.size() - 2]["choices"][0]["finish_reason"], "stop");
+  // The usage came in Bedrock's metadata event, after messageStop.
+  EXPECT_EQ(chunks.back()["usage"]["prompt_tokens"], 5);
+  EXPECT_EQ(chunks.back()["usage"]["completion_tokens"], 6);
+  stack.stop_gateway();
+  const auto rows = ledger_rows(stack.ledger_path());
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0]["outcome"], "success");
+  EXPECT_EQ(rows[0]["cost_nano_usd"], 101850);
+}
+
+TEST(Bedrock, ImagesGoAsBytesAndUrlsAreRefusedBeforeAnythingIsSent) {
+  Stack stack(kSim, kGateway, kKeys);
+  HttpClient client(stack.port());
+  const Response res = client.post(
+      "/v1/chat/completions",
+      R"({"model":"bedrock","messages":[{"role":"user","content":[{"type":"text","text":"what is this"},)"
+      R"({"type":"image_url","image_url":{"url":"data:image/jpeg;base64,/9j/4AAQ"}}]}]})");
+  ASSERT_EQ(res.status, 200u) << res.body;
+  EXPECT_EQ(last_body(stack, "bedrock")["messages"][0]["content"][1],
+            json::parse(R"({"image":{"format":"jpeg","source":{"bytes":"/9j/4AAQ"}}})"));
+  const Response url = client.post(
+      "/v1/chat/completions",
+      R"({"model":"bedrock","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://example.com/cat.jpg"}}]}]})");
+  EXPECT_EQ(url.status, 400u);
+  EXPECT_NE(json::parse(url.body)["error"]["message"].get<std::string>().find("base64"),
+            std::string::npos);
+  EXPECT_EQ(stack.sim_stats()["bedrock"]["requests"], 1);
+}
+
+TEST(Bedrock, StopSequencesAndMaxTokensBecomeFinishReasons) {
+  Stack stack(kSim, kGateway, kKeys);
+  HttpClient client(stack.port());
+  const Response stopped =
+      client.post("/v1/chat/completions", chat("bedrock", R"(,"stop":["the"])"));
+  ASSERT_EQ(stopped.status, 200u) << stopped.body;
+  EXPECT_EQ(last_body(stack, "bedrock")["inferenceConfig"]["stopSequences"],
+            json::parse(R"(["the"])"));
+  EXPECT_EQ(json::parse(stopped.body)["choices"][0]["message"]["content"],
+            "Fulcrum routes tokens to ");
+  EXPECT_EQ(json::parse(stopped.body)["choices"][0]["finish_reason"], "stop");
+  const Response cut =
+      client.post("/v1/chat/completions", chat("bedrock", R"(,"max_completion_tokens":3)"));
+  ASSERT_EQ(cut.status, 200u);
+  EXPECT_EQ(json::parse(cut.body)["choices"][0]["finish_reason"], "length");
+  EXPECT_EQ(json::parse(cut.body)["usage"]["completion_tokens"], 3);
+}
+
+TEST(Bedrock, ThrottlingNotReadyTimeoutsAndModelErrorsFallOverAndBack) {
+  Stack stack(kSim, kGateway, kKeys);
+  HttpClient client(stack.port());
+  for (const char* alias : {"throttled-then-gemini", "notready-then-gemini", "timeout-then-gemini",
+                            "modelerr-then-gemini"}) {
+    const Response res = client.post("/v1/chat/completions", chat(alias));
+    ASSERT_EQ(res.status, 200u) << alias << res.body;
+    EXPECT_EQ(res.header("x-fulcrum-endpoint"), "gemini") << alias;
+  }
+  // And back: Gemini's 503 falls over to Bedrock.
+  const Response back = client.post("/v1/chat/completions", chat("gemini-then-bedrock"));
+  ASSERT_EQ(back.status, 200u) << back.body;
+  EXPECT_EQ(back.header("x-fulcrum-endpoint"), "bkeyed");
+  // With nowhere else to go: OpenAI's 429 shape with Bedrock's Retry-After; a model timeout
+  // is an upstream failure (the gateway's 502 with Bedrock's words), never the client's 408.
+  const Response throttled = client.post("/v1/chat/completions", chat("bthrottled"));
+  EXPECT_EQ(throttled.status, 429u);
+  EXPECT_EQ(json::parse(throttled.body)["error"]["code"], "rate_limit_exceeded");
+  EXPECT_EQ(throttled.header("retry-after"), "2");
+  const Response timeout = client.post("/v1/chat/completions", chat("btimeout"));
+  EXPECT_EQ(timeout.status, 502u) << timeout.body;
+  EXPECT_EQ(json::parse(timeout.body)["error"]["message"].get<std::string>().rfind("Bedrock: ", 0),
+            0u)
+      << timeout.body;
+}
+
+TEST(Bedrock, AnExceptionMidwayEndsTheStreamWithAnErrorAndIsMetered) {
+  Stack stack(kSim, kGateway, kKeys);
+  HttpClient client(stack.port());
+  ASSERT_EQ(client.start("/v1/chat/completions", chat("bmidway", R"(,"stream":true)")).status,
+            200u);
+  bool done = false;
+  const std::vector<json> chunks = chunks_of(read_stream(client), done);
+  EXPECT_FALSE(done) << "a failed stream never ends as complete";
+  ASSERT_FALSE(chunks.empty());
+  EXPECT_TRUE(chunks.back().contains("error")) << chunks.back().dump();
+  stack.stop_gateway();
+  const auto rows = ledger_rows(stack.ledger_path());
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0]["outcome"], "upstream_error");
+  // Bedrock counts only in its metadata event, which never came: the 3 words relayed
+  // ("Fulcrum routes tokens ") are estimated; the prompt too.
+  EXPECT_EQ(rows[0]["output_tokens"], api::estimate_usage(0, 22).output);
+  EXPECT_GT(rows[0]["input_tokens"].get<int>(), 0);
+  EXPECT_EQ(rows[0]["estimated"], 1);
+}
+
+TEST(Bedrock, AThrottlingExceptionBeforeAnyContentFallsOverThoughTheUpstreamSaid200) {
+  Stack stack(kSim, kGateway, kKeys);
+  HttpClient client(stack.port());
+  ASSERT_EQ(
+      client.start("/v1/chat/completions", chat("bearly-then-gemini", R"(,"stream":true)")).status,
+      200u);
+  bool done = false;
+  const std::vector<json> chunks = chunks_of(read_stream(client), done);
+  EXPECT_TRUE(done);
+  for (const json& c : chunks) EXPECT_FALSE(c.contains("error")) << c.dump();
+  EXPECT_EQ(stack.sim_stats()["bearly"]["requests"], 1);
+  EXPECT_EQ(stack.sim_stats()["gemini"]["requests"], 1);
+}
+
+TEST(Bedrock, AFrameWithABadCrcIsAnUpstreamFailureNeverRelayed) {
+  Stack stack(kSim, kGateway, kKeys);
+  HttpClient client(stack.port());
+  ASSERT_EQ(client.start("/v1/chat/completions", chat("bcorrupt", R"(,"stream":true)")).status,
+            200u);
+  bool done = false;
+  const std::vector<json> chunks = chunks_of(read_stream(client), done);
+  EXPECT_FALSE(done);
+  std::string text;
+  for (const json& c : chunks) {
+    if (c.contains("choices") && !c["choices"].empty()) {
+      text += c["choices"][0]["delta"].value("content", "");
+    }
+  }
+  // The corrupt frame repeats the third word: never relayed, nor anything after it.
+  EXPECT_EQ(text, "Fulcrum routes ");
+  ASSERT_FALSE(chunks.empty());
+  EXPECT_NE(chunks.back()["error"]["message"].get<std::string>().find("CRC"), std::string::npos)
+      << chunks.back().dump();
+  EXPECT_EQ(stack.metric("fulcrum_requests_total",
+                         {{"endpoint", "bcorrupt"}, {"outcome", "upstream_error"}}),
+            1.0);
+}
+
+TEST(Bedrock, AStreamCutMidwayIsMeteredForWhatWasRelayed) {
+  Stack stack(kSim, kGateway, kKeys);
+  HttpClient client(stack.port());
+  ASSERT_EQ(client.start("/v1/chat/completions", chat("bdropped", R"(,"stream":true)")).status,
+            200u);
+  bool done = false;
+  const std::vector<json> chunks = chunks_of(read_stream(client), done);
+  EXPECT_FALSE(done);
+  ASSERT_FALSE(chunks.empty());
+  EXPECT_TRUE(chunks.back().contains("error")) << chunks.back().dump();
+  stack.stop_gateway();
+  const auto rows = ledger_rows(stack.ledger_path());
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0]["outcome"], "upstream_error");
+  EXPECT_EQ(rows[0]["output_tokens"], api::estimate_usage(0, 22).output);
+  EXPECT_EQ(rows[0]["estimated"], 1);
+}
+
+TEST(Bedrock, ProvisionedThroughputIsAProvisionedEndpointAddressedByItsModelArn) {
+  Stack stack(kSim, kGateway, kKeys);
+  HttpClient client(stack.port());
+  const Response res = client.post("/v1/chat/completions", chat("bedrock-ptu"));
+  ASSERT_EQ(res.status, 200u) << res.body;
+  // The ARN travelled as one encoded path segment, was signed encoded twice, and arrived whole.
+  EXPECT_EQ(stack.sim_stats()["bedrock"]["last_model_id"],
+            "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abc123xyz");
+  // Already paid for by the hour: no marginal cost; the hour is the economics' business.
+  EXPECT_EQ(res.header("x-fulcrum-marginal-cost-usd"), "0");
+  stack.stop_gateway();
+  const auto rows = ledger_rows(stack.ledger_path());
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0]["endpoint"], "bedrock-ptu");
+  EXPECT_EQ(rows[0]["output_tokens"], 6);
 }
 
 // Anthropic's own API, for Anthropic SDK users: the same aliases, keys, budgets and ledger.

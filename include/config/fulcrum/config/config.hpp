@@ -180,7 +180,7 @@ struct CircuitBreakerPolicy {
 
 // The wire an endpoint's upstream speaks (endpoints.*.provider). `openai` is any
 // OpenAI-compatible server: OpenAI, vLLM, SGLang, TGI, Together, Fireworks, Groq...
-enum class Provider : std::uint8_t { openai, azure, gemini, anthropic };
+enum class Provider : std::uint8_t { openai, azure, gemini, anthropic, bedrock };
 const char* to_string(Provider provider);
 
 // What a provider's wire needs beyond a base URL and a key.
@@ -193,14 +193,26 @@ struct ProviderSettings {
   // anthropic: the API version spoken. 2023-06-01 authenticates with x-api-key and takes
   // sampling parameters; 2026-10-21 authenticates with a bearer token and rejects them.
   std::string anthropic_version = "2026-10-21";
-  // anthropic: max_tokens for requests that set none (Anthropic requires it).
+  // anthropic, bedrock: max_tokens for requests that set none (both require it).
   unsigned default_max_tokens = 4096;
   // anthropic: parameters the version does not take are refused with a 400 (true) or
   // dropped with an x-fulcrum-warning header (false).
   bool reject_unsupported = false;
 
+  // bedrock: the region requests are signed for ("us-east-1"; from the base URL's host
+  // bedrock-runtime.{region}.amazonaws.com when not configured).
+  std::string aws_region;
+  // bedrock: AWS credentials for SigV4, read at load from the variables named by
+  // aws_access_key_id_env etc. (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN by
+  // default). Unset when the endpoint authenticates with a Bedrock API key (api_key_env).
+  core::Secret aws_access_key_id;
+  core::Secret aws_secret_access_key;
+  core::Secret aws_session_token;  // STS credentials only
+
   // The generation after 2023-06-01: bearer authentication, no sampling parameters.
   bool anthropic_current_generation() const { return anthropic_version != "2023-06-01"; }
+  // bedrock: requests are signed with SigV4 (else a Bedrock API key goes as a bearer token).
+  bool signs_v4() const { return !aws_secret_access_key.empty(); }
 };
 
 struct Endpoint {

@@ -28,12 +28,14 @@ struct UpstreamCall {
   std::string path;  // below the base URL's path, query included
   std::string body;
   std::vector<Header> headers;  // authentication and the provider's own
+  std::string accept;           // the Accept header; "" = JSON, or SSE for a stream
   // What the translation left out, for the client's x-fulcrum-warning header ("" = nothing).
   std::string warning;
 };
 
 // An upstream's error body in OpenAI's shape, and what it means for retrying.
 struct UpstreamError {
+  unsigned status = 0;  // the status the client gets (the upstream's, unless it means another)
   std::string body;
   // A spend limit or exhausted quota: retrying the same target cannot help before the limit
   // resets (another target may still serve).
@@ -58,6 +60,10 @@ class StreamTranslator {
   // `data` is one SSE event's data; the OpenAI events it makes are appended to `out`. Once the
   // upstream's error event arrived, `out` ends with an OpenAI error event and no [DONE].
   virtual void on_event(std::string_view data, std::string& out) = 0;
+  // A stream that is not SSE (Bedrock's binary eventstream) is read here instead, its bytes as
+  // they arrive, cut anywhere; a framing error fails the stream like an upstream error event.
+  virtual bool binary() const { return false; }
+  virtual void on_bytes(std::string_view bytes, std::string& out);
   const StreamState& state() const { return state_; }
   bool native() const { return native_; }
 
@@ -96,6 +102,9 @@ class Provider {
   // A reader for a stream that is not OpenAI's; nullptr for OpenAI's (the relay reads it).
   virtual std::unique_ptr<StreamTranslator> stream(const api::ParsedRequest& request) const;
 
+  // Whether an upstream status means "this target failed; another may serve" (429 and 5xx;
+  // Bedrock's model timeout 408 and model error 424 too) rather than the client's own mistake.
+  virtual bool falls_over(unsigned status) const { return status == 429 || status >= 500; }
   // The upstream's error body (status >= 400) in the client's API's shape, and what it means.
   virtual UpstreamError error(const api::ParsedRequest& request, unsigned status,
                               std::string body) const;

@@ -1,0 +1,223 @@
+// Bedrock's Converse answers → OpenAI chat completions: the answer half of provider bedrock.
+// A Converse response, and each ConverseStream event, is put in the Messages shape and read
+// by its rules (messages_answer.cpp), so usage, stop reasons and tool calls mean what they
+// mean for Anthropic. A stream's usage comes in its metadata event, after messageStop: the
+// stream is complete only once that arrived.
+#include <atomic>
+#include <nlohmann/json.hpp>
+
+#include "fulcrum/provider/eventstream.hpp"
+#include "json_access.hpp"
+#include "messages_answer.hpp"
+#include "providers.hpp"
+
+namespace fulcrum::provider {
+namespace {
+
+using nlohmann::json;
+
+// Converse has no message id; chat completions have one.
+std::string message_id() {
+  static std::atomic<std::uint64_t> next{0};
+  return "msg_bedrock_" + std::to_string(next.fetch_add(1, std::memory_order_relaxed));
+}
+
+// Converse's TokenUsage as Messages usage: both count input without the cache buckets.
+json messages_usage(const json& usage) {
+  json out = json::object();
+  for (auto [from, to] : {std::pair{"inputTokens", "input_tokens"},
+                          {"cacheReadInputTokens", "cache_read_input_tokens"},
+                          {"cacheWriteInputTokens", "cache_creation_input_tokens"},
+                          {"outputTokens", "output_tokens"}}) {
+    if (has_count(usage, from)) out[to] = static_cast<std::uint64_t>(count_of(usage, from));
+  }
+  return out;
+}
+
+// A Converse content block as a Messages one; null for what is not relayed (reasoning).
+json messages_block(const json& block) {
+  if (member(block, "text").is_string()) return {{"type", "text"}, {"text", block["text"]}};
+  const json& tool = member(block, "toolUse");
+  if (tool.is_object()) {
+    return {{"type", "tool_use"},
+            {"id", text_of(tool, "toolUseId")},
+            {"name", text_of(tool, "name")},
+            {"input", member(tool, "input").is_object() ? tool["input"] : json::object()}};
+  }
+  return nullptr;
+}
+
+// Bedrock's exceptions by the Messages error type that means the same to a client.
+std::string messages_error_type(std::string_view exception) {
+  if (exception == "throttlingException" || exception == "ThrottlingException") {
+    return "rate_limit_error";
+  }
+  if (exception == "serviceUnavailableException" || exception == "ServiceUnavailableException") {
+    return "overloaded_error";
+  }
+  if (exception == "validationException" || exception == "ValidationException") {
+    return "invalid_request_error";
+  }
+  return "api_error";  // internalServerException, modelStreamErrorException, a corrupt frame
+}
+
+// One ConverseStream, frame by frame, as Messages events.
+class ConverseStream final : public MessagesStream {
+ public:
+  ConverseStream(bool client_wants_usage, std::string model)
+      : MessagesStream(false, client_wants_usage), model_(std::move(model)) {}
+
+  bool binary() const override { return true; }
+
+  void on_bytes(std::string_view bytes, std::string& out) override {
+    if (state_.finished) return;
+    const bool intact = decoder_.feed(
+        bytes, [&](const EventStreamMessage& message) { on_message(message, out); });
+    // A bad CRC or frame: nothing more of this stream can be trusted, nor relayed.
+    if (!intact) fail("api_error", "The upstream's event stream was corrupt: " + decoder_.error(), out);
+  }
+
+ private:
+  void on_message(const EventStreamMessage& message, std::string& out) {
+    if (state_.finished) return;
+    const std::string_view kind = message.message_type();
+    if (kind == "exception" || kind == "error") {
+      const bool modeled = kind == "exception";
+      const json payload = shallow(message.payload) ? json::parse(message.payload, nullptr, false)
+                                                    : json();
+      std::string text = modeled ? text_of(payload, "message")
+                                 : std::string(message.header(":error-message"));
+      const std::string_view name =
+          modeled ? message.exception_type() : message.header(":error-code");
+      if (text.empty()) text = "The upstream (provider bedrock) failed: " + std::string(name);
+      fail(messages_error_type(name), std::move(text), out);
+      return;
+    }
+    if (kind != "event" || !shallow(message.payload)) return;
+    const json payload = json::parse(message.payload, nullptr, false);
+    if (!payload.is_object()) return;
+    const std::string_view type = message.event_type();
+    const json& index = member(payload, "contentBlockIndex");
+    if (type == "messageStart") {
+      // No usage yet: Bedrock counts the prompt only in metadata, at the end. Until then a
+      // failed stream has none, and the gateway estimates the prompt and what was relayed.
+      translate({{"type", "message_start"}, {"message", {{"id", message_id()}, {"model", model_}}}},
+                out);
+    } else if (type == "contentBlockStart") {
+      const json& tool = member(member(payload, "start"), "toolUse");
+      if (!tool.is_object()) return;
+      translate({{"type", "content_block_start"},
+                 {"index", index},
+                 {"content_block",
+                  {{"type", "tool_use"},
+                   {"id", text_of(tool, "toolUseId")},
+                   {"name", text_of(tool, "name")}}}},
+                out);
+    } else if (type == "contentBlockDelta") {
+      const json& delta = member(payload, "delta");
+      if (member(delta, "text").is_string()) {
+        translate({{"type", "content_block_delta"},
+                   {"index", index},
+                   {"delta", {{"type", "text_delta"}, {"text", delta["text"]}}}},
+                  out);
+      } else if (const json& input = member(member(delta, "toolUse"), "input"); input.is_string()) {
+        translate({{"type", "content_block_delta"},
+                   {"index", index},
+                   {"delta", {{"type", "input_json_delta"}, {"partial_json", input}}}},
+                  out);
+      }  // reasoning deltas are not relayed
+    } else if (type == "contentBlockStop") {
+      translate({{"type", "content_block_stop"}, {"index", index}}, out);
+    } else if (type == "messageStop") {
+      translate({{"type", "message_delta"},
+                 {"delta", {{"stop_reason", text_of(payload, "stopReason", "end_turn")}}}},
+                out);
+    } else if (type == "metadata") {
+      translate({{"type", "message_delta"},
+                 {"usage", messages_usage(member(payload, "usage"))}},
+                out);
+      translate({{"type", "message_stop"}}, out);
+    }
+  }
+
+  void fail(std::string type, std::string text, std::string& out) {
+    translate({{"type", "error"}, {"error", {{"type", std::move(type)}, {"message", std::move(text)}}}},
+              out);
+  }
+
+  std::string model_;
+  EventStreamDecoder decoder_;
+};
+
+}  // namespace
+
+bool Bedrock::translates(const api::ParsedRequest&) const { return true; }
+
+std::optional<core::Usage> Bedrock::answer(const api::ParsedRequest& request,
+                                           std::string& body) const {
+  if (!shallow(body)) return std::nullopt;  // left as it is: nlohmann's dump would recurse
+  const json converse = json::parse(body, nullptr, false);
+  if (!converse.is_object()) return std::nullopt;
+  json content = json::array();
+  for (const json& block : member(member(member(converse, "output"), "message"), "content")) {
+    json converted = messages_block(block);
+    if (!converted.is_null()) content.push_back(std::move(converted));
+  }
+  json message = {{"id", message_id()},
+                  {"model", request.model},
+                  {"content", std::move(content)},
+                  {"stop_reason", text_of(converse, "stopReason", "end_turn")}};
+  if (member(converse, "usage").is_object()) {
+    message["usage"] = messages_usage(converse["usage"]);
+  }
+  return chat_completion_of(message, request.model, body);
+}
+
+std::unique_ptr<StreamTranslator> Bedrock::stream(const api::ParsedRequest& request) const {
+  return std::make_unique<ConverseStream>(request.client_wants_usage, request.model);
+}
+
+// The model timed out (408) or failed (424): the target failed, not the client.
+bool Bedrock::falls_over(unsigned status) const {
+  return Provider::falls_over(status) || status == 408 || status == 424;
+}
+
+// {"message": "..."} (the exception's name is in a header) → OpenAI's {"error": {...}}, typed
+// by status as Bedrock assigns them.
+UpstreamError Bedrock::error(const api::ParsedRequest&, unsigned status, std::string body) const {
+  const json parsed = shallow(body) ? json::parse(body, nullptr, false) : json();
+  std::string text = text_of(parsed, "message");
+  if (text.empty()) text = text_of(parsed, "Message");
+  if (text.empty()) text = "The upstream (provider bedrock) refused the request.";
+  std::string type = "api_error";
+  unsigned client_status = status;
+  switch (status) {
+    case 400:
+      type = "invalid_request_error";
+      break;
+    case 401:
+    case 403:
+      type = "permission_error";
+      break;
+    case 404:
+      type = "not_found_error";
+      break;
+    case 408:  // ModelTimeoutException
+      client_status = 504;
+      break;
+    case 424:  // ModelErrorException
+      client_status = 502;
+      break;
+    case 429:  // ThrottlingException, ModelNotReadyException
+      type = "rate_limit_error";
+      break;
+    case 503:  // ServiceUnavailableException
+      type = "overloaded_error";
+      break;
+    default:
+      break;
+  }
+  return {client_status, openai_error_body(type, "Bedrock: " + text, false), false};
+}
+
+}  // namespace fulcrum::provider

@@ -71,10 +71,11 @@ class ConverseStream final : public MessagesStream {
 
   void on_bytes(std::string_view bytes, std::string& out) override {
     if (state_.finished) return;
-    const bool intact = decoder_.feed(
-        bytes, [&](const EventStreamMessage& message) { on_message(message, out); });
+    const bool intact =
+        decoder_.feed(bytes, [&](const EventStreamMessage& message) { on_message(message, out); });
     // A bad CRC or frame: nothing more of this stream can be trusted, nor relayed.
-    if (!intact) fail("api_error", "The upstream's event stream was corrupt: " + decoder_.error(), out);
+    if (!intact)
+      fail("api_error", "The upstream's event stream was corrupt: " + decoder_.error(), out);
   }
 
  private:
@@ -83,10 +84,10 @@ class ConverseStream final : public MessagesStream {
     const std::string_view kind = message.message_type();
     if (kind == "exception" || kind == "error") {
       const bool modeled = kind == "exception";
-      const json payload = shallow(message.payload) ? json::parse(message.payload, nullptr, false)
-                                                    : json();
-      std::string text = modeled ? text_of(payload, "message")
-                                 : std::string(message.header(":error-message"));
+      const json payload =
+          shallow(message.payload) ? json::parse(message.payload, nullptr, false) : json();
+      std::string text =
+          modeled ? text_of(payload, "message") : std::string(message.header(":error-message"));
       const std::string_view name =
           modeled ? message.exception_type() : message.header(":error-code");
       if (text.empty()) text = "The upstream (provider bedrock) failed: " + std::string(name);
@@ -133,16 +134,16 @@ class ConverseStream final : public MessagesStream {
                  {"delta", {{"stop_reason", text_of(payload, "stopReason", "end_turn")}}}},
                 out);
     } else if (type == "metadata") {
-      translate({{"type", "message_delta"},
-                 {"usage", messages_usage(member(payload, "usage"))}},
+      translate({{"type", "message_delta"}, {"usage", messages_usage(member(payload, "usage"))}},
                 out);
       translate({{"type", "message_stop"}}, out);
     }
   }
 
   void fail(std::string type, std::string text, std::string& out) {
-    translate({{"type", "error"}, {"error", {{"type", std::move(type)}, {"message", std::move(text)}}}},
-              out);
+    translate(
+        {{"type", "error"}, {"error", {{"type", std::move(type)}, {"message", std::move(text)}}}},
+        out);
   }
 
   std::string model_;

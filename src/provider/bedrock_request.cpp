@@ -70,7 +70,8 @@ std::optional<json> converse_block(const json& block, std::string& why) {
 }
 
 // The Messages body as Converse's. What only Anthropic has is dropped and named.
-core::Expected<json, api::ApiError> converse_body(json messages, std::vector<std::string>& dropped) {
+core::Expected<json, api::ApiError> converse_body(json messages,
+                                                  std::vector<std::string>& dropped) {
   json out = json::object();
   if (messages.contains("system")) out["system"] = json::array({{{"text", messages["system"]}}});
   json turns = json::array();

@@ -107,13 +107,12 @@ void MessagesStream::translate(const json& event, std::string& out) {
       // OpenAI numbers tool calls 0, 1, ...; Anthropic numbers blocks, text ones included.
       const int tool = static_cast<int>(tool_of_block_.size());
       tool_of_block_[block_index(event)] = {tool, false};
-      out +=
-          chunk({{"tool_calls",
-                  json::array(
-                      {{{"index", tool},
-                        {"id", text_of(block, "id")},
-                        {"type", "function"},
-                        {"function", {{"name", text_of(block, "name")}, {"arguments", ""}}}}})}});
+      out += chunk(
+          {{"tool_calls",
+            json::array({{{"index", tool},
+                          {"id", text_of(block, "id")},
+                          {"type", "function"},
+                          {"function", {{"name", text_of(block, "name")}, {"arguments", ""}}}}})}});
     } else if (!text_of(block, "text").empty()) {
       out += chunk({{"content", block["text"]}});
     }
@@ -174,8 +173,8 @@ void MessagesStream::translate(const json& event, std::string& out) {
     // what was generated is estimated from the text relayed. (With no usage at all, as
     // Bedrock's before its metadata, the gateway estimates the prompt too.)
     if (state_.usage) {
-      state_.usage->output = std::max(state_.usage->output,
-                                      api::estimate_usage(0, state_.generated_chars).output);
+      state_.usage->output =
+          std::max(state_.usage->output, api::estimate_usage(0, state_.generated_chars).output);
     }
     state_.failed = true;
     state_.finished = true;
@@ -188,8 +187,8 @@ int MessagesStream::block_index(const json& event) {
 }
 
 std::string MessagesStream::arguments(int tool, std::string_view fragment) {
-  return chunk({{"tool_calls",
-                 json::array({{{"index", tool}, {"function", {{"arguments", fragment}}}}})}});
+  return chunk(
+      {{"tool_calls", json::array({{{"index", tool}, {"function", {{"arguments", fragment}}}}})}});
 }
 
 void MessagesStream::usage(const json& reported) {

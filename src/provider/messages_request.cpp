@@ -72,8 +72,8 @@ json content_blocks(const json& content, const std::string& where, Refusal& refu
       }
       blocks.push_back({{"type", "image"}, {"source", image_source(url.get<std::string>())}});
     } else {
-      refusal.set(unsupported("Content parts of type '" + type +
-                                  "' are not supported by " + refusal.who() + " (text and image_url are).",
+      refusal.set(unsupported("Content parts of type '" + type + "' are not supported by " +
+                                  refusal.who() + " (text and image_url are).",
                               where + "[" + std::to_string(i) + "]"));
     }
   }
@@ -259,11 +259,11 @@ void refuse_missing_features(const json& in, Refusal& refusal) {
   }
   const json& format = member(in, "response_format");
   if (format.is_object() && text_of(format, "type", "text") != "text") {
-    refusal.set(unsupported(
-        "response_format " + text_of(format, "type") +
-            " is not supported by " + refusal.who() + ": describe the JSON in the prompt, or "
-            "use a tool.",
-        "response_format"));
+    refusal.set(unsupported("response_format " + text_of(format, "type") + " is not supported by " +
+                                refusal.who() +
+                                ": describe the JSON in the prompt, or "
+                                "use a tool.",
+                            "response_format"));
   }
   const json& modalities = member(in, "modalities");
   const bool audio_out = modalities.is_array() && std::find(modalities.begin(), modalities.end(),

@@ -20,7 +20,7 @@ struct MessagesDialect {
   // not, they are refused (reject_unsupported) or dropped with a warning.
   bool takes_sampling = true;
   bool reject_unsupported = false;
-  std::string_view version;  // who refuses sampling: "Anthropic API version 2026-10-21"
+  std::string_view version;            // who refuses sampling: "Anthropic API version 2026-10-21"
   unsigned default_max_tokens = 4096;  // when the request sets none
 };
 

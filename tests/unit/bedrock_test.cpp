@@ -121,31 +121,31 @@ std::string streamed_text(const Translated& t) {
 }
 
 TEST(BedrockRequest, ChatBecomesConverseWithTheModelInThePathOnly) {
-  const json chat = {
-      {"model", "claude"},
-      {"messages",
-       {{{"role", "system"}, {"content", "Be brief."}},
-        {{"role", "user"},
-         {"content",
-          {{{"type", "text"}, {"text", "What is in this image?"}},
-           {{"type", "image_url"}, {"image_url", {{"url", "data:image/png;base64,iVBORw0KGgo="}}}}}}},
-        {{"role", "assistant"},
-         {"content", nullptr},
-         {"tool_calls",
-          {{{"id", "call_1"},
-            {"type", "function"},
-            {"function", {{"name", "lookup"}, {"arguments", R"({"q":"cat"})"}}}}}}},
-        {{"role", "tool"}, {"tool_call_id", "call_1"}, {"content", "a cat"}}}},
-      {"tools",
-       {{{"type", "function"},
-         {"function",
-          {{"name", "lookup"},
-           {"description", "Looks a thing up."},
-           {"parameters", {{"type", "object"}}}}}}}},
-      {"tool_choice", "required"},
-      {"stop", "END"},
-      {"temperature", 1.5},
-      {"top_p", 0.5}};
+  const json chat = {{"model", "claude"},
+                     {"messages",
+                      {{{"role", "system"}, {"content", "Be brief."}},
+                       {{"role", "user"},
+                        {"content",
+                         {{{"type", "text"}, {"text", "What is in this image?"}},
+                          {{"type", "image_url"},
+                           {"image_url", {{"url", "data:image/png;base64,iVBORw0KGgo="}}}}}}},
+                       {{"role", "assistant"},
+                        {"content", nullptr},
+                        {"tool_calls",
+                         {{{"id", "call_1"},
+                           {"type", "function"},
+                           {"function", {{"name", "lookup"}, {"arguments", R"({"q":"cat"})"}}}}}}},
+                       {{"role", "tool"}, {"tool_call_id", "call_1"}, {"content", "a cat"}}}},
+                     {"tools",
+                      {{{"type", "function"},
+                        {"function",
+                         {{"name", "lookup"},
+                          {"description", "Looks a thing up."},
+                          {"parameters", {{"type", "object"}}}}}}}},
+                     {"tool_choice", "required"},
+                     {"stop", "END"},
+                     {"temperature", 1.5},
+                     {"top_p", 0.5}};
   const auto call = translate_request(chat, "anthropic.claude-sonnet-4-20250514-v1:0");
   ASSERT_TRUE(call) << call.error().message;
   EXPECT_EQ(call->path, "/model/anthropic.claude-sonnet-4-20250514-v1%3A0/converse");
@@ -175,8 +175,8 @@ TEST(BedrockRequest, AProvisionedModelArnIsOnePathSegmentAndTheStreamAsksForEven
                      {"stream", true},
                      {"max_tokens", 64},
                      {"messages", {{{"role", "user"}, {"content", "hi"}}}}};
-  const auto call = translate_request(
-      chat, "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abc123xyz");
+  const auto call =
+      translate_request(chat, "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abc123xyz");
   ASSERT_TRUE(call);
   EXPECT_EQ(call->path,
             "/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Aprovisioned-model%2Fabc123xyz/"
@@ -265,7 +265,8 @@ TEST(BedrockAnswer, AConverseResponseBecomesAChatCompletion) {
   const auto usage = bedrock().answer(chat, body);
   ASSERT_TRUE(usage);
   // inputTokens exclude both cache buckets: the prompt is all three.
-  EXPECT_EQ(*usage, (core::Usage{.input = 115, .cached_input = 100, .cache_write = 5, .output = 7}));
+  EXPECT_EQ(*usage,
+            (core::Usage{.input = 115, .cached_input = 100, .cache_write = 5, .output = 7}));
   const json completion = json::parse(body);
   EXPECT_EQ(completion["object"], "chat.completion");
   EXPECT_EQ(completion["model"], "claude-on-bedrock");
@@ -281,9 +282,10 @@ TEST(BedrockAnswer, AConverseResponseBecomesAChatCompletion) {
 
 TEST(BedrockAnswer, GuardrailAndContentFilterStopsAreContentFilter) {
   for (const char* reason : {"guardrail_intervened", "content_filtered"}) {
-    std::string body = json{{"output", {{"message", {{"content", {{{"text", "x"}}}}}}}},
-                            {"stopReason", reason}}
-                           .dump();
+    std::string body = json{
+        {"output", {{"message", {{"content", {{{"text", "x"}}}}}}}},
+        {"stopReason",
+         reason}}.dump();
     bedrock().answer(api::ParsedRequest{}, body);
     EXPECT_EQ(json::parse(body)["choices"][0]["finish_reason"], "content_filter") << reason;
   }
@@ -394,8 +396,8 @@ TEST(BedrockStream, AnExceptionMidwayEndsTheStreamWithAnErrorAndNothingAfterIt) 
 TEST(BedrockStream, ACorruptFrameIsAnUpstreamFailureNeverRelayed) {
   std::string bytes = frame("messageStart", {{"role", "assistant"}});
   bytes += frame("contentBlockDelta", {{"contentBlockIndex", 0}, {"delta", {{"text", "Hello"}}}});
-  std::string bad = frame("contentBlockDelta",
-                          {{"contentBlockIndex", 0}, {"delta", {{"text", " CORRUPT"}}}});
+  std::string bad =
+      frame("contentBlockDelta", {{"contentBlockIndex", 0}, {"delta", {{"text", " CORRUPT"}}}});
   bad.back() = static_cast<char>(bad.back() ^ 0x5a);  // the message CRC no longer matches
   bytes += bad + text_stream();
   const Translated t = translate_stream(bytes, 11);
@@ -494,7 +496,8 @@ TEST(BedrockGolden, RecordedErrorsFallOverOrReachTheClientByWhatTheyMean) {
   const json errors = json::parse(fixture("errors.json"));  // named: items() views it
   for (const auto& [name, recorded] : errors.items()) {
     const unsigned status = recorded["status"];
-    const UpstreamError error = bedrock().error(api::ParsedRequest{}, status, recorded["body"].dump());
+    const UpstreamError error =
+        bedrock().error(api::ParsedRequest{}, status, recorded["body"].dump());
     const json body = json::parse(error.body);
     EXPECT_NE(body["error"]["message"].get<std::string>().find(
                   recorded["body"]["message"].get<std::string>()),

@@ -227,5 +227,84 @@ TEST(ConfigLoader, MissingFileIsReported) {
   EXPECT_EQ(loaded.error()[0].to_string(), "/nonexistent/fulcrum.yaml: cannot read the file");
 }
 
+namespace bedrock {
+
+constexpr const char* kBedrock = R"(version: 1
+endpoints:
+  claude:
+    kind: serverless
+    provider: bedrock
+    base_url: https://bedrock-runtime.eu-west-3.amazonaws.com
+    pricing:
+      anthropic.claude-sonnet-4-5-v1:0: {input: 3, output: 15}
+models:
+  claude:
+    targets: ["claude/anthropic.claude-sonnet-4-5-v1:0"]
+)";
+
+const char* aws_env(const char* name) {
+  const std::string_view n(name);
+  if (n == "AWS_ACCESS_KEY_ID") return "AKIDEXAMPLE";
+  if (n == "AWS_SECRET_ACCESS_KEY") return "secret/key+value";
+  if (n == "BEDROCK_API_KEY") return "bedrock-api-key";
+  return nullptr;
+}
+
+std::string with(std::string text, const std::string& after, const std::string& line) {
+  const auto at = text.find(after);
+  EXPECT_NE(at, std::string::npos) << after;
+  return text.insert(text.find('\n', at) + 1, line);
+}
+
+TEST(ConfigLoaderBedrock, TheRegionComesFromTheHostAndCredentialsFromTheAwsVariables) {
+  const auto loaded = load_string(kBedrock, "test.yaml", aws_env);
+  ASSERT_TRUE(loaded.has_value()) << loaded.error()[0].message;
+  const Endpoint& endpoint = loaded->endpoints[0];
+  EXPECT_EQ(endpoint.provider.aws_region, "eu-west-3");
+  EXPECT_TRUE(endpoint.provider.signs_v4());
+  EXPECT_EQ(endpoint.provider.aws_access_key_id.reveal(), "AKIDEXAMPLE");
+  EXPECT_TRUE(endpoint.provider.aws_session_token.empty());  // long-term keys carry none
+  EXPECT_TRUE(endpoint.serves(Api::chat));
+  EXPECT_FALSE(endpoint.serves(Api::embeddings));
+}
+
+TEST(ConfigLoaderBedrock, ABedrockApiKeyReplacesSigning) {
+  const std::string text = with(kBedrock, "provider: bedrock",
+                                "    api_key_env: BEDROCK_API_KEY\n    region: us-east-1\n");
+  const auto loaded = load_string(text, "test.yaml", aws_env);
+  ASSERT_TRUE(loaded.has_value()) << loaded.error()[0].message;
+  EXPECT_FALSE(loaded->endpoints[0].provider.signs_v4());
+  EXPECT_EQ(loaded->endpoints[0].provider.aws_region, "us-east-1");
+  // Both at once is a mistake worth naming.
+  const auto both = load_string(with(text, "api_key_env", "    aws_access_key_id_env: MY_ID\n"),
+                                "test.yaml", aws_env);
+  ASSERT_FALSE(both.has_value());
+  EXPECT_NE(both.error()[0].message.find("not signed with AWS credentials"), std::string::npos);
+}
+
+TEST(ConfigLoaderBedrock, MissingCredentialsOrRegionAreReportedWithoutValues) {
+  const auto none =
+      load_string(kBedrock, "test.yaml", [](const char*) -> const char* { return nullptr; });
+  ASSERT_FALSE(none.has_value());
+  ASSERT_EQ(none.error().size(), 2u);
+  EXPECT_NE(none.error()[0].message.find("AWS_ACCESS_KEY_ID"), std::string::npos);
+  EXPECT_NE(none.error()[1].message.find("AWS_SECRET_ACCESS_KEY"), std::string::npos);
+  std::string local = kBedrock;
+  local.replace(local.find("https://bedrock-runtime.eu-west-3.amazonaws.com"), 47,
+                "http://127.0.0.1:9105");
+  const auto regionless = load_string(local, "test.yaml", aws_env);
+  ASSERT_FALSE(regionless.has_value());
+  EXPECT_NE(regionless.error()[0].message.find("needs region"), std::string::npos);
+  // AWS settings on another provider are refused rather than ignored.
+  const auto misplaced =
+      load_string(valid_with("    api_key_env: CLOUD_KEY\n",
+                             "    api_key_env: CLOUD_KEY\n    region: us-east-1\n"),
+                  "test.yaml", env_with_key);
+  ASSERT_FALSE(misplaced.has_value());
+  EXPECT_NE(misplaced.error()[0].message.find("provider bedrock only"), std::string::npos);
+}
+
+}  // namespace bedrock
+
 }  // namespace
 }  // namespace fulcrum::config

@@ -62,7 +62,7 @@ test('embeddings', async () => {
 test('model list', async () => {
   const ids = [];
   for await (const model of client.models.list()) ids.push(model.id);
-  assert.deepEqual(ids, ['llama-8b', 'gpt-4o-mini', 'text-embedding-3-small', 'tiny-first', 'flaky', 'limited', 'no-credit', 'claude-sonnet', 'claude-limited']);
+  assert.deepEqual(ids, ['llama-8b', 'gpt-4o-mini', 'text-embedding-3-small', 'tiny-first', 'flaky', 'limited', 'no-credit', 'claude-sonnet', 'claude-limited', 'bedrock-claude']);
 });
 
 test('one model retrieved, its id percent-encoded in the URL', async () => {
@@ -225,6 +225,43 @@ test('chat completion served by Anthropic', async () => {
 test('streamed chat completion served by Anthropic, with tool calls', async () => {
   const stream = await client.chat.completions.create({
     model: 'claude-sonnet', messages, tools, stream: true, stream_options: { include_usage: true },
+  });
+  let args = '';
+  let name = '';
+  let finish = null;
+  let usage = null;
+  for await (const chunk of stream) {
+    if (chunk.usage) usage = chunk.usage;
+    const choice = chunk.choices[0];
+    if (!choice) continue;
+    finish = choice.finish_reason ?? finish;
+    for (const call of choice.delta.tool_calls ?? []) {
+      name = call.function?.name ?? name;
+      args += call.function?.arguments ?? '';
+    }
+  }
+  assert.equal(name, 'get_weather');
+  assert.deepEqual(JSON.parse(args), { query: 'Fulcrum', limit: 1 });
+  assert.equal(finish, 'tool_calls');
+  assert.equal(usage.completion_tokens, 6 + 8);
+});
+
+// And by AWS Bedrock's Converse API: signed with SigV4, streamed in binary frames.
+test('chat completion served by Bedrock', async () => {
+  const { data, response } = await client.chat.completions
+    .create({ model: 'bedrock-claude', messages: [{ role: 'system', content: 'be brief' }, ...messages] })
+    .withResponse();
+  assert.equal(data.object, 'chat.completion');
+  assert.equal(data.choices[0].message.content, 'Fulcrum routes tokens to the cheapest ');
+  assert.equal(data.choices[0].finish_reason, 'stop');
+  assert.deepEqual([data.usage.prompt_tokens, data.usage.completion_tokens], [5, 6]);
+  // 5 × 3 + 6 × 15 USD per 1M tokens.
+  assert.equal(response.headers.get('x-fulcrum-cost-usd'), '0.000105');
+});
+
+test('streamed chat completion served by Bedrock, with tool calls', async () => {
+  const stream = await client.chat.completions.create({
+    model: 'bedrock-claude', messages, tools, stream: true, stream_options: { include_usage: true },
   });
   let args = '';
   let name = '';

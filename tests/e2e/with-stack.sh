@@ -42,6 +42,7 @@ endpoints:
   no-credit: {listen: 127.0.0.1:0, rate_429: 1.0, code_429: insufficient_quota}
   claude: {listen: 127.0.0.1:0, wire: anthropic, api_key: sk-e2e-anthropic-endpoint, completion_tokens: 6, cached_tokens: 1, cache_write_tokens: 1}
   claude-limited: {listen: 127.0.0.1:0, wire: anthropic, rate_429: 1.0, retry_after: 1}
+  bedrock: {listen: 127.0.0.1:0, wire: bedrock, aws_access_key_id: AKIDE2E, aws_secret_access_key: e2e-aws-secret, completion_tokens: 6}
 YAML
 "$sim_bin" --config "$dir/sim.yaml" >"$dir/sim.log" 2>&1 &
 pids+=($!)
@@ -92,6 +93,15 @@ endpoints:
     provider: anthropic
     base_url: http://127.0.0.1:$(port_of claude-limited)
     pricing: {claude-sonnet-4-5: {input: 3, output: 15}}
+  bedrock:  # AWS Bedrock's Converse API: signed with SigV4, streamed in binary eventstream frames
+    kind: serverless
+    provider: bedrock
+    base_url: http://127.0.0.1:$(port_of bedrock)
+    region: us-east-1
+    aws_access_key_id_env: E2E_AWS_KEY_ID
+    aws_secret_access_key_env: E2E_AWS_SECRET
+    aws_session_token_env: E2E_AWS_NO_SESSION_TOKEN
+    pricing: {"anthropic.claude-sonnet-4-5-v1:0": {input: 3, output: 15}}
 models:
   llama-8b: {targets: [gpu/meta-llama/Llama-3.1-8B-Instruct, cloud/gpt-4o-mini]}
   gpt-4o-mini: {targets: [cloud/gpt-4o-mini]}
@@ -102,6 +112,7 @@ models:
   no-credit: {targets: [no-credit/gpt-4o-mini]}
   claude-sonnet: {targets: [claude/claude-sonnet-4-5]}
   claude-limited: {targets: [claude-limited/claude-sonnet-4-5]}
+  bedrock-claude: {targets: ["bedrock/anthropic.claude-sonnet-4-5-v1:0"]}
 keys:  # auth stays open (any other key is anonymous); this one has no budget left
   - {id: broke, sha256: $(printf %s "$E2E_BROKE_KEY" | sha256sum | cut -d' ' -f1)}
 budgets:  # the soft limit is passed by the first request: budget actions get counted
@@ -109,6 +120,7 @@ budgets:  # the soft limit is passed by the first request: budget actions get co
   - {name: broke, scope: {key: broke}, period: daily, hard_usd: 0}
 YAML
 export E2E_ANTHROPIC_ENDPOINT_KEY=sk-e2e-anthropic-endpoint  # what the sim's claude demands
+export E2E_AWS_KEY_ID=AKIDE2E E2E_AWS_SECRET=e2e-aws-secret  # what the sim's bedrock verifies
 "$fulcrum_bin" --config "$dir/fulcrum.yaml" >"$dir/fulcrum.log" 2>&1 &
 pids+=($!)
 wait_for "$dir/fulcrum.log" 'listening data=' 1

@@ -219,11 +219,10 @@ void read_apis(const YAML::Node& node, Diagnostics& diag, Endpoint& endpoint) {
 
 // The APIs a provider's wire can carry. Anthropic's Messages API has no completions,
 // embeddings or Responses; Gemini's OpenAI-compatible endpoint has chat and embeddings;
-// Bedrock's Converse API carries chat.
+// Bedrock carries chat (Converse) and, for Claude models, Anthropic's Messages (InvokeModel).
 std::uint8_t apis_of(Provider provider) {
   switch (provider) {
     case Provider::bedrock:
-      return static_cast<std::uint8_t>(Api::chat);
     case Provider::anthropic:
       return static_cast<std::uint8_t>(Api::chat) | static_cast<std::uint8_t>(Api::messages);
     case Provider::gemini:
@@ -293,6 +292,9 @@ void read_aws(MapReader& map, Diagnostics& diag, const EnvLookup& env, Endpoint&
                             "aws_session_token_env"};
   core::Secret* into[] = {&p.aws_access_key_id, &p.aws_secret_access_key, &p.aws_session_token};
   for (std::size_t i = 0; i < 3; ++i) {
+    // AWS_SESSION_TOKEN belongs to the AWS_* keys: with keys named elsewhere, a token is read
+    // only from a variable named too (another credential's token would break every signature).
+    if (i == 2 && !names[2].IsDefined() && (names[0].IsDefined() || names[1].IsDefined())) break;
     std::string var = defaults[i];
     if (names[i].IsDefined()) var = read_string(names[i], diag, settings[i]).value_or(var);
     const YAML::Node& where = names[i].IsDefined() ? names[i] : map.node();
@@ -358,6 +360,8 @@ void read_provider(MapReader& map, Diagnostics& diag, const EnvLookup& env, Endp
       }
     }
   }
+  // Converse takes no max_tokens as "the model's maximum"; Anthropic requires one.
+  if (p.kind == Provider::bedrock) p.default_max_tokens = 0;
   if (const YAML::Node max = map.optional("max_tokens"); max.IsDefined()) {
     if (p.kind == Provider::bedrock || only_for(max, Provider::anthropic, "max_tokens")) {
       const auto value = read_unsigned(max, diag, "max_tokens");

@@ -77,6 +77,12 @@ struct Metrics::Families {
                       .Name("fulcrum_endpoint_in_flight")
                       .Help("Requests currently being served by each endpoint.")
                       .Register(registry)),
+        reported_utilization(
+            prometheus::BuildGauge()
+                .Name("fulcrum_endpoint_reported_utilization")
+                .Help("The load an upstream reports for itself (Azure's "
+                      "azure-openai-deployment-utilization), 1 = full; Azure endpoints only.")
+                .Register(registry)),
         fallbacks(prometheus::BuildCounter()
                       .Name("fulcrum_fallbacks_total")
                       .Help("Moves from a failing target to the next one, by reason.")
@@ -103,6 +109,7 @@ struct Metrics::Families {
   prometheus::Family<prometheus::Histogram>& duration;
   prometheus::Family<prometheus::Histogram>& ttft;
   prometheus::Family<prometheus::Gauge>& in_flight;
+  prometheus::Family<prometheus::Gauge>& reported_utilization;
   prometheus::Family<prometheus::Counter>& fallbacks;
   prometheus::Family<prometheus::Gauge>& build_info;
   prometheus::Family<prometheus::Gauge>& config_info;
@@ -126,6 +133,10 @@ Metrics::Metrics(std::string_view version)
 
 Metrics::~Metrics() = default;
 
+void Metrics::reported_utilization(const MeterTable& table, std::size_t endpoint, double fraction) {
+  if (prometheus::Gauge* gauge = table.reported_utilization[endpoint]) gauge->Set(fraction);
+}
+
 MeterTable::MeterTable() = default;
 
 std::size_t MeterTable::team_index(std::string_view team) const {
@@ -141,6 +152,11 @@ std::shared_ptr<const MeterTable> Metrics::bind(const config::Config& config) {
   Families& f = *families_;
   for (const config::Endpoint& endpoint : config.endpoints) {
     table->in_flight.push_back(&f.in_flight.Add({{"endpoint", endpoint.name}}));
+    // Only Azure reports its own load (provider::Azure::load_header).
+    table->reported_utilization.push_back(
+        endpoint.provider.kind == config::Provider::azure
+            ? &f.reported_utilization.Add({{"endpoint", endpoint.name}})
+            : nullptr);
   }
 
   CounterGrid::Axis routes;

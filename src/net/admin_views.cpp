@@ -180,6 +180,9 @@ std::string endpoints_view(const Snapshot& snapshot) {
       entry["queued"] =
           in_flight > e.capacity.max_concurrency ? in_flight - e.capacity.max_concurrency : 0u;
     }
+    if (const auto reported = state.reported_utilization(now)) {
+      entry["reported_utilization"] = *reported;  // the upstream's own account, while fresh
+    }
     if (e.cold_start) entry["cold"] = state.is_cold(e, now);
     const auto idle = state.idle_for(now);
     entry["idle_seconds"] = idle == core::Duration::max() ? json(nullptr) : json(seconds(idle));

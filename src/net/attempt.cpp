@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <array>
+#include <charconv>
 #include <limits>
 
 #include "fulcrum/api/responses.hpp"
@@ -25,6 +26,18 @@ constexpr std::size_t kMaxErrorBodyBytes = 1u << 20;
 
 // An error body should come at once with its head; a slow one is not waited for.
 constexpr core::Duration kErrorBodyTimeout = std::chrono::seconds(2);
+
+// "85.2%" (or "85.2") as 0.852; nullopt for anything else.
+std::optional<double> percentage(std::string_view text) {
+  while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '%')) text.remove_suffix(1);
+  double value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || !(value >= 0 && value <= 1000)) {
+    return std::nullopt;
+  }
+  return value / 100;
+}
 
 }  // namespace
 
@@ -116,6 +129,7 @@ awaitable<AttemptResult> Attempt::exchange(UpstreamConnection& connection, bool 
   if (auto failed = co_await read_head(connection, parser, first_byte_deadline)) {
     co_return std::move(*failed);
   }
+  note_reported_load(parser.get());
 
   const unsigned status = parser.get().result_int();
   if (provider_.falls_over(status)) co_return co_await refused(connection, parser);
@@ -128,6 +142,17 @@ awaitable<AttemptResult> Attempt::exchange(UpstreamConnection& connection, bool 
   if (status >= 400 || status < 200) co_return co_await pass_client_error(connection, parser);
   if (is_event_stream(parser.get())) co_return co_await relay_stream(connection, parser);
   co_return co_await relay_whole(connection, parser);
+}
+
+// The upstream's own account of its load (Azure PTU deployments say it on every answer, 429s
+// included), for the router: it counts every client of the deployment, not only this gateway.
+void Attempt::note_reported_load(const http::response_header<>& head) {
+  const std::string_view name = provider_.load_header();
+  if (name.empty()) return;
+  const auto fraction = percentage(head[name]);
+  if (!fraction) return;
+  snapshot_.live->endpoint(target_.endpoint).report_utilization(*fraction, core::Clock::now());
+  runtime_.metrics().reported_utilization(*snapshot_.meters, target_.endpoint, *fraction);
 }
 
 // Waits for the response head until first_byte. At that deadline the attempt gives up, but
@@ -191,6 +216,7 @@ awaitable<AttemptResult> Attempt::refused(UpstreamConnection& connection, Parser
   result.failure.status = status;
   result.failure.retry_after = retry_after_of(parser.get());
   UpstreamRefusal refusal;
+  refusal.status = status;
   refusal.content_type = parser.get()[http::field::content_type];
   // Named: a range-for keeps only fields()'s span alive, not the PassedHeaders it views.
   const PassedHeaders passed(parser.get());
@@ -201,7 +227,6 @@ awaitable<AttemptResult> Attempt::refused(UpstreamConnection& connection, Parser
   // In OpenAI's shape whatever the provider's; a spend limit is not retried here.
   provider::UpstreamError error = provider_.error(request_, status, std::move(body));
   result.failure.exhausted = error.exhausted;
-  refusal.status = error.status;
   if (provider_.translates(request_)) refusal.content_type = "application/json";
   refusal.body = std::move(error.body);
   result.refusal = std::move(refusal);
@@ -212,11 +237,9 @@ awaitable<AttemptResult> Attempt::refused(UpstreamConnection& connection, Parser
 awaitable<AttemptResult> Attempt::pass_client_error(UpstreamConnection& connection,
                                                     Parser& parser) {
   std::string scrubbed = co_await read_short_body(connection, parser);
-  provider::UpstreamError error =
-      provider_.error(request_, parser.get().result_int(), std::move(scrubbed));
-  scrubbed = std::move(error.body);
+  scrubbed = provider_.error(request_, parser.get().result_int(), std::move(scrubbed)).body;
   Answer answer;
-  answer.status = error.status;
+  answer.status = parser.get().result_int();
   answer.outcome = metering::Outcome::client_error;
   answer.first_byte = core::Clock::now();
   listener_.on_answer(answer);

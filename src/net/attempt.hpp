@@ -119,6 +119,7 @@ class Attempt {
   // The provider cannot carry this request (a feature it lacks): the client's 400.
   awaitable<AttemptResult> refuse_untranslatable(const api::ApiError& error);
   awaitable<AttemptResult> refused(UpstreamConnection& connection, Parser& parser);
+  void note_reported_load(const http::response_header<>& head);
   // Reads the rest of a short body (an error's), within the idle timeout and a few seconds;
   // the connection goes back to the pool when it ended cleanly.
   awaitable<std::string> read_short_body(UpstreamConnection& connection, Parser& parser);

@@ -54,7 +54,8 @@ class Attempt::StreamRelay {
         } else {
           out_.append(scanner_.remainder());
         }
-        break;
+        // A failure before any content falls over even when it came with the body's end.
+        if (!fell_over_before_content()) break;
       }
       if (fell_over_before_content()) {
         // The upstream failed before any content and the client has nothing yet: another
@@ -114,6 +115,9 @@ class Attempt::StreamRelay {
     answer_.generated_chars = state.generated_chars;  // estimates a stream that reported none
     saw_done_ = state.finished;
     upstream_failed_ = state.failed;
+    // A binary stream's malformed events are the translator's to find (SSE's are found here).
+    malformed_ += state.malformed - translator_malformed_;
+    translator_malformed_ = state.malformed;
   }
 
   void on_event(std::string_view event) {
@@ -286,6 +290,7 @@ class Attempt::StreamRelay {
   unsigned events_ = 0;           // data events relayed (a Responses error event's sequence number)
   bool upstream_failed_ = false;  // the upstream's own response.failed or error event
   std::size_t malformed_ = 0;
+  std::size_t translator_malformed_ = 0;  // the translator's count, as added to malformed_
   Answer answer_;
   // Set for a provider whose stream is not OpenAI's (Anthropic's typed events).
   std::unique_ptr<provider::StreamTranslator> translator_;

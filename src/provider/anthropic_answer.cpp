@@ -16,15 +16,10 @@ bool Anthropic::translates(const api::ParsedRequest& request) const {
 
 std::optional<core::Usage> Anthropic::answer(const api::ParsedRequest& request,
                                              std::string& body) const {
+  if (!translates(request)) return messages_usage_of(body);  // relayed as Anthropic sent it
   if (!shallow(body)) return std::nullopt;  // left as it is: nlohmann's dump would recurse
   const json message = json::parse(body, nullptr, false);
   if (!message.is_object()) return std::nullopt;
-  if (!translates(request)) {
-    if (!message.contains("usage") || !message["usage"].is_object()) return std::nullopt;
-    core::Usage usage;
-    read_messages_usage(message["usage"], usage);
-    return usage;
-  }
   return chat_completion_of(message, request.model, body);
 }
 
@@ -34,14 +29,13 @@ std::unique_ptr<StreamTranslator> Anthropic::stream(const api::ParsedRequest& re
 
 // {"type":"error","error":{"type","message","details"}} → OpenAI's {"error":{...}}. A tier's
 // spend cap is a 429 like a rate limit, told apart only by details.error_code.
-UpstreamError Anthropic::error(const api::ParsedRequest& request, unsigned status,
+UpstreamError Anthropic::error(const api::ParsedRequest& request, unsigned,
                                std::string body) const {
   const json parsed = json::parse(body, nullptr, false);
   const json& error = parsed.is_object() && parsed.contains("error") && parsed["error"].is_object()
                           ? parsed["error"]
                           : json();
   UpstreamError out;
-  out.status = status;
   const json& details = error.is_object() && error.contains("details") ? error["details"] : json();
   out.exhausted =
       details.is_object() && text_of(details, "error_code") == "enforced_spend_limit_reached";

@@ -1,11 +1,15 @@
-// Bedrock's Converse answers → OpenAI chat completions: the answer half of provider bedrock.
-// A Converse response, and each ConverseStream event, is put in the Messages shape and read
-// by its rules (messages_answer.cpp), so usage, stop reasons and tool calls mean what they
-// mean for Anthropic. A stream's usage comes in its metadata event, after messageStop: the
-// stream is complete only once that arrived.
-#include <atomic>
+// Bedrock's answers: the answer half of provider bedrock. A Converse response, and each
+// ConverseStream event, is put in the Messages shape and read by its rules
+// (messages_answer.cpp), so usage, stop reasons and tool calls mean what they mean for
+// Anthropic; a stream's usage comes in its metadata event, after messageStop, and the stream
+// is complete only once that arrived. For /v1/messages clients, InvokeModel's answers are
+// Anthropic's own and are relayed as such.
+#include <algorithm>
+#include <charconv>
 #include <nlohmann/json.hpp>
+#include <random>
 
+#include "fulcrum/core/base64.hpp"
 #include "fulcrum/provider/eventstream.hpp"
 #include "json_access.hpp"
 #include "messages_answer.hpp"
@@ -16,10 +20,12 @@ namespace {
 
 using nlohmann::json;
 
-// Converse has no message id; chat completions have one.
+// Converse has no message id; chat completions have one, unique across restarts and replicas.
 std::string message_id() {
-  static std::atomic<std::uint64_t> next{0};
-  return "msg_bedrock_" + std::to_string(next.fetch_add(1, std::memory_order_relaxed));
+  thread_local std::mt19937_64 random{std::random_device{}()};
+  char hex[16];
+  const auto end = std::to_chars(hex, hex + sizeof hex, random(), 16).ptr;
+  return "msg_bedrock_" + std::string(hex, end);
 }
 
 // Converse's TokenUsage as Messages usage: both count input without the cache buckets.
@@ -61,11 +67,18 @@ std::string messages_error_type(std::string_view exception) {
   return "api_error";  // internalServerException, modelStreamErrorException, a corrupt frame
 }
 
-// One ConverseStream, frame by frame, as Messages events.
-class ConverseStream final : public MessagesStream {
+// An Anthropic event's type, safe on an SSE event line ("content_block_delta").
+bool plain_event_name(std::string_view name) {
+  return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || c == '_';
+  });
+}
+
+// A Bedrock stream, frame by frame: exceptions and corrupt frames end it as Messages error
+// events; each event frame goes to on_event_frame.
+class BedrockStream : public MessagesStream {
  public:
-  ConverseStream(bool client_wants_usage, std::string model)
-      : MessagesStream(false, client_wants_usage), model_(std::move(model)) {}
+  using MessagesStream::MessagesStream;
 
   bool binary() const override { return true; }
 
@@ -74,9 +87,16 @@ class ConverseStream final : public MessagesStream {
     const bool intact =
         decoder_.feed(bytes, [&](const EventStreamMessage& message) { on_message(message, out); });
     // A bad CRC or frame: nothing more of this stream can be trusted, nor relayed.
-    if (!intact)
+    if (!intact) {
       fail("api_error", "The upstream's event stream was corrupt: " + decoder_.error(), out);
+    }
   }
+
+ protected:
+  // One event frame: its :event-type and its payload, parsed as JSON (an object).
+  virtual void on_event_frame(std::string_view type, const json& payload, std::string& out) = 0;
+  // The stream ends with an error of a Messages `type`.
+  virtual void fail(std::string type, std::string text, std::string& out) = 0;
 
  private:
   void on_message(const EventStreamMessage& message, std::string& out) {
@@ -94,10 +114,27 @@ class ConverseStream final : public MessagesStream {
       fail(messages_error_type(name), std::move(text), out);
       return;
     }
-    if (kind != "event" || !shallow(message.payload)) return;
-    const json payload = json::parse(message.payload, nullptr, false);
-    if (!payload.is_object()) return;
-    const std::string_view type = message.event_type();
+    if (kind != "event") return;
+    const json payload =
+        shallow(message.payload) ? json::parse(message.payload, nullptr, false) : json();
+    if (!payload.is_object()) {
+      ++state_.malformed;  // dropped, as a malformed SSE event is, and counted
+      return;
+    }
+    on_event_frame(message.event_type(), payload, out);
+  }
+
+  EventStreamDecoder decoder_;
+};
+
+// ConverseStream's events as Messages events, translated for a chat client.
+class ConverseStream final : public BedrockStream {
+ public:
+  ConverseStream(bool client_wants_usage, std::string model)
+      : BedrockStream(false, client_wants_usage), model_(std::move(model)) {}
+
+ private:
+  void on_event_frame(std::string_view type, const json& payload, std::string& out) override {
     const json& index = member(payload, "contentBlockIndex");
     if (type == "messageStart") {
       // No usage yet: Bedrock counts the prompt only in metadata, at the end. Until then a
@@ -140,23 +177,58 @@ class ConverseStream final : public MessagesStream {
     }
   }
 
-  void fail(std::string type, std::string text, std::string& out) {
+  void fail(std::string type, std::string text, std::string& out) override {
     translate(
         {{"type", "error"}, {"error", {{"type", std::move(type)}, {"message", std::move(text)}}}},
         out);
   }
 
   std::string model_;
-  EventStreamDecoder decoder_;
+};
+
+// InvokeModelWithResponseStream for a /v1/messages client: each chunk frame carries one
+// Anthropic event, base64-encoded in its `bytes`; it leaves as the SSE event Anthropic itself
+// would have sent, and is read on the way for usage, the end and failures.
+class InvokeStream final : public BedrockStream {
+ public:
+  InvokeStream() : BedrockStream(false, false) {}
+
+ private:
+  void on_event_frame(std::string_view type, const json& payload, std::string& out) override {
+    if (type != "chunk") return;
+    const std::optional<std::string> data = core::base64_decode(text_of(payload, "bytes"));
+    const json event = data && shallow(*data) ? json::parse(*data, nullptr, false) : json();
+    const std::string type_name = text_of(event, "type");
+    if (!event.is_object() || !plain_event_name(type_name)) {
+      ++state_.malformed;
+      return;
+    }
+    // As sent, unless a line break in it would end the SSE event early (compact JSON has none).
+    const bool one_line = data->find_first_of("\r\n") == std::string::npos;
+    out += "event: " + type_name + "\ndata: " + (one_line ? *data : dump_lossy(event)) + "\n\n";
+    translate(event, ignored_);  // what it means; the chat chunks it would make are not sent
+  }
+
+  void fail(std::string type, std::string text, std::string& out) override {
+    const json error = {{"type", "error"},
+                        {"error", {{"type", std::move(type)}, {"message", std::move(text)}}}};
+    out += "event: error\ndata: " + dump_lossy(error) + "\n\n";
+    translate(error, ignored_);
+  }
+
+  std::string ignored_;
 };
 
 }  // namespace
 
-bool Bedrock::translates(const api::ParsedRequest&) const { return true; }
+bool Bedrock::translates(const api::ParsedRequest& request) const {
+  return request.operation != api::Operation::messages;
+}
 
 std::optional<core::Usage> Bedrock::answer(const api::ParsedRequest& request,
                                            std::string& body) const {
   if (!shallow(body)) return std::nullopt;  // left as it is: nlohmann's dump would recurse
+  if (!translates(request)) return messages_usage_of(body);  // InvokeModel: Anthropic's message
   const json converse = json::parse(body, nullptr, false);
   if (!converse.is_object()) return std::nullopt;
   json content = json::array();
@@ -175,6 +247,7 @@ std::optional<core::Usage> Bedrock::answer(const api::ParsedRequest& request,
 }
 
 std::unique_ptr<StreamTranslator> Bedrock::stream(const api::ParsedRequest& request) const {
+  if (!translates(request)) return std::make_unique<InvokeStream>();
   return std::make_unique<ConverseStream>(request.client_wants_usage, request.model);
 }
 
@@ -185,13 +258,15 @@ bool Bedrock::falls_over(unsigned status) const {
 
 // {"message": "..."} (the exception's name is in a header) → OpenAI's {"error": {...}}, typed
 // by status as Bedrock assigns them.
-UpstreamError Bedrock::error(const api::ParsedRequest&, unsigned status, std::string body) const {
+UpstreamError Bedrock::error(const api::ParsedRequest& request, unsigned status,
+                             std::string body) const {
   const json parsed = shallow(body) ? json::parse(body, nullptr, false) : json();
   std::string text = text_of(parsed, "message");
   if (text.empty()) text = text_of(parsed, "Message");
   if (text.empty()) text = "The upstream (provider bedrock) refused the request.";
+  // 408 (ModelTimeoutException) and 424 (ModelErrorException) fall over (falls_over), and
+  // with no target left the client gets the gateway's 502 with this message.
   std::string type = "api_error";
-  unsigned client_status = status;
   switch (status) {
     case 400:
       type = "invalid_request_error";
@@ -203,12 +278,6 @@ UpstreamError Bedrock::error(const api::ParsedRequest&, unsigned status, std::st
     case 404:
       type = "not_found_error";
       break;
-    case 408:  // ModelTimeoutException
-      client_status = 504;
-      break;
-    case 424:  // ModelErrorException
-      client_status = 502;
-      break;
     case 429:  // ThrottlingException, ModelNotReadyException
       type = "rate_limit_error";
       break;
@@ -218,7 +287,13 @@ UpstreamError Bedrock::error(const api::ParsedRequest&, unsigned status, std::st
     default:
       break;
   }
-  return {client_status, openai_error_body(type, "Bedrock: " + text, false), false};
+  if (!translates(request)) {
+    // A /v1/messages client reads errors in Anthropic's shape.
+    return {dump_lossy(json{{"type", "error"},
+                            {"error", {{"type", type}, {"message", "Bedrock: " + text}}}}),
+            false};
+  }
+  return {openai_error_body(type, "Bedrock: " + text, false), false};
 }
 
 }  // namespace fulcrum::provider

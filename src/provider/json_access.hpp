@@ -35,6 +35,12 @@ inline bool shallow(std::string_view text, int max_depth = kMaxDepth) {
   return true;
 }
 
+// Serialized whatever bytes it holds: text taken from an upstream's binary headers (Bedrock's
+// exception names and messages) need not be UTF-8, and nlohmann's dump() throws on that.
+inline std::string dump_lossy(const nlohmann::json& value) {
+  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 inline const nlohmann::json& member(const nlohmann::json& object, const char* key) {
   static const nlohmann::json absent;
   if (!object.is_object()) return absent;

@@ -68,7 +68,7 @@ std::pair<std::string, std::string> openai_kind(const std::string& type, bool ex
   return {type.empty() ? "api_error" : type, ""};
 }
 
-std::string sse(const json& chunk) { return "data: " + chunk.dump() + "\n\n"; }
+std::string sse(const json& chunk) { return "data: " + dump_lossy(chunk) + "\n\n"; }
 
 // The chunks of one translated stream. OpenAI numbers tool calls 0, 1, ... across the
 // message; Anthropic numbers content blocks, text and tool_use alike. Native (a /v1/messages
@@ -220,6 +220,16 @@ std::string MessagesStream::chunk(json delta) {
   return sse(c);
 }
 
+std::optional<core::Usage> messages_usage_of(std::string_view text) {
+  if (!shallow(text)) return std::nullopt;
+  const json message = json::parse(text, nullptr, false);
+  const json& reported = member(message, "usage");
+  if (!reported.is_object()) return std::nullopt;
+  core::Usage usage;
+  read_messages_usage(reported, usage);
+  return usage;
+}
+
 std::optional<core::Usage> chat_completion_of(const json& message, std::string_view fallback_model,
                                               std::string& body) {
   std::string text;
@@ -257,18 +267,17 @@ std::optional<core::Usage> chat_completion_of(const json& message, std::string_v
                                 {"finish_reason", finish_reason(text_of(message, "stop_reason"))},
                                 {"logprobs", nullptr}}})}};
   if (usage) completion["usage"] = openai_usage(*usage);
-  body = completion.dump();
+  body = dump_lossy(completion);
   return usage;
 }
 
 std::string openai_error_body(std::string_view type, std::string message, bool exhausted) {
   const auto [openai_type, code] = openai_kind(std::string(type), exhausted);
-  return json{{"error",
-               {{"message", std::move(message)},
-                {"type", openai_type},
-                {"param", nullptr},
-                {"code", code.empty() ? json() : json(code)}}}}
-      .dump();
+  return dump_lossy(json{{"error",
+                          {{"message", std::move(message)},
+                           {"type", openai_type},
+                           {"param", nullptr},
+                           {"code", code.empty() ? json() : json(code)}}}});
 }
 
 }  // namespace fulcrum::provider

@@ -18,6 +18,9 @@ namespace fulcrum::provider {
 // absent or null leaves it as it was.
 void read_messages_usage(const nlohmann::json& usage, core::Usage& into);
 
+// The usage of a whole Messages API message, as sent to a /v1/messages client (not translated).
+std::optional<core::Usage> messages_usage_of(std::string_view message);
+
 // `message` (a Messages API message) as a chat.completion body in `body`; its usage.
 // `fallback_model` names the model when the message does not.
 std::optional<core::Usage> chat_completion_of(const nlohmann::json& message,

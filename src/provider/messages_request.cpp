@@ -292,7 +292,11 @@ core::Expected<MessagesRequest, api::ApiError> to_messages(const json& in,
   out["messages"] = std::move(talk.messages);
   const json& max = member(in, "max_completion_tokens").is_null() ? member(in, "max_tokens")
                                                                   : in["max_completion_tokens"];
-  out["max_tokens"] = max.is_number_unsigned() ? max : json(dialect.default_max_tokens);
+  if (max.is_number_unsigned()) {
+    out["max_tokens"] = max;
+  } else if (dialect.default_max_tokens > 0) {
+    out["max_tokens"] = dialect.default_max_tokens;
+  }
   const json& stop = member(in, "stop");
   if (stop.is_string()) out["stop_sequences"] = json::array({stop});
   if (stop.is_array() && !stop.empty()) out["stop_sequences"] = stop;

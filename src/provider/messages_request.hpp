@@ -21,7 +21,7 @@ struct MessagesDialect {
   bool takes_sampling = true;
   bool reject_unsupported = false;
   std::string_view version;            // who refuses sampling: "Anthropic API version 2026-10-21"
-  unsigned default_max_tokens = 4096;  // when the request sets none
+  unsigned default_max_tokens = 4096;  // when the request sets none; 0: left out
 };
 
 struct MessagesRequest {

@@ -24,9 +24,9 @@ std::unique_ptr<StreamTranslator> Provider::stream(const api::ParsedRequest&) co
 }
 
 // OpenAI's own shape already; only its quota error means "not before the quota resets".
-UpstreamError Provider::error(const api::ParsedRequest&, unsigned status, std::string body) const {
+UpstreamError Provider::error(const api::ParsedRequest&, unsigned, std::string body) const {
   const bool exhausted = body.find("\"insufficient_quota\"") != std::string::npos;
-  return {status, std::move(body), exhausted};
+  return {std::move(body), exhausted};
 }
 
 // SSE streams never come here: the relay splits them into events.

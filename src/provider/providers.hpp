@@ -19,6 +19,7 @@ class Azure final : public Provider {
                                                    std::string_view upstream_model) const override;
   std::vector<Header> auth(const config::Endpoint& endpoint) const override;
   std::string path(const config::Endpoint& endpoint, std::string_view path) const override;
+  std::string_view load_header() const override { return "azure-openai-deployment-utilization"; }
 };
 
 // Anthropic's Messages API (anthropic_request.cpp, anthropic_answer.cpp).

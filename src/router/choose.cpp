@@ -54,15 +54,26 @@ class Assessor {
     }
     const double ttft = state.ttft.predict(input_.now);
     double per_token = state.per_output_token.predict(input_.now);
-    const unsigned in_flight = state.in_flight();
     const bool provisioned = endpoint.kind == config::EndpointKind::provisioned;
+    const unsigned capacity = provisioned ? endpoint.capacity.max_concurrency : 0;
+    // Busy as this gateway counts it, or as the upstream reports it when it says more (other
+    // clients share the deployment).
+    unsigned in_flight = state.in_flight();
+    if (const auto reported = state.reported_utilization(input_.now)) {
+      if (*reported >= 1.0) {
+        // Full by its own account: Azure refuses every request at 100% until it drains.
+        a.exclusion = std::max(a.exclusion, Exclusion::capacity);
+      } else if (capacity > 0 && *reported > 0) {
+        const auto slots = static_cast<unsigned>(std::floor(*reported * capacity + 1e-9));
+        in_flight = std::max(in_flight, slots);
+      }
+    }
     if (provisioned && endpoint.capacity.output_tokens_per_second > 0) {
       // A batching engine shares its token throughput among the requests it runs.
       per_token = std::max(per_token, (in_flight + 1) / endpoint.capacity.output_tokens_per_second);
     }
 
     double queue_wait = 0;
-    const unsigned capacity = provisioned ? endpoint.capacity.max_concurrency : 0;
     if (capacity > 0) {
       const auto general_share =
           static_cast<unsigned>(std::floor(capacity * (1.0 - endpoint.headroom.fraction) + 1e-9));

@@ -127,6 +127,19 @@ core::Duration EndpointState::idle_for(TimePoint now) const {
   return std::chrono::duration_cast<core::Duration>(std::chrono::nanoseconds(nanos(now) - last));
 }
 
+void EndpointState::report_utilization(double fraction, TimePoint now) {
+  reported_utilization_.store(fraction, std::memory_order_relaxed);
+  reported_at_ns_.store(nanos(now), std::memory_order_relaxed);
+}
+
+std::optional<double> EndpointState::reported_utilization(TimePoint now) const {
+  const std::int64_t at = reported_at_ns_.load(std::memory_order_relaxed);
+  if (at == 0 || nanos(now) - at > std::chrono::nanoseconds(kReportFresh).count()) {
+    return std::nullopt;
+  }
+  return reported_utilization_.load(std::memory_order_relaxed);
+}
+
 LiveState::LiveState(const config::Config& config)
     : retry_budget_(std::make_shared<RetryBudget>(config.retry_budget)),
       output_average_(std::make_unique<std::atomic<double>[]>(config.routes.size())) {

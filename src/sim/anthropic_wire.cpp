@@ -5,8 +5,8 @@ namespace {
 
 using nlohmann::json;
 
-std::string sse(std::string_view name, const json& payload) {
-  return "event: " + std::string(name) + "\ndata: " + payload.dump() + "\n\n";
+std::string sse(const json& event) {
+  return "event: " + event["type"].get<std::string>() + "\ndata: " + event.dump() + "\n\n";
 }
 
 unsigned count_blocks(const json& content) {
@@ -48,8 +48,14 @@ std::string message_id(const Generation& g) { return "msg_sim_" + std::to_string
 }  // namespace
 
 std::optional<std::string> anthropic_refusal(const json& body, std::string_view version) {
+  if (body.is_object() && !(body.contains("model") && body["model"].is_string())) {
+    return "model: Field required";
+  }
+  return anthropic_body_refusal(body, version);
+}
+
+std::optional<std::string> anthropic_body_refusal(const json& body, std::string_view version) {
   if (!body.is_object()) return "The request body is not a JSON object.";
-  if (!body.contains("model") || !body["model"].is_string()) return "model: Field required";
   if (!body.contains("max_tokens") || !body["max_tokens"].is_number_unsigned()) {
     return "max_tokens: Field required";
   }
@@ -145,57 +151,61 @@ std::string anthropic_message(const Generation& g, const MessagePlan& plan) {
       .dump();
 }
 
-std::string anthropic_head_events(const Generation& g, const MessagePlan& plan) {
+AnthropicEvents anthropic_head_events(const Generation& g, const MessagePlan& plan) {
   const json message = {{"id", message_id(g)},      {"type", "message"},
                         {"role", "assistant"},      {"model", g.model},
                         {"content", json::array()}, {"stop_reason", nullptr},
                         {"stop_sequence", nullptr}, {"usage", usage_start(g, plan)}};
-  return sse("message_start", {{"type", "message_start"}, {"message", message}}) +
-         sse("content_block_start", {{"type", "content_block_start"},
-                                     {"index", 0},
-                                     {"content_block", {{"type", "text"}, {"text", ""}}}}) +
-         sse("ping", {{"type", "ping"}});
+  return {{{"type", "message_start"}, {"message", message}},
+          {{"type", "content_block_start"},
+           {"index", 0},
+           {"content_block", {{"type", "text"}, {"text", ""}}}},
+          {{"type", "ping"}}};
 }
 
-std::string anthropic_delta_event(unsigned i) {
-  return sse("content_block_delta",
-             {{"type", "content_block_delta"},
-              {"index", 0},
-              {"delta", {{"type", "text_delta"}, {"text", std::string(output_word(i))}}}});
+json anthropic_delta_event(unsigned i) {
+  return {{"type", "content_block_delta"},
+          {"index", 0},
+          {"delta", {{"type", "text_delta"}, {"text", std::string(output_word(i))}}}};
 }
 
-std::string anthropic_tail_events(const Generation&, const MessagePlan& plan) {
-  std::string out = sse("content_block_stop", {{"type", "content_block_stop"}, {"index", 0}});
+AnthropicEvents anthropic_tail_events(const Generation&, const MessagePlan& plan) {
+  AnthropicEvents out = {{{"type", "content_block_stop"}, {"index", 0}}};
   int index = 1;
   for (const auto& call : plan.tool_calls) {
-    out += sse("content_block_start", {{"type", "content_block_start"},
-                                       {"index", index},
-                                       {"content_block",
-                                        {{"type", "tool_use"},
-                                         {"id", call.id},
-                                         {"name", call.name},
-                                         {"input", json::object()}}}});
+    out.push_back({{"type", "content_block_start"},
+                   {"index", index},
+                   {"content_block",
+                    {{"type", "tool_use"},
+                     {"id", call.id},
+                     {"name", call.name},
+                     {"input", json::object()}}}});
     for (const std::string& piece : input_pieces(call.input)) {
-      out += sse("content_block_delta",
-                 {{"type", "content_block_delta"},
-                  {"index", index},
-                  {"delta", {{"type", "input_json_delta"}, {"partial_json", piece}}}});
+      out.push_back({{"type", "content_block_delta"},
+                     {"index", index},
+                     {"delta", {{"type", "input_json_delta"}, {"partial_json", piece}}}});
     }
-    out += sse("content_block_stop", {{"type", "content_block_stop"}, {"index", index}});
+    out.push_back({{"type", "content_block_stop"}, {"index", index}});
     ++index;
   }
-  out += sse("message_delta",
-             {{"type", "message_delta"},
-              {"delta",
-               {{"stop_reason", plan.stop_reason},
-                {"stop_sequence", plan.stop_sequence.empty() ? json() : json(plan.stop_sequence)}}},
-              {"usage", {{"output_tokens", plan.output_tokens()}}}});
-  out += sse("message_stop", {{"type", "message_stop"}});
+  out.push_back(
+      {{"type", "message_delta"},
+       {"delta",
+        {{"stop_reason", plan.stop_reason},
+         {"stop_sequence", plan.stop_sequence.empty() ? json() : json(plan.stop_sequence)}}},
+       {"usage", {{"output_tokens", plan.output_tokens()}}}});
+  out.push_back({{"type", "message_stop"}});
+  return out;
+}
+
+std::string anthropic_sse(const AnthropicEvents& events) {
+  std::string out;
+  for (const json& event : events) out += sse(event);
   return out;
 }
 
 std::string anthropic_error_event(std::string_view type, std::string_view message) {
-  return sse("error", {{"type", "error"}, {"error", {{"type", type}, {"message", message}}}});
+  return sse({{"type", "error"}, {"error", {{"type", type}, {"message", message}}}});
 }
 
 std::string anthropic_error_body(unsigned status, std::string_view message,

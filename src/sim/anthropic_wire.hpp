@@ -16,6 +16,9 @@ namespace fulcrum::sim {
 
 // Why Anthropic would refuse the body with a 400 under `version`, or nullopt.
 std::optional<std::string> anthropic_refusal(const nlohmann::json& body, std::string_view version);
+// The same checks but for `model`, which Bedrock's InvokeModel takes from the path.
+std::optional<std::string> anthropic_body_refusal(const nlohmann::json& body,
+                                                  std::string_view version);
 
 // Words in the system prompt and every message's text, tool results included.
 unsigned count_anthropic_prompt_tokens(const nlohmann::json& body);
@@ -27,12 +30,18 @@ MessagePlan plan_anthropic(const nlohmann::json& body, const Generation& g, unsi
                            unsigned cache_write);
 
 std::string anthropic_message(const Generation& g, const MessagePlan& plan);
+
+// A stream's events, each the JSON of one SSE `data:` line; its "type" is the event's name.
+// Bedrock's InvokeModelWithResponseStream frames the same events.
+using AnthropicEvents = std::vector<nlohmann::json>;
 // message_start (with the input usage), the text block's start, a ping.
-std::string anthropic_head_events(const Generation& g, const MessagePlan& plan);
-std::string anthropic_delta_event(unsigned i);
+AnthropicEvents anthropic_head_events(const Generation& g, const MessagePlan& plan);
+nlohmann::json anthropic_delta_event(unsigned i);
 // The text block's stop, each tool_use block (input in two partial_json pieces),
 // message_delta and message_stop.
-std::string anthropic_tail_events(const Generation& g, const MessagePlan& plan);
+AnthropicEvents anthropic_tail_events(const Generation& g, const MessagePlan& plan);
+// The events as Anthropic sends them: "event: <type>\ndata: <json>\n\n" each.
+std::string anthropic_sse(const AnthropicEvents& events);
 // The error event Anthropic sends after a 200 when generation fails midway.
 std::string anthropic_error_event(std::string_view type, std::string_view message);
 

@@ -4,6 +4,8 @@
 #include <initializer_list>
 #include <vector>
 
+#include "anthropic_wire.hpp"
+
 namespace fulcrum::sim {
 namespace {
 
@@ -79,8 +81,18 @@ Refusal tool_result_refusal(const json& result, const std::string& path) {
   if (!content.is_array()) return path + ".toolResult.content: must be an array";
   for (std::size_t i = 0; i < content.size(); ++i) {
     const std::string kind = only_key(content[i]);
+    const std::string where = at(path + ".toolResult.content", i);
+    if (kind == "image") {
+      if (auto why = image_refusal(content[i]["image"], where)) return why;
+      continue;
+    }
     const bool ok = (kind == "text" && content[i]["text"].is_string()) || kind == "json";
-    if (!ok) return at(path + ".toolResult.content", i) + ": must be {\"text\"} or {\"json\"}";
+    if (!ok) return where + ": must be {\"text\"}, {\"json\"} or {\"image\"}";
+    // As AWS: blank text is refused here too.
+    if (kind == "text" && content[i]["text"].get_ref<const std::string&>().empty()) {
+      return "The text field in the ToolResultContentBlock object at " + where +
+             " is blank. Add text to the text field, and try again.";
+    }
   }
   const std::string status = string_at(result, "status", "success");
   if (status != "success" && status != "error") {
@@ -254,6 +266,24 @@ std::optional<std::string> converse_refusal(const json& body) {
            "blocks.";
   }
   return std::nullopt;
+}
+
+std::optional<std::string> invoke_refusal(const json& body) {
+  // InvokeModel checks the body against a JSON schema; its messages point into it ("#").
+  if (!body.is_object()) return "Malformed input request: #: expected type: JSONObject";
+  for (const char* key : {"model", "stream"}) {
+    if (body.contains(key)) {
+      return "Malformed input request: #: extraneous key [" + std::string(key) +
+             "] is not permitted, please reformat your input and try again.";
+    }
+  }
+  if (!body.contains("anthropic_version")) {
+    return "Malformed input request: #: required key [anthropic_version] not found";
+  }
+  if (body["anthropic_version"] != "bedrock-2023-05-31") {
+    return "Malformed input request: #: invalid anthropic_version";
+  }
+  return anthropic_body_refusal(body, "2023-06-01");
 }
 
 unsigned count_converse_prompt_tokens(const json& body) {

@@ -1,7 +1,8 @@
 #pragma once
 // A Converse request (`wire: bedrock`) as Bedrock reads it: checked as Bedrock checks it (the
 // model is in the path, never the body), its prompt counted, and what the simulated model
-// does with it.
+// does with it. InvokeModel's body for Anthropic models is Anthropic's Messages body, read by
+// anthropic_wire.hpp once invoke_refusal passed it.
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -13,6 +14,11 @@ namespace fulcrum::sim {
 
 // Why Bedrock would refuse the Converse body with a ValidationException, or nullopt.
 std::optional<std::string> converse_refusal(const nlohmann::json& body);
+
+// Why Bedrock would refuse an InvokeModel body for an Anthropic model: no `model` or
+// `stream` key, anthropic_version "bedrock-2023-05-31", and otherwise what Anthropic checks
+// under its version 2023-06-01.
+std::optional<std::string> invoke_refusal(const nlohmann::json& body);
 
 // Words in the system blocks, every text block and every tool result's text and JSON.
 unsigned count_converse_prompt_tokens(const nlohmann::json& body);

@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "fulcrum/core/base64.hpp"
 #include "fulcrum/provider/eventstream.hpp"
 
 namespace fulcrum::sim {
@@ -118,16 +119,34 @@ std::string converse_exception_event(std::string_view type, std::string_view mes
                json{{"message", message}}.dump());
 }
 
-std::string converse_bad_crc_event(unsigned i) {
-  std::string broken = converse_delta_event(i);
-  for (std::size_t k = broken.size() - 4; k < broken.size(); ++k)
-    broken[k] = static_cast<char>(~broken[k]);
-  return broken;
+std::string with_bad_crc(std::string frame) {
+  for (std::size_t k = frame.size() - 4; k < frame.size(); ++k)
+    frame[k] = static_cast<char>(~frame[k]);
+  return frame;
 }
 
 std::string converse_malformed_event() {
   return event_frame("contentBlockDelta", R"({"contentBlockIndex": 0, "delta": oops)");
 }
+
+std::string invoke_chunk_events(const AnthropicEvents& events) {
+  std::string out;
+  for (const json& e : events) out += event("chunk", {{"bytes", core::base64_encode(e.dump())}});
+  return out;
+}
+
+std::string invoke_tail_events(const Generation& g, const MessagePlan& plan, unsigned latency_ms,
+                               unsigned first_byte_ms) {
+  AnthropicEvents events = anthropic_tail_events(g, plan);
+  const json usage = usage_of(g, plan);
+  events.back()["amazon-bedrock-invocationMetrics"] = {{"inputTokenCount", usage["inputTokens"]},
+                                                       {"outputTokenCount", usage["outputTokens"]},
+                                                       {"invocationLatency", latency_ms},
+                                                       {"firstByteLatency", first_byte_ms}};
+  return invoke_chunk_events(events);
+}
+
+std::string invoke_malformed_event() { return event_frame("chunk", R"({"bytes": oops)"); }
 
 BedrockError bedrock_error(unsigned status, std::string_view name, std::string message) {
   const std::string by_status = name.empty() ? error_name(status) : std::string(name);

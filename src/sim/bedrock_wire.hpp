@@ -1,12 +1,14 @@
 #pragma once
 // AWS Bedrock Runtime's Converse API as fulcrum-sim answers it (`wire: bedrock`): the whole
 // answer, the ConverseStream events as application/vnd.amazon.eventstream frames with real
-// CRCs, and errors in the restJson1 shape ({"message"} plus x-amzn-ErrorType). The request's
-// side is in bedrock_request.hpp.
+// CRCs, and errors in the restJson1 shape ({"message"} plus x-amzn-ErrorType). Also
+// InvokeModelWithResponseStream's frames for Anthropic models, whose whole answer is
+// anthropic_message. The request's side is in bedrock_request.hpp.
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 
+#include "anthropic_wire.hpp"
 #include "message_plan.hpp"
 #include "sim_responses.hpp"
 
@@ -24,10 +26,22 @@ std::string converse_delta_event(unsigned i);
 std::string converse_tail_events(const Generation& g, const MessagePlan& plan, unsigned latency_ms);
 // What Bedrock sends after the 200 when generation fails midway: an exception frame.
 std::string converse_exception_event(std::string_view type, std::string_view message);
-// Word i's delta with its message CRC wrong, for the gateway to reject.
-std::string converse_bad_crc_event(unsigned i);
+// A frame with its message CRC wrong, for the gateway to reject.
+std::string with_bad_crc(std::string frame);
 // A well-framed contentBlockDelta whose payload is not JSON.
 std::string converse_malformed_event();
+
+// InvokeModelWithResponseStream: each of Anthropic's events as one frame (:event-type chunk,
+// :content-type application/json, :message-type event) whose payload is
+// {"bytes": <base64 of the event's JSON>, "p": <padding>}.
+std::string invoke_chunk_events(const AnthropicEvents& events);
+// Anthropic's tail events as chunks; message_stop also carries what Bedrock adds,
+// "amazon-bedrock-invocationMetrics": {inputTokenCount (uncached, as Anthropic counts them),
+// outputTokenCount, invocationLatency, firstByteLatency} in milliseconds.
+std::string invoke_tail_events(const Generation& g, const MessagePlan& plan, unsigned latency_ms,
+                               unsigned first_byte_ms);
+// A well-framed chunk whose payload is not JSON.
+std::string invoke_malformed_event();
 
 // An error answer: the status, x-amzn-ErrorType and the body's {"message"}.
 struct BedrockError {

@@ -34,6 +34,7 @@ core::Expected<SimConfig, std::string> load_sim_config(const std::string& path) 
                                               "aws_access_key_id",
                                               "aws_secret_access_key",
                                               "aws_region",
+                                              "utilization",
                                               "stream_exception",
                                               "bad_crc_after_chunks",
                                               "error_type",
@@ -100,6 +101,7 @@ core::Expected<SimConfig, std::string> load_sim_config(const std::string& path) 
         e.aws_secret_access_key = n["aws_secret_access_key"].as<std::string>();
       }
       if (n["aws_region"]) e.aws_region = n["aws_region"].as<std::string>();
+      if (n["utilization"]) e.utilization = n["utilization"].as<std::string>();
       if (n["stream_exception"]) e.stream_exception = n["stream_exception"].as<std::string>();
       if (n["bad_crc_after_chunks"]) e.bad_crc_after_chunks = n["bad_crc_after_chunks"].as<int>();
       if (n["error_type"]) e.error_type = n["error_type"].as<std::string>();
@@ -126,6 +128,11 @@ core::Expected<SimConfig, std::string> load_sim_config(const std::string& path) 
       }
       if (n["idle_close"]) e.idle_close = duration_of(n["idle_close"], "idle_close");
       if (n["hold"]) e.hold = n["hold"].as<bool>();
+      if (!e.utilization.empty() && e.wire != "azure") {
+        return core::Unexpected{
+            path + ": endpoint " + e.name +
+            ": utilization is only for wire: azure (Azure's deployment utilization header)"};
+      }
       config.endpoints.push_back(std::move(e));
     }
     if (config.endpoints.empty()) return core::Unexpected{path + ": no endpoints"};

@@ -18,7 +18,8 @@ struct SimEndpoint {
   // The provider wire it speaks: openai (/v1/...), azure (/openai/deployments/{d}/...?
   // api-version= and /openai/v1/..., key in api-key), gemini (/v1beta/openai/...) or
   // anthropic (/v1/messages, x-api-key or a bearer token by anthropic-version) or bedrock
-  // (/model/{modelId}/converse and /converse-stream, SigV4 or a Bedrock API key).
+  // (/model/{modelId}/converse and /converse-stream, and InvokeModel for Anthropic models at
+  // /invoke and /invoke-with-response-stream; SigV4 or a Bedrock API key).
   std::string wire = "openai";
 
   // Speed. tokens_per_second 0 means "all at once".
@@ -41,6 +42,9 @@ struct SimEndpoint {
   std::string aws_access_key_id;
   std::string aws_secret_access_key;
   std::string aws_region = "us-east-1";
+  // azure: every answer (successes, streams, injected failures and 429s) carries
+  // azure-openai-deployment-utilization with this value verbatim, e.g. "85.2%"; "" = none.
+  std::string utilization;
 
   // Failure injection.
   unsigned fail_status = 0;  // every request answers this status

@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "fulcrum/core/base64.hpp"
 #include "responses_api.hpp"
 
 namespace fulcrum::sim {
@@ -179,21 +180,8 @@ namespace {
 
 // OpenAI's encoding_format "base64": the vector as little-endian float32, base64-encoded.
 std::string base64_floats(const std::vector<float>& values) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string bytes(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float));
-  std::string out;
-  for (std::size_t i = 0; i < bytes.size(); i += 3) {
-    const std::size_t n = std::min<std::size_t>(3, bytes.size() - i);
-    std::uint32_t chunk = 0;
-    for (std::size_t j = 0; j < 3; ++j) {
-      chunk = (chunk << 8) | (j < n ? static_cast<unsigned char>(bytes[i + j]) : 0);
-    }
-    for (std::size_t j = 0; j < 4; ++j) {
-      out += j <= n ? kAlphabet[(chunk >> (18 - 6 * j)) & 0x3f] : '=';
-    }
-  }
-  return out;
+  return core::base64_encode(std::string_view(reinterpret_cast<const char*>(values.data()),
+                                              values.size() * sizeof(float)));
 }
 
 }  // namespace

@@ -78,22 +78,32 @@ void provider_headers(Head& head, std::uint64_t serial) {
   head.set(http::field::set_cookie, "sim-session=1; Path=/");
 }
 
-awaitable<bool> reply_error(beast::tcp_stream& client, const Request& req,
+// What an endpoint adds to every answer it gives, whatever the outcome: Azure's deployment
+// utilization when the spec sets one.
+template <class Head>
+void endpoint_headers(Head& head, const SimEndpoint& spec) {
+  if (spec.wire == "azure" && !spec.utilization.empty()) {
+    head.set("azure-openai-deployment-utilization", spec.utilization);
+  }
+}
+
+awaitable<bool> reply_error(const SimEndpoint& spec, beast::tcp_stream& client, const Request& req,
                             const api::ApiError& error, unsigned retry_after = 0,
                             std::uint64_t serial = 0) {
   auto res = error_response(error, req.version(), req.keep_alive());
   provider_headers(res, serial);
+  endpoint_headers(res, spec);
   if (retry_after > 0) res.set(http::field::retry_after, std::to_string(retry_after));
   co_return co_await write_response(client, res, std::chrono::minutes(10)) && req.keep_alive();
 }
 
-awaitable<bool> reply_error(beast::tcp_stream& client, const Request& req, unsigned status,
-                            std::string message, unsigned retry_after, std::uint64_t serial = 0,
-                            std::string code = {}) {
+awaitable<bool> reply_error(const SimEndpoint& spec, beast::tcp_stream& client, const Request& req,
+                            unsigned status, std::string message, unsigned retry_after,
+                            std::uint64_t serial = 0, std::string code = {}) {
   std::string type = status == 429 ? "rate_limit_error" : "api_error";
   if (code == "insufficient_quota") type = code;  // OpenAI's type and code are the same there
   const api::ApiError error{status, std::move(type), std::move(code), std::move(message), ""};
-  co_return co_await reply_error(client, req, error, retry_after, serial);
+  co_return co_await reply_error(spec, client, req, error, retry_after, serial);
 }
 
 // Where a request path leads on the endpoint's wire: the operation, and for Azure's
@@ -103,12 +113,14 @@ struct WireRoute {
   std::string deployment;
   bool missing_api_version = false;
   std::string model_id;  // bedrock: the path's model id, percent-decoded
-  bool stream = false;   // bedrock: converse-stream (the path says so, not the body)
+  bool stream = false;   // bedrock: a streaming operation (the path says so, not the body)
+  bool invoke = false;   // bedrock: InvokeModel (Anthropic's Messages body), not Converse
 };
 
-// Bedrock's /model/{modelId}/converse[-stream]. The model id is one segment: an ARN's '/'
-// arrives as %2F, and a raw one makes the path match no operation, as at AWS.
-WireRoute converse_route(std::string_view rest) {
+// Bedrock's /model/{modelId}/converse[-stream] and /invoke[-with-response-stream]. The model
+// id is one segment: an ARN's '/' arrives as %2F, and a raw one makes the path match no
+// operation, as at AWS.
+WireRoute bedrock_route(std::string_view rest) {
   WireRoute route;
   constexpr std::string_view kModel = "/model/";
   if (!rest.starts_with(kModel)) return route;
@@ -116,10 +128,11 @@ WireRoute converse_route(std::string_view rest) {
   const std::size_t slash = tail.find('/');
   if (slash == 0 || slash == std::string_view::npos) return route;
   const std::string_view action = tail.substr(slash);
-  if (action != "/converse" && action != "/converse-stream") return route;
+  route.invoke = action == "/invoke" || action == "/invoke-with-response-stream";
+  if (action != "/converse" && action != "/converse-stream" && !route.invoke) return route;
   route.op = api::Operation::chat_completions;
   route.model_id = percent_decoded(tail.substr(0, slash));
-  route.stream = action == "/converse-stream";
+  route.stream = action == "/converse-stream" || action == "/invoke-with-response-stream";
   return route;
 }
 
@@ -134,7 +147,7 @@ void bedrock_headers(Head& head, const SimEndpoint& spec, const Request& req,
                                    digits);
   const std::string_view path = path_of(req.target());
   if (!path.starts_with(spec.prefix)) return;
-  std::string model_id = converse_route(path.substr(spec.prefix.size())).model_id;
+  std::string model_id = bedrock_route(path.substr(spec.prefix.size())).model_id;
   // Decoded bytes go back into a header: nothing there may end it early.
   for (char& c : model_id) {
     if (c < 0x20 || c == 0x7f) c = '?';
@@ -173,12 +186,13 @@ awaitable<bool> reply_failure(const SimEndpoint& spec, beast::tcp_stream& client
       const api::ApiError error{status, std::move(type), std::move(code), std::move(message), ""};
       auto res = error_response(error, req.version(), req.keep_alive());
       provider_headers(res, serial);
+      endpoint_headers(res, spec);
       res.set(http::field::retry_after, std::to_string(retry_after));
       res.set("retry-after-ms", std::to_string(retry_after * 1000));
       co_return co_await write_response(client, res, std::chrono::minutes(10)) && req.keep_alive();
     }
-    co_return co_await reply_error(client, req, status, std::move(message), retry_after, serial,
-                                   std::move(code));
+    co_return co_await reply_error(spec, client, req, status, std::move(message), retry_after,
+                                   serial, std::move(code));
   }
   const bool spend_cap = code == "enforced_spend_limit_reached";
   auto res = json_response(
@@ -193,10 +207,11 @@ awaitable<bool> reply_failure(const SimEndpoint& spec, beast::tcp_stream& client
   co_return co_await write_response(client, res, std::chrono::minutes(10)) && req.keep_alive();
 }
 
-awaitable<bool> reply_json(beast::tcp_stream& client, const Request& req, unsigned status,
-                           const nlohmann::json& body, std::uint64_t serial) {
+awaitable<bool> reply_json(const SimEndpoint& spec, beast::tcp_stream& client, const Request& req,
+                           unsigned status, const nlohmann::json& body, std::uint64_t serial) {
   auto res = json_response(status, body.dump(), req.version(), req.keep_alive());
   provider_headers(res, serial);
+  endpoint_headers(res, spec);
   co_return co_await write_response(client, res, std::chrono::minutes(10)) && req.keep_alive();
 }
 
@@ -231,7 +246,7 @@ WireRoute route_of(const SimEndpoint& spec, std::string_view rest, std::string_v
     if (rest == "/v1/messages") route.op = api::Operation::chat_completions;
     return route;
   }
-  if (spec.wire == "bedrock") return converse_route(rest);
+  if (spec.wire == "bedrock") return bedrock_route(rest);
   if (spec.wire == "gemini") {
     if (!path.starts_with("/v1beta/openai/")) return route;
     path.remove_prefix(14);
@@ -280,31 +295,51 @@ std::optional<BedrockError> bedrock_denial(const SimEndpoint& spec, const Reques
   return bedrock_auth_denial(spec, arrived, core::WallClock::now());
 }
 
-// The answer, and a stream's pieces, in the endpoint's wire.
-std::string whole_answer(const SimEndpoint& spec, const Generation& g, const MessagePlan& plan,
+// The shape of an answer: the endpoint's wire, and on bedrock the operation's.
+enum class Dialect { openai, anthropic, converse, invoke };
+
+Dialect dialect_of(const SimEndpoint& spec, const WireRoute& route) {
+  if (spec.wire == "anthropic") return Dialect::anthropic;
+  if (spec.wire == "bedrock") return route.invoke ? Dialect::invoke : Dialect::converse;
+  return Dialect::openai;
+}
+
+// The answer, and a stream's pieces, in the dialect. Bedrock's latencies are from the
+// request's arrival: to the last token, and (InvokeModel streams) to the response head.
+std::string whole_answer(Dialect d, const Generation& g, const MessagePlan& plan,
                          unsigned latency_ms) {
-  if (spec.wire == "bedrock") return converse_answer(g, plan, latency_ms);
-  if (spec.wire == "anthropic") return anthropic_message(g, plan);
+  if (d == Dialect::converse) return converse_answer(g, plan, latency_ms);
+  if (d == Dialect::anthropic || d == Dialect::invoke) return anthropic_message(g, plan);
   return whole_completion(g);
 }
 
-std::string stream_head(const SimEndpoint& spec, const Generation& g, const MessagePlan& plan) {
-  if (spec.wire == "bedrock") return converse_head_events();
-  if (spec.wire == "anthropic") return anthropic_head_events(g, plan);
+std::string stream_head(Dialect d, const Generation& g, const MessagePlan& plan) {
+  if (d == Dialect::converse) return converse_head_events();
+  if (d == Dialect::invoke) return invoke_chunk_events(anthropic_head_events(g, plan));
+  if (d == Dialect::anthropic) return anthropic_sse(anthropic_head_events(g, plan));
   return stream_head_event(g);
 }
 
-std::string stream_delta(const SimEndpoint& spec, const Generation& g, unsigned i) {
-  if (spec.wire == "bedrock") return converse_delta_event(i);
-  if (spec.wire == "anthropic") return anthropic_delta_event(i);
+std::string stream_delta(Dialect d, const Generation& g, unsigned i) {
+  if (d == Dialect::converse) return converse_delta_event(i);
+  if (d == Dialect::invoke) return invoke_chunk_events({anthropic_delta_event(i)});
+  if (d == Dialect::anthropic) return anthropic_sse({anthropic_delta_event(i)});
   return stream_content_event(g, i);
 }
 
-std::string stream_tail(const SimEndpoint& spec, const Generation& g, const MessagePlan& plan,
-                        unsigned latency_ms) {
-  if (spec.wire == "bedrock") return converse_tail_events(g, plan, latency_ms);
-  if (spec.wire == "anthropic") return anthropic_tail_events(g, plan);
+std::string stream_tail(Dialect d, const Generation& g, const MessagePlan& plan,
+                        unsigned latency_ms, unsigned first_byte_ms) {
+  if (d == Dialect::converse) return converse_tail_events(g, plan, latency_ms);
+  if (d == Dialect::invoke) return invoke_tail_events(g, plan, latency_ms, first_byte_ms);
+  if (d == Dialect::anthropic) return anthropic_sse(anthropic_tail_events(g, plan));
   return stream_tail_events(g);
+}
+
+// One event whose data is not JSON (on bedrock, a well-framed one).
+std::string stream_malformed(Dialect d) {
+  if (d == Dialect::converse) return converse_malformed_event();
+  if (d == Dialect::invoke) return invoke_malformed_event();
+  return "data: {\"choices\": [ {\"delta\": oops\n\n";
 }
 
 core::Duration per_token(const SimEndpoint& e) {
@@ -393,6 +428,7 @@ awaitable<bool> SimServer::Impl::handle(std::uint16_t port, beast::tcp_stream& c
   if (route.missing_api_version) {
     auto res = json_response(404, R"({"error":{"code":"404","message":"Resource not found"}})",
                              req.version(), keep_alive);
+    endpoint_headers(res, e->spec);
     co_return co_await write_response(client, res, timeout) && keep_alive;
   }
   const std::optional<api::Operation> op = route.op;
@@ -404,6 +440,7 @@ awaitable<bool> SimServer::Impl::handle(std::uint16_t port, beast::tcp_stream& c
         200,
         R"({"object":"list","data":[{"id":"sim","object":"model","created":0,"owned_by":"fulcrum-sim"}]})",
         req.version(), keep_alive);
+    endpoint_headers(res, e->spec);
     co_return co_await write_response(client, res, timeout) && keep_alive;
   }
   if (e != nullptr && e->spec.wire == "bedrock" && (!op || req.method() != http::verb::post)) {
@@ -414,6 +451,7 @@ awaitable<bool> SimServer::Impl::handle(std::uint16_t port, beast::tcp_stream& c
   }
   if (e == nullptr || !op || req.method() != http::verb::post) {
     auto res = error_response(api::ApiError::not_found(path), req.version(), keep_alive);
+    if (e != nullptr) endpoint_headers(res, e->spec);
     co_return co_await write_response(client, res, timeout) && keep_alive;
   }
   co_return co_await generate(*e, route, client, req);
@@ -430,6 +468,9 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, const WireRoute& rou
   e.last_body = req.body();
   const bool bedrock = spec.wire == "bedrock";
   if (bedrock) e.last_model_id = route.model_id;
+  const Dialect dialect = dialect_of(spec, route);
+  // Anthropic's Messages body: at /v1/messages, or through Bedrock's InvokeModel.
+  const bool messages_body = dialect == Dialect::anthropic || dialect == Dialect::invoke;
 
   const bool anthropic = spec.wire == "anthropic";
   const std::string anthropic_version(req["anthropic-version"]);
@@ -498,25 +539,26 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, const WireRoute& rou
     }
   }
   if (bedrock) {
-    if (const auto why = converse_refusal(body)) {
+    if (const auto why = route.invoke ? invoke_refusal(body) : converse_refusal(body)) {
       const BedrockError invalid = bedrock_error(400, "ValidationException", *why);
       co_return co_await reply_bedrock_error(spec, client, req, invalid, 0, serial);
     }
   } else if (!body.is_object() || !body.contains("model") || !body["model"].is_string()) {
     auto res =
         error_response(api::ApiError::invalid_request("invalid body"), req.version(), keep_alive);
+    endpoint_headers(res, spec);
     co_return co_await write_response(client, res, timeout) && keep_alive;
   }
   Generation g;
   g.operation = op;
-  // Converse has the model in the path only; Azure answers as the deployment.
+  // Bedrock has the model in the path only; Azure answers as the deployment.
   g.model = bedrock ? route.model_id : body["model"].get<std::string>();
   g.serial = serial;
   g.endpoint = spec.name;
   if (!route.deployment.empty()) g.model = route.deployment;
-  g.prompt_tokens = bedrock     ? count_converse_prompt_tokens(body)
-                    : anthropic ? count_anthropic_prompt_tokens(body)
-                                : count_prompt_tokens(op, body);
+  g.prompt_tokens = messages_body ? count_anthropic_prompt_tokens(body)
+                    : bedrock     ? count_converse_prompt_tokens(body)
+                                  : count_prompt_tokens(op, body);
   g.cached_tokens = std::min(spec.cached_tokens, g.prompt_tokens);
   g.completion_tokens = spec.completion_tokens;
   // OpenAI's wires generate exactly max_tokens when set; Anthropic's and Bedrock's stop there
@@ -527,9 +569,9 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, const WireRoute& rou
       g.completion_tokens = body[key].get<unsigned>();
   }
   const MessagePlan plan =
-      bedrock     ? plan_converse(body, g, spec.cached_tokens, spec.cache_write_tokens)
-      : anthropic ? plan_anthropic(body, g, spec.cached_tokens, spec.cache_write_tokens)
-                  : MessagePlan{};
+      messages_body ? plan_anthropic(body, g, spec.cached_tokens, spec.cache_write_tokens)
+      : bedrock     ? plan_converse(body, g, spec.cached_tokens, spec.cache_write_tokens)
+                    : MessagePlan{};
   const unsigned words = planned ? plan.words : g.completion_tokens;
   if (op == api::Operation::responses) {
     for (const char* key :
@@ -542,7 +584,7 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, const WireRoute& rou
       if (stored == e.stored.end()) {
         // Named, not a temporary in the co_await: GCC 12 destroys such temporaries twice.
         const api::ApiError unknown = no_such_response(previous, "previous_response_id");
-        co_return co_await reply_error(client, req, unknown);
+        co_return co_await reply_error(spec, client, req, unknown);
       }
       // The conversation so far is input again, as OpenAI bills it.
       g.prompt_tokens += stored->second.response["usage"]["total_tokens"].get<unsigned>();
@@ -581,13 +623,14 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, const WireRoute& rou
                              embeddings_response(g, inputs, spec.embedding_dimensions,
                                                  body.value("encoding_format", "") == "base64"),
                              req.version(), keep_alive);
+    endpoint_headers(res, spec);
     e.last_active = core::Clock::now();
     co_return co_await write_response(client, res, timeout) && keep_alive;
   }
 
   co_await sleep_for(spec.ttft);
   const core::Duration gap = per_token(spec);
-  // Bedrock's metrics.latencyMs: from the request's arrival to its last token.
+  // Bedrock's latencies (metrics.latencyMs, invocationMetrics): from the request's arrival.
   const auto latency_ms = [&] {
     const auto elapsed = core::Clock::now() - started;
     return static_cast<unsigned>(
@@ -602,8 +645,9 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, const WireRoute& rou
     co_await sleep_for(gap * words);
     store();
     auto res =
-        json_response(200, whole_answer(spec, g, plan, latency_ms()), req.version(), keep_alive);
+        json_response(200, whole_answer(dialect, g, plan, latency_ms()), req.version(), keep_alive);
     provider_headers(res, serial);
+    endpoint_headers(res, spec);
     if (bedrock) bedrock_headers(res, spec, req, serial);
     e.last_active = core::Clock::now();
     co_return co_await write_response(client, res, timeout) && keep_alive;
@@ -619,6 +663,7 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, const WireRoute& rou
   head.set(http::field::content_type,
            bedrock ? "application/vnd.amazon.eventstream" : "text/event-stream");
   provider_headers(head, serial);
+  endpoint_headers(head, spec);
   if (bedrock) bedrock_headers(head, spec, req, serial);
   head.keep_alive(keep_alive);
   head.chunked(true);
@@ -627,8 +672,9 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, const WireRoute& rou
   client.expires_after(timeout);
   co_await http::async_write_header(client, head_writer, as_result(ec));
   if (ec) co_return false;
+  const unsigned first_byte_ms = latency_ms();
 
-  std::string pending = stream_head(spec, g, plan);
+  std::string pending = stream_head(dialect, g, plan);
   for (unsigned i = 0; i < words; ++i) {
     if (static_cast<int>(i) == spec.cut_after_chunks) {
       if (!pending.empty())
@@ -661,12 +707,10 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, const WireRoute& rou
       if (!ec) co_await asio::async_write(client, http::make_chunk_last(), as_result(ec));
       co_return !ec && keep_alive;
     }
-    if (static_cast<int>(i) == spec.malformed_after_chunks) {
-      pending +=
-          bedrock ? converse_malformed_event() : "data: {\"choices\": [ {\"delta\": oops\n\n";
-    }
+    if (static_cast<int>(i) == spec.malformed_after_chunks) pending += stream_malformed(dialect);
     if (static_cast<int>(i) == spec.bad_crc_after_chunks && bedrock) {
-      pending += converse_bad_crc_event(i);  // then word i again, as if nothing happened
+      // Then word i again, as if nothing happened.
+      pending += with_bad_crc(stream_delta(dialect, g, i));
     }
     const bool stalls = spec.stall_every > 0 && (serial + 1) % spec.stall_every == 0 && i == 2;
     if (static_cast<int>(i) == spec.stall_after_chunks || stalls) {
@@ -678,7 +722,7 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, const WireRoute& rou
       co_await client.async_read_some(asio::buffer(sink), as_result(ec));
       co_return false;
     }
-    pending += stream_delta(spec, g, i);
+    pending += stream_delta(dialect, g, i);
     if (gap.count() > 0) {
       co_await asio::async_write(client, http::make_chunk(asio::buffer(pending)), as_result(ec));
       if (ec) co_return false;
@@ -687,7 +731,7 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, const WireRoute& rou
     }
   }
   store();
-  pending += stream_tail(spec, g, plan, latency_ms());
+  pending += stream_tail(dialect, g, plan, latency_ms(), first_byte_ms);
   co_await asio::async_write(client, http::make_chunk(asio::buffer(pending)), as_result(ec));
   if (!ec) co_await asio::async_write(client, http::make_chunk_last(), as_result(ec));
   e.last_active = core::Clock::now();
@@ -699,7 +743,8 @@ awaitable<bool> SimServer::Impl::stored_call(EndpointState& e, std::string_view 
                                              beast::tcp_stream& client, Request& req) {
   const std::uint64_t serial = e.requests++;
   if (!e.spec.api_key.empty() && req[http::field::authorization] != "Bearer " + e.spec.api_key) {
-    co_return co_await reply_error(client, req, 401, "Incorrect API key provided.", 0, serial);
+    co_return co_await reply_error(e.spec, client, req, 401, "Incorrect API key provided.", 0,
+                                   serial);
   }
   const std::string_view id = call.substr(0, call.find('/'));
   const std::string_view action =
@@ -707,21 +752,21 @@ awaitable<bool> SimServer::Impl::stored_call(EndpointState& e, std::string_view 
   const auto stored = e.stored.find(id);
   if (stored == e.stored.end()) {
     const api::ApiError unknown = no_such_response(id, "");
-    co_return co_await reply_error(client, req, unknown);
+    co_return co_await reply_error(e.spec, client, req, unknown);
   }
   const http::verb method = req.method();
   if (action.empty() && method == http::verb::get) {
-    co_return co_await reply_json(client, req, 200, stored->second.response, serial);
+    co_return co_await reply_json(e.spec, client, req, 200, stored->second.response, serial);
   }
   if (action.empty() && method == http::verb::delete_) {
     const nlohmann::json deleted = {{"id", id}, {"object", "response.deleted"}, {"deleted", true}};
     e.stored.erase(stored);
-    co_return co_await reply_json(client, req, 200, deleted, serial);
+    co_return co_await reply_json(e.spec, client, req, 200, deleted, serial);
   }
   if (action == "cancel" && method == http::verb::post) {
     const auto not_cancellable = api::ApiError::invalid_request(
         "Only responses created with background=true can be cancelled; this one has completed.");
-    co_return co_await reply_error(client, req, not_cancellable);
+    co_return co_await reply_error(e.spec, client, req, not_cancellable);
   }
   if (action == "input_items" && method == http::verb::get) {
     // Newest first unless order=asc, at most `limit` (default 20), as OpenAI pages them.
@@ -738,10 +783,10 @@ awaitable<bool> SimServer::Impl::stored_call(EndpointState& e, std::string_view 
                            {"first_id", items.empty() ? nlohmann::json() : items.front()["id"]},
                            {"last_id", items.empty() ? nlohmann::json() : items.back()["id"]},
                            {"has_more", more}};
-    co_return co_await reply_json(client, req, 200, page, serial);
+    co_return co_await reply_json(e.spec, client, req, 200, page, serial);
   }
   const auto unknown_call = api::ApiError::not_found(req.target());
-  co_return co_await reply_error(client, req, unknown_call);
+  co_return co_await reply_error(e.spec, client, req, unknown_call);
 }
 
 SimServer::SimServer(SimConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}

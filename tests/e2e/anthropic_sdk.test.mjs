@@ -1,6 +1,6 @@
 // The official Anthropic SDK (@anthropic-ai/sdk, which sends its key as a bearer token with
 // anthropic-version 2026-10-21), pointed at Fulcrum: POST /v1/messages routed to an
-// Anthropic endpoint, relayed as Anthropic sent it, and refused in Anthropic's shape, so the
+// Anthropic endpoint (or Claude on Bedrock), relayed as Anthropic sent it, and refused in Anthropic's shape, so the
 // SDK raises its own error classes. Run through with-stack.sh.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -29,6 +29,25 @@ test('message', async () => {
 
 test('streamed message', async () => {
   const stream = client.messages.stream({ model: 'claude-sonnet', ...request });
+  let text = '';
+  stream.on('text', (delta) => { text += delta; });
+  const final = await stream.finalMessage();
+  assert.equal(text, 'Fulcrum routes tokens to the cheapest ');
+  assert.equal(final.usage.output_tokens, 6);
+  assert.equal(final.stop_reason, 'end_turn');
+});
+
+// Claude on Bedrock: the same SDK calls, carried by InvokeModel (signed with SigV4) and its
+// binary stream, back in Anthropic's own shape.
+test('message and streamed message from Claude on Bedrock', async () => {
+  const { data, response } = await client.messages
+    .create({ model: 'bedrock-claude', ...request })
+    .withResponse();
+  assert.equal(data.type, 'message');
+  assert.equal(data.content[0].text, 'Fulcrum routes tokens to the cheapest ');
+  assert.deepEqual([data.usage.input_tokens, data.usage.output_tokens], [5, 6]);
+  assert.equal(response.headers.get('x-fulcrum-endpoint'), 'bedrock');
+  const stream = client.messages.stream({ model: 'bedrock-claude', ...request });
   let text = '';
   stream.on('text', (delta) => { text += delta; });
   const final = await stream.finalMessage();

@@ -43,6 +43,7 @@ endpoints:
   claude: {listen: 127.0.0.1:0, wire: anthropic, api_key: sk-e2e-anthropic-endpoint, completion_tokens: 6, cached_tokens: 1, cache_write_tokens: 1}
   claude-limited: {listen: 127.0.0.1:0, wire: anthropic, rate_429: 1.0, retry_after: 1}
   bedrock: {listen: 127.0.0.1:0, wire: bedrock, aws_access_key_id: AKIDE2E, aws_secret_access_key: e2e-aws-secret, completion_tokens: 6}
+  azure-ptu: {listen: 127.0.0.1:0, wire: azure, utilization: "40%"}
 YAML
 "$sim_bin" --config "$dir/sim.yaml" >"$dir/sim.log" 2>&1 &
 pids+=($!)
@@ -102,6 +103,13 @@ endpoints:
     aws_secret_access_key_env: E2E_AWS_SECRET
     aws_session_token_env: E2E_AWS_NO_SESSION_TOKEN
     pricing: {"anthropic.claude-sonnet-4-5-v1:0": {input: 3, output: 15}}
+  azure-ptu:  # an Azure PTU deployment: reports its own utilization (no alias routes to it here)
+    kind: provisioned
+    provider: azure
+    api_version: "2024-10-21"
+    base_url: http://127.0.0.1:$(port_of azure-ptu)
+    hourly_usd: 10
+    capacity: {max_concurrency: 10}
 models:
   llama-8b: {targets: [gpu/meta-llama/Llama-3.1-8B-Instruct, cloud/gpt-4o-mini]}
   gpt-4o-mini: {targets: [cloud/gpt-4o-mini]}

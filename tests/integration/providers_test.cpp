@@ -30,6 +30,8 @@ constexpr const char* kSim = R"(endpoints:
   ptu:      {listen: 127.0.0.1:0, wire: azure, api_key: az-key, rate_429: 1.0, retry_after: 1}
   gemini:   {listen: 127.0.0.1:0, wire: gemini, api_key: g-key, completion_tokens: 3}
   flaky:    {listen: 127.0.0.1:0, wire: gemini, api_key: g-key, fail_status: 503}
+  ptufull:  {listen: 127.0.0.1:0, wire: azure, api_key: az-key, completion_tokens: 3, utilization: "100%"}
+  ptubusy:  {listen: 127.0.0.1:0, wire: azure, api_key: az-key, completion_tokens: 3, utilization: "85.0%"}
   bedrock:  {listen: 127.0.0.1:0, wire: bedrock, aws_access_key_id: AKIDSIM, aws_secret_access_key: sim-secret, aws_region: us-east-1, completion_tokens: 6, cached_tokens: 2, cache_write_tokens: 3}
   bkeyed:   {listen: 127.0.0.1:0, wire: bedrock, api_key: bedrock-key, completion_tokens: 4}
   bthrottled: {listen: 127.0.0.1:0, wire: bedrock, api_key: bedrock-key, rate_429: 1.0, retry_after: 2}
@@ -127,6 +129,23 @@ constexpr const char* kGateway = R"(endpoints:
     api_key_env: AZURE_KEY
     hourly_usd: 10
     on_429: spill
+  ptu-full:
+    kind: provisioned
+    provider: azure
+    api_version: "2024-10-21"
+    base_url: http://${ptufull}
+    api_key_env: AZURE_KEY
+    hourly_usd: 10
+    capacity: {max_concurrency: 10}
+  ptu-busy:
+    kind: provisioned
+    provider: azure
+    api_version: "2024-10-21"
+    base_url: http://${ptubusy}
+    api_key_env: AZURE_KEY
+    hourly_usd: 10
+    capacity: {max_concurrency: 10}
+    headroom: {fraction: 0.2, reserved_for: [realtime]}
   gemini:
     kind: serverless
     provider: gemini
@@ -267,6 +286,8 @@ models:
   azure-v1: {targets: [azure-v1/gpt4o-prod]}
   ptu-then-claude: {targets: [ptu/gpt4o-prod, claude/claude-sonnet-4-5]}
   gemini: {targets: [gemini/gemini-2.0-flash]}
+  full-ptu-then-gemini: {targets: [ptu-full/gpt4o-ptu, gemini/gemini-2.0-flash]}
+  busy-ptu-then-gemini: {targets: [ptu-busy/gpt4o-ptu, gemini/gemini-2.0-flash]}
   bedrock: {targets: ["bedrock/anthropic.claude-sonnet-4-5-v1:0"]}
   bedrock-sts: {targets: ["bedrock-sts/anthropic.claude-sonnet-4-5-v1:0"]}
   bedrock-wrong: {targets: ["bedrock-wrong/anthropic.claude-sonnet-4-5-v1:0"]}
@@ -288,7 +309,7 @@ routes:
     match: {model: [busy-then-gemini, gemini-then-claude, capped-then-azure, ptu-then-claude,
                     early-then-gemini, throttled-then-gemini, notready-then-gemini,
                     timeout-then-gemini, modelerr-then-gemini, gemini-then-bedrock,
-                    bearly-then-gemini]}
+                    bearly-then-gemini, full-ptu-then-gemini, busy-ptu-then-gemini]}
     strategy: ordered
 )";
 
@@ -686,6 +707,39 @@ TEST(Azure, DeploymentAndV1PathsWithTheApiKeyHeader) {
   EXPECT_EQ(stack.sim_stats()["ptu"]["requests"], 1);
 }
 
+TEST(Azure, APtuReportingItselfFullIsSpilledFromBeforeItRefuses) {
+  Stack stack(kSim, kGateway, kKeys);
+  HttpClient client(stack.port());
+  // Nothing reported yet: the PTU serves, and says it is at 100%.
+  const Response first = client.post("/v1/chat/completions", chat("full-ptu-then-gemini"));
+  ASSERT_EQ(first.status, 200u) << first.body;
+  EXPECT_EQ(first.header("x-fulcrum-endpoint"), "ptu-full");
+  EXPECT_EQ(stack.metric("fulcrum_endpoint_reported_utilization", {{"endpoint", "ptu-full"}}), 1.0);
+  // Though this gateway has nothing in flight there, the next request spills without trying.
+  const Response second = client.post("/v1/chat/completions", chat("full-ptu-then-gemini"));
+  ASSERT_EQ(second.status, 200u) << second.body;
+  EXPECT_EQ(second.header("x-fulcrum-endpoint"), "gemini");
+  EXPECT_EQ(second.header("x-fulcrum-reason"), "spill:capacity");
+  EXPECT_EQ(stack.sim_stats()["ptufull"]["requests"], 1);
+}
+
+TEST(Azure, AReportedLoadCountsAgainstTheSharesOfEachClass) {
+  Stack stack(kSim, kGateway, kKeys);
+  HttpClient client(stack.port());
+  ASSERT_EQ(client.post("/v1/chat/completions", chat("busy-ptu-then-gemini")).status, 200u);
+  // 85% of 10 slots: 8 busy by the deployment's own account, the standard class's whole share
+  // (the last 2 are realtime's headroom).
+  const Response standard = client.post("/v1/chat/completions", chat("busy-ptu-then-gemini"));
+  ASSERT_EQ(standard.status, 200u) << standard.body;
+  EXPECT_EQ(standard.header("x-fulcrum-endpoint"), "gemini");
+  const Response realtime = client.post("/v1/chat/completions", chat("busy-ptu-then-gemini"),
+                                        {{"x-fulcrum-priority", "realtime"}});
+  ASSERT_EQ(realtime.status, 200u) << realtime.body;
+  EXPECT_EQ(realtime.header("x-fulcrum-endpoint"), "ptu-busy");  // from its headroom
+  EXPECT_EQ(stack.metric("fulcrum_endpoint_reported_utilization", {{"endpoint", "ptu-busy"}}),
+            0.85);
+}
+
 TEST(Gemini, TheOpenAICompatibleEndpointWithABearerKey) {
   Stack stack(kSim, kGateway, kKeys);
   HttpClient client(stack.port());
@@ -1077,6 +1131,61 @@ TEST(Messages, AStreamIsRelayedAsAnthropicSentItAndMeteredAtItsEnd) {
   EXPECT_EQ(rows[0]["input_tokens"], 5);
   EXPECT_EQ(rows[0]["outcome"], "success");
   EXPECT_EQ(rows[1]["outcome"], "upstream_error");
+}
+
+TEST(Messages, ClaudeOnBedrockIsReachedThroughInvokeModelSignedAndMetered) {
+  Stack stack(kSim, messages_gateway(), kKeys);
+  HttpClient client(stack.port());
+  const std::string request = message_request("bedrock");
+  const Response res = client.post("/v1/messages", request, kAnthropicClient);
+  ASSERT_EQ(res.status, 200u) << res.body;
+  const json body = json::parse(res.body);
+  EXPECT_EQ(body["type"], "message");  // Anthropic's shape, as Bedrock sent it
+  EXPECT_EQ(body["usage"]["cache_creation_input_tokens"], 3);
+  EXPECT_EQ(res.header("x-fulcrum-endpoint"), "bedrock");
+  EXPECT_EQ(res.header("x-fulcrum-cost-usd"), "0.00010185");
+  // InvokeModel's body: Bedrock's anthropic_version, no model (it is in the path), the rest as
+  // the client wrote it.
+  EXPECT_EQ(
+      stack.sim_stats()["bedrock"]["last_body"],
+      R"({"anthropic_version":"bedrock-2023-05-31","max_tokens":50,"system":"be brief","messages":[{"role":"user","content":"one two three"}]})");
+  EXPECT_EQ(stack.sim_stats()["bedrock"]["last_model_id"], "anthropic.claude-sonnet-4-5-v1:0");
+
+  // Streamed: Bedrock's base64 chunks leave as Anthropic's own SSE events.
+  const Response stream = client.request(
+      "POST", "/v1/messages", message_request("bedrock", R"(,"stream":true)"), kAnthropicClient);
+  ASSERT_EQ(stream.status, 200u) << stream.body;
+  EXPECT_EQ(stream.header("content-type"), "text/event-stream");
+  EXPECT_EQ(stream.body.rfind("event: message_start\ndata: {", 0), 0u) << stream.body;
+  EXPECT_NE(stream.body.find("event: content_block_delta"), std::string::npos);
+  EXPECT_NE(stream.body.find("event: message_stop"), std::string::npos);
+  EXPECT_EQ(stream.body.find("chat.completion"), std::string::npos);
+  EXPECT_FALSE(
+      json::parse(stack.sim_stats()["bedrock"]["last_body"].get<std::string>()).contains("stream"));
+
+  // Failures in Anthropic's shape: a throttled refusal, and an exception midway.
+  const Response throttled =
+      client.post("/v1/messages", message_request("bthrottled"), kAnthropicClient);
+  EXPECT_EQ(throttled.status, 429u);
+  EXPECT_EQ(json::parse(throttled.body)["type"], "error");
+  EXPECT_EQ(json::parse(throttled.body)["error"]["type"], "rate_limit_error");
+  const Response midway = client.request(
+      "POST", "/v1/messages", message_request("bmidway", R"(,"stream":true)"), kAnthropicClient);
+  ASSERT_EQ(midway.status, 200u);
+  const std::size_t error = midway.body.find("event: error\ndata: ");
+  ASSERT_NE(error, std::string::npos) << midway.body;
+  EXPECT_EQ(midway.body.find("message_stop"), std::string::npos);
+
+  stack.stop_gateway();
+  const auto rows = ledger_rows(stack.ledger_path());
+  ASSERT_EQ(rows.size(), 4u);
+  for (int i : {0, 1}) {
+    EXPECT_EQ(rows[i]["input_tokens"], 5) << i;
+    EXPECT_EQ(rows[i]["cache_write_tokens"], 3) << i;
+    EXPECT_EQ(rows[i]["output_tokens"], 6) << i;
+    EXPECT_EQ(rows[i]["outcome"], "success") << i;
+  }
+  EXPECT_EQ(rows[3]["outcome"], "upstream_error");
 }
 
 TEST(Messages, EveryRefusalIsInAnthropicsShape) {

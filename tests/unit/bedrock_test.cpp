@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "fulcrum/core/base64.hpp"
 #include "fulcrum/provider/eventstream.hpp"
 #include "fulcrum/provider/provider.hpp"
 #include "fulcrum/provider/sigv4.hpp"
@@ -36,6 +37,7 @@ config::Endpoint endpoint_signed(std::string session_token = {}) {
   endpoint.provider.aws_secret_access_key =
       core::Secret("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
   endpoint.provider.aws_session_token = core::Secret(std::move(session_token));
+  endpoint.provider.default_max_tokens = 0;  // as loaded without max_tokens
   return endpoint;
 }
 
@@ -160,8 +162,7 @@ TEST(BedrockRequest, ChatBecomesConverseWithTheModelInThePathOnly) {
         {"toolUse": {"toolUseId": "call_1", "name": "lookup", "input": {"q": "cat"}}}]},
       {"role": "user", "content": [
         {"toolResult": {"toolUseId": "call_1", "content": [{"text": "a cat"}]}}]}],
-    "inferenceConfig": {"maxTokens": 4096, "stopSequences": ["END"], "temperature": 1.0,
-                        "topP": 0.5},
+    "inferenceConfig": {"stopSequences": ["END"], "temperature": 1.0, "topP": 0.5},
     "toolConfig": {"tools": [{"toolSpec": {"name": "lookup", "description": "Looks a thing up.",
                                            "inputSchema": {"json": {"type": "object"}}}}],
                    "toolChoice": {"any": {}}}
@@ -247,9 +248,53 @@ TEST(BedrockRequest, WhatConverseCannotCarryIsA400NamingBedrock) {
   EXPECT_EQ(url_image.status, 400);
   EXPECT_NE(url_image.message.find("base64"), std::string::npos) << url_image.message;
   EXPECT_NE(refused({{"n", 2}}).message.find("provider bedrock"), std::string::npos);
-  const json tool = {{"type", "function"}, {"function", {{"name", "f"}}}};
-  EXPECT_EQ(refused({{"tools", {tool}}, {"tool_choice", "none"}}).param, "tool_choice");
+  const json history = {{"messages",
+                         {{{"role", "user"}, {"content", "hi"}},
+                          {{"role", "assistant"},
+                           {"tool_calls",
+                            {{{"id", "c1"},
+                              {"type", "function"},
+                              {"function", {{"name", "f"}, {"arguments", "{}"}}}}}}},
+                          {{"role", "tool"}, {"tool_call_id", "c1"}, {"content", "x"}}}}};
+  json none_after_calls = history;
+  none_after_calls["tool_choice"] = "none";
+  none_after_calls["tools"] = {{{"type", "function"}, {"function", {{"name", "f"}}}}};
+  EXPECT_EQ(refused(none_after_calls).param, "tool_choice");
   EXPECT_EQ(refused({{"response_format", {{"type", "json_object"}}}}).param, "response_format");
+}
+
+TEST(BedrockRequest, WhatConverseWouldRefuseIsMadeAcceptable) {
+  // A follow-up sent without tools, its history holding a call and an empty result: Converse
+  // needs the called tool declared, and refuses blank text.
+  const json follow_up = {{"model", "m"},
+                          {"messages",
+                           {{{"role", "user"}, {"content", "hi"}},
+                            {{"role", "assistant"},
+                             {"content", ""},
+                             {"tool_calls",
+                              {{{"id", "c1"},
+                                {"type", "function"},
+                                {"function", {{"name", "lookup"}, {"arguments", "{}"}}}}}}},
+                            {{"role", "tool"}, {"tool_call_id", "c1"}, {"content", ""}},
+                            {{"role", "user"}, {"content", "thanks"}}}}};
+  const auto call = translate_request(follow_up, "amazon.nova-lite-v1:0");
+  ASSERT_TRUE(call) << call.error().message;
+  const json body = json::parse(call->body);
+  EXPECT_EQ(body["toolConfig"], json::parse(R"({"tools":[{"toolSpec":{"name":"lookup",
+                                  "inputSchema":{"json":{"type":"object"}}}}]})"));
+  EXPECT_EQ(body["messages"][1]["content"],
+            json::parse(R"([{"toolUse":{"toolUseId":"c1","name":"lookup","input":{}}}])"));
+  EXPECT_EQ(body["messages"][2]["content"][0]["toolResult"]["content"],
+            json::parse(R"j([{"text":"(empty result)"}])j"));
+  EXPECT_FALSE(body.contains("inferenceConfig"));  // no max_tokens: the model's maximum
+  // tool_choice none without tool history: honoured by offering no tools.
+  const json none = {{"model", "m"},
+                     {"messages", {{{"role", "user"}, {"content", "hi"}}}},
+                     {"tools", {{{"type", "function"}, {"function", {{"name", "f"}}}}}},
+                     {"tool_choice", "none"}};
+  const auto offered_none = translate_request(none, "amazon.nova-lite-v1:0");
+  ASSERT_TRUE(offered_none);
+  EXPECT_FALSE(json::parse(offered_none->body).contains("toolConfig"));
 }
 
 TEST(BedrockAnswer, AConverseResponseBecomesAChatCompletion) {
@@ -509,13 +554,54 @@ TEST(BedrockGolden, RecordedErrorsFallOverOrReachTheClientByWhatTheyMean) {
   }
 }
 
+// /v1/messages on Bedrock (InvokeModelWithResponseStream): base64 chunks of Anthropic's events
+// leave as Anthropic's SSE, read on the way.
+TEST(BedrockInvoke, ChunksLeaveAsAnthropicsOwnEventsWithUsageRead) {
+  const auto chunk = [](const json& event) {
+    return frame("chunk", {{"bytes", core::base64_encode(event.dump())}, {"p", "abc"}});
+  };
+  std::string bytes = chunk(json::parse(
+      R"({"type":"message_start","message":{"id":"msg_1","model":"claude","usage":{"input_tokens":7,"cache_read_input_tokens":4,"output_tokens":1}}})"));
+  bytes += chunk(json::parse(
+      R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}})"));
+  bytes += chunk(json::parse(
+      R"({"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":3}})"));
+  bytes += chunk(json::parse(
+      R"({"type":"message_stop","amazon-bedrock-invocationMetrics":{"inputTokenCount":7}})"));
+  api::ParsedRequest messages;
+  messages.operation = api::Operation::messages;
+  EXPECT_FALSE(bedrock().translates(messages));
+  const auto translator = bedrock().stream(messages);
+  ASSERT_TRUE(translator->binary());
+  std::string out;
+  for (std::size_t at = 0; at < bytes.size(); at += 9) {
+    translator->on_bytes(std::string_view(bytes).substr(at, 9), out);
+  }
+  EXPECT_EQ(out.rfind("event: message_start\ndata: {", 0), 0u) << out;
+  EXPECT_NE(out.find("event: content_block_delta\ndata: "), std::string::npos);
+  EXPECT_EQ(out.find("chat.completion"), std::string::npos);
+  EXPECT_TRUE(translator->state().finished);
+  EXPECT_FALSE(translator->state().failed);
+  EXPECT_EQ(*translator->state().usage, (core::Usage{.input = 11, .cached_input = 4, .output = 3}));
+  // An exception ends it with Anthropic's error event; errors are in Anthropic's shape too.
+  const auto failing = bedrock().stream(messages);
+  std::string failed_out;
+  failing->on_bytes(exception_frame("throttlingException", "Too many requests"), failed_out);
+  EXPECT_EQ(failed_out.rfind("event: error\ndata: ", 0), 0u);
+  EXPECT_EQ(json::parse(failed_out.substr(failed_out.find('{')))["error"]["type"],
+            "rate_limit_error");
+  const json error =
+      json::parse(bedrock().error(messages, 429, R"({"message":"Too many requests"})").body);
+  EXPECT_EQ(error["type"], "error");
+  EXPECT_EQ(error["error"]["type"], "rate_limit_error");
+}
+
 TEST(BedrockErrors, StatusesMapToWhatTheyMeanForTheClientAndTheRouter) {
   const auto error = [](unsigned status, std::string body) {
     return bedrock().error(api::ParsedRequest{}, status, std::move(body));
   };
   const UpstreamError throttled =
       error(429, R"({"message":"Too many requests, please wait before trying again."})");
-  EXPECT_EQ(throttled.status, 429u);
   EXPECT_EQ(json::parse(throttled.body)["error"]["code"], "rate_limit_exceeded");
   EXPECT_NE(json::parse(throttled.body)["error"]["message"].get<std::string>().find("Too many"),
             std::string::npos);
@@ -524,12 +610,11 @@ TEST(BedrockErrors, StatusesMapToWhatTheyMeanForTheClientAndTheRouter) {
   // ModelTimeoutException and ModelErrorException: the target failed, not the client.
   EXPECT_TRUE(bedrock().falls_over(408));
   EXPECT_TRUE(bedrock().falls_over(424));
-  EXPECT_EQ(error(408, R"({"message":"Model timed out"})").status, 504u);
-  EXPECT_EQ(error(424, R"({"message":"Model error"})").status, 502u);
+  EXPECT_EQ(json::parse(error(408, R"({"message":"Model timed out"})").body)["error"]["message"],
+            "Bedrock: Model timed out");
   EXPECT_FALSE(bedrock().falls_over(400));
   EXPECT_FALSE(bedrock().falls_over(403));
   const UpstreamError invalid = error(400, R"({"message":"Malformed input request"})");
-  EXPECT_EQ(invalid.status, 400u);
   EXPECT_EQ(json::parse(invalid.body)["error"]["type"], "invalid_request_error");
   EXPECT_FALSE(invalid.exhausted);
   // The other providers keep their own rule.

@@ -265,6 +265,7 @@ TEST(ConfigLoaderBedrock, TheRegionComesFromTheHostAndCredentialsFromTheAwsVaria
   EXPECT_EQ(endpoint.provider.aws_access_key_id.reveal(), "AKIDEXAMPLE");
   EXPECT_TRUE(endpoint.provider.aws_session_token.empty());  // long-term keys carry none
   EXPECT_TRUE(endpoint.serves(Api::chat));
+  EXPECT_TRUE(endpoint.serves(Api::messages));  // InvokeModel, for Claude models
   EXPECT_FALSE(endpoint.serves(Api::embeddings));
 }
 

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "fulcrum/core/base64.hpp"
 #include "fulcrum/core/duration.hpp"
 #include "fulcrum/core/money.hpp"
 #include "fulcrum/core/url.hpp"
@@ -120,6 +121,29 @@ TEST(HostPort, ParsesListenAddresses) {
   EXPECT_EQ(hp->host, "::");
   EXPECT_FALSE(parse_host_port("8080"));
   EXPECT_FALSE(parse_host_port("host:port"));
+}
+
+}  // namespace
+}  // namespace fulcrum::core
+
+namespace fulcrum::core {
+namespace {
+
+TEST(Base64, RoundTripsEveryLengthAndRefusesWhatIsNotCanonical) {
+  EXPECT_EQ(base64_encode(""), "");
+  EXPECT_EQ(base64_encode("f"), "Zg==");
+  EXPECT_EQ(base64_encode("fo"), "Zm8=");
+  EXPECT_EQ(base64_encode("foo"), "Zm9v");
+  EXPECT_EQ(base64_encode("foobar"), "Zm9vYmFy");  // RFC 4648's vectors
+  std::string bytes;
+  for (int i = 0; i < 300; ++i) {
+    EXPECT_EQ(base64_decode(base64_encode(bytes)), bytes) << i;
+    bytes += static_cast<char>(i * 37);
+  }
+  EXPECT_EQ(base64_decode("eyJ0eXBlIjoicGluZyJ9"), R"({"type":"ping"})");
+  for (const char* bad : {"Zg=", "Zg==Zg==", "Z===", "Zm9v!", "Zm=v", "=Zm9"}) {
+    EXPECT_FALSE(base64_decode(bad)) << bad;
+  }
 }
 
 }  // namespace

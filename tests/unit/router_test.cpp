@@ -181,6 +181,24 @@ TEST_F(RouterTest, HeadroomIsKeptForTheClassesItIsReservedFor) {
   EXPECT_EQ(realtime.attempts.front().admit_limit, 4u);
 }
 
+TEST_F(RouterTest, TheLoadAnUpstreamReportsCountsUntilItGoesStale) {
+  EndpointState& gpu = live.endpoint(endpoint("gpu"));
+  // 75% by the upstream's own account (its other clients), nothing in flight here: the
+  // general share is used up, the headroom is realtime's.
+  gpu.report_utilization(0.75, now);
+  EXPECT_EQ(lead(choose(input("llama-8b"), config, live)).name, "cloud");
+  const Plan realtime = choose(input("llama-8b", "realtime"), config, live);
+  EXPECT_EQ(lead(realtime).name, "gpu");
+  EXPECT_EQ(realtime.reason, "headroom");
+  // Full by its account: not even realtime is sent.
+  gpu.report_utilization(1.0, now);
+  EXPECT_EQ(choose(input("llama-8b", "realtime"), config, live).reason, "spill:capacity");
+  // A report is believed for kReportFresh; then the gateway's own count decides again.
+  now += EndpointState::kReportFresh + std::chrono::milliseconds(1);
+  EXPECT_EQ(lead(choose(input("llama-8b"), config, live)).name, "gpu");
+  EXPECT_FALSE(gpu.reported_utilization(now));
+}
+
 TEST_F(RouterTest, AFullEndpointMayQueueWithinTheClassesMaxQueueWait) {
   occupy("gpu-q", 4);
   // batch allows 30 s of queueing: one slot frees every (0.1 + 256 × 0.01) / 4 s.

@@ -193,7 +193,8 @@ struct ProviderSettings {
   // anthropic: the API version spoken. 2023-06-01 authenticates with x-api-key and takes
   // sampling parameters; 2026-10-21 authenticates with a bearer token and rejects them.
   std::string anthropic_version = "2026-10-21";
-  // anthropic, bedrock: max_tokens for requests that set none (both require it).
+  // anthropic, bedrock: max_tokens for requests that set none (Anthropic requires one; 0 for
+  // bedrock unless configured: Converse then lets the model use its maximum).
   unsigned default_max_tokens = 4096;
   // anthropic: parameters the version does not take are refused with a 400 (true) or
   // dropped with an x-fulcrum-warning header (false).

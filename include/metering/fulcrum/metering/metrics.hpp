@@ -65,6 +65,8 @@ struct MeterTable {
   std::vector<std::string> teams;
   std::size_t team_index(std::string_view team) const;
   std::vector<prometheus::Gauge*> in_flight;  // by endpoint index
+  // By endpoint index; null for endpoints whose upstream reports no load of its own.
+  std::vector<prometheus::Gauge*> reported_utilization;
   // requests_total over route × slo_class × (model, endpoint, kind) × outcome. The route
   // and class axes end with "none", for requests that were never routed.
   std::unique_ptr<CounterGrid> requests;
@@ -149,6 +151,8 @@ class Metrics {
   void cold_start(const MeterTable& table, std::size_t endpoint);
   // fulcrum_upstream_malformed_events_total{endpoint}: SSE events dropped as invalid JSON.
   void malformed_events(const MeterTable& table, std::size_t endpoint, std::size_t count);
+  // fulcrum_endpoint_reported_utilization{endpoint}: the load the upstream reports itself.
+  void reported_utilization(const MeterTable& table, std::size_t endpoint, double fraction);
   void prewarm_sent(const MeterTable& table, std::size_t endpoint);
   void latency_estimate(const MeterTable& table, std::size_t endpoint, double ttft_seconds,
                         double per_output_token_seconds);

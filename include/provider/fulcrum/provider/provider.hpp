@@ -35,7 +35,6 @@ struct UpstreamCall {
 
 // An upstream's error body in OpenAI's shape, and what it means for retrying.
 struct UpstreamError {
-  unsigned status = 0;  // the status the client gets (the upstream's, unless it means another)
   std::string body;
   // A spend limit or exhausted quota: retrying the same target cannot help before the limit
   // resets (another target may still serve).
@@ -49,6 +48,7 @@ struct StreamState {
   bool failed = false;              // it ended with the upstream's own error event
   bool content = false;             // text or a tool call came (before it, a failure may fall over)
   std::size_t generated_chars = 0;  // text and tool input seen: estimates a cut stream's output
+  std::size_t malformed = 0;        // binary streams: well-framed events that were not JSON
 };
 
 // Reads one upstream stream that is not OpenAI's, event by event: turns it into OpenAI chat
@@ -101,6 +101,10 @@ class Provider {
                                             std::string& body) const;
   // A reader for a stream that is not OpenAI's; nullptr for OpenAI's (the relay reads it).
   virtual std::unique_ptr<StreamTranslator> stream(const api::ParsedRequest& request) const;
+
+  // The response header in which the upstream reports its own load as a percentage (Azure's
+  // azure-openai-deployment-utilization on PTU deployments); "" when it reports none.
+  virtual std::string_view load_header() const { return {}; }
 
   // Whether an upstream status means "this target failed; another may serve" (429 and 5xx;
   // Bedrock's model timeout 408 and model error 424 too) rather than the client's own mistake.

@@ -80,6 +80,13 @@ class EndpointState {
   // How long since the endpoint last answered (a very long time if it never did).
   core::Duration idle_for(TimePoint now) const;
 
+  // The load the upstream itself reports (Azure's azure-openai-deployment-utilization: 1.0 =
+  // full), which counts every client of a deployment, not only this gateway's. A report is
+  // believed for kReportFresh; with none newer, the router goes by its own count again.
+  static constexpr core::Duration kReportFresh = std::chrono::seconds(10);
+  void report_utilization(double fraction, TimePoint now);
+  std::optional<double> reported_utilization(TimePoint now) const;
+
   LatencyEstimate ttft;
   LatencyEstimate per_output_token;
   CircuitBreaker breaker;
@@ -87,6 +94,8 @@ class EndpointState {
  private:
   std::atomic<unsigned> in_flight_{0};
   std::atomic<std::int64_t> last_active_ns_{0};  // 0: never
+  std::atomic<double> reported_utilization_{0};
+  std::atomic<std::int64_t> reported_at_ns_{0};  // 0: never
 };
 
 // A request's place in an endpoint's in-flight count, given back when the slot goes out of

@@ -52,7 +52,7 @@ core::Expected<UpstreamCall, api::ApiError> Anthropic::call(const api::ParsedReq
                                 .version = version,
                                 .default_max_tokens = settings.default_max_tokens};
   auto translated = to_messages(in, dialect);
-  if (!translated) return core::Unexpected{std::move(translated.error())};
+  if (!translated) return core::Unexpected{translated.error()};
   nlohmann::json& out = translated->body;
   out["model"] = upstream_model;
   if (request.stream) out["stream"] = true;

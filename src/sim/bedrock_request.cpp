@@ -140,9 +140,13 @@ Refusal messages_refusal(const json& body, bool& uses_tools) {
     const std::string path = at("messages", m);
     const std::string role = string_at(messages[m], "role", "");
     if (role != "user" && role != "assistant") {
-      return "1 validation error detected: Value '" + role + "' at '" + path +
-             ".member.role' failed to satisfy constraint: Member must satisfy enum value set: "
+      std::string why = "1 validation error detected: Value '";
+      why += role;
+      why += "' at '";
+      why += path;
+      why += ".member.role' failed to satisfy constraint: Member must satisfy enum value set: "
              "[user, assistant]";
+      return why;
     }
     const json& content = member(messages[m], "content");
     if (!content.is_array() || content.empty()) {

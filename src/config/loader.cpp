@@ -219,7 +219,7 @@ void read_apis(const YAML::Node& node, Diagnostics& diag, Endpoint& endpoint) {
 
 // The APIs a provider's wire can carry. Anthropic's Messages API has no completions,
 // embeddings or Responses; Gemini's OpenAI-compatible endpoint has chat and embeddings;
-// Bedrock carries chat (Converse) and, for Claude models, Anthropic's Messages (InvokeModel).
+// Bedrock carries chat (Converse) and Anthropic's Messages (InvokeModel, Claude models only).
 std::uint8_t apis_of(Provider provider) {
   switch (provider) {
     case Provider::bedrock:
@@ -232,6 +232,14 @@ std::uint8_t apis_of(Provider provider) {
       break;
   }
   return kAllApis;
+}
+
+// What an endpoint serves unless its `apis` says otherwise: all its provider can carry, but
+// Messages on Bedrock, which only Claude models take: an endpoint opts in with
+// `apis: [chat, messages]`.
+std::uint8_t default_apis_of(Provider provider) {
+  if (provider == Provider::bedrock) return static_cast<std::uint8_t>(Api::chat);
+  return apis_of(provider);
 }
 
 // "bedrock-runtime.us-east-1.amazonaws.com" → "us-east-1"; "" for any other host.
@@ -291,12 +299,14 @@ void read_aws(MapReader& map, Diagnostics& diag, const EnvLookup& env, Endpoint&
   const char* settings[] = {"aws_access_key_id_env", "aws_secret_access_key_env",
                             "aws_session_token_env"};
   core::Secret* into[] = {&p.aws_access_key_id, &p.aws_secret_access_key, &p.aws_session_token};
+  bool key_vars_renamed = false;
   for (std::size_t i = 0; i < 3; ++i) {
     // AWS_SESSION_TOKEN belongs to the AWS_* keys: with keys named elsewhere, a token is read
     // only from a variable named too (another credential's token would break every signature).
-    if (i == 2 && !names[2].IsDefined() && (names[0].IsDefined() || names[1].IsDefined())) break;
     std::string var = defaults[i];
     if (names[i].IsDefined()) var = read_string(names[i], diag, settings[i]).value_or(var);
+    if (i < 2) key_vars_renamed = key_vars_renamed || var != defaults[i];
+    if (i == 2 && !names[2].IsDefined() && key_vars_renamed) break;
     const YAML::Node& where = names[i].IsDefined() ? names[i] : map.node();
     // The session token belongs to temporary (STS) credentials only.
     if (auto value = read_env_secret(env, var, where, diag, settings[i], i < 2)) {
@@ -383,7 +393,7 @@ void read_provider(MapReader& map, Diagnostics& diag, const EnvLookup& env, Endp
     }
   }
   read_aws(map, diag, env, endpoint);
-  endpoint.apis = apis_of(p.kind);
+  endpoint.apis = default_apis_of(p.kind);
   // Anthropic's base URL is the host: the paths carry /v1 themselves.
   if (p.kind == Provider::anthropic && endpoint.base_url.path.ends_with("/v1")) {
     diag.error(map.node(),

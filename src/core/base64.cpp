@@ -1,5 +1,6 @@
 #include "fulcrum/core/base64.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 
@@ -11,7 +12,8 @@ constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 constexpr std::array<std::int8_t, 256> decoding_table() {
   std::array<std::int8_t, 256> table{};
   table.fill(-1);
-  for (int i = 0; i < 64; ++i) table[static_cast<unsigned char>(kAlphabet[i])] = static_cast<std::int8_t>(i);
+  for (int i = 0; i < 64; ++i)
+    table[static_cast<unsigned char>(kAlphabet[i])] = static_cast<std::int8_t>(i);
   return table;
 }
 
@@ -53,6 +55,10 @@ std::optional<std::string> base64_decode(std::string_view text) {
       const std::int8_t value = kDecoding[static_cast<unsigned char>(c)];
       if (value < 0 || padding > 0) return std::nullopt;  // outside the alphabet, or after '='
       chunk = (chunk << 6) | static_cast<std::uint32_t>(value);
+    }
+    // The bits the padding leaves over must be zero: "Zh==" is not canonical "Zg==".
+    if ((padding == 1 && (chunk & 0xff) != 0) || (padding == 2 && (chunk & 0xffff) != 0)) {
+      return std::nullopt;
     }
     for (std::size_t j = 0; j < 3 - padding; ++j) {
       out += static_cast<char>((chunk >> (16 - 8 * j)) & 0xff);

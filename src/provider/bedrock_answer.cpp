@@ -86,8 +86,9 @@ class BedrockStream : public MessagesStream {
     if (state_.finished) return;
     const bool intact =
         decoder_.feed(bytes, [&](const EventStreamMessage& message) { on_message(message, out); });
-    // A bad CRC or frame: nothing more of this stream can be trusted, nor relayed.
-    if (!intact) {
+    // A bad CRC or frame: nothing more of this stream can be trusted, nor relayed (unless it
+    // already ended: what came after its end is not the client's business).
+    if (!intact && !state_.finished) {
       fail("api_error", "The upstream's event stream was corrupt: " + decoder_.error(), out);
     }
   }
@@ -97,6 +98,11 @@ class BedrockStream : public MessagesStream {
   virtual void on_event_frame(std::string_view type, const json& payload, std::string& out) = 0;
   // The stream ends with an error of a Messages `type`.
   virtual void fail(std::string type, std::string text, std::string& out) = 0;
+
+  static json error_event(std::string type, std::string text) {
+    return {{"type", "error"},
+            {"error", {{"type", std::move(type)}, {"message", std::move(text)}}}};
+  }
 
  private:
   void on_message(const EventStreamMessage& message, std::string& out) {
@@ -178,9 +184,7 @@ class ConverseStream final : public BedrockStream {
   }
 
   void fail(std::string type, std::string text, std::string& out) override {
-    translate(
-        {{"type", "error"}, {"error", {{"type", std::move(type)}, {"message", std::move(text)}}}},
-        out);
+    translate(error_event(std::move(type), std::move(text)), out);
   }
 
   std::string model_;
@@ -206,14 +210,21 @@ class InvokeStream final : public BedrockStream {
     // As sent, unless a line break in it would end the SSE event early (compact JSON has none).
     const bool one_line = data->find_first_of("\r\n") == std::string::npos;
     out += "event: " + type_name + "\ndata: " + (one_line ? *data : dump_lossy(event)) + "\n\n";
-    translate(event, ignored_);  // what it means; the chat chunks it would make are not sent
+    read(event);
   }
 
   void fail(std::string type, std::string text, std::string& out) override {
-    const json error = {{"type", "error"},
-                        {"error", {{"type", std::move(type)}, {"message", std::move(text)}}}};
+    if (state_.finished) return;
+    const json error = error_event(std::move(type), std::move(text));
     out += "event: error\ndata: " + dump_lossy(error) + "\n\n";
-    translate(error, ignored_);
+    read(error);
+  }
+
+  // What an event means for usage, the end and failures; the chat chunks it would make are
+  // not sent anywhere.
+  void read(const json& event) {
+    ignored_.clear();
+    translate(event, ignored_);
   }
 
   std::string ignored_;

@@ -87,7 +87,9 @@ std::optional<json> converse_block(const json& block, std::string& why) {
 core::Expected<json, api::ApiError> converse_body(json messages,
                                                   std::vector<std::string>& dropped) {
   json out = json::object();
-  if (messages.contains("system")) out["system"] = json::array({{{"text", messages["system"]}}});
+  if (!text_of(messages, "system").empty()) {
+    out["system"] = json::array({{{"text", messages["system"]}}});
+  }
   json turns = json::array();
   std::vector<std::string> called;  // the tools the conversation called, in order
   bool tool_blocks = false;
@@ -106,7 +108,14 @@ core::Expected<json, api::ApiError> converse_body(json messages,
           tool_blocks || converted->contains("toolUse") || converted->contains("toolResult");
       content.push_back(std::move(*converted));
     }
-    turns.push_back({{"role", turn["role"]}, {"content", std::move(content)}});
+    // A turn left empty (its only text was blank) is dropped: Converse refuses empty turns,
+    // and turns of one role that come together again are merged, as it wants them alternating.
+    if (content.empty()) continue;
+    if (!turns.empty() && turns.back()["role"] == turn["role"]) {
+      for (json& block : content) turns.back()["content"].push_back(std::move(block));
+    } else {
+      turns.push_back({{"role", turn["role"]}, {"content", std::move(content)}});
+    }
   }
   out["messages"] = std::move(turns);
 
@@ -214,6 +223,15 @@ core::Expected<UpstreamCall, api::ApiError> addressed(UpstreamCall call,
 core::Expected<UpstreamCall, api::ApiError> invoke_call(const api::ParsedRequest& request,
                                                         const config::Endpoint& endpoint,
                                                         std::string_view upstream_model) {
+  // A model ID says whose model it is; an ARN (provisioned, an application profile) does not,
+  // and is trusted to be Claude.
+  if (!upstream_model.starts_with("arn:") &&
+      upstream_model.find("anthropic.") == std::string_view::npos) {
+    return core::Unexpected{api::ApiError::invalid_request(
+        "Provider bedrock carries /v1/messages to Anthropic models only, not '" +
+            std::string(upstream_model) + "'.",
+        "model")};
+  }
   nlohmann::ordered_json in = nlohmann::ordered_json::parse(request.body, nullptr, false);
   if (!in.is_object()) {
     return core::Unexpected{api::ApiError::invalid_request("The body must be a JSON object.")};
@@ -243,7 +261,9 @@ core::Expected<UpstreamCall, api::ApiError> Bedrock::call(const api::ParsedReque
                       : json();
   if (!in.is_object()) {
     return core::Unexpected{
-        unsupported("Provider bedrock serves chat completions (Converse) only.", "")};
+        unsupported("Provider bedrock serves chat completions (Converse) and, for Claude, "
+                    "/v1/messages (InvokeModel).",
+                    "")};
   }
   const MessagesDialect dialect{.provider = "bedrock",
                                 .takes_sampling = true,

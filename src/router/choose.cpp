@@ -57,8 +57,9 @@ class Assessor {
     const bool provisioned = endpoint.kind == config::EndpointKind::provisioned;
     const unsigned capacity = provisioned ? endpoint.capacity.max_concurrency : 0;
     // Busy as this gateway counts it, or as the upstream reports it when it says more (other
-    // clients share the deployment).
-    unsigned in_flight = state.in_flight();
+    // clients share the deployment). What the others hold is not this gateway's to admit.
+    const unsigned own = state.in_flight();
+    unsigned in_flight = own;
     if (const auto reported = state.reported_utilization(input_.now)) {
       if (*reported >= 1.0) {
         // Full by its own account: Azure refuses every request at 100% until it drains.
@@ -80,7 +81,7 @@ class Assessor {
       const bool reserved = reserved_for(endpoint, slo_class_);
       const unsigned limit = reserved ? capacity : general_share;
       if (in_flight < limit) {
-        c.admit_limit = limit;
+        c.admit_limit = limit - (in_flight - own);
         c.uses_headroom = reserved && in_flight >= general_share;
       } else if (limit == capacity) {
         // Full: by Little's law a slot frees every service-time / capacity seconds.

@@ -144,8 +144,9 @@ Refusal messages_refusal(const json& body, bool& uses_tools) {
       why += role;
       why += "' at '";
       why += path;
-      why += ".member.role' failed to satisfy constraint: Member must satisfy enum value set: "
-             "[user, assistant]";
+      why +=
+          ".member.role' failed to satisfy constraint: Member must satisfy enum value set: "
+          "[user, assistant]";
       return why;
     }
     const json& content = member(messages[m], "content");

@@ -98,6 +98,7 @@ endpoints:
     kind: serverless
     provider: bedrock
     base_url: http://127.0.0.1:$(port_of bedrock)
+    apis: [chat, messages]  # Claude: /v1/messages too, through InvokeModel
     region: us-east-1
     aws_access_key_id_env: E2E_AWS_KEY_ID
     aws_secret_access_key_env: E2E_AWS_SECRET

@@ -164,6 +164,7 @@ constexpr const char* kGateway = R"(endpoints:
     kind: serverless
     provider: bedrock
     base_url: http://${bedrock}
+    apis: [chat, messages]  # its models are Claude: /v1/messages through InvokeModel
     region: us-east-1
     aws_access_key_id_env: SIM_AWS_KEY_ID
     aws_secret_access_key_env: SIM_AWS_SECRET
@@ -211,10 +212,12 @@ constexpr const char* kGateway = R"(endpoints:
     kind: serverless
     provider: bedrock
     base_url: http://${bthrottled}
+    apis: [chat, messages]
     region: us-east-1
     api_key_env: BEDROCK_KEY
     pricing:
       amazon.nova-lite-v1:0: {input: 0.06, output: 0.24}
+      anthropic.claude-sonnet-4-5-v1:0: {input: 3, output: 15}
   bnotready:
     kind: serverless
     provider: bedrock
@@ -243,10 +246,12 @@ constexpr const char* kGateway = R"(endpoints:
     kind: serverless
     provider: bedrock
     base_url: http://${bmidway}
+    apis: [chat, messages]
     region: us-east-1
     api_key_env: BEDROCK_KEY
     pricing:
       amazon.nova-lite-v1:0: {input: 0.06, output: 0.24}
+      anthropic.claude-sonnet-4-5-v1:0: {input: 3, output: 15}
   bearly:
     kind: serverless
     provider: bedrock
@@ -296,6 +301,8 @@ models:
   bthrottled: {targets: ["bthrottled/amazon.nova-lite-v1:0"]}
   btimeout: {targets: ["btimeout/amazon.nova-lite-v1:0"]}
   bmidway: {targets: ["bmidway/amazon.nova-lite-v1:0"]}
+  claude-throttled: {targets: ["bthrottled/anthropic.claude-sonnet-4-5-v1:0"]}
+  claude-midway: {targets: ["bmidway/anthropic.claude-sonnet-4-5-v1:0"]}
   bcorrupt: {targets: ["bcorrupt/amazon.nova-lite-v1:0"]}
   bdropped: {targets: ["bdropped/amazon.nova-lite-v1:0"]}
   throttled-then-gemini: {targets: ["bthrottled/amazon.nova-lite-v1:0", gemini/gemini-2.0-flash]}
@@ -1165,20 +1172,27 @@ TEST(Messages, ClaudeOnBedrockIsReachedThroughInvokeModelSignedAndMetered) {
 
   // Failures in Anthropic's shape: a throttled refusal, and an exception midway.
   const Response throttled =
-      client.post("/v1/messages", message_request("bthrottled"), kAnthropicClient);
+      client.post("/v1/messages", message_request("claude-throttled"), kAnthropicClient);
   EXPECT_EQ(throttled.status, 429u);
   EXPECT_EQ(json::parse(throttled.body)["type"], "error");
   EXPECT_EQ(json::parse(throttled.body)["error"]["type"], "rate_limit_error");
-  const Response midway = client.request(
-      "POST", "/v1/messages", message_request("bmidway", R"(,"stream":true)"), kAnthropicClient);
+  const Response midway =
+      client.request("POST", "/v1/messages", message_request("claude-midway", R"(,"stream":true)"),
+                     kAnthropicClient);
   ASSERT_EQ(midway.status, 200u);
   const std::size_t error = midway.body.find("event: error\ndata: ");
   ASSERT_NE(error, std::string::npos) << midway.body;
   EXPECT_EQ(midway.body.find("message_stop"), std::string::npos);
+  // A model that is not Claude takes no Anthropic body: refused before anything is sent.
+  const double nova_requests = stack.sim_stats()["bmidway"]["requests"].get<double>();
+  const Response nova = client.post("/v1/messages", message_request("bmidway"), kAnthropicClient);
+  EXPECT_EQ(nova.status, 400u);
+  EXPECT_EQ(json::parse(nova.body)["error"]["type"], "invalid_request_error");
+  EXPECT_EQ(stack.sim_stats()["bmidway"]["requests"].get<double>(), nova_requests);
 
   stack.stop_gateway();
   const auto rows = ledger_rows(stack.ledger_path());
-  ASSERT_EQ(rows.size(), 4u);
+  ASSERT_EQ(rows.size(), 5u);
   for (int i : {0, 1}) {
     EXPECT_EQ(rows[i]["input_tokens"], 5) << i;
     EXPECT_EQ(rows[i]["cache_write_tokens"], 3) << i;

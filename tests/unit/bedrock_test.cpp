@@ -287,6 +287,16 @@ TEST(BedrockRequest, WhatConverseWouldRefuseIsMadeAcceptable) {
   EXPECT_EQ(body["messages"][2]["content"][0]["toolResult"]["content"],
             json::parse(R"j([{"text":"(empty result)"}])j"));
   EXPECT_FALSE(body.contains("inferenceConfig"));  // no max_tokens: the model's maximum
+  // A turn whose only text is blank is dropped, and the turns around it merged.
+  const json blank = {{"model", "m"},
+                      {"messages",
+                       {{{"role", "user"}, {"content", "hi"}},
+                        {{"role", "assistant"}, {"content", ""}},
+                        {{"role", "user"}, {"content", "again"}}}}};
+  const auto merged = translate_request(blank, "amazon.nova-lite-v1:0");
+  ASSERT_TRUE(merged);
+  EXPECT_EQ(json::parse(merged->body)["messages"],
+            json::parse(R"([{"role":"user","content":[{"text":"hi"},{"text":"again"}]}])"));
   // tool_choice none without tool history: honoured by offering no tools.
   const json none = {{"model", "m"},
                      {"messages", {{{"role", "user"}, {"content", "hi"}}}},
@@ -583,6 +593,12 @@ TEST(BedrockInvoke, ChunksLeaveAsAnthropicsOwnEventsWithUsageRead) {
   EXPECT_TRUE(translator->state().finished);
   EXPECT_FALSE(translator->state().failed);
   EXPECT_EQ(*translator->state().usage, (core::Usage{.input = 11, .cached_input = 4, .output = 3}));
+  // Whatever follows the end, even a corrupt frame, is not the client's business.
+  std::string bad = chunk(json::parse(R"({"type":"ping"})"));
+  bad.back() = static_cast<char>(bad.back() ^ 1);
+  const std::size_t ended = out.size();
+  translator->on_bytes(bad, out);
+  EXPECT_EQ(out.size(), ended);
   // An exception ends it with Anthropic's error event; errors are in Anthropic's shape too.
   const auto failing = bedrock().stream(messages);
   std::string failed_out;

@@ -265,8 +265,32 @@ TEST(ConfigLoaderBedrock, TheRegionComesFromTheHostAndCredentialsFromTheAwsVaria
   EXPECT_EQ(endpoint.provider.aws_access_key_id.reveal(), "AKIDEXAMPLE");
   EXPECT_TRUE(endpoint.provider.aws_session_token.empty());  // long-term keys carry none
   EXPECT_TRUE(endpoint.serves(Api::chat));
-  EXPECT_TRUE(endpoint.serves(Api::messages));  // InvokeModel, for Claude models
+  EXPECT_FALSE(endpoint.serves(Api::messages));  // InvokeModel: Claude endpoints opt in
   EXPECT_FALSE(endpoint.serves(Api::embeddings));
+}
+
+TEST(ConfigLoaderBedrock, MessagesAreOptInAndTheSessionTokenFollowsTheKeyVariables) {
+  const auto claude = load_string(
+      with(kBedrock, "provider: bedrock", "    apis: [chat, messages]\n"), "test.yaml", aws_env);
+  ASSERT_TRUE(claude.has_value()) << claude.error()[0].message;
+  EXPECT_TRUE(claude->endpoints[0].serves(Api::messages));
+  const auto token_env = [](const char* name) -> const char* {
+    return std::string_view(name) == "AWS_SESSION_TOKEN" ? "token-of-the-aws-keys" : aws_env(name);
+  };
+  // The default names, spelled out: the token that goes with them is read.
+  const auto spelled = load_string(
+      with(kBedrock, "provider: bedrock", "    aws_access_key_id_env: AWS_ACCESS_KEY_ID\n"),
+      "test.yaml", token_env);
+  ASSERT_TRUE(spelled.has_value());
+  EXPECT_EQ(spelled->endpoints[0].provider.aws_session_token.reveal(), "token-of-the-aws-keys");
+  // Keys from elsewhere: AWS_SESSION_TOKEN belongs to other credentials and is not read.
+  const auto renamed =
+      load_string(with(kBedrock, "provider: bedrock",
+                       "    aws_access_key_id_env: BEDROCK_API_KEY\n    aws_secret_access_key_env: "
+                       "BEDROCK_API_KEY\n"),
+                  "test.yaml", token_env);
+  ASSERT_TRUE(renamed.has_value());
+  EXPECT_TRUE(renamed->endpoints[0].provider.aws_session_token.empty());
 }
 
 TEST(ConfigLoaderBedrock, ABedrockApiKeyReplacesSigning) {

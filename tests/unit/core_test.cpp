@@ -141,7 +141,7 @@ TEST(Base64, RoundTripsEveryLengthAndRefusesWhatIsNotCanonical) {
     bytes += static_cast<char>(i * 37);
   }
   EXPECT_EQ(base64_decode("eyJ0eXBlIjoicGluZyJ9"), R"({"type":"ping"})");
-  for (const char* bad : {"Zg=", "Zg==Zg==", "Z===", "Zm9v!", "Zm=v", "=Zm9"}) {
+  for (const char* bad : {"Zg=", "Zg==Zg==", "Z===", "Zm9v!", "Zm=v", "=Zm9", "Zh==", "Zm9=="}) {
     EXPECT_FALSE(base64_decode(bad)) << bad;
   }
 }

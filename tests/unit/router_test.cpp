@@ -190,6 +190,9 @@ TEST_F(RouterTest, TheLoadAnUpstreamReportsCountsUntilItGoesStale) {
   const Plan realtime = choose(input("llama-8b", "realtime"), config, live);
   EXPECT_EQ(lead(realtime).name, "gpu");
   EXPECT_EQ(realtime.reason, "headroom");
+  // Of the 4 slots the report leaves 1: that is all this gateway may admit, however many
+  // requests arrive at once.
+  EXPECT_EQ(realtime.attempts.front().admit_limit, 1u);
   // Full by its account: not even realtime is sent.
   gpu.report_utilization(1.0, now);
   EXPECT_EQ(choose(input("llama-8b", "realtime"), config, live).reason, "spill:capacity");

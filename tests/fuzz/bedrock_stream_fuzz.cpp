@@ -83,6 +83,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     at = end + 2;
     if (invoke) {
       check(event.starts_with("event: "));
+      check(!done);  // nothing after message_stop or an error
+      done = event.starts_with("event: message_stop\n") || event.starts_with("event: error\n");
       const std::size_t line = event.find('\n');
       check(line != std::string_view::npos);
       event.remove_prefix(line + 1);
@@ -90,7 +92,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check(event.starts_with("data: "));
     event.remove_prefix(6);
     check(event.find('\n') == std::string_view::npos);
-    check(!done);  // nothing after [DONE]
+    if (!invoke) check(!done);  // nothing after [DONE]
     if (event == "[DONE]") {
       check(!invoke);
       done = true;
@@ -98,6 +100,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       check(nlohmann::json::accept(event));
     }
   }
-  check(done == (!invoke && state.finished && !state.failed));
+  check(invoke ? done == state.finished : done == (state.finished && !state.failed));
   return 0;
 }

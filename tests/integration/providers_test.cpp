@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <tuple>
 
 #include "../support/http_client.hpp"
 #include "../support/stack.hpp"
@@ -29,6 +30,8 @@ constexpr const char* kSim = R"(endpoints:
   azure:    {listen: 127.0.0.1:0, wire: azure, api_key: az-key, completion_tokens: 3}
   ptu:      {listen: 127.0.0.1:0, wire: azure, api_key: az-key, rate_429: 1.0, retry_after: 1}
   gemini:   {listen: 127.0.0.1:0, wire: gemini, api_key: g-key, completion_tokens: 3}
+  azurecut: {listen: 127.0.0.1:0, wire: azure, api_key: az-key, completion_tokens: 8, cut_after_chunks: 3}
+  geminicut: {listen: 127.0.0.1:0, wire: gemini, api_key: g-key, completion_tokens: 8, cut_after_chunks: 3}
   flaky:    {listen: 127.0.0.1:0, wire: gemini, api_key: g-key, fail_status: 503}
   ptufull:  {listen: 127.0.0.1:0, wire: azure, api_key: az-key, completion_tokens: 3, utilization: "100%"}
   ptubusy:  {listen: 127.0.0.1:0, wire: azure, api_key: az-key, completion_tokens: 3, utilization: "85.0%"}
@@ -129,6 +132,20 @@ constexpr const char* kGateway = R"(endpoints:
     api_key_env: AZURE_KEY
     hourly_usd: 10
     on_429: spill
+  azure-cut:
+    kind: serverless
+    provider: azure
+    base_url: http://${azurecut}
+    api_key_env: AZURE_KEY
+    pricing:
+      gpt4o-prod: {input: 2.5, output: 10}
+  gemini-cut:
+    kind: serverless
+    provider: gemini
+    base_url: http://${geminicut}/v1beta/openai
+    api_key_env: GEMINI_KEY
+    pricing:
+      gemini-2.0-flash: {input: 0.1, output: 0.4}
   ptu-full:
     kind: provisioned
     provider: azure
@@ -291,6 +308,8 @@ models:
   azure-v1: {targets: [azure-v1/gpt4o-prod]}
   ptu-then-claude: {targets: [ptu/gpt4o-prod, claude/claude-sonnet-4-5]}
   gemini: {targets: [gemini/gemini-2.0-flash]}
+  azure-cut: {targets: [azure-cut/gpt4o-prod]}
+  gemini-cut: {targets: [gemini-cut/gemini-2.0-flash]}
   full-ptu-then-gemini: {targets: [ptu-full/gpt4o-ptu, gemini/gemini-2.0-flash]}
   busy-ptu-then-gemini: {targets: [ptu-busy/gpt4o-ptu, gemini/gemini-2.0-flash]}
   bedrock: {targets: ["bedrock/anthropic.claude-sonnet-4-5-v1:0"]}
@@ -745,6 +764,48 @@ TEST(Azure, AReportedLoadCountsAgainstTheSharesOfEachClass) {
   EXPECT_EQ(realtime.header("x-fulcrum-endpoint"), "ptu-busy");  // from its headroom
   EXPECT_EQ(stack.metric("fulcrum_endpoint_reported_utilization", {{"endpoint", "ptu-busy"}}),
             0.85);
+}
+
+// Azure's and Gemini's wires are OpenAI's: tools and images reach them as the client wrote
+// them, streams come back as they were sent, and a cut stream ends in an SSE error.
+TEST(OpenAIWireProviders, ToolsImagesStreamsAndCutStreamsOnAzureAndGemini) {
+  Stack stack(kSim, kGateway, kKeys);
+  HttpClient client(stack.port());
+  const std::string image =
+      R"(,"messages":[{"role":"user","content":[{"type":"text","text":"one two three"},)"
+      R"({"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo="}}]}])";
+  for (const auto& [alias, sim, upstream_model] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"azure-v1", "azure", "gpt4o-prod"}, {"gemini", "gemini", "gemini-2.0-flash"}}) {
+    const std::string request =
+        R"({"model":")" + alias + R"(")" + image + kTools +
+        R"(,"tool_choice":"auto","stream":true,"stream_options":{"include_usage":true}})";
+    ASSERT_EQ(client.start("/v1/chat/completions", request).status, 200u) << alias;
+    bool done = false;
+    const std::vector<json> chunks = chunks_of(read_stream(client), done);
+    EXPECT_TRUE(done) << alias;
+    ASSERT_FALSE(chunks.empty());
+    EXPECT_EQ(chunks.back()["usage"]["completion_tokens"], 3) << alias;
+    EXPECT_GT(chunks.back()["usage"]["prompt_tokens"].get<int>(), 0) << alias;
+    // Byte for byte but the model: the tools and the image went as the client wrote them.
+    std::string expected = request;
+    expected.replace(expected.find(alias), alias.size(), upstream_model);
+    EXPECT_EQ(stack.sim_stats()[sim]["last_body"], expected) << alias;
+  }
+  for (const char* alias : {"azure-cut", "gemini-cut"}) {
+    HttpClient fresh(stack.port());  // a cut stream ends its connection
+    ASSERT_EQ(fresh.start("/v1/chat/completions", chat(alias, R"(,"stream":true)")).status, 200u);
+    bool done = false;
+    const std::vector<json> chunks = chunks_of(read_stream(fresh), done);
+    EXPECT_FALSE(done) << alias;
+    ASSERT_FALSE(chunks.empty()) << alias;
+    EXPECT_TRUE(chunks.back().contains("error")) << alias << chunks.back().dump();
+  }
+  stack.stop_gateway();
+  const auto rows = ledger_rows(stack.ledger_path());
+  ASSERT_EQ(rows.size(), 4u);
+  EXPECT_EQ(rows[2]["outcome"], "upstream_error");
+  EXPECT_EQ(rows[3]["outcome"], "upstream_error");
 }
 
 TEST(Gemini, TheOpenAICompatibleEndpointWithABearerKey) {

@@ -41,9 +41,8 @@ core::Expected<UpstreamCall, api::ApiError> Anthropic::call(const api::ParsedReq
   }
   const nlohmann::json in = nlohmann::json::parse(request.body, nullptr, false);
   if (request.operation != api::Operation::chat_completions || !in.is_object()) {
-    return core::Unexpected{api::ApiError::invalid_request(
-        "Provider anthropic serves chat completions with a messages list only.", "",
-        "unsupported_parameter")};
+    return core::Unexpected{unsupported_parameter(
+        "Provider anthropic serves chat completions with a messages list only.", "")};
   }
   const std::string version = "Anthropic API version " + settings.anthropic_version;
   const MessagesDialect dialect{.provider = "anthropic",

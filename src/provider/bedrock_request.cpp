@@ -16,11 +16,6 @@ namespace {
 
 using nlohmann::json;
 
-api::ApiError unsupported(std::string message, std::string param) {
-  return api::ApiError::invalid_request(std::move(message), std::move(param),
-                                        "unsupported_parameter");
-}
-
 // Converse names an image's format, not its media type, and knows four.
 std::optional<std::string> image_format(std::string_view media_type) {
   if (media_type == "image/png") return "png";
@@ -99,7 +94,7 @@ core::Expected<json, api::ApiError> converse_body(json messages,
       if (blank_text(block)) continue;
       std::string why;
       auto converted = converse_block(block, why);
-      if (!converted) return core::Unexpected{unsupported(why + ".", "messages")};
+      if (!converted) return core::Unexpected{unsupported_parameter(why + ".", "messages")};
       if (converted->contains("toolUse")) {
         const std::string name = text_of(block, "name");
         if (std::find(called.begin(), called.end(), name) == called.end()) called.push_back(name);
@@ -132,7 +127,7 @@ core::Expected<json, api::ApiError> converse_body(json messages,
     // Converse cannot forbid tools it is given: none is honoured by giving none, which it
     // refuses when the conversation holds tool calls.
     if (tool_blocks) {
-      return core::Unexpected{unsupported(
+      return core::Unexpected{unsupported_parameter(
           "tool_choice none cannot be honoured by provider bedrock in a conversation that holds "
           "tool calls: Converse needs the tools declared then and cannot forbid them.",
           "tool_choice")};
@@ -158,7 +153,7 @@ core::Expected<json, api::ApiError> converse_body(json messages,
   if (!tools.empty()) out["toolConfig"] = {{"tools", std::move(tools)}};
   if (choice_type == "auto" || choice_type == "any" || choice_type == "tool") {
     if (!out.contains("toolConfig")) {
-      return core::Unexpected{unsupported("tool_choice needs tools.", "tool_choice")};
+      return core::Unexpected{unsupported_parameter("tool_choice needs tools.", "tool_choice")};
     }
     json& config = out["toolConfig"];
     if (choice_type == "auto") config["toolChoice"] = {{"auto", json::object()}};
@@ -260,10 +255,10 @@ core::Expected<UpstreamCall, api::ApiError> Bedrock::call(const api::ParsedReque
                       ? json::parse(request.body, nullptr, false)
                       : json();
   if (!in.is_object()) {
-    return core::Unexpected{
-        unsupported("Provider bedrock serves chat completions (Converse) and, for Claude, "
-                    "/v1/messages (InvokeModel).",
-                    "")};
+    return core::Unexpected{unsupported_parameter(
+        "Provider bedrock serves chat completions (Converse) and, for Claude, "
+        "/v1/messages (InvokeModel).",
+        "")};
   }
   const MessagesDialect dialect{.provider = "bedrock",
                                 .takes_sampling = true,

@@ -12,11 +12,6 @@ namespace {
 
 using nlohmann::json;
 
-api::ApiError unsupported(std::string message, std::string param) {
-  return api::ApiError::invalid_request(std::move(message), std::move(param),
-                                        "unsupported_parameter");
-}
-
 // A request that fails to translate: the first problem found, as the client's 400.
 class Refusal {
  public:
@@ -72,9 +67,10 @@ json content_blocks(const json& content, const std::string& where, Refusal& refu
       }
       blocks.push_back({{"type", "image"}, {"source", image_source(url.get<std::string>())}});
     } else {
-      refusal.set(unsupported("Content parts of type '" + type + "' are not supported by " +
-                                  refusal.who() + " (text and image_url are).",
-                              where + "[" + std::to_string(i) + "]"));
+      refusal.set(unsupported_parameter("Content parts of type '" + type +
+                                            "' are not supported by " + refusal.who() +
+                                            " (text and image_url are).",
+                                        where + "[" + std::to_string(i) + "]"));
     }
   }
   return blocks;
@@ -138,7 +134,8 @@ Conversation conversation(const json& in, Refusal& refusal) {
       // Hoisted to Anthropic's one system prompt, in order, as Anthropic's own bridge does.
       for (const json& block : content_blocks(content, where + ".content", refusal)) {
         if (block["type"] != "text") {
-          refusal.set(unsupported("A system message can hold only text.", where + ".content"));
+          refusal.set(
+              unsupported_parameter("A system message can hold only text.", where + ".content"));
           continue;
         }
         if (!out.system.empty()) out.system += "\n";
@@ -156,9 +153,9 @@ Conversation conversation(const json& in, Refusal& refusal) {
       if (!blocks.empty()) result["content"] = std::move(blocks);
       append_turn(out.messages, "user", json::array({std::move(result)}));
     } else {
-      refusal.set(
-          unsupported("Messages of role '" + role + "' are not supported by " + refusal.who() + ".",
-                      where + ".role"));
+      refusal.set(unsupported_parameter(
+          "Messages of role '" + role + "' are not supported by " + refusal.who() + ".",
+          where + ".role"));
     }
   }
   return out;
@@ -170,7 +167,8 @@ json tools(const json& list, Refusal& refusal) {
     const json& tool = list[i];
     const std::string at = "tools[" + std::to_string(i) + "]";
     if (text_of(tool, "type") != "function" || !member(tool, "function").is_object()) {
-      refusal.set(unsupported("Only function tools are supported by " + refusal.who() + ".", at));
+      refusal.set(
+          unsupported_parameter("Only function tools are supported by " + refusal.who() + ".", at));
       continue;
     }
     const json& function = tool["function"];
@@ -198,8 +196,8 @@ std::optional<json> tool_choice(const json& in, Refusal& refusal) {
       choice = json{{"type", "tool"}, {"name", text_of(given["function"], "name")}};
     }
     if (!choice) {
-      refusal.set(
-          unsupported("tool_choice must be auto, none, required or a function.", "tool_choice"));
+      refusal.set(unsupported_parameter("tool_choice must be auto, none, required or a function.",
+                                        "tool_choice"));
     }
   }
   const bool has_tools = member(in, "tools").is_array() && !in["tools"].empty();
@@ -252,34 +250,41 @@ bool plain_name(std::string_view key) {
 // Features Anthropic does not have, refused so the client learns it from Fulcrum.
 void refuse_missing_features(const json& in, Refusal& refusal) {
   if (!member(in, "n").is_null() && in["n"] != 1) {
-    refusal.set(unsupported("n must be 1: " + refusal.who() + " makes one choice.", "n"));
+    refusal.set(unsupported_parameter("n must be 1: " + refusal.who() + " makes one choice.", "n"));
   }
   if (is_true(in, "logprobs") || !member(in, "top_logprobs").is_null()) {
-    refusal.set(unsupported("logprobs are not supported by " + refusal.who() + ".", "logprobs"));
+    refusal.set(
+        unsupported_parameter("logprobs are not supported by " + refusal.who() + ".", "logprobs"));
   }
   const json& format = member(in, "response_format");
   if (format.is_object() && text_of(format, "type", "text") != "text") {
-    refusal.set(unsupported("response_format " + text_of(format, "type") + " is not supported by " +
-                                refusal.who() +
-                                ": describe the JSON in the prompt, or "
-                                "use a tool.",
-                            "response_format"));
+    refusal.set(unsupported_parameter("response_format " + text_of(format, "type") +
+                                          " is not supported by " + refusal.who() +
+                                          ": describe the JSON in the prompt, or "
+                                          "use a tool.",
+                                      "response_format"));
   }
   const json& modalities = member(in, "modalities");
   const bool audio_out = modalities.is_array() && std::find(modalities.begin(), modalities.end(),
                                                             "audio") != modalities.end();
   if (!member(in, "audio").is_null() || audio_out) {
-    refusal.set(unsupported("Audio is not supported by " + refusal.who() + ".", "modalities"));
+    refusal.set(
+        unsupported_parameter("Audio is not supported by " + refusal.who() + ".", "modalities"));
   }
 }
 
 }  // namespace
 
+api::ApiError unsupported_parameter(std::string message, std::string param) {
+  return api::ApiError::invalid_request(std::move(message), std::move(param),
+                                        "unsupported_parameter");
+}
+
 core::Expected<MessagesRequest, api::ApiError> to_messages(const json& in,
                                                            const MessagesDialect& dialect) {
   Refusal refusal(dialect.provider);
   if (!in.contains("messages") || !in["messages"].is_array()) {
-    return core::Unexpected{unsupported(
+    return core::Unexpected{unsupported_parameter(
         refusal.who() + " serves chat completions with a messages list only.", "messages")};
   }
   refuse_missing_features(in, refusal);
@@ -316,7 +321,7 @@ core::Expected<MessagesRequest, api::ApiError> to_messages(const json& in,
       out[sampling] = clamp ? json(1.0) : in[sampling];
       if (clamp) dropped.emplace_back("temperature above 1 (clamped to 1)");
     } else if (dialect.reject_unsupported) {
-      refusal.set(unsupported(
+      refusal.set(unsupported_parameter(
           std::string(sampling) + " is not accepted by " + std::string(dialect.version) + ".",
           sampling));
     } else {

@@ -31,6 +31,9 @@ struct MessagesRequest {
   std::vector<std::string> dropped;  // what was left out, for the warning
 };
 
+// The 400 for something a provider cannot do: code unsupported_parameter, `param` naming it.
+api::ApiError unsupported_parameter(std::string message, std::string param);
+
 // `in` is the client's chat completions body, already checked to be an object.
 core::Expected<MessagesRequest, api::ApiError> to_messages(const nlohmann::json& in,
                                                            const MessagesDialect& dialect);

@@ -27,19 +27,9 @@ test('message', async () => {
   assert.equal(response.headers.get('x-fulcrum-cost-usd'), '0.00010305');
 });
 
-test('streamed message', async () => {
-  const stream = client.messages.stream({ model: 'claude-sonnet', ...request });
-  let text = '';
-  stream.on('text', (delta) => { text += delta; });
-  const final = await stream.finalMessage();
-  assert.equal(text, 'Fulcrum routes tokens to the cheapest ');
-  assert.equal(final.usage.output_tokens, 6);
-  assert.equal(final.stop_reason, 'end_turn');
-});
-
-// Claude on Bedrock: the same SDK calls, carried by InvokeModel (signed with SigV4) and its
-// binary stream, back in Anthropic's own shape.
-test('message and streamed message from Claude on Bedrock', async () => {
+// The same SDK calls answered by Claude on Bedrock, carried by InvokeModel (signed with SigV4)
+// and its binary stream, back in Anthropic's own shape.
+test('message from Claude on Bedrock', async () => {
   const { data, response } = await client.messages
     .create({ model: 'bedrock-claude', ...request })
     .withResponse();
@@ -47,14 +37,19 @@ test('message and streamed message from Claude on Bedrock', async () => {
   assert.equal(data.content[0].text, 'Fulcrum routes tokens to the cheapest ');
   assert.deepEqual([data.usage.input_tokens, data.usage.output_tokens], [5, 6]);
   assert.equal(response.headers.get('x-fulcrum-endpoint'), 'bedrock');
-  const stream = client.messages.stream({ model: 'bedrock-claude', ...request });
-  let text = '';
-  stream.on('text', (delta) => { text += delta; });
-  const final = await stream.finalMessage();
-  assert.equal(text, 'Fulcrum routes tokens to the cheapest ');
-  assert.equal(final.usage.output_tokens, 6);
-  assert.equal(final.stop_reason, 'end_turn');
 });
+
+for (const model of ['claude-sonnet', 'bedrock-claude']) {
+  test(`streamed message (${model})`, async () => {
+    const stream = client.messages.stream({ model, ...request });
+    let text = '';
+    stream.on('text', (delta) => { text += delta; });
+    const final = await stream.finalMessage();
+    assert.equal(text, 'Fulcrum routes tokens to the cheapest ');
+    assert.equal(final.usage.output_tokens, 6);
+    assert.equal(final.stop_reason, 'end_turn');
+  });
+}
 
 test('tool use', async () => {
   const message = await client.messages.create({

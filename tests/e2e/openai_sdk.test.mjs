@@ -208,80 +208,54 @@ test('a spent budget is a RateLimitError insufficient_quota the SDK does not ret
   assert.equal(await simRequests('cloud'), before);
 });
 
-// The same SDK, unchanged, served by an Anthropic endpoint: Fulcrum translates both ways.
+// The same SDK, unchanged, served by an Anthropic endpoint and by AWS Bedrock's Converse API
+// (signed with SigV4, streamed in binary frames): Fulcrum translates both ways.
 const tools = [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { query: { type: 'string' } } } } }];
+const translated = [
+  // The Anthropic sim reads 1 prompt word from its cache and writes 1: 3 × 3 + 1 × 0.30 +
+  // 1 × 3.75 + 6 × 15 USD per 1M tokens. Bedrock's sim has no cache: 5 × 3 + 6 × 15.
+  { provider: 'Anthropic', model: 'claude-sonnet', cached: 1, cost: '0.00010305' },
+  { provider: 'Bedrock', model: 'bedrock-claude', cached: 0, cost: '0.000105' },
+];
 
-test('chat completion served by Anthropic', async () => {
-  const { data, response } = await client.chat.completions
-    .create({ model: 'claude-sonnet', messages: [{ role: 'system', content: 'be brief' }, ...messages] })
-    .withResponse();
-  assert.equal(data.object, 'chat.completion');
-  assert.equal(data.choices[0].message.content, 'Fulcrum routes tokens to the cheapest ');
-  assert.equal(data.choices[0].finish_reason, 'stop');
-  assert.deepEqual([data.usage.prompt_tokens, data.usage.prompt_tokens_details.cached_tokens, data.usage.completion_tokens], [5, 1, 6]);
-  assert.equal(response.headers.get('x-fulcrum-cost-usd'), '0.00010305');
-});
-
-test('streamed chat completion served by Anthropic, with tool calls', async () => {
-  const stream = await client.chat.completions.create({
-    model: 'claude-sonnet', messages, tools, stream: true, stream_options: { include_usage: true },
+for (const { provider, model, cached, cost } of translated) {
+  test(`chat completion served by ${provider}`, async () => {
+    const { data, response } = await client.chat.completions
+      .create({ model, messages: [{ role: 'system', content: 'be brief' }, ...messages] })
+      .withResponse();
+    assert.equal(data.object, 'chat.completion');
+    assert.equal(data.choices[0].message.content, 'Fulcrum routes tokens to the cheapest ');
+    assert.equal(data.choices[0].finish_reason, 'stop');
+    assert.deepEqual(
+      [data.usage.prompt_tokens, data.usage.prompt_tokens_details?.cached_tokens ?? 0, data.usage.completion_tokens],
+      [5, cached, 6]);
+    assert.equal(response.headers.get('x-fulcrum-cost-usd'), cost);
   });
-  let args = '';
-  let name = '';
-  let finish = null;
-  let usage = null;
-  for await (const chunk of stream) {
-    if (chunk.usage) usage = chunk.usage;
-    const choice = chunk.choices[0];
-    if (!choice) continue;
-    finish = choice.finish_reason ?? finish;
-    for (const call of choice.delta.tool_calls ?? []) {
-      name = call.function?.name ?? name;
-      args += call.function?.arguments ?? '';
+
+  test(`streamed chat completion served by ${provider}, with tool calls`, async () => {
+    const stream = await client.chat.completions.create({
+      model, messages, tools, stream: true, stream_options: { include_usage: true },
+    });
+    let args = '';
+    let name = '';
+    let finish = null;
+    let usage = null;
+    for await (const chunk of stream) {
+      if (chunk.usage) usage = chunk.usage;
+      const choice = chunk.choices[0];
+      if (!choice) continue;
+      finish = choice.finish_reason ?? finish;
+      for (const call of choice.delta.tool_calls ?? []) {
+        name = call.function?.name ?? name;
+        args += call.function?.arguments ?? '';
+      }
     }
-  }
-  assert.equal(name, 'get_weather');
-  assert.deepEqual(JSON.parse(args), { query: 'Fulcrum', limit: 1 });
-  assert.equal(finish, 'tool_calls');
-  assert.equal(usage.completion_tokens, 6 + 8);
-});
-
-// And by AWS Bedrock's Converse API: signed with SigV4, streamed in binary frames.
-test('chat completion served by Bedrock', async () => {
-  const { data, response } = await client.chat.completions
-    .create({ model: 'bedrock-claude', messages: [{ role: 'system', content: 'be brief' }, ...messages] })
-    .withResponse();
-  assert.equal(data.object, 'chat.completion');
-  assert.equal(data.choices[0].message.content, 'Fulcrum routes tokens to the cheapest ');
-  assert.equal(data.choices[0].finish_reason, 'stop');
-  assert.deepEqual([data.usage.prompt_tokens, data.usage.completion_tokens], [5, 6]);
-  // 5 × 3 + 6 × 15 USD per 1M tokens.
-  assert.equal(response.headers.get('x-fulcrum-cost-usd'), '0.000105');
-});
-
-test('streamed chat completion served by Bedrock, with tool calls', async () => {
-  const stream = await client.chat.completions.create({
-    model: 'bedrock-claude', messages, tools, stream: true, stream_options: { include_usage: true },
+    assert.equal(name, 'get_weather');
+    assert.deepEqual(JSON.parse(args), { query: 'Fulcrum', limit: 1 });
+    assert.equal(finish, 'tool_calls');
+    assert.equal(usage.completion_tokens, 6 + 8);
   });
-  let args = '';
-  let name = '';
-  let finish = null;
-  let usage = null;
-  for await (const chunk of stream) {
-    if (chunk.usage) usage = chunk.usage;
-    const choice = chunk.choices[0];
-    if (!choice) continue;
-    finish = choice.finish_reason ?? finish;
-    for (const call of choice.delta.tool_calls ?? []) {
-      name = call.function?.name ?? name;
-      args += call.function?.arguments ?? '';
-    }
-  }
-  assert.equal(name, 'get_weather');
-  assert.deepEqual(JSON.parse(args), { query: 'Fulcrum', limit: 1 });
-  assert.equal(finish, 'tool_calls');
-  assert.equal(usage.completion_tokens, 6 + 8);
-});
+}
 
 test('a feature Anthropic lacks is a 400 from Fulcrum', async () => {
   await assert.rejects(

@@ -389,6 +389,45 @@ std::vector<json> chunks_of(const std::string& body, bool& done) {
   return out;
 }
 
+// A streamed chat through the gateway, on a connection of its own: its chunks, and whether it
+// ended with [DONE].
+std::vector<json> streamed(const Stack& stack, const std::string& alias, bool& done) {
+  HttpClient client(stack.port());
+  EXPECT_EQ(client.start("/v1/chat/completions", chat(alias, R"(,"stream":true)")).status, 200u)
+      << alias;
+  return chunks_of(read_stream(client), done);
+}
+
+// The first target failed after its 200 but before any content: the next one (gemini) served
+// and the client never saw the failure.
+void expect_fall_over_before_content(const Stack& stack, const std::string& alias,
+                                     const std::string& failed) {
+  bool done = false;
+  const std::vector<json> chunks = streamed(stack, alias, done);
+  EXPECT_TRUE(done);
+  for (const json& c : chunks) EXPECT_FALSE(c.contains("error")) << c.dump();
+  EXPECT_EQ(stack.sim_stats()[failed]["requests"], 1);
+  EXPECT_EQ(stack.sim_stats()["gemini"]["requests"], 1);
+}
+
+// A stream cut after three words: it ends with an error event and no [DONE], and its one ledger
+// row is a failure whose output is estimated from what was relayed ("Fulcrum routes tokens ",
+// 22 characters). Returns that row.
+json expect_cut_and_metered(Stack& stack, const std::string& alias) {
+  bool done = false;
+  const std::vector<json> chunks = streamed(stack, alias, done);
+  EXPECT_FALSE(done);
+  EXPECT_TRUE(!chunks.empty() && chunks.back().contains("error"))
+      << (chunks.empty() ? std::string("no chunks") : chunks.back().dump());
+  stack.stop_gateway();
+  const auto rows = ledger_rows(stack.ledger_path());
+  EXPECT_EQ(rows.size(), 1u);
+  if (rows.empty()) return json();
+  EXPECT_EQ(rows[0]["outcome"], "upstream_error");
+  EXPECT_EQ(rows[0]["output_tokens"], api::estimate_usage(0, 22).output);
+  return rows[0];
+}
+
 TEST(Anthropic, APlainChatIsTranslatedAndItsUsageIsPricedPerBucketExactly) {
   Stack stack(kSim, kGateway, kKeys);
   HttpClient client(stack.port());
@@ -684,34 +723,13 @@ TEST(Anthropic, AnErrorEventAfterThe200EndsTheStreamWithAnErrorAndIsMetered) {
 
 TEST(Anthropic, AnOverloadBeforeAnyContentFallsOverThoughTheUpstreamSaid200) {
   Stack stack(kSim, kGateway, kKeys);
-  HttpClient client(stack.port());
-  ASSERT_EQ(
-      client.start("/v1/chat/completions", chat("early-then-gemini", R"(,"stream":true)")).status,
-      200u);
-  bool done = false;
-  const std::vector<json> chunks = chunks_of(read_stream(client), done);
-  EXPECT_TRUE(done);
-  for (const json& c : chunks) EXPECT_FALSE(c.contains("error")) << c.dump();
-  EXPECT_EQ(stack.sim_stats()["early"]["requests"], 1);
-  EXPECT_EQ(stack.sim_stats()["gemini"]["requests"], 1);
+  expect_fall_over_before_content(stack, "early-then-gemini", "early");
 }
 
 TEST(Anthropic, AStreamCutMidwayIsMeteredForWhatWasRelayed) {
   Stack stack(kSim, kGateway, kKeys);
-  HttpClient client(stack.port());
-  ASSERT_EQ(client.start("/v1/chat/completions", chat("dropped", R"(,"stream":true)")).status,
-            200u);
-  bool done = false;
-  const std::vector<json> chunks = chunks_of(read_stream(client), done);
-  EXPECT_FALSE(done);
-  ASSERT_FALSE(chunks.empty());
-  EXPECT_TRUE(chunks.back().contains("error")) << chunks.back().dump();
-  stack.stop_gateway();
-  const auto rows = ledger_rows(stack.ledger_path());
-  ASSERT_EQ(rows.size(), 1u);
-  EXPECT_EQ(rows[0]["outcome"], "upstream_error");
-  EXPECT_EQ(rows[0]["input_tokens"], 5);
-  EXPECT_EQ(rows[0]["output_tokens"], api::estimate_usage(0, 22).output);  // not message_start's 1
+  const json row = expect_cut_and_metered(stack, "dropped");
+  EXPECT_EQ(row["input_tokens"], 5);  // from message_start; the output not its 1
 }
 
 TEST(Azure, DeploymentAndV1PathsWithTheApiKeyHeader) {
@@ -1030,11 +1048,8 @@ TEST(Bedrock, ThrottlingNotReadyTimeoutsAndModelErrorsFallOverAndBack) {
 
 TEST(Bedrock, AnExceptionMidwayEndsTheStreamWithAnErrorAndIsMetered) {
   Stack stack(kSim, kGateway, kKeys);
-  HttpClient client(stack.port());
-  ASSERT_EQ(client.start("/v1/chat/completions", chat("bmidway", R"(,"stream":true)")).status,
-            200u);
   bool done = false;
-  const std::vector<json> chunks = chunks_of(read_stream(client), done);
+  const std::vector<json> chunks = streamed(stack, "bmidway", done);
   EXPECT_FALSE(done) << "a failed stream never ends as complete";
   ASSERT_FALSE(chunks.empty());
   EXPECT_TRUE(chunks.back().contains("error")) << chunks.back().dump();
@@ -1051,25 +1066,13 @@ TEST(Bedrock, AnExceptionMidwayEndsTheStreamWithAnErrorAndIsMetered) {
 
 TEST(Bedrock, AThrottlingExceptionBeforeAnyContentFallsOverThoughTheUpstreamSaid200) {
   Stack stack(kSim, kGateway, kKeys);
-  HttpClient client(stack.port());
-  ASSERT_EQ(
-      client.start("/v1/chat/completions", chat("bearly-then-gemini", R"(,"stream":true)")).status,
-      200u);
-  bool done = false;
-  const std::vector<json> chunks = chunks_of(read_stream(client), done);
-  EXPECT_TRUE(done);
-  for (const json& c : chunks) EXPECT_FALSE(c.contains("error")) << c.dump();
-  EXPECT_EQ(stack.sim_stats()["bearly"]["requests"], 1);
-  EXPECT_EQ(stack.sim_stats()["gemini"]["requests"], 1);
+  expect_fall_over_before_content(stack, "bearly-then-gemini", "bearly");
 }
 
 TEST(Bedrock, AFrameWithABadCrcIsAnUpstreamFailureNeverRelayed) {
   Stack stack(kSim, kGateway, kKeys);
-  HttpClient client(stack.port());
-  ASSERT_EQ(client.start("/v1/chat/completions", chat("bcorrupt", R"(,"stream":true)")).status,
-            200u);
   bool done = false;
-  const std::vector<json> chunks = chunks_of(read_stream(client), done);
+  const std::vector<json> chunks = streamed(stack, "bcorrupt", done);
   EXPECT_FALSE(done);
   std::string text;
   for (const json& c : chunks) {
@@ -1089,20 +1092,8 @@ TEST(Bedrock, AFrameWithABadCrcIsAnUpstreamFailureNeverRelayed) {
 
 TEST(Bedrock, AStreamCutMidwayIsMeteredForWhatWasRelayed) {
   Stack stack(kSim, kGateway, kKeys);
-  HttpClient client(stack.port());
-  ASSERT_EQ(client.start("/v1/chat/completions", chat("bdropped", R"(,"stream":true)")).status,
-            200u);
-  bool done = false;
-  const std::vector<json> chunks = chunks_of(read_stream(client), done);
-  EXPECT_FALSE(done);
-  ASSERT_FALSE(chunks.empty());
-  EXPECT_TRUE(chunks.back().contains("error")) << chunks.back().dump();
-  stack.stop_gateway();
-  const auto rows = ledger_rows(stack.ledger_path());
-  ASSERT_EQ(rows.size(), 1u);
-  EXPECT_EQ(rows[0]["outcome"], "upstream_error");
-  EXPECT_EQ(rows[0]["output_tokens"], api::estimate_usage(0, 22).output);
-  EXPECT_EQ(rows[0]["estimated"], 1);
+  // Bedrock reports usage only at the end: the prompt is estimated too.
+  EXPECT_EQ(expect_cut_and_metered(stack, "bdropped")["estimated"], 1);
 }
 
 TEST(Bedrock, ProvisionedThroughputIsAProvisionedEndpointAddressedByItsModelArn) {

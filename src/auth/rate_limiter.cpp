@@ -45,19 +45,25 @@ struct RateLimiter::Buckets {
   std::optional<Bucket> tokens;
 };
 
-RateLimiter::RateLimiter(const config::Config& config) {
+RateLimiter::RateLimiter(const config::Config& config, unsigned share) {
   const auto now = core::Clock::now();
+  // A share never rounds a limit down to nothing: a limited key keeps at least 1.
+  const auto part = [share](unsigned limit) {
+    return limit == 0 ? 0u : std::max(1u, limit / std::max(1u, share));
+  };
   for (const config::ApiKey& key : config.keys) {
     auto buckets = std::make_shared<Buckets>();
-    if (key.rpm > 0) buckets->requests = Bucket{double(key.rpm), double(key.rpm), now};
-    if (key.tpm > 0) buckets->tokens = Bucket{double(key.tpm), double(key.tpm), now};
+    const unsigned rpm = part(key.rpm);
+    const unsigned tpm = part(key.tpm);
+    if (rpm > 0) buckets->requests = Bucket{double(rpm), double(rpm), now};
+    if (tpm > 0) buckets->tokens = Bucket{double(tpm), double(tpm), now};
     keys_.push_back(std::move(buckets));
-    limits_.push_back({key.id, key.rpm, key.tpm});
+    limits_.push_back({key.id, rpm, tpm});
   }
 }
 
-RateLimiter::RateLimiter(const config::Config& config, const RateLimiter& previous)
-    : RateLimiter(config) {
+RateLimiter::RateLimiter(const config::Config& config, const RateLimiter& previous, unsigned share)
+    : RateLimiter(config, share) {
   for (std::size_t i = 0; i < keys_.size(); ++i) {
     const auto old = std::find(previous.limits_.begin(), previous.limits_.end(), limits_[i]);
     if (old != previous.limits_.end()) keys_[i] = previous.keys_[old - previous.limits_.begin()];

@@ -10,6 +10,7 @@
 #include "access_reader.hpp"
 #include "economics_reader.hpp"
 #include "policy_reader.hpp"
+#include "state_reader.hpp"
 #include "yaml_reader.hpp"
 
 namespace fulcrum::config {
@@ -687,6 +688,7 @@ class Builder {
     read_routes(map.optional("routes"), diag_, config);
     read_retry_budget(map.optional("retry_budget"), diag_, config);
     read_ledger(map.optional("ledger"), diag_, config);
+    read_state(map.optional("state"), diag_, env_, config);
     read_auth(map.optional("auth"), diag_, config);
     read_keys(map.optional("keys"), diag_, config);
     read_budgets(map.optional("budgets"), diag_, config);

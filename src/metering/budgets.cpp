@@ -194,6 +194,13 @@ void BudgetBook::restore(std::size_t index, core::Money spent, core::WallTime no
   state.spent += spent;
 }
 
+void BudgetBook::observe_spent(std::size_t index, core::Money spent, core::WallTime now) {
+  State& state = *states_[index];
+  const std::lock_guard lock(state.mutex);
+  state.roll(config_.budgets[index], now);
+  state.spent = std::max(state.spent, spent);
+}
+
 core::Money BudgetBook::spent(std::size_t index, core::WallTime now) {
   State& state = *states_[index];
   const std::lock_guard lock(state.mutex);

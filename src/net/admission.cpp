@@ -178,38 +178,104 @@ std::optional<Refusal> ProxyRequest::pin_to_stored_response() {
   return std::nullopt;
 }
 
-// Rate limits, then budgets: the request's estimated tokens and cost are held by guards until
-// it is metered (or given back, however it ends).
-std::optional<Refusal> ProxyRequest::reserve() {
-  const core::Clock::time_point now = core::Clock::now();
-  if (principal_.key != nullptr) {
-    const double expected_output = prompt_.max_tokens
-                                       ? static_cast<double>(*prompt_.max_tokens)
-                                       : snapshot_->live->expected_output_tokens(plan_.route);
-    // Bounded: max_tokens and n are each at most 2^31 - 1 (api/request.cpp).
-    const auto tokens = prompt_.estimated_tokens +
-                        static_cast<std::uint64_t>(
-                            std::min(expected_output * static_cast<double>(prompt_.choices), 9e18));
-    const auth::RateDecision decision =
-        snapshot_->rate_limits->admit(principal_.key_index, tokens, now);
-    if (!decision.allowed) return rate_limited(principal_, decision);
-    rate_ = auth::RateReservation(*snapshot_->rate_limits, principal_.key_index, tokens);
-  }
+// Shared state unreachable and the feature's on_state_unavailable is closed.
+Refusal state_unavailable(std::string_view feature) {
+  return Refusal{api::ApiError::service_unavailable(
+      "Fulcrum cannot check " + std::string(feature) +
+      " now: the state shared by its replicas is unreachable "
+      "(state.on_state_unavailable is closed). Please retry shortly.")};
+}
 
+// Rate limits, then budgets: the request's estimated tokens and cost are held by guards until
+// it is metered (or given back, however it ends). With state.redis they are held in Redis,
+// across every replica; when Redis does not answer in time, each feature follows its
+// on_state_unavailable mode.
+awaitable<std::optional<Refusal>> ProxyRequest::reserve() {
+  std::optional<Refusal> refused = co_await reserve_rate();
+  if (!refused) refused = co_await reserve_budgets();
+  co_return refused;
+}
+
+awaitable<std::optional<Refusal>> ProxyRequest::reserve_rate() {
+  const config::ApiKey* key = principal_.key;
+  if (key == nullptr) co_return std::nullopt;
+  const double expected_output = prompt_.max_tokens
+                                     ? static_cast<double>(*prompt_.max_tokens)
+                                     : snapshot_->live->expected_output_tokens(plan_.route);
+  // Bounded: max_tokens and n are each at most 2^31 - 1 (api/request.cpp).
+  const auto tokens =
+      prompt_.estimated_tokens + static_cast<std::uint64_t>(std::min(
+                                     expected_output * static_cast<double>(prompt_.choices), 9e18));
+  SharedState* shared = worker_.shared.get();
+  if (shared != nullptr && (key->rpm > 0 || key->tpm > 0)) {
+    const std::optional<auth::RateDecision> decision = co_await shared->admit_rate(*key, tokens);
+    if (decision) {
+      if (!decision->allowed) co_return rate_limited(principal_, *decision);
+      shared_holds_.hold_rate(*shared, *key, tokens);
+      co_return std::nullopt;
+    }
+    shared->count_unavailable(SharedState::Feature::rate_limits);
+    if (config_.state.rate_limits == config::WhenStateUnavailable::closed) {
+      co_return state_unavailable("rate limits");
+    }
+  }
+  // In process: the whole limit, or this replica's share while Redis is away.
+  const auth::RateDecision decision =
+      snapshot_->rate_limits->admit(principal_.key_index, tokens, core::Clock::now());
+  if (!decision.allowed) co_return rate_limited(principal_, decision);
+  rate_ = auth::RateReservation(*snapshot_->rate_limits, principal_.key_index, tokens);
+  co_return std::nullopt;
+}
+
+awaitable<std::optional<Refusal>> ProxyRequest::reserve_budgets() {
   // The most this request can cost, should it end on its dearest target.
   core::Money estimate;
   for (const router::Candidate& candidate : plan_.attempts) {
     estimate = std::max(estimate, candidate.estimated_cost);
   }
-  const metering::BudgetAdmission admission = snapshot_->budgets->reserve(
-      principal_.id(), principal_.team(), estimate, core::WallClock::now());
+  const core::WallTime now = core::WallClock::now();
+  metering::BudgetBook& book = *snapshot_->budgets;
+  if (SharedState* shared = worker_.shared.get()) {
+    std::vector<SharedBudget> covering = shared_budgets(
+        config_, book, config_.state.redis->key_prefix, principal_.id(), principal_.team(), now);
+    if (!covering.empty()) {
+      const std::optional<SharedBudgetVerdict> verdict =
+          co_await shared->reserve_budget(covering, estimate);
+      if (verdict) {
+        for (std::size_t i = 0; i < verdict->spent.size(); ++i) {
+          book.observe_spent(covering[i].index, verdict->spent[i], now);
+        }
+        if (!verdict->allowed) {
+          const std::size_t index = *verdict->refused_by;
+          metering::BudgetAdmission admission;
+          admission.allowed = false;
+          admission.refused_by = index;
+          admission.left = verdict->left;
+          admission.retry_after = std::chrono::ceil<std::chrono::seconds>(
+              metering::period_at(config_.budgets[index], now).end - now);
+          runtime_.metrics().budget_action(*snapshot_->meters, index, "rejected");
+          co_return over_budget(config_.budgets[index], admission, estimate);
+        }
+        shared_holds_.hold_budgets(*shared, std::move(covering), estimate);
+        co_return std::nullopt;
+      }
+      shared->count_unavailable(SharedState::Feature::budgets);
+      const bool hard = std::any_of(covering.begin(), covering.end(),
+                                    [](const SharedBudget& b) { return b.hard.has_value(); });
+      if (hard && config_.state.budgets == config::WhenStateUnavailable::closed) {
+        co_return state_unavailable("budgets");
+      }
+    }
+  }
+  // In process: this replica's spend, which includes the fleet's as Redis last reported it.
+  const metering::BudgetAdmission admission =
+      book.reserve(principal_.id(), principal_.team(), estimate, now);
   if (!admission.allowed) {
     runtime_.metrics().budget_action(*snapshot_->meters, *admission.refused_by, "rejected");
-    return over_budget(config_.budgets[*admission.refused_by], admission, estimate);
+    co_return over_budget(config_.budgets[*admission.refused_by], admission, estimate);
   }
-  budget_ = metering::BudgetReservation(*snapshot_->budgets, principal_.id(), principal_.team(),
-                                        estimate);
-  return std::nullopt;
+  budget_ = metering::BudgetReservation(book, principal_.id(), principal_.team(), estimate);
+  co_return std::nullopt;
 }
 
 }  // namespace fulcrum::net

@@ -42,6 +42,28 @@ awaitable<void> sweep_upstream_pools(Worker& worker, Runtime& runtime) {
   }
 }
 
+// Keeps this worker's capacity slots and budget holds alive in Redis, sends spend Redis
+// missed, and tells the router how many slots the whole fleet has taken.
+awaitable<void> renew_shared_state(Worker& worker, Runtime& runtime) {
+  asio::steady_timer timer(worker.io);
+  const core::Duration interval = worker.shared->lease_ttl() / 3;
+  for (;;) {
+    timer.expires_after(interval);
+    error_code ec;
+    co_await timer.async_wait(as_result(ec));
+    if (ec) co_return;
+    const auto fleet = co_await worker.shared->renew();
+    if (!fleet) continue;
+    const auto snapshot = runtime.snapshot();
+    const auto now = core::Clock::now();
+    for (const auto& [name, count] : *fleet) {
+      if (const auto index = snapshot->config.find_endpoint(name)) {
+        snapshot->live->endpoint(*index).report_fleet_in_flight(count, now);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 struct Gateway::Impl {
@@ -85,9 +107,20 @@ void Gateway::start() {
   unsigned count = server.threads != 0 ? server.threads : std::thread::hardware_concurrency();
   count = std::max(1u, count);
 
+  const config::SharedStateConfig& state = g.runtime.snapshot()->config.state;
+  const std::string replica = state.redis ? make_replica_id() : std::string();
   for (unsigned i = 0; i < count; ++i) {
     g.workers.push_back(std::make_unique<Worker>(i, g.runtime));
+    if (state.redis) {
+      g.workers.back()->shared = std::make_unique<SharedState>(
+          g.workers.back()->io, state, replica + "/" + std::to_string(i),
+          g.runtime.metrics().state_meters("redis"));
+    }
     g.proxies.push_back(std::make_unique<ProxyHandler>(g.runtime, *g.workers.back()));
+  }
+  if (state.redis) {
+    spdlog::info("shared_state backend=redis host={} port={} replica={} replicas={}",
+                 state.redis->host, state.redis->port, replica, state.replicas);
   }
   // One acceptor per worker on the same port (SO_REUSEPORT): the first binds, possibly to
   // port 0, and the others join the port it got.
@@ -142,6 +175,10 @@ void Gateway::start() {
                    log_if_thrown("access_log_flush"));
     asio::co_spawn(worker->io, sweep_upstream_pools(*worker, g.runtime),
                    log_if_thrown("upstream_pool_sweep"));
+    if (worker->shared) {
+      asio::co_spawn(worker->io, renew_shared_state(*worker, g.runtime),
+                     log_if_thrown("shared_state_renewal"));
+    }
     g.threads.emplace_back([&io = worker->io] {
       const auto guard = asio::make_work_guard(io);
       io.run();

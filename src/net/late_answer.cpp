@@ -69,7 +69,8 @@ void meter(const LateAnswer& late, unsigned status, const core::Usage& usage, Ru
   event.charge = charge_for(endpoint, target, usage, event.finished - late.attempt_started);
   metering::BudgetReservation no_reservation;
   auth::RateReservation no_rate;
-  meter_event(event, runtime, no_reservation, no_rate);
+  SharedHolds no_holds;
+  meter_event(event, runtime, no_reservation, no_rate, no_holds, late.shared);
   spdlog::info(
       "late_answer_metered request_id={} endpoint={} input_tokens={} output_tokens={} "
       "cost_usd={}",

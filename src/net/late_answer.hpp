@@ -27,6 +27,7 @@ struct LateAnswer {
   auth::Principal principal;
   core::Clock::time_point attempt_started;
   core::Clock::time_point deadline;  // the attempt's total deadline
+  SharedState* shared = nullptr;     // the worker's, when budgets are shared in Redis
 };
 
 // Runs on the worker that owned the attempt; ends at the deadline at the latest.

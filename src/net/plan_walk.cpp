@@ -102,8 +102,41 @@ awaitable<bool> ProxyRequest::attempts_on(std::size_t index, Walk& walk) {
   const router::Candidate& candidate = plan_.attempts[index];
   const config::Endpoint& endpoint = config_.endpoints[candidate.endpoint];
   router::EndpointState& state = snapshot_->live->endpoint(candidate.endpoint);
-  // The router saw a free slot; another thread may have taken it since.
-  const auto slot = router::EndpointSlot::try_take(state, candidate.admit_limit);
+  // The router saw a free slot; another thread, or another replica, may have taken it since.
+  unsigned limit = candidate.admit_limit;
+  std::optional<SharedSlot> lease;
+  bool full = false;
+  bool noted_locally = false;
+  if (worker_.shared && candidate.class_limit > 0) {
+    const SharedState::SlotAnswer answer =
+        co_await worker_.shared->acquire_slot(endpoint.name, candidate.class_limit);
+    switch (answer.slot) {
+      case SharedState::Slot::granted:
+        state.report_fleet_in_flight(answer.fleet_in_flight, core::Clock::now());
+        lease.emplace(*worker_.shared, endpoint.name);
+        limit = 0;  // the fleet's count decided; this one only counts
+        break;
+      case SharedState::Slot::full:
+        state.report_fleet_in_flight(answer.fleet_in_flight, core::Clock::now());
+        full = true;
+        break;
+      case SharedState::Slot::unavailable:
+        worker_.shared->count_unavailable(SharedState::Feature::capacity);
+        if (config_.state.capacity == config::WhenStateUnavailable::closed) {
+          full = true;
+        } else {
+          // This replica's share of the class's capacity, until Redis answers again.
+          limit = std::min(limit, std::max(1u, candidate.class_limit / local_share(config_.state)));
+          noted_locally = true;
+        }
+        break;
+    }
+  }
+  const auto slot = full ? std::nullopt : router::EndpointSlot::try_take(state, limit);
+  if (slot && noted_locally) {
+    worker_.shared->note_local_slot(endpoint.name);
+    lease.emplace(*worker_.shared, endpoint.name);
+  }
   if (!slot) {
     walk.tried.note(endpoint.name, "at capacity");
     if (!spilled_from_) {

@@ -66,7 +66,8 @@ config::Api api_of(api::Operation op) {
 awaitable<void> ProxyRequest::stages() {
   if (auto refused = admit()) co_return co_await refuse(*refused);
   if (auto refused = route()) co_return co_await refuse(*refused);
-  if (auto refused = reserve()) co_return co_await refuse(*refused);
+  const std::optional<Refusal> unreserved = co_await reserve();
+  if (unreserved) co_return co_await refuse(*unreserved);
   co_await walk();
 }
 
@@ -188,6 +189,7 @@ void ProxyRequest::on_abandoned(std::unique_ptr<UpstreamConnection> connection,
   late.slo_class = plan_.slo_class;
   late.request_id = std::string(id_.view());
   late.principal = principal_;
+  late.shared = worker_.shared.get();
   late.attempt_started = attempt_started;
   late.deadline = deadline;
   asio::co_spawn(worker_.io, meter_late_answer(std::move(connection), std::move(late), runtime_),

@@ -66,7 +66,9 @@ class ProxyRequest final : public AnswerListener {
   // admission.cpp
   std::optional<Refusal> admit();
   std::optional<Refusal> pin_to_stored_response();
-  std::optional<Refusal> reserve();
+  awaitable<std::optional<Refusal>> reserve();
+  awaitable<std::optional<Refusal>> reserve_rate();
+  awaitable<std::optional<Refusal>> reserve_budgets();
   // proxy_request.cpp
   std::optional<Refusal> route();
   awaitable<void> refuse(const Refusal& refusal);
@@ -140,6 +142,7 @@ class ProxyRequest final : public AnswerListener {
   // reserve: released by their destructors however the request ends
   auth::RateReservation rate_;
   metering::BudgetReservation budget_;
+  SharedHolds shared_holds_;  // in Redis instead, when state.redis answers
   // walk and the answer
   const router::Candidate* serving_ = nullptr;  // the attempt under way, then the last one
   TimePoint attempt_started_;

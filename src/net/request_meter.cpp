@@ -81,7 +81,7 @@ Charge charge_for(const config::Endpoint& endpoint, const config::Target& target
 }
 
 void meter_event(const MeterEvent& e, Runtime& runtime, metering::BudgetReservation& budget,
-                 auth::RateReservation& rate) {
+                 auth::RateReservation& rate, SharedHolds& shared, SharedState* late_shared) {
   const Snapshot& snapshot = *e.snapshot;
   const metering::MeterTable& table = *snapshot.meters;
   const std::size_t team = table.team_index(e.principal.team());
@@ -111,14 +111,23 @@ void meter_event(const MeterEvent& e, Runtime& runtime, metering::BudgetReservat
     }
   }
   const core::WallTime wall_finished = core::WallClock::now();
+  const std::uint64_t used_tokens =
+      e.usage ? static_cast<std::uint64_t>(e.usage->input + e.usage->output) : 0;
   if (budget.held()) {
     budget.settle(e.charge.marginal, wall_finished);
-  } else if (e.late) {
+  } else if (e.late || shared.holds_budgets()) {
+    // This replica's own record of the spend, for while Redis is away.
     snapshot.budgets->settle(e.principal.id(), e.principal.team(), core::Money{}, e.charge.marginal,
                              wall_finished);
   }
-  rate.settle(e.usage ? static_cast<std::uint64_t>(e.usage->input + e.usage->output) : 0,
-              e.finished);
+  if (e.late && late_shared != nullptr) {
+    late_shared->settle_budget(
+        shared_budgets(snapshot.config, *snapshot.budgets, snapshot.config.state.redis->key_prefix,
+                       e.principal.id(), e.principal.team(), wall_finished),
+        core::Money{}, e.charge.marginal);
+  }
+  shared.settle(e.charge.marginal, used_tokens);
+  rate.settle(used_tokens, e.finished);
   // Only requests that reached an upstream have a row.
   if (metering::Ledger* ledger = runtime.ledger(); ledger != nullptr && e.target && e.route) {
     write_ledger_row(e, *ledger, wall_finished);
@@ -150,7 +159,7 @@ void ProxyRequest::meter() {
   e.started = started_;
   e.finished = core::Clock::now();
   if (!e.first_byte && failure_) e.first_byte = e.finished;
-  meter_event(e, runtime_, budget_, rate_);
+  meter_event(e, runtime_, budget_, rate_, shared_holds_);
   if (routed_) record_routing(e);
 
   const config::Endpoint* endpoint =

@@ -44,9 +44,11 @@ struct MeterEvent {
   std::optional<core::Clock::time_point> first_byte;
 };
 
-// Settles `budget` with the marginal cost and `rate` with the tokens used (a late answer has
-// no reservation: its cost is added to the budgets that cover it).
+// Settles `budget` (or `shared`, when the request's holds are in Redis) with the marginal
+// cost and `rate` with the tokens used. A late answer has no reservation: its cost is added
+// to the budgets that cover it, here and, through `late_shared`, in Redis.
 void meter_event(const MeterEvent& event, Runtime& runtime, metering::BudgetReservation& budget,
-                 auth::RateReservation& rate);
+                 auth::RateReservation& rate, SharedHolds& shared,
+                 SharedState* late_shared = nullptr);
 
 }  // namespace fulcrum::net

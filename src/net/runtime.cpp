@@ -11,6 +11,7 @@
 
 #include "fulcrum/auth/authenticator.hpp"
 #include "fulcrum/config/loader.hpp"
+#include "shared_state.hpp"
 
 namespace fulcrum::net {
 namespace {
@@ -85,12 +86,13 @@ std::shared_ptr<Snapshot> Runtime::build(config::Config config, const Snapshot* 
   if (previous == nullptr) {
     snapshot->live = std::make_shared<router::LiveState>(c);
     snapshot->budgets = std::make_shared<metering::BudgetBook>(c);
-    snapshot->rate_limits = std::make_shared<auth::RateLimiter>(c);
+    snapshot->rate_limits = std::make_shared<auth::RateLimiter>(c, local_share(c.state));
     snapshot->economics = std::make_shared<metering::Economics>(c, now);
   } else {
     snapshot->live = std::make_shared<router::LiveState>(c, *previous->live);
     snapshot->budgets = std::make_shared<metering::BudgetBook>(c, *previous->budgets);
-    snapshot->rate_limits = std::make_shared<auth::RateLimiter>(c, *previous->rate_limits);
+    snapshot->rate_limits =
+        std::make_shared<auth::RateLimiter>(c, *previous->rate_limits, local_share(c.state));
     // The old hourly prices apply up to now; the new ones from here on.
     for (std::size_t i = 0; i < previous->config.endpoints.size(); ++i) {
       if (auto* meter = previous->economics->meter(i)) {
@@ -133,6 +135,15 @@ void Runtime::keep_restart_only_settings(config::Config& next,
   if (next.ledger.enabled != running.ledger.enabled || next.ledger.path != running.ledger.path) {
     report("ledger");
   }
+  const auto& a = next.state;
+  const auto& b = running.state;
+  const bool same_redis =
+      a.redis.has_value() == b.redis.has_value() &&
+      (!a.redis ||
+       (a.redis->host == b.redis->host && a.redis->port == b.redis->port &&
+        a.redis->database == b.redis->database && a.redis->key_prefix == b.redis->key_prefix));
+  if (!same_redis) report("state.redis");
+  next.state.redis = running.state.redis;
   next.server.listen = running.server.listen;
   next.server.admin_listen = running.server.admin_listen;
   next.server.threads = running.server.threads;

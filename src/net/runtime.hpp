@@ -20,6 +20,7 @@
 #include "fulcrum/router/live_state.hpp"
 #include "request_id.hpp"
 #include "response_pins.hpp"
+#include "shared_state.hpp"
 #include "upstream_pool.hpp"
 
 namespace fulcrum::net {
@@ -124,6 +125,9 @@ struct Worker {
   ConnectionTracker connections;  // data-plane clients of this worker
   // Set when a drain starts: streams still running then end with an error event.
   core::Clock::time_point drain_deadline = core::Clock::time_point::max();
+  // This worker's connection to the state replicas share; null without state.redis.
+  // Declared last: destroyed before the io_context its calls wait on.
+  std::unique_ptr<SharedState> shared;
 };
 
 }  // namespace fulcrum::net

@@ -56,10 +56,11 @@ class Assessor {
     double per_token = state.per_output_token.predict(input_.now);
     const bool provisioned = endpoint.kind == config::EndpointKind::provisioned;
     const unsigned capacity = provisioned ? endpoint.capacity.max_concurrency : 0;
-    // Busy as this gateway counts it, or as the upstream reports it when it says more (other
-    // clients share the deployment). What the others hold is not this gateway's to admit.
+    // Busy as this gateway counts it, as the replicas sharing state count it, or as the
+    // upstream reports it when it says more (other clients share the deployment). What the
+    // others hold is not this gateway's to admit.
     const unsigned own = state.in_flight();
-    unsigned in_flight = own;
+    unsigned in_flight = std::max(own, state.fleet_in_flight(input_.now).value_or(0));
     if (const auto reported = state.reported_utilization(input_.now)) {
       if (*reported >= 1.0) {
         // Full by its own account: Azure refuses every request at 100% until it drains.
@@ -82,6 +83,7 @@ class Assessor {
       const unsigned limit = reserved ? capacity : general_share;
       if (in_flight < limit) {
         c.admit_limit = limit - (in_flight - own);
+        c.class_limit = limit;
         c.uses_headroom = reserved && in_flight >= general_share;
       } else if (limit == capacity) {
         // Full: by Little's law a slot frees every service-time / capacity seconds.

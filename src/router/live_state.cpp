@@ -140,6 +140,19 @@ std::optional<double> EndpointState::reported_utilization(TimePoint now) const {
   return reported_utilization_.load(std::memory_order_relaxed);
 }
 
+void EndpointState::report_fleet_in_flight(unsigned count, TimePoint now) {
+  fleet_in_flight_.store(count, std::memory_order_relaxed);
+  fleet_at_ns_.store(nanos(now), std::memory_order_relaxed);
+}
+
+std::optional<unsigned> EndpointState::fleet_in_flight(TimePoint now) const {
+  const std::int64_t at = fleet_at_ns_.load(std::memory_order_relaxed);
+  if (at == 0 || nanos(now) - at > std::chrono::nanoseconds(kFleetFresh).count()) {
+    return std::nullopt;
+  }
+  return fleet_in_flight_.load(std::memory_order_relaxed);
+}
+
 LiveState::LiveState(const config::Config& config)
     : retry_budget_(std::make_shared<RetryBudget>(config.retry_budget)),
       output_average_(std::make_unique<std::atomic<double>[]>(config.routes.size())) {

@@ -26,6 +26,7 @@ struct EndpointState {
   std::uint64_t requests = 0;
   std::uint64_t cold_starts = 0;
   unsigned generating = 0;
+  unsigned peak_generating = 0;  // the most generating at once, ever (for tests)
   unsigned streams_active = 0;
   std::deque<std::shared_ptr<asio::steady_timer>> waiting;
   // With `hold`, requests wait here before their first byte until a test releases them.
@@ -378,12 +379,16 @@ struct SimServer::Impl {
   std::string stats() const {
     nlohmann::json out = nlohmann::json::object();
     for (const auto& e : endpoints) {
-      out[e->spec.name] = {
-          {"requests", e->requests},          {"generating", e->generating},
-          {"queued", e->waiting.size()},      {"held", e->held.size()},
-          {"last_body", e->last_body},        {"streams_active", e->streams_active},
-          {"cold_starts", e->cold_starts},    {"stored", e->stored.size()},
-          {"last_model_id", e->last_model_id}};
+      out[e->spec.name] = {{"requests", e->requests},
+                           {"generating", e->generating},
+                           {"peak_generating", e->peak_generating},
+                           {"queued", e->waiting.size()},
+                           {"held", e->held.size()},
+                           {"last_body", e->last_body},
+                           {"streams_active", e->streams_active},
+                           {"cold_starts", e->cold_starts},
+                           {"stored", e->stored.size()},
+                           {"last_model_id", e->last_model_id}};
     }
     return out.dump();
   }
@@ -613,6 +618,7 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, const WireRoute& rou
   } else {
     ++e.generating;
   }
+  e.peak_generating = std::max(e.peak_generating, e.generating);
   Slot slot(e);
 
   if (op == api::Operation::embeddings) {

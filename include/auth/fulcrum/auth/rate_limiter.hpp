@@ -31,9 +31,11 @@ struct RateDecision {
 
 class RateLimiter {
  public:
-  explicit RateLimiter(const config::Config& config);
+  // `share`: this process enforces 1/share of every limit (a replica's share while the
+  // state replicas share is unreachable); 1 for the whole limit.
+  explicit RateLimiter(const config::Config& config, unsigned share = 1);
   // For a reloaded config: a key whose id and limits are unchanged keeps its buckets.
-  RateLimiter(const config::Config& config, const RateLimiter& previous);
+  RateLimiter(const config::Config& config, const RateLimiter& previous, unsigned share = 1);
   ~RateLimiter();
 
   RateDecision admit(std::size_t key, std::uint64_t estimated_tokens, core::Clock::time_point now);

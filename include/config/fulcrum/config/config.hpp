@@ -41,6 +41,36 @@ struct LedgerConfig {
   std::size_t queue_capacity = 100000;
 };
 
+// What a shared feature does while the shared state cannot be reached.
+enum class WhenStateUnavailable {
+  local,   // each replica enforces its own share (see SharedStateConfig::replicas)
+  closed,  // refuse what cannot be checked: capacity spills, limited requests get 503
+};
+
+// Redis, where replicas keep what must be one truth among them (state.redis).
+struct RedisConfig {
+  std::string host;
+  std::uint16_t port = 6379;
+  unsigned database = 0;
+  std::string username;  // with a password: Redis 6 ACL user
+  core::Secret password;
+  std::string key_prefix = "fulcrum:";
+  core::Duration timeout = std::chrono::milliseconds(5);  // every call's deadline
+  // A capacity slot or budget hold of a replica that stopped renewing (crashed, cut off) is
+  // given back this long after its last renewal; live replicas renew every third of it.
+  core::Duration lease_ttl = std::chrono::seconds(10);
+};
+
+struct SharedStateConfig {
+  std::optional<RedisConfig> redis;  // absent: every replica keeps its state in process
+  // How many replicas share the limits: while Redis is unreachable, each enforces 1/replicas
+  // of every capacity and rate limit. 0 (unknown): the whole limit.
+  unsigned replicas = 0;
+  WhenStateUnavailable capacity = WhenStateUnavailable::local;
+  WhenStateUnavailable rate_limits = WhenStateUnavailable::local;
+  WhenStateUnavailable budgets = WhenStateUnavailable::local;
+};
+
 enum class AuthMode { open, required };
 
 // A client API key. Only the SHA-256 of its secret is configured, never the secret.
@@ -216,6 +246,20 @@ struct ProviderSettings {
   bool signs_v4() const { return !aws_secret_access_key.empty(); }
 };
 
+// Which engine's Prometheus names a provisioned endpoint's load is read by.
+enum class EngineFormat { vllm, sglang, tgi };
+
+// Where a provisioned endpoint's serving engine reports its own load (endpoints.*.load): it
+// counts every client of the GPU, other replicas and other applications included.
+struct EngineLoadSource {
+  core::Url metrics_url;  // the engine's /metrics
+  EngineFormat format = EngineFormat::vllm;
+  core::Duration interval = std::chrono::milliseconds(250);
+  // A reading older than this (the engine stopped answering) is not believed: the router goes
+  // by Fulcrum's own counts again.
+  core::Duration stale_after = std::chrono::seconds(2);
+};
+
 struct Endpoint {
   std::string name;
   ProviderSettings provider;
@@ -229,8 +273,9 @@ struct Endpoint {
   std::string catalog_prefix;
   Capacity capacity;
   Headroom headroom;
-  bool spill_on_429 = false;     // provisioned: a 429 means "full", not "broken"
-  std::uint8_t apis = kAllApis;  // Api bits: what this endpoint can be sent
+  std::optional<EngineLoadSource> load;  // provisioned only
+  bool spill_on_429 = false;             // provisioned: a 429 means "full", not "broken"
+  std::uint8_t apis = kAllApis;          // Api bits: what this endpoint can be sent
   bool serves(Api api) const { return (apis & static_cast<std::uint8_t>(api)) != 0; }
   std::optional<ColdStart> cold_start;
   std::vector<Prewarm> prewarm;
@@ -272,6 +317,7 @@ struct Config {
   Classifier classifier;
   RetryBudgetPolicy retry_budget;
   LedgerConfig ledger;
+  SharedStateConfig state;
   AuthMode auth_mode = AuthMode::open;
   std::vector<ApiKey> keys;
   std::vector<Budget> budgets;

@@ -57,6 +57,10 @@ class BudgetBook {
 
   // Spend already recorded in the current period (from the ledger, at start).
   void restore(std::size_t index, core::Money spent, core::WallTime now);
+  // Spend across every replica sharing state, as Redis last reported it for the period that
+  // includes `now`: this book's spend is at least that, so that soft limits see it and, with
+  // Redis away, hard limits go on from it.
+  void observe_spent(std::size_t index, core::Money spent, core::WallTime now);
 
   core::Money spent(std::size_t index, core::WallTime now);
   // Held by requests in flight: 0 whenever none is.

@@ -120,6 +120,22 @@ struct Completion {
   std::optional<double> ttft_seconds;
 };
 
+// The shared-state backend (state.redis), resolved once so that workers count with atomics
+// only. `up` is 1 while the last call any worker made got its reply.
+struct StateMeters {
+  prometheus::Gauge* up = nullptr;
+  prometheus::Histogram* call_seconds = nullptr;
+  // fulcrum_state_backend_errors_total by reason.
+  prometheus::Counter* timeouts = nullptr;
+  prometheus::Counter* connection_errors = nullptr;
+  prometheus::Counter* circuit_open = nullptr;  // refused at once while the circuit is open
+  prometheus::Counter* reply_errors = nullptr;  // Redis answered with an error
+  // fulcrum_state_unavailable_total{feature}: decisions taken by on_state_unavailable.
+  prometheus::Counter* unavailable_capacity = nullptr;
+  prometheus::Counter* unavailable_rate_limits = nullptr;
+  prometheus::Counter* unavailable_budgets = nullptr;
+};
+
 class Metrics {
  public:
   explicit Metrics(std::string_view version);
@@ -170,6 +186,10 @@ class Metrics {
   void watch_economics(const config::Config& config, std::shared_ptr<const void> owner,
                        std::shared_ptr<const Economics> economics);
 
+  // The shared-state backend's meters (metrics_state.cpp), registered by the first call,
+  // which must come before the workers start.
+  StateMeters& state_meters(std::string_view backend);
+
   // The Prometheus text exposition of every metric.
   std::string scrape();
 
@@ -190,6 +210,7 @@ class Metrics {
   std::unique_ptr<RoutingFamilies> routing_;
   std::unique_ptr<AccessFamilies> access_;
   std::unique_ptr<EconomicsFamilies> economics_;
+  std::unique_ptr<StateMeters> state_;
 };
 
 }  // namespace fulcrum::metering

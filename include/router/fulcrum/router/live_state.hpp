@@ -87,6 +87,13 @@ class EndpointState {
   void report_utilization(double fraction, TimePoint now);
   std::optional<double> reported_utilization(TimePoint now) const;
 
+  // Slots taken on this endpoint by every replica sharing state (state.redis), as Redis last
+  // counted them. Believed for kFleetFresh: a count that old may have drained since, and the
+  // lease taken before each attempt decides anyway.
+  static constexpr core::Duration kFleetFresh = std::chrono::seconds(1);
+  void report_fleet_in_flight(unsigned count, TimePoint now);
+  std::optional<unsigned> fleet_in_flight(TimePoint now) const;
+
   LatencyEstimate ttft;
   LatencyEstimate per_output_token;
   CircuitBreaker breaker;
@@ -96,6 +103,8 @@ class EndpointState {
   std::atomic<std::int64_t> last_active_ns_{0};  // 0: never
   std::atomic<double> reported_utilization_{0};
   std::atomic<std::int64_t> reported_at_ns_{0};  // 0: never
+  std::atomic<unsigned> fleet_in_flight_{0};
+  std::atomic<std::int64_t> fleet_at_ns_{0};  // 0: never
 };
 
 // A request's place in an endpoint's in-flight count, given back when the slot goes out of

@@ -43,6 +43,9 @@ struct Candidate {
   // proxy admits against it atomically, because another thread may have filled the slot
   // since the decision.
   unsigned admit_limit = 0;
+  // The class's share of the capacity (0 = no limit): what replicas sharing state may have
+  // in flight there together (a lease in Redis, taken before the attempt).
+  unsigned class_limit = 0;
   bool cold = false;           // predicted to cold-start
   bool uses_headroom = false;  // served from capacity reserved for this request's class
   bool over_capacity = false;  // a last resort: every candidate within capacity failed

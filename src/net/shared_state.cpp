@@ -1,0 +1,300 @@
+#include "shared_state.hpp"
+
+#include <prometheus/counter.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <random>
+
+#include "fulcrum/metering/budgets.hpp"
+#include "state_scripts.hpp"
+
+namespace fulcrum::net {
+namespace {
+
+using RedisType = RedisReply::Type;
+
+std::int64_t unix_seconds(core::WallTime t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
+// A reply that is an array of at least `size` elements.
+const std::vector<RedisReply>* array_of(const RedisResult& result, std::size_t size) {
+  if (!result || result->type != RedisType::array || result->elements.size() < size) {
+    return nullptr;
+  }
+  return &result->elements;
+}
+
+core::Money money_of(const RedisReply& reply) {
+  return core::Money{static_cast<std::int64_t>(std::llround(reply.number().value_or(0)))};
+}
+
+auth::LimitStatus status_of(double capacity, double level) {
+  auth::LimitStatus s;
+  s.limit = static_cast<std::uint64_t>(capacity);
+  s.remaining = static_cast<std::uint64_t>(std::max(0.0, std::floor(level)));
+  s.reset = core::Duration(
+      static_cast<core::Duration::rep>(std::ceil((capacity - level) * 60000.0 / capacity)));
+  return s;
+}
+
+}  // namespace
+
+SharedState::SharedState(asio::io_context& io, const config::SharedStateConfig& config,
+                         std::string holder, metering::StateMeters& meters)
+    : config_(config),
+      holder_(std::move(holder)),
+      meters_(meters),
+      redis_(io, *config.redis, meters),
+      holders_key_(config.redis->key_prefix + "holders"),
+      ttl_ms_(config.redis->lease_ttl.count()) {}
+
+void SharedState::count_unavailable(Feature feature) {
+  switch (feature) {
+    case Feature::capacity:
+      meters_.unavailable_capacity->Increment();
+      break;
+    case Feature::rate_limits:
+      meters_.unavailable_rate_limits->Increment();
+      break;
+    case Feature::budgets:
+      meters_.unavailable_budgets->Increment();
+      break;
+  }
+}
+
+std::string SharedState::capacity_key(const std::string& endpoint) const {
+  return config_.redis->key_prefix + "capacity:" + endpoint;
+}
+
+awaitable<SharedState::SlotAnswer> SharedState::acquire_slot(const std::string& endpoint,
+                                                             unsigned limit) {
+  const std::string key = capacity_key(endpoint);
+  // Counted before the call: a renewal sent while it is under way must not assert less than
+  // Redis may grant (one connection keeps the order).
+  Holding& holding = holdings_[key];
+  holding.capacity = true;
+  holding.endpoint = endpoint;
+  ++holding.amount;
+  const std::vector<std::string> keys{key, holders_key_};
+  const std::vector<std::string> args{holder_, std::to_string(limit), std::to_string(ttl_ms_)};
+  const RedisResult result = co_await redis_.eval(scripts::acquire_slot(), keys, args);
+  SlotAnswer answer;
+  const auto* reply = array_of(result, 2);
+  if (reply == nullptr) {
+    --holdings_[key].amount;
+    co_return answer;  // unavailable
+  }
+  answer.fleet_in_flight = static_cast<unsigned>(std::max<long long>(0, (*reply)[1].integer));
+  if ((*reply)[0].integer == 1) {
+    answer.slot = Slot::granted;
+  } else {
+    answer.slot = Slot::full;
+    --holdings_[key].amount;
+  }
+  co_return answer;
+}
+
+void SharedState::note_local_slot(const std::string& endpoint) {
+  Holding& holding = holdings_[capacity_key(endpoint)];
+  holding.capacity = true;
+  holding.endpoint = endpoint;
+  ++holding.amount;
+}
+
+void SharedState::release_slot(const std::string& endpoint) {
+  const std::string key = capacity_key(endpoint);
+  --holdings_[key].amount;
+  // Unanswered, the next renewal asserts the count without this slot.
+  redis_.eval_in_background(scripts::release_slot(), {key}, {holder_}, {});
+}
+
+awaitable<std::optional<auth::RateDecision>> SharedState::admit_rate(const config::ApiKey& key,
+                                                                     std::uint64_t tokens) {
+  const std::vector<std::string> keys{config_.redis->key_prefix + "rate:" + key.id};
+  const std::vector<std::string> args{std::to_string(key.rpm), std::to_string(key.tpm),
+                                      std::to_string(tokens)};
+  const RedisResult result = co_await redis_.eval(scripts::admit_rate(), keys, args);
+  const auto* reply = array_of(result, 5);
+  if (reply == nullptr) co_return std::nullopt;
+  auth::RateDecision decision;
+  decision.allowed = (*reply)[0].integer == 1;
+  decision.requests_exhausted = (*reply)[1].integer == 1;
+  decision.retry_after = core::Duration((*reply)[2].integer);
+  if (key.rpm > 0) decision.requests = status_of(key.rpm, (*reply)[3].number().value_or(0));
+  if (key.tpm > 0) decision.tokens = status_of(key.tpm, (*reply)[4].number().value_or(0));
+  co_return decision;
+}
+
+void SharedState::settle_rate(const config::ApiKey& key, std::uint64_t reserved,
+                              std::uint64_t used) {
+  if (key.tpm == 0) return;  // only a token bucket is settled: a request is a request
+  const auto reserved_tokens = std::min<std::uint64_t>(reserved, key.tpm);
+  const auto back = static_cast<std::int64_t>(reserved_tokens) -
+                    static_cast<std::int64_t>(std::min<std::uint64_t>(used, 1ULL << 62));
+  // Unanswered, the bucket is as the admission left it: at worst the estimate is charged
+  // instead of the real usage, for one request.
+  redis_.eval_in_background(
+      scripts::settle_rate(), {config_.redis->key_prefix + "rate:" + key.id},
+      {std::to_string(key.rpm), std::to_string(key.tpm), std::to_string(back)}, {});
+}
+
+awaitable<std::optional<SharedBudgetVerdict>> SharedState::reserve_budget(
+    const std::vector<SharedBudget>& budgets, core::Money estimate) {
+  std::vector<std::string> keys;
+  std::vector<std::string> args{holder_, std::to_string(ttl_ms_),
+                                std::to_string(estimate.nano_usd)};
+  for (const SharedBudget& budget : budgets) {
+    keys.push_back(budget.key);
+    args.push_back(budget.hard ? std::to_string(budget.hard->nano_usd) : "-1");
+    args.push_back(std::to_string(budget.expire_at));
+  }
+  keys.push_back(holders_key_);
+  // Counted before the call, as for slots.
+  for (const SharedBudget& budget : budgets) {
+    Holding& holding = holdings_[budget.key];
+    holding.amount += estimate.nano_usd;
+    holding.expire_at = budget.expire_at;
+  }
+  const RedisResult result = co_await redis_.eval(scripts::reserve_budget(), keys, args);
+  const auto* reply = array_of(result, 2);
+  SharedBudgetVerdict verdict;
+  if (reply != nullptr && (*reply)[0].integer == 1 && reply->size() == budgets.size() + 2) {
+    for (std::size_t i = 0; i < budgets.size(); ++i) {
+      verdict.spent.push_back(money_of((*reply)[i + 2]));
+    }
+    co_return verdict;
+  }
+  for (const SharedBudget& budget : budgets) holdings_[budget.key].amount -= estimate.nano_usd;
+  if (reply == nullptr || (*reply)[0].integer == 1 || reply->size() < 4) co_return std::nullopt;
+  const auto refused = static_cast<std::size_t>((*reply)[1].integer);
+  if (refused < 1 || refused > budgets.size()) co_return std::nullopt;
+  const SharedBudget& budget = budgets[refused - 1];
+  verdict.allowed = false;
+  verdict.refused_by = budget.index;
+  const core::Money used = money_of((*reply)[2]) + money_of((*reply)[3]);
+  if (budget.hard && used < *budget.hard) {
+    verdict.left = core::Money{budget.hard->nano_usd - used.nano_usd};
+  }
+  co_return verdict;
+}
+
+void SharedState::settle_budget(std::vector<SharedBudget> budgets, core::Money held,
+                                core::Money actual) {
+  if (budgets.empty()) return;
+  std::vector<std::string> keys;
+  std::vector<std::string> args{holder_, std::to_string(-held.nano_usd),
+                                std::to_string(actual.nano_usd)};
+  for (const SharedBudget& budget : budgets) {
+    holdings_[budget.key].amount -= held.nano_usd;
+    keys.push_back(budget.key);
+    args.push_back(std::to_string(budget.expire_at));
+  }
+  redis_.eval_in_background(
+      scripts::settle_budget(), keys, args,
+      [this, budgets = std::move(budgets), actual](const RedisResult& result) {
+        if (result || actual.nano_usd == 0) return;
+        // Owed, and sent again by the next renewal. If the call did reach Redis and only its
+        // reply was lost, the spend counts twice there: budgets err towards refusing.
+        for (const SharedBudget& budget : budgets) {
+          auto& owed = owed_[budget.key];
+          owed.first += actual.nano_usd;
+          owed.second = budget.expire_at;
+        }
+      });
+}
+
+awaitable<std::optional<std::vector<std::pair<std::string, unsigned>>>> SharedState::renew() {
+  std::vector<std::string> keys{holders_key_};
+  std::vector<std::string> args{holder_, std::to_string(ttl_ms_)};
+  std::vector<std::string> renewed;
+  for (const auto& [key, holding] : holdings_) {
+    keys.push_back(key);
+    renewed.push_back(key);
+    args.push_back(std::to_string(std::max<std::int64_t>(0, holding.amount)));
+    args.push_back(std::to_string(holding.capacity ? 0 : holding.expire_at));
+  }
+  const RedisResult result = co_await redis_.eval(scripts::renew(), keys, args);
+  const auto* reply = array_of(result, renewed.size());
+  if (reply == nullptr) co_return std::nullopt;
+
+  std::vector<std::pair<std::string, unsigned>> fleet;
+  for (std::size_t i = 0; i < renewed.size(); ++i) {
+    const auto it = holdings_.find(renewed[i]);
+    if (it == holdings_.end()) continue;
+    if (it->second.capacity) {
+      fleet.emplace_back(it->second.endpoint,
+                         static_cast<unsigned>(std::max<long long>(0, (*reply)[i].integer)));
+    }
+    // Nothing held there when asserted and nothing since: nothing to renew next time.
+    if (it->second.amount <= 0) holdings_.erase(it);
+  }
+  // Spend owed from while Redis was away.
+  for (auto it = owed_.begin(); it != owed_.end();) {
+    const std::vector<std::string> owed_keys{it->first};
+    const std::vector<std::string> owed_args{holder_, "0", std::to_string(it->second.first),
+                                             std::to_string(it->second.second)};
+    const RedisResult settled =
+        co_await redis_.eval(scripts::settle_budget(), owed_keys, owed_args);
+    if (!settled) break;
+    it = owed_.erase(it);
+  }
+  co_return fleet;
+}
+
+void SharedHolds::hold_rate(SharedState& state, const config::ApiKey& key, std::uint64_t tokens) {
+  rate_state_ = &state;
+  key_ = &key;
+  tokens_ = tokens;
+}
+
+void SharedHolds::hold_budgets(SharedState& state, std::vector<SharedBudget> budgets,
+                               core::Money estimate) {
+  budget_state_ = &state;
+  budgets_ = std::move(budgets);
+  held_ = estimate;
+}
+
+void SharedHolds::settle(core::Money actual, std::uint64_t used_tokens) {
+  if (SharedState* state = std::exchange(rate_state_, nullptr)) {
+    state->settle_rate(*key_, tokens_, used_tokens);
+  }
+  if (SharedState* state = std::exchange(budget_state_, nullptr)) {
+    state->settle_budget(std::move(budgets_), held_, actual);
+  }
+}
+
+std::string make_replica_id() {
+  std::array<char, 256> host{};
+  if (gethostname(host.data(), host.size() - 1) != 0) host[0] = '\0';
+  std::random_device random;
+  char suffix[9];
+  std::snprintf(suffix, sizeof suffix, "%08x", random());
+  return std::string(host.data()) + "-" + std::to_string(getpid()) + "-" + suffix;
+}
+
+std::vector<SharedBudget> shared_budgets(const config::Config& config,
+                                         const metering::BudgetBook& book,
+                                         std::string_view key_prefix, std::string_view key_id,
+                                         std::string_view team, core::WallTime now) {
+  std::vector<SharedBudget> out;
+  for (std::size_t i = 0; i < config.budgets.size(); ++i) {
+    if (!book.covers(i, key_id, team)) continue;
+    const config::Budget& budget = config.budgets[i];
+    const metering::Period period = metering::period_at(budget, now);
+    SharedBudget shared;
+    shared.index = i;
+    shared.key = std::string(key_prefix) + "budget:" + budget.name + ":" +
+                 std::to_string(unix_seconds(period.start));
+    shared.hard = budget.hard;
+    shared.expire_at = unix_seconds(period.end) + 24 * 3600;
+    out.push_back(std::move(shared));
+  }
+  return out;
+}
+
+}  // namespace fulcrum::net

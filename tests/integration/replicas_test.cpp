@@ -1,0 +1,319 @@
+// Three Fulcrum replicas with the same YAML, sharing state in a real redis-server, against
+// fulcrum-sim: they must behave like one gateway. Provisioned capacity, hard budgets and RPM
+// limits hold across them; with Redis killed mid-load no request fails for that reason and
+// each feature follows its on_state_unavailable mode; once Redis is back the fleet's slots
+// are asserted again; a replica SIGKILLed while holding slots gives them back within the
+// lease time.
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "../support/eventually.hpp"
+#include "../support/fleet.hpp"
+#include "../support/http_client.hpp"
+#include "../support/stack.hpp"
+#include "fulcrum/auth/authenticator.hpp"
+
+namespace fulcrum::testing {
+namespace {
+
+using nlohmann::json;
+using Headers = std::map<std::string, std::string>;
+
+// scripts/test sets FULCRUM_REQUIRE_REDIS: there a missing redis-server is a failure.
+#define REQUIRE_REDIS()                                                              \
+  do {                                                                               \
+    if (!RedisServer::available()) {                                                 \
+      if (std::getenv("FULCRUM_REQUIRE_REDIS") != nullptr) {                         \
+        FAIL() << "redis-server is not installed (scripts/install-deps --test)";     \
+      }                                                                              \
+      GTEST_SKIP() << "redis-server is not installed (scripts/install-deps --test)"; \
+    }                                                                                \
+  } while (false)
+
+std::string chat(int max_tokens = 5) {
+  return json{{"model", "m"},
+              {"max_tokens", max_tokens},
+              {"messages", {{{"role", "user"}, {"content", "one two three"}}}}}
+      .dump();
+}
+
+// A GPU with 8 slots, serverless spill, one alias (`targets`); `state` and `rest` appended.
+std::string gateway(const std::string& state, const std::string& rest = "",
+                    const std::string& targets = "gpu/m, cloud/m") {
+  return R"(endpoints:
+  gpu:
+    kind: provisioned
+    base_url: http://${gpu}/v1
+    hourly_usd: 2.0
+    capacity: {max_concurrency: 8}
+  cloud:
+    kind: serverless
+    base_url: http://${cloud}/v1
+    pricing: {m: {input: 1000, output: 1000}}
+models:
+  m: {targets: [)" +
+         targets + R"(]}
+)" + state +
+         rest;
+}
+
+std::string shared(const RedisServer& redis) {
+  return "state:\n  redis: {url: " + redis.url() +
+         ", lease_ttl: 2s, timeout: 50ms}\n  replicas: 3\n";
+}
+
+// Runs `count` requests at once, request i on ports[i % ports.size()], each on its own
+// connection; returns their responses in order.
+std::vector<Response> concurrently(int count, const std::vector<std::uint16_t>& ports,
+                                   const std::function<Response(HttpClient&)>& run) {
+  std::vector<Response> responses(count);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < count; ++i) {
+    threads.emplace_back([&, i] {
+      HttpClient client(ports[i % ports.size()]);
+      responses[i] = run(client);
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  return responses;
+}
+
+int served_by(const std::vector<Response>& responses, const std::string& endpoint) {
+  return static_cast<int>(std::count_if(responses.begin(), responses.end(), [&](const Response& r) {
+    return r.status == 200 && r.header("x-fulcrum-endpoint") == endpoint;
+  }));
+}
+
+// A request kept in flight in the background until the test reads its response.
+class Background {
+ public:
+  Background(std::uint16_t port, std::string body, Headers headers = {})
+      : thread_([this, port, body = std::move(body), headers = std::move(headers)] {
+          try {
+            HttpClient client(port);
+            response_ = client.post("/v1/chat/completions", body, headers);
+          } catch (const std::exception&) {
+            response_.status = 0;  // the replica it was sent to was killed
+          }
+        }) {}
+  ~Background() {
+    if (thread_.joinable()) thread_.join();
+  }
+  const Response& response() {
+    if (thread_.joinable()) thread_.join();
+    return response_;
+  }
+
+ private:
+  Response response_;
+  std::thread thread_;
+};
+
+// The slots every live holder has on `endpoint`, as Redis stores them.
+int slots_in_redis(const RedisServer& redis, const std::string& endpoint) {
+  const auto lines = redis.cli({"HGETALL", "fulcrum:capacity:" + endpoint});
+  int total = 0;
+  for (std::size_t i = 0; i + 1 < lines.size(); i += 2) {
+    if (lines[i].starts_with("h:")) total += std::stoi(lines[i + 1]);
+  }
+  return total;
+}
+
+constexpr const char* kSlowGpu =
+    "endpoints: {gpu: {listen: 127.0.0.1:0, ttft: 400ms}, cloud: {listen: 127.0.0.1:0}}";
+constexpr const char* kGatedGpu =
+    "endpoints: {gpu: {listen: 127.0.0.1:0, hold: true}, cloud: {listen: 127.0.0.1:0}}";
+
+TEST(Replicas, WithoutSharedStateThreeReplicasOvershootTheGpu) {
+  // The problem, measured the same way as the fix below: each replica believes it owns all 8.
+  Stack stack(kSlowGpu, gateway(""));
+  Replica b(stack, 2);
+  Replica c(stack, 3);
+  const auto responses =
+      concurrently(36, {stack.port(), b.port(), c.port()},
+                   [](HttpClient& client) { return client.post("/v1/chat/completions", chat()); });
+  EXPECT_EQ(served_by(responses, "gpu") + served_by(responses, "cloud"), 36);
+  EXPECT_GT(stack.sim_stats()["gpu"]["peak_generating"].get<int>(), 8);
+}
+
+TEST(Replicas, ProvisionedConcurrencyNeverExceedsMaxConcurrencyAcrossReplicas) {
+  REQUIRE_REDIS();
+  RedisServer redis;
+  Stack stack(kSlowGpu, gateway(shared(redis)));
+  Replica b(stack, 2);
+  Replica c(stack, 3);
+  // 3x the GPU's capacity at once, round robin over the replicas.
+  const auto responses =
+      concurrently(36, {stack.port(), b.port(), c.port()},
+                   [](HttpClient& client) { return client.post("/v1/chat/completions", chat()); });
+  EXPECT_EQ(served_by(responses, "gpu") + served_by(responses, "cloud"), 36);
+  EXPECT_GE(served_by(responses, "gpu"), 8);  // the paid-for capacity was used
+  const json gpu = stack.sim_stats()["gpu"];
+  EXPECT_LE(gpu["peak_generating"].get<int>(), 8) << gpu.dump();
+  EXPECT_GE(gpu["peak_generating"].get<int>(), 2) << gpu.dump();
+  // Every slot came back.
+  EXPECT_TRUE(eventually([&] { return slots_in_redis(redis, "gpu") == 0; }));
+  EXPECT_EQ(stack.metric("fulcrum_state_backend_up", {{"backend", "redis"}}), 1);
+}
+
+TEST(Replicas, AHardBudgetHoldsAcrossReplicasWithinOneRequestsEstimate) {
+  REQUIRE_REDIS();
+  RedisServer redis;
+  // Serverless only, $0.001 per token: each request costs about a cent.
+  Stack stack(kSlowGpu, gateway(shared(redis), R"(
+budgets:
+  - {name: all, scope: global, period: daily, hard_usd: 0.1}
+)",
+                                "cloud/m"));
+  Replica b(stack, 2);
+  Replica c(stack, 3);
+  double spent = 0;
+  double dearest = 0;
+  int refused = 0;
+  for (int wave = 0; wave < 4; ++wave) {
+    const auto responses = concurrently(
+        12, {stack.port(), b.port(), c.port()},
+        [](HttpClient& client) { return client.post("/v1/chat/completions", chat(10)); });
+    for (const Response& r : responses) {
+      if (r.status == 200) {
+        spent += std::stod(r.header("x-fulcrum-cost-usd"));
+        dearest = std::max(dearest, std::stod(r.header("x-fulcrum-cost-usd")));
+      } else {
+        ASSERT_EQ(r.status, 429u) << r.body;
+        EXPECT_EQ(json::parse(r.body)["error"]["code"], "insufficient_quota") << r.body;
+        ++refused;
+      }
+    }
+  }
+  EXPECT_GT(refused, 0);
+  EXPECT_GT(spent, 0.05);  // the budget was used, not refused from the start
+  // What one replica alone would allow, it allows the fleet: overshoot at most what was in
+  // flight when the last holds were taken, each within its estimate.
+  EXPECT_LE(spent, 0.1 + dearest) << "spent " << spent;
+  // Redis has the fleet's spend: every request counted once.
+  const auto keys = redis.cli({"KEYS", "fulcrum:budget:all:*"});
+  ASSERT_EQ(keys.size(), 1u);
+  EXPECT_TRUE(eventually([&] {
+    const auto value = redis.cli({"HGET", keys[0], "spent"});
+    return !value.empty() && std::abs(std::stod(value[0]) / 1e9 - spent) < 1e-8;
+  }));
+}
+
+TEST(Replicas, AnRpmLimitHoldsAcrossReplicas) {
+  REQUIRE_REDIS();
+  RedisServer redis;
+  const std::string key = "sk-replicas-test-key-0123456789";
+  Stack stack(kSlowGpu,
+              gateway(shared(redis), R"(
+auth: {mode: required}
+keys:
+  - {id: app, sha256: )" + auth::to_hex(auth::sha256(key)) +
+                                         R"(, rpm: 6}
+)"),
+              {});
+  stack.add_secret(key);
+  Replica b(stack, 2);
+  Replica c(stack, 3);
+  const std::vector<std::uint16_t> ports{stack.port(), b.port(), c.port()};
+  int allowed = 0;
+  for (int i = 0; i < 18; ++i) {
+    HttpClient client(ports[i % 3]);
+    const Response r =
+        client.post("/v1/chat/completions", chat(), {{"authorization", "Bearer " + key}});
+    if (r.status == 200) {
+      ++allowed;
+      continue;
+    }
+    ASSERT_EQ(r.status, 429u) << r.body;
+    EXPECT_EQ(r.header("x-ratelimit-limit-requests"), "6");
+    EXPECT_EQ(r.header("x-ratelimit-remaining-requests"), "0");
+    EXPECT_FALSE(r.header("retry-after").empty());
+  }
+  // 6 a minute across the fleet (a seventh if a tenth of a minute passed meanwhile), where
+  // three replicas alone would allow 18.
+  EXPECT_GE(allowed, 6);
+  EXPECT_LE(allowed, 7);
+}
+
+TEST(Replicas, RedisKilledMidLoadFallsBackToLocalSharesAndConvergesWhenBack) {
+  REQUIRE_REDIS();
+  RedisServer redis;
+  Stack stack(kGatedGpu, gateway(shared(redis)));
+  Replica b(stack, 2);
+  Replica c(stack, 3);
+  const std::vector<std::uint16_t> ports{stack.port(), b.port(), c.port()};
+  std::vector<std::unique_ptr<Background>> held;
+  // Two requests per replica held at the GPU: 6 of its 8 slots, leased in Redis.
+  for (int i = 0; i < 6; ++i) held.push_back(std::make_unique<Background>(ports[i % 3], chat()));
+  ASSERT_TRUE(eventually([&] { return stack.sim_held("gpu") == 6; }));
+  EXPECT_EQ(slots_in_redis(redis, "gpu"), 6);
+
+  redis.kill();
+  // Each replica now admits its own share, 8 / 3 = 2, which it already has: the rest spill,
+  // and nothing fails because Redis is gone.
+  const auto during = concurrently(
+      9, ports, [](HttpClient& client) { return client.post("/v1/chat/completions", chat()); });
+  EXPECT_EQ(served_by(during, "cloud"), 9);
+  EXPECT_EQ(stack.sim_held("gpu"), 6);
+  EXPECT_EQ(stack.metric("fulcrum_state_backend_up", {{"backend", "redis"}}), 0);
+  EXPECT_GT(*stack.metric("fulcrum_state_unavailable_total", {{"feature", "capacity"}}), 0);
+  EXPECT_GT(*stack.metric("fulcrum_state_backend_errors_total",
+                          {{"backend", "redis"}, {"reason", "connection"}}),
+            0);
+
+  // Back, empty: each worker asserts the slots it holds at its next renewal.
+  redis.start();
+  EXPECT_TRUE(eventually([&] { return slots_in_redis(redis, "gpu") == 6; }));
+  EXPECT_TRUE(eventually([&] {
+    return stack.metric("fulcrum_state_backend_up", {{"backend", "redis"}}) == 1;
+  }));
+  ASSERT_EQ(stack.sim_release("gpu"), 6);
+  for (auto& request : held) {
+    EXPECT_EQ(request->response().status, 200u);
+    EXPECT_EQ(request->response().header("x-fulcrum-endpoint"), "gpu");
+  }
+  EXPECT_TRUE(eventually([&] { return slots_in_redis(redis, "gpu") == 0; }));
+}
+
+TEST(Replicas, AReplicaKilledWhileHoldingSlotsGivesThemBackWithinTheLeaseTime) {
+  REQUIRE_REDIS();
+  RedisServer redis;
+  Stack stack(kGatedGpu, gateway(shared(redis)));
+  auto doomed = std::make_unique<Replica>(stack, 2);
+  std::vector<std::unique_ptr<Background>> held;
+  for (int i = 0; i < 8; ++i) held.push_back(std::make_unique<Background>(doomed->port(), chat()));
+  ASSERT_TRUE(eventually([&] { return stack.sim_held("gpu") == 8; }));
+
+  doomed->kill();
+  // Its slots outlive it for now: the fleet is full.
+  {
+    HttpClient client(stack.port());
+    const Response r = client.post("/v1/chat/completions", chat());
+    ASSERT_EQ(r.status, 200u) << r.body;
+    EXPECT_EQ(r.header("x-fulcrum-endpoint"), "cloud");
+  }
+  // Within the lease time (2s) they stop counting: a request reaches the GPU again (and
+  // waits at its gate).
+  std::vector<std::unique_ptr<Background>> probes;
+  const bool reached = eventually(
+      [&] {
+        probes.push_back(std::make_unique<Background>(stack.port(), chat()));
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        return stack.sim_held("gpu") > 8;
+      },
+      std::chrono::seconds(4));
+  EXPECT_TRUE(reached);
+  stack.sim_release("gpu");
+  int on_gpu = 0;
+  for (auto& probe : probes) {
+    EXPECT_EQ(probe->response().status, 200u);
+    if (probe->response().header("x-fulcrum-endpoint") == "gpu") ++on_gpu;
+  }
+  EXPECT_GE(on_gpu, 1);
+}
+
+}  // namespace
+}  // namespace fulcrum::testing

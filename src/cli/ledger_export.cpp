@@ -12,6 +12,8 @@ namespace {
 constexpr const char* kUsage =
     "usage: fulcrum ledger export [--config FILE | --ledger PATH] [--since WHEN] "
     "[--format csv|jsonl]\n"
+    "  --config reads the ledger the config names (ledger.postgres, else ledger.path);\n"
+    "  --ledger reads a SQLite ledger file\n"
     "  WHEN: 2026-11-01, 2026-11-01T08:00:00Z, or a duration ago such as 24h or 30d (default: "
     "everything)\n";
 
@@ -43,16 +45,17 @@ int ledger_export(const std::vector<std::string>& args) {
       return 2;
     }
   }
+  // --ledger names a SQLite file; --config the config's ledger, PostgreSQL's included.
+  config::LedgerConfig ledger_config;
   if (ledger_path.empty() && !config_path.empty()) {
     auto config = config::load_file(config_path);
     if (!config) {
       for (const auto& issue : config.error()) std::cerr << issue.to_string() << "\n";
       return 2;
     }
-    ledger_path = config->ledger.path;
+    ledger_config = config->ledger;
   }
-  if (ledger_path.empty()) ledger_path = config::LedgerConfig{}.path;
-  auto ledger = metering::SqliteLedger::open(ledger_path);
+  auto ledger = metering::open_ledger_reader(ledger_config, ledger_path);
   if (!ledger) {
     std::cerr << "fulcrum ledger export: " << ledger.error() << "\n";
     return 1;

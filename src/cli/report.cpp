@@ -57,8 +57,8 @@ int report(const std::vector<std::string>& args) {
     for (const auto& issue : config.error()) std::cerr << issue.to_string() << "\n";
     return 2;
   }
-  if (ledger_path.empty()) ledger_path = config->ledger.path;
-  auto ledger = metering::SqliteLedger::open(ledger_path);
+  // The config's ledger (PostgreSQL when it names one), or the SQLite file --ledger names.
+  auto ledger = metering::open_ledger_reader(config->ledger, ledger_path);
   if (!ledger) {
     std::cerr << "fulcrum report: " << ledger.error() << "\n";
     return 1;

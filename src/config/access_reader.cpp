@@ -1,6 +1,7 @@
 #include "access_reader.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "policy_reader.hpp"
 
@@ -46,11 +47,50 @@ unsigned read_limit(MapReader& map, std::string_view key, Diagnostics& diag) {
 
 }  // namespace
 
-void read_ledger(const YAML::Node& node, Diagnostics& diag, Config& config) {
+namespace {
+
+void read_postgres(const YAML::Node& node, Diagnostics& diag, const EnvLookup& env,
+                   LedgerConfig& ledger) {
+  MapReader map(node, diag, "ledger.postgres");
+  if (!map.valid()) return;
+  PostgresLedgerConfig postgres;
+  const YAML::Node url_env = map.required("url_env");
+  if (url_env.IsDefined()) {
+    postgres.url_env = read_string(url_env, diag, "ledger.postgres.url_env").value_or("");
+    const char* value = postgres.url_env.empty() ? nullptr
+                                                 : (env ? env(postgres.url_env.c_str())
+                                                        : std::getenv(postgres.url_env.c_str()));
+    if (value == nullptr || *value == '\0') {
+      diag.error(url_env, "environment variable " + postgres.url_env +
+                              " (ledger.postgres.url_env) is not set");
+    } else {
+      const std::string_view url(value);
+      // The message never quotes the URL: it may hold a password.
+      if (!url.starts_with("postgresql://") && !url.starts_with("postgres://")) {
+        diag.error(url_env,
+                   "environment variable " + postgres.url_env + " must hold a postgresql:// URL");
+      }
+      postgres.url = core::Secret(std::string(url));
+    }
+  }
+  if (const YAML::Node rows = map.optional("spool_rows"); rows.IsDefined()) {
+    const auto number = read_unsigned(rows, diag, "ledger.postgres.spool_rows");
+    if (number && *number == 0) diag.error(rows, "ledger.postgres.spool_rows must be above zero");
+    if (number && *number > 0) postgres.spool_rows = static_cast<std::size_t>(*number);
+  }
+  ledger.postgres = std::move(postgres);
+}
+
+}  // namespace
+
+void read_ledger(const YAML::Node& node, Diagnostics& diag, const EnvLookup& env, Config& config) {
   if (!node.IsDefined()) return;
   MapReader map(node, diag, "ledger");
   if (!map.valid()) return;
   LedgerConfig& ledger = config.ledger;
+  if (const YAML::Node postgres = map.optional("postgres"); postgres.IsDefined()) {
+    read_postgres(postgres, diag, env, ledger);
+  }
   if (const YAML::Node enabled = map.optional("enabled"); enabled.IsDefined()) {
     const auto text = read_string(enabled, diag, "ledger.enabled");
     if (text == "true" || text == "false") {

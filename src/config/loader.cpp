@@ -687,7 +687,7 @@ class Builder {
     if (models.IsDefined()) read_models(models, config);
     read_routes(map.optional("routes"), diag_, config);
     read_retry_budget(map.optional("retry_budget"), diag_, config);
-    read_ledger(map.optional("ledger"), diag_, config);
+    read_ledger(map.optional("ledger"), diag_, env_, config);
     read_state(map.optional("state"), diag_, env_, config);
     read_auth(map.optional("auth"), diag_, config);
     read_keys(map.optional("keys"), diag_, config);

@@ -24,6 +24,7 @@ struct Metrics::AccessFamilies {
   prometheus::Family<prometheus::Counter>& budget_actions;
   prometheus::Family<prometheus::Counter>& ledger_rows;
   prometheus::Gauge& ledger_queue;
+  prometheus::Gauge& ledger_spool;
 
   // What scrapes refresh: guarded because scrapes may overlap.
   std::mutex mutex;

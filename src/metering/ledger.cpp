@@ -4,6 +4,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "fulcrum/metering/postgres_ledger.hpp"
+
 namespace fulcrum::metering {
 
 Ledger::Ledger(std::unique_ptr<LedgerStore> store, const config::LedgerConfig& config)
@@ -56,7 +58,9 @@ void Ledger::run() {
       stats_.queued.store(0, std::memory_order_relaxed);
       last = stopping_;
     }
-    if (!batch.empty()) {
+    if (batch.empty()) {
+      store_->idle();
+    } else {
       if (store_->append(batch)) {
         stats_.written.fetch_add(batch.size(), std::memory_order_relaxed);
       } else {
@@ -65,11 +69,24 @@ void Ledger::run() {
       }
       batch.clear();
     }
+    stats_.spooled.store(store_->waiting(), std::memory_order_relaxed);
     if (last) {
       const std::lock_guard lock(mutex_);
       if (queue_.empty()) return;  // rows queued during the final commit get one more pass
     }
   }
+}
+
+core::Expected<std::unique_ptr<LedgerReader>, std::string> open_ledger_reader(
+    const config::LedgerConfig& config, const std::string& path_override) {
+  if (config.postgres && path_override.empty()) {
+    auto postgres = PostgresLedger::connect(config.postgres->url);
+    if (!postgres) return core::Unexpected{postgres.error()};
+    return std::unique_ptr<LedgerReader>(std::move(*postgres));
+  }
+  auto sqlite = SqliteLedger::open(path_override.empty() ? config.path : path_override);
+  if (!sqlite) return core::Unexpected{sqlite.error()};
+  return std::unique_ptr<LedgerReader>(std::move(*sqlite));
 }
 
 }  // namespace fulcrum::metering

@@ -38,6 +38,12 @@ Metrics::AccessFamilies::AccessFamilies(prometheus::Registry& registry)
                        .Name("fulcrum_ledger_queue_rows")
                        .Help("Ledger rows waiting for the next batch commit.")
                        .Register(registry)
+                       .Add({})),
+      ledger_spool(prometheus::BuildGauge()
+                       .Name("fulcrum_ledger_spool_rows")
+                       .Help("Ledger rows kept in the local spool because PostgreSQL could not "
+                             "take them; they move over, oldest first, when it can.")
+                       .Register(registry)
                        .Add({})) {}
 
 void Metrics::bind_access(const config::Config& config, MeterTable& table) {
@@ -103,6 +109,7 @@ void Metrics::refresh_watched() {
     advance("dropped", f.ledger->dropped.load(), f.seen_dropped);
     advance("failed", f.ledger->failed.load(), f.seen_failed);
     f.ledger_queue.Set(static_cast<double>(f.ledger->queued.load()));
+    f.ledger_spool.Set(static_cast<double>(f.ledger->spooled.load()));
   }
 }
 

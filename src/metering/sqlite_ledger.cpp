@@ -1,19 +1,13 @@
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
-#include <nlohmann/json.hpp>
 #include <ostream>
 
 #include "fulcrum/metering/ledger.hpp"
+#include "ledger_columns.hpp"
 
 namespace fulcrum::metering {
 namespace {
-
-constexpr const char* kColumns =
-    "request_id, started_ms, finished_ms, key_id, team, alias, route, slo_class, endpoint, "
-    "endpoint_kind, upstream_model, input_tokens, cached_tokens, output_tokens, cost_nano_usd, "
-    "amortized_nano_usd, ttft_ms, duration_ms, status, outcome, attempts, estimated, "
-    "cache_write_tokens, reasoning_tokens";
 
 // Each entry moves the schema from version i to i + 1; never edit one that has shipped.
 constexpr const char* kMigrations[] = {
@@ -47,16 +41,6 @@ constexpr const char* kMigrations[] = {
        ALTER TABLE requests ADD COLUMN reasoning_tokens INTEGER NOT NULL DEFAULT 0;)",
 };
 static_assert(std::size(kMigrations) == SqliteLedger::kSchemaVersion);
-
-std::string csv_field(std::string_view text) {
-  if (text.find_first_of(",\"\n\r") == std::string_view::npos) return std::string(text);
-  std::string out = "\"";
-  for (char c : text) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
 
 }  // namespace
 
@@ -114,8 +98,9 @@ core::Expected<std::unique_ptr<SqliteLedger>, std::string> SqliteLedger::open(
                               std::to_string(version + 1) + ": " + db->error()};
     }
   }
-  const std::string insert = std::string("INSERT INTO requests (") + kColumns +
-                             ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+  std::string insert = "INSERT INTO requests (" + column_list() + ") VALUES (?";
+  for (std::size_t i = 1; i < kLedgerColumns.size(); ++i) insert += ",?";
+  insert += ")";
   if (sqlite3_prepare_v2(db->handle, insert.c_str(), -1, &db->insert, nullptr) != SQLITE_OK) {
     return core::Unexpected{"cannot prepare ledger insert: " + db->error()};
   }
@@ -126,41 +111,21 @@ bool SqliteLedger::append(const std::vector<LedgerRow>& rows) {
   if (!db_->exec("BEGIN")) return false;
   sqlite3_stmt* s = db_->insert;
   for (const LedgerRow& r : rows) {
-    int i = 0;
-    const auto text = [&](std::string_view value) {
-      // An empty view may have no data pointer, which SQLite would store as NULL.
-      sqlite3_bind_text(s, ++i, value.empty() ? "" : value.data(), static_cast<int>(value.size()),
-                        SQLITE_STATIC);
-    };
-    const auto integer = [&](std::int64_t value) { sqlite3_bind_int64(s, ++i, value); };
-    text(r.request_id());
-    integer(r.started_ms);
-    integer(r.finished_ms);
-    text(r.key_id);
-    text(r.team);
-    text(r.alias);
-    text(r.route);
-    text(r.slo_class);
-    text(r.endpoint);
-    text(r.endpoint_kind);
-    text(r.upstream_model);
-    integer(r.input_tokens);
-    integer(r.cached_tokens);
-    integer(r.output_tokens);
-    integer(r.cost.nano_usd);
-    integer(r.amortized_cost.nano_usd);
-    if (r.ttft_ms >= 0) {
-      sqlite3_bind_double(s, ++i, r.ttft_ms);
-    } else {
-      sqlite3_bind_null(s, ++i);
+    const RowCells cells = cells_of(r);
+    for (std::size_t c = 0; c < cells.size(); ++c) {
+      const int at = static_cast<int>(c) + 1;
+      if (const auto* text = std::get_if<std::string_view>(&cells[c])) {
+        // An empty view may have no data pointer, which SQLite would store as NULL.
+        sqlite3_bind_text(s, at, text->empty() ? "" : text->data(), static_cast<int>(text->size()),
+                          SQLITE_STATIC);
+      } else if (const auto* integer = std::get_if<std::int64_t>(&cells[c])) {
+        sqlite3_bind_int64(s, at, *integer);
+      } else if (const auto* real = std::get_if<double>(&cells[c])) {
+        sqlite3_bind_double(s, at, *real);
+      } else {
+        sqlite3_bind_null(s, at);
+      }
     }
-    sqlite3_bind_double(s, ++i, r.duration_ms);
-    integer(r.status);
-    text(r.outcome);
-    integer(r.attempts);
-    integer(r.estimated ? 1 : 0);
-    integer(r.cache_write_tokens);
-    integer(r.reasoning_tokens);
     const int rc = sqlite3_step(s);
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
@@ -227,47 +192,86 @@ void SqliteLedger::for_each_usage(std::int64_t since_ms, std::int64_t until_ms,
   sqlite3_finalize(q);
 }
 
+namespace {
+
+// Column `c` of the current row of `q`, as a cell of its ledger type; texts are views into
+// SQLite's buffer, valid until the next step.
+Cell cell_at(sqlite3_stmt* q, int c) {
+  if (sqlite3_column_type(q, c) == SQLITE_NULL) return std::monostate{};
+  switch (kLedgerColumns[static_cast<std::size_t>(c)].type) {
+    case ColumnType::integer:
+      return static_cast<std::int64_t>(sqlite3_column_int64(q, c));
+    case ColumnType::real:
+      return sqlite3_column_double(q, c);
+    case ColumnType::text:
+      break;
+  }
+  const auto* bytes = reinterpret_cast<const char*>(sqlite3_column_text(q, c));
+  return std::string_view(bytes, static_cast<std::size_t>(sqlite3_column_bytes(q, c)));
+}
+
+}  // namespace
+
 std::size_t SqliteLedger::export_rows(std::int64_t since_ms, ExportFormat format,
                                       std::ostream& out) {
   sqlite3_stmt* q = nullptr;
-  const std::string sql = std::string("SELECT ") + kColumns +
+  const std::string sql = "SELECT " + column_list() +
                           " FROM requests WHERE started_ms >= ?1 ORDER BY started_ms, rowid";
   sqlite3_prepare_v2(db_->handle, sql.c_str(), -1, &q, nullptr);
   sqlite3_bind_int64(q, 1, since_ms);
-  const int columns = sqlite3_column_count(q);
-  if (format == ExportFormat::csv) {
-    for (int c = 0; c < columns; ++c) out << (c ? "," : "") << sqlite3_column_name(q, c);
-    out << '\n';
-  }
-  std::size_t count = 0;
+  RowExporter exporter(format, out);
+  RowCells cells;
   while (sqlite3_step(q) == SQLITE_ROW) {
-    nlohmann::json row = nlohmann::json::object();
-    for (int c = 0; c < columns; ++c) {
-      const char* name = sqlite3_column_name(q, c);
-      const int type = sqlite3_column_type(q, c);
-      if (format == ExportFormat::csv) {
-        if (c) out << ',';
-        if (type == SQLITE_TEXT) {
-          out << csv_field(reinterpret_cast<const char*>(sqlite3_column_text(q, c)));
-        } else if (type != SQLITE_NULL) {
-          out << sqlite3_column_text(q, c);
-        }
-      } else if (type == SQLITE_INTEGER) {
-        row[name] = sqlite3_column_int64(q, c);
-      } else if (type == SQLITE_FLOAT) {
-        row[name] = sqlite3_column_double(q, c);
-      } else if (type == SQLITE_TEXT) {
-        row[name] = reinterpret_cast<const char*>(sqlite3_column_text(q, c));
-      } else {
-        row[name] = nullptr;
-      }
-    }
-    if (format == ExportFormat::jsonl) out << row.dump() << '\n';
-    if (format == ExportFormat::csv) out << '\n';
-    ++count;
+    for (std::size_t c = 0; c < cells.size(); ++c) cells[c] = cell_at(q, static_cast<int>(c));
+    exporter.write(cells);
   }
   sqlite3_finalize(q);
-  return count;
+  return exporter.rows();
+}
+
+std::size_t SqliteLedger::count() {
+  sqlite3_stmt* q = nullptr;
+  sqlite3_prepare_v2(db_->handle, "SELECT COUNT(*) FROM requests", -1, &q, nullptr);
+  std::size_t rows = 0;
+  if (sqlite3_step(q) == SQLITE_ROW) rows = static_cast<std::size_t>(sqlite3_column_int64(q, 0));
+  sqlite3_finalize(q);
+  return rows;
+}
+
+std::vector<StoredRow> SqliteLedger::oldest(std::size_t limit) {
+  sqlite3_stmt* q = nullptr;
+  const std::string sql =
+      "SELECT " + column_list() + ", rowid FROM requests ORDER BY rowid LIMIT ?1";
+  sqlite3_prepare_v2(db_->handle, sql.c_str(), -1, &q, nullptr);
+  sqlite3_bind_int64(q, 1, static_cast<sqlite3_int64>(limit));
+  std::vector<StoredRow> rows;
+  while (sqlite3_step(q) == SQLITE_ROW) {
+    StoredRow stored;
+    stored.text = std::make_shared<std::vector<std::string>>();
+    RowCells cells;
+    for (std::size_t c = 0; c < cells.size(); ++c) cells[c] = cell_at(q, static_cast<int>(c));
+    // The texts first, all of them, so that the views below stay valid.
+    stored.text->reserve(cells.size());
+    for (const Cell& cell : cells) {
+      const auto* text = std::get_if<std::string_view>(&cell);
+      stored.text->emplace_back(text ? *text : std::string_view{});
+    }
+    stored.row = row_of(cells, *stored.text);
+    stored.row.keep_alive = stored.text;
+    stored.id = sqlite3_column_int64(q, static_cast<int>(cells.size()));
+    rows.push_back(std::move(stored));
+  }
+  sqlite3_finalize(q);
+  return rows;
+}
+
+bool SqliteLedger::remove_through(std::int64_t last) {
+  sqlite3_stmt* q = nullptr;
+  sqlite3_prepare_v2(db_->handle, "DELETE FROM requests WHERE rowid <= ?1", -1, &q, nullptr);
+  sqlite3_bind_int64(q, 1, last);
+  const bool done = sqlite3_step(q) == SQLITE_DONE;
+  sqlite3_finalize(q);
+  return done;
 }
 
 }  // namespace fulcrum::metering

@@ -61,7 +61,7 @@ awaitable<http::response<http::string_body>> AdminHandler::report(std::string_vi
   auto back = co_await asio::this_coro::executor;
   co_await asio::post(reports_, asio::use_awaitable);
   std::string body;
-  if (auto store = metering::SqliteLedger::open(snapshot->config.ledger.path)) {
+  if (auto store = metering::open_ledger_reader(snapshot->config.ledger)) {
     const std::int64_t until = *core::parse_when("0s");
     metering::TrafficBook book(snapshot->config, *since, until);
     (*store)->for_each_usage(*since, until,

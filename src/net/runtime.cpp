@@ -11,6 +11,7 @@
 
 #include "fulcrum/auth/authenticator.hpp"
 #include "fulcrum/config/loader.hpp"
+#include "fulcrum/metering/postgres_ledger.hpp"
 #include "shared_state.hpp"
 
 namespace fulcrum::net {
@@ -37,7 +38,7 @@ ssl::context make_client_tls() {
 // Spend already in the ledger for each budget's current period: a restart neither forgets
 // it nor counts it twice (the in-memory books start from zero).
 template <class Filter>
-void restore_spend(const config::Config& config, metering::SqliteLedger& store,
+void restore_spend(const config::Config& config, metering::LedgerReader& store,
                    metering::BudgetBook& budgets, Filter wanted) {
   const auto now = core::WallClock::now();
   for (std::size_t i = 0; i < config.budgets.size(); ++i) {
@@ -56,6 +57,20 @@ void restore_spend(const config::Config& config, metering::SqliteLedger& store,
   }
 }
 
+// The same from the ledger `config` names, opened for reading: with PostgreSQL, every
+// replica's spend. A ledger that cannot be read restores nothing, and says so.
+template <class Filter>
+void restore_spend_from_ledger(const config::Config& config, metering::BudgetBook& budgets,
+                               Filter wanted) {
+  if (config.budgets.empty()) return;
+  auto reader = metering::open_ledger_reader(config.ledger);
+  if (!reader) {
+    spdlog::warn("budget_restore_failed {}", reader.error());
+    return;
+  }
+  restore_spend(config, **reader, budgets, wanted);
+}
+
 }  // namespace
 
 Runtime::Runtime(config::Config config, std::string version)
@@ -66,10 +81,19 @@ Runtime::Runtime(config::Config config, std::string version)
   std::shared_ptr<Snapshot> snapshot = build(std::move(config), nullptr);
   const config::Config& c = snapshot->config;
   if (c.ledger.enabled) {
-    auto store = metering::SqliteLedger::open(c.ledger.path);
-    if (!store) throw std::runtime_error(store.error());
-    restore_spend(c, **store, *snapshot->budgets, [](std::size_t) { return true; });
-    ledger_ = std::make_unique<metering::Ledger>(std::move(*store), c.ledger);
+    // Without PostgreSQL the file is the ledger; with it, the file is the spool.
+    auto file = metering::SqliteLedger::open(c.ledger.path);
+    if (!file) throw std::runtime_error(file.error());
+    std::unique_ptr<metering::LedgerStore> store;
+    if (c.ledger.postgres) {
+      restore_spend_from_ledger(c, *snapshot->budgets, [](std::size_t) { return true; });
+      store = metering::PostgresLedger::open(c.ledger.postgres->url, std::move(*file),
+                                             c.ledger.postgres->spool_rows);
+    } else {
+      restore_spend(c, **file, *snapshot->budgets, [](std::size_t) { return true; });
+      store = std::move(*file);
+    }
+    ledger_ = std::make_unique<metering::Ledger>(std::move(store), c.ledger);
     metrics_.watch_ledger(&ledger_->stats());
   }
   metrics_.watch_budgets(*snapshot->meters, snapshot->budgets);
@@ -112,6 +136,13 @@ std::shared_ptr<Snapshot> Runtime::build(config::Config config, const Snapshot* 
     }
   }
   if (!c.server.admin_token.empty()) snapshot->secrets.push_back(&c.server.admin_token);
+  // A connection URL as a whole is a secret too: it carries the password.
+  if (c.ledger.postgres && !c.ledger.postgres->url.empty()) {
+    snapshot->secrets.push_back(&c.ledger.postgres->url);
+  }
+  if (c.state.redis && !c.state.redis->password.empty()) {
+    snapshot->secrets.push_back(&c.state.redis->password);
+  }
   snapshot->models_json = models_json(c);
   snapshot->config_hash = auth::to_hex(auth::sha256(c.text));
   snapshot->loaded_at = fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(std::time(nullptr)));
@@ -175,13 +206,8 @@ ReloadResult Runtime::reload(std::string_view trigger) {
   const config::Config& c = next->config;
   if (ledger_) {
     // A budget that is new to this config counts the spend already in the ledger.
-    auto store = metering::SqliteLedger::open(c.ledger.path);
-    if (store) {
-      restore_spend(c, **store, *next->budgets,
-                    [&next](std::size_t i) { return !next->budgets->carried_over(i); });
-    } else {
-      spdlog::warn("budget_restore_failed {}", store.error());
-    }
+    restore_spend_from_ledger(c, *next->budgets,
+                              [&next](std::size_t i) { return !next->budgets->carried_over(i); });
   }
   metrics_.watch_budgets(*next->meters, next->budgets);
   metrics_.watch_economics(c, next, next->economics);

@@ -56,7 +56,9 @@ core::Expected<SimConfig, std::string> load_sim_config(const std::string& path) 
                                               "stall_every",
                                               "malformed_after_chunks",
                                               "idle_close",
-                                              "hold"};
+                                              "hold",
+                                              "engine_metrics",
+                                              "fail_metrics"};
   try {
     const YAML::Node root = YAML::LoadFile(path);
     SimConfig config;
@@ -128,6 +130,19 @@ core::Expected<SimConfig, std::string> load_sim_config(const std::string& path) 
       }
       if (n["idle_close"]) e.idle_close = duration_of(n["idle_close"], "idle_close");
       if (n["hold"]) e.hold = n["hold"].as<bool>();
+      if (n["engine_metrics"]) {
+        e.engine_metrics = n["engine_metrics"].as<std::string>();
+        if (e.engine_metrics != "vllm" && e.engine_metrics != "sglang" &&
+            e.engine_metrics != "tgi") {
+          throw std::runtime_error("engine_metrics must be vllm, sglang or tgi");
+        }
+      }
+      if (n["fail_metrics"]) e.fail_metrics = n["fail_metrics"].as<bool>();
+      if (e.fail_metrics && e.engine_metrics.empty()) {
+        return core::Unexpected{
+            path + ": endpoint " + e.name +
+            ": fail_metrics needs engine_metrics (there is no /metrics to fail)"};
+      }
       if (!e.utilization.empty() && e.wire != "azure") {
         return core::Unexpected{
             path + ": endpoint " + e.name +

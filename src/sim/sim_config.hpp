@@ -87,6 +87,13 @@ struct SimEndpoint {
   // Keep-alive connections idle this long are closed by the sim (0: kept 10 minutes), as
   // uvicorn (vLLM) closes its idle connections after 5 s.
   core::Duration idle_close{0};
+
+  // The serving engine it plays on GET <prefix>/metrics: "vllm", "sglang" or "tgi" (that
+  // engine's Prometheus names for running, waiting and KV-cache usage), or "" for no /metrics.
+  std::string engine_metrics;
+  // /metrics answers 503, as an engine that stopped answering its scrapes (POST
+  // <prefix>/sim/engine_load {"fail": ...} overrides it).
+  bool fail_metrics = false;
 };
 
 struct SimConfig {

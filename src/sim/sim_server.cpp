@@ -8,6 +8,7 @@
 #include "bedrock_auth.hpp"
 #include "bedrock_request.hpp"
 #include "bedrock_wire.hpp"
+#include "engine_metrics.hpp"
 #include "fulcrum/net/asio.hpp"
 #include "fulcrum/net/http_server.hpp"
 #include "fulcrum/net/http_util.hpp"
@@ -40,6 +41,7 @@ struct EndpointState {
   };
   std::map<std::string, Stored, std::less<>> stored;
   std::optional<core::Clock::time_point> last_active;
+  InjectedLoad injected;  // POST <prefix>/sim/engine_load, reported on /metrics
 };
 
 // Holds a generation slot of a capacity-limited endpoint for its lifetime.
@@ -61,6 +63,22 @@ class Slot {
  private:
   EndpointState& e_;
 };
+
+// What the endpoint's engine reports on /metrics: its own requests plus the injected load.
+// Requests held at the gate count as waiting with those queued behind max_concurrency: both
+// have arrived and wait for a turn to generate, as requests in an engine's queue do.
+EngineGauges engine_gauges(const EndpointState& e) {
+  EngineGauges gauges;
+  gauges.running = e.generating + e.injected.running;
+  gauges.waiting = static_cast<double>(e.waiting.size() + e.held.size()) + e.injected.waiting;
+  // Each slot of a capacity-limited endpoint stands for an equal share of its KV cache.
+  const double own_usage =
+      e.spec.max_concurrency > 0
+          ? std::min(1.0, static_cast<double>(e.generating) / e.spec.max_concurrency)
+          : 0.0;
+  gauges.kv_cache_usage = std::max(own_usage, e.injected.kv_cache_usage);
+  return gauges;
+}
 
 awaitable<void> sleep_for(core::Duration d) {
   if (d.count() <= 0) co_return;
@@ -427,6 +445,31 @@ awaitable<bool> SimServer::Impl::handle(std::uint16_t port, beast::tcp_stream& c
     e->held.clear();
     auto res = json_response(200, nlohmann::json{{"released", released}}.dump(), req.version(),
                              keep_alive);
+    co_return co_await write_response(client, res, timeout) && keep_alive;
+  }
+  if (e != nullptr && rest == "/sim/engine_load" && req.method() == http::verb::post) {
+    // Replaces what was injected before: {} clears it.
+    const auto injected = injected_load_of(req.body());
+    if (!injected) {
+      const auto refused = api::ApiError::invalid_request(injected.error());
+      co_return co_await reply_error(e->spec, client, req, refused);
+    }
+    e->injected = *injected;
+    nlohmann::json now = {{"running", e->injected.running},
+                          {"waiting", e->injected.waiting},
+                          {"kv_cache_usage", e->injected.kv_cache_usage}};
+    if (e->injected.fail) now["fail"] = *e->injected.fail;
+    auto res = json_response(200, now.dump(), req.version(), keep_alive);
+    co_return co_await write_response(client, res, timeout) && keep_alive;
+  }
+  if (e != nullptr && rest == "/metrics" && req.method() == http::verb::get &&
+      !e->spec.engine_metrics.empty()) {
+    const bool fails = e->injected.fail.value_or(e->spec.fail_metrics);
+    std::string page =
+        fails ? std::string("metrics unavailable (injected)\n")
+              : engine_exposition(e->spec.engine_metrics, engine_gauges(*e), e->spec.name);
+    auto res = json_response(fails ? 503 : 200, std::move(page), req.version(), keep_alive);
+    res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
     co_return co_await write_response(client, res, timeout) && keep_alive;
   }
   const WireRoute route = e != nullptr ? route_of(e->spec, rest, req.target()) : WireRoute{};

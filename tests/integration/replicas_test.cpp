@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "../support/eventually.hpp"
@@ -121,6 +122,16 @@ int slots_in_redis(const RedisServer& redis, const std::string& endpoint) {
   }
   return total;
 }
+
+#define REQUIRE_POSTGRES()                                                         \
+  do {                                                                             \
+    if (!PostgresServer::available()) {                                            \
+      if (std::getenv("FULCRUM_REQUIRE_POSTGRES") != nullptr) {                    \
+        FAIL() << "PostgreSQL is not installed (scripts/install-deps --test)";     \
+      }                                                                            \
+      GTEST_SKIP() << "PostgreSQL is not installed (scripts/install-deps --test)"; \
+    }                                                                              \
+  } while (false)
 
 constexpr const char* kSlowGpu =
     "endpoints: {gpu: {listen: 127.0.0.1:0, ttft: 400ms}, cloud: {listen: 127.0.0.1:0}}";
@@ -313,6 +324,79 @@ TEST(Replicas, AReplicaKilledWhileHoldingSlotsGivesThemBackWithinTheLeaseTime) {
     if (probe->response().header("x-fulcrum-endpoint") == "gpu") ++on_gpu;
   }
   EXPECT_GE(on_gpu, 1);
+}
+
+constexpr const char* kPostgresLedger = R"(
+ledger:
+  path: ${ledger}
+  postgres: {url_env: FULCRUM_LEDGER_URL}
+)";
+
+TEST(Replicas, EveryRowOfEveryReplicaIsInPostgresOnceAcrossAnOutage) {
+  REQUIRE_POSTGRES();
+  PostgresServer postgres;
+  const std::map<std::string, std::string> env{{"FULCRUM_LEDGER_URL", postgres.url()}};
+  Stack stack("endpoints: {gpu: {listen: 127.0.0.1:0}, cloud: {listen: 127.0.0.1:0}}",
+              gateway("", kPostgresLedger), env);
+  Replica b(stack, 2, env);
+  Replica c(stack, 3, env);
+  const std::vector<std::uint16_t> ports{stack.port(), b.port(), c.port()};
+  std::set<std::string> served;  // request ids
+  const auto load = [&](int requests) {
+    for (int i = 0; i < requests; ++i) {
+      HttpClient client(ports[i % 3]);
+      const Response r = client.post("/v1/chat/completions", chat());
+      ASSERT_EQ(r.status, 200u) << r.body;  // the ledger never fails a request
+      served.insert(r.header("x-fulcrum-request-id"));
+    }
+  };
+  load(30);
+  ASSERT_TRUE(eventually([&] {
+    return postgres.query("SELECT COUNT(*) FROM requests") == std::vector<std::string>{"30"};
+  }));
+
+  // PostgreSQL away for 10 s while requests go on: their rows wait in each replica's spool.
+  postgres.stop();
+  const auto away_until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  int during = 0;
+  while (std::chrono::steady_clock::now() < away_until) {
+    load(3);
+    during += 3;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_GT(*stack.metric("fulcrum_ledger_spool_rows", {}), 0);
+  postgres.start();
+  load(30);
+
+  // Every row once: the spools drain, nothing is lost or doubled.
+  const std::string expected = std::to_string(60 + during);
+  EXPECT_TRUE(eventually(
+      [&] {
+        return postgres.query("SELECT COUNT(*) FROM requests") ==
+               std::vector<std::string>{expected};
+      },
+      std::chrono::seconds(15)));
+  EXPECT_EQ(postgres.query("SELECT COUNT(DISTINCT request_id) FROM requests"),
+            std::vector<std::string>{expected});
+  const auto ids = postgres.query("SELECT request_id FROM requests");
+  EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()), served);
+  EXPECT_EQ(stack.metric("fulcrum_ledger_spool_rows", {}), 0);
+  EXPECT_EQ(b.metric("fulcrum_ledger_spool_rows", {}), 0);
+  EXPECT_EQ(postgres.query("SELECT version FROM fulcrum_schema"), std::vector<std::string>{"2"});
+
+  // The CLI reads the same ledger through the config.
+  Process exported(
+      {fulcrum_binary(), "ledger", "export", "--config", stack.config_path(), "--format", "jsonl"},
+      env);
+  exported.wait_exit();
+  int rows = 0;
+  for (const auto& line : exported.lines()) {
+    if (line.starts_with("{")) {
+      ++rows;
+      EXPECT_TRUE(served.count(json::parse(line)["request_id"].get<std::string>())) << line;
+    }
+  }
+  EXPECT_EQ(std::to_string(rows), expected);
 }
 
 }  // namespace

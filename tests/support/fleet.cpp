@@ -67,7 +67,73 @@ std::vector<std::string> RedisServer::cli(const std::vector<std::string>& args) 
   return cli.lines();
 }
 
-Replica::Replica(const Stack& stack, int n) {
+namespace {
+
+constexpr const char* kPostgresBin = "/usr/lib/postgresql/15/bin/";
+constexpr const char* kPsql = "/usr/bin/psql";
+
+// The command prefix that runs a server as nobody when this process is root.
+std::vector<std::string> unprivileged(std::vector<std::string> argv) {
+  if (geteuid() != 0) return argv;
+  std::vector<std::string> wrapped{"/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
+                                   "--clear-groups"};
+  wrapped.insert(wrapped.end(), argv.begin(), argv.end());
+  return wrapped;
+}
+
+}  // namespace
+
+bool PostgresServer::available() {
+  return access((std::string(kPostgresBin) + "postgres").c_str(), X_OK) == 0 &&
+         access(kPsql, X_OK) == 0;
+}
+
+PostgresServer::PostgresServer() {
+  if (geteuid() == 0 && chown(temp_.path().c_str(), 65534, 65534) != 0) {
+    throw std::runtime_error("cannot hand " + temp_.path() + " to nobody");
+  }
+  Process initdb(unprivileged({std::string(kPostgresBin) + "initdb", "-D", temp_.path() + "/data",
+                               "-U", "fulcrum", "--auth=trust", "--no-sync", "-E", "UTF8"}));
+  const int status = initdb.wait_exit(std::chrono::seconds(60));
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::string output;
+    for (const auto& line : initdb.lines()) output += line + "\n";
+    throw std::runtime_error("initdb failed:\n" + output);
+  }
+  port_ = free_port();
+  start();
+}
+
+PostgresServer::~PostgresServer() { stop(); }
+
+void PostgresServer::start() {
+  // Durability off: a throwaway cluster for one test, and the tests do not pull the plug.
+  server_ = std::make_unique<Process>(unprivileged(
+      {std::string(kPostgresBin) + "postgres", "-D", temp_.path() + "/data", "-p",
+       std::to_string(port_), "-k", temp_.path(), "-c", "listen_addresses=127.0.0.1", "-c",
+       "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=off"}));
+  if (!server_->wait_for(std::regex("(ready to accept connections)"), std::chrono::seconds(30))) {
+    std::string output;
+    for (const auto& line : server_->lines()) output += line + "\n";
+    throw std::runtime_error("postgres did not start:\n" + output);
+  }
+}
+
+void PostgresServer::stop() {
+  if (!server_) return;
+  server_->signal(SIGINT);
+  server_->wait_exit(std::chrono::seconds(30));
+  server_.reset();
+}
+
+std::vector<std::string> PostgresServer::query(const std::string& sql) const {
+  Process psql({kPsql, "-h", "127.0.0.1", "-p", std::to_string(port_), "-U", "fulcrum", "-d",
+                "postgres", "-At", "-c", sql});
+  psql.wait_exit();
+  return psql.lines();
+}
+
+Replica::Replica(const Stack& stack, int n, std::map<std::string, std::string> env) {
   std::string text = read_file(stack.config_path());
   ledger_path_ = stack.ledger_path();
   ledger_path_.replace(ledger_path_.rfind("ledger.db"), 9, "ledger-" + std::to_string(n) + ".db");
@@ -77,7 +143,7 @@ Replica::Replica(const Stack& stack, int n) {
   config_path_ = stack.config_path() + "." + std::to_string(n);
   std::ofstream(config_path_) << text;
   process_ = std::make_unique<Process>(
-      std::vector<std::string>{fulcrum_binary(), "--config", config_path_});
+      std::vector<std::string>{fulcrum_binary(), "--config", config_path_}, std::move(env));
   const auto ports = process_->wait_for(std::regex("listening data=\\S+:(\\d+ admin=\\S+:\\d+)"));
   if (!ports) throw std::runtime_error("replica " + std::to_string(n) + " did not start");
   std::smatch m;

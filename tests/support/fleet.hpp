@@ -36,10 +36,35 @@ class RedisServer {
   std::unique_ptr<Process> server_;
 };
 
+// PostgreSQL 15 from Debian's packages: a fresh cluster (initdb) in its own temp directory,
+// served on a free loopback port; as the user nobody when the tests run as root (PostgreSQL
+// refuses to run as root).
+class PostgresServer {
+ public:
+  PostgresServer();
+  ~PostgresServer();
+  static bool available();
+
+  std::uint16_t port() const { return port_; }
+  std::string url() const {
+    return "postgresql://fulcrum@127.0.0.1:" + std::to_string(port_) + "/postgres";
+  }
+  // A fast shutdown (SIGINT): connections are cut, nothing is lost.
+  void stop();
+  void start();
+  // psql's unaligned, tuples-only answer to `sql`, one line per row.
+  std::vector<std::string> query(const std::string& sql) const;
+
+ private:
+  TempDir temp_{"postgres"};
+  std::uint16_t port_ = 0;
+  std::unique_ptr<Process> server_;
+};
+
 // One more fulcrum, on the config of `stack` with its ledger at `<dir>/ledger-<n>.db`.
 class Replica {
  public:
-  Replica(const Stack& stack, int n);
+  Replica(const Stack& stack, int n, std::map<std::string, std::string> env = {});
   ~Replica();
 
   std::uint16_t port() const { return data_port_; }

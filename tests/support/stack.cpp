@@ -119,6 +119,7 @@ std::string Stack::render(const std::string& gateway_yaml) const {
     gateway_text = "server:\n  listen: 127.0.0.1:0\n  admin_listen: 127.0.0.1:0\n  threads: 2\n" +
                    gateway_text;
   }
+  gateway_text = replace_all(gateway_text, "${ledger}", ledger_path());
   // Each test its own ledger, unless it brings one.
   if (gateway_text.find("ledger:") == std::string::npos) {
     gateway_text += "\nledger: {path: " + dir_ + "/ledger.db}\n";

@@ -28,7 +28,8 @@ class Stack {
  public:
   // `sim_yaml` is a fulcrum-sim config whose endpoints listen on 127.0.0.1:0. In
   // `gateway_yaml`, "${NAME}" becomes "127.0.0.1:PORT" of sim endpoint NAME, "${closed}" a
-  // refused port, and the server section with port-0 listeners is prepended.
+  // refused port, "${ledger}" ledger_path(), and the server section with port-0 listeners is
+  // prepended.
   Stack(const std::string& sim_yaml, const std::string& gateway_yaml,
         std::map<std::string, std::string> gateway_env = {});
   ~Stack();

@@ -31,7 +31,17 @@ struct Limits {
   std::size_t max_connections_per_client = 1000;
 };
 
+// The ledger in PostgreSQL, one for every replica (ledger.postgres).
+struct PostgresLedgerConfig {
+  std::string url_env;  // names the variable that holds the URL; the name may be shown
+  core::Secret url;     // postgresql://user:password@host:5432/database
+  // Rows PostgreSQL could not take wait in the SQLite file at ledger.path (the spool), up to
+  // this many; beyond that new rows are dropped and counted.
+  std::size_t spool_rows = 1'000'000;
+};
+
 struct LedgerConfig {
+  std::optional<PostgresLedgerConfig> postgres;  // absent: the SQLite file at `path`
   bool enabled = true;
   std::string path = "fulcrum-ledger.db";
   // Rows are committed in batches: at most this long after a request, or this many at once.

@@ -75,16 +75,43 @@ struct UsageRecord {
   core::Money amortized;  // charged
 };
 
-// Where rows are kept. SQLite is the embedded default; the seam lets tests (and a later
-// PostgreSQL store) stand in.
+// Where rows are kept: SQLite (embedded, the default) or PostgreSQL (shared by replicas).
 class LedgerStore {
  public:
   virtual ~LedgerStore() = default;
   // Appends the rows in one transaction; false (and nothing written) on failure.
   virtual bool append(const std::vector<LedgerRow>& rows) = 0;
+  // Called by the writer when a batch window passed with no rows: a store with rows waiting
+  // elsewhere (PostgreSQL's spool) may move them now.
+  virtual void idle() {}
+  // Rows kept aside until the store proper can take them (PostgreSQL's spool).
+  virtual std::size_t waiting() const { return 0; }
 };
 
-class SqliteLedger final : public LedgerStore {
+// What `fulcrum ledger export`, `fulcrum report`, /admin/report and the budgets' restore read,
+// from either store.
+class LedgerReader {
+ public:
+  virtual ~LedgerReader() = default;
+  // Cost of the requests finished at or after `since_ms`; an empty key or team matches all.
+  virtual core::Money spent_since(std::int64_t since_ms, std::string_view key_id,
+                                  std::string_view team) = 0;
+  // Every row that started at or after `since_ms`, oldest first; returns the number written.
+  virtual std::size_t export_rows(std::int64_t since_ms, ExportFormat format,
+                                  std::ostream& out) = 0;
+  // Calls `visit` for every row that started in [since_ms, until_ms), oldest first.
+  virtual void for_each_usage(std::int64_t since_ms, std::int64_t until_ms,
+                              const std::function<void(const UsageRecord&)>& visit) = 0;
+};
+
+// A row read back whole (from PostgreSQL's spool): `row`'s views point into `text`.
+struct StoredRow {
+  std::int64_t id = 0;  // the store's own row id
+  std::shared_ptr<std::vector<std::string>> text;
+  LedgerRow row;
+};
+
+class SqliteLedger final : public LedgerStore, public LedgerReader {
  public:
   static constexpr int kSchemaVersion = 2;
 
@@ -94,13 +121,17 @@ class SqliteLedger final : public LedgerStore {
 
   bool append(const std::vector<LedgerRow>& rows) override;
 
-  // Cost of the requests finished at or after `since_ms`; an empty key or team matches all.
-  core::Money spent_since(std::int64_t since_ms, std::string_view key_id, std::string_view team);
-  // Every row that started at or after `since_ms`, oldest first; returns the number written.
-  std::size_t export_rows(std::int64_t since_ms, ExportFormat format, std::ostream& out);
-  // Calls `visit` for every row that started in [since_ms, until_ms), oldest first.
+  core::Money spent_since(std::int64_t since_ms, std::string_view key_id,
+                          std::string_view team) override;
+  std::size_t export_rows(std::int64_t since_ms, ExportFormat format, std::ostream& out) override;
   void for_each_usage(std::int64_t since_ms, std::int64_t until_ms,
-                      const std::function<void(const UsageRecord&)>& visit);
+                      const std::function<void(const UsageRecord&)>& visit) override;
+
+  // As a spool: how many rows it holds, the oldest `limit` of them, and deleting rows up to
+  // and including id `last` once they are safely elsewhere.
+  std::size_t count();
+  std::vector<StoredRow> oldest(std::size_t limit);
+  bool remove_through(std::int64_t last);
 
  private:
   struct Db;
@@ -108,12 +139,18 @@ class SqliteLedger final : public LedgerStore {
   std::unique_ptr<Db> db_;
 };
 
+// The ledger `config` names, for reading: PostgreSQL when ledger.postgres is set, else the
+// SQLite file at ledger.path (`path_override` instead, when not empty).
+core::Expected<std::unique_ptr<LedgerReader>, std::string> open_ledger_reader(
+    const config::LedgerConfig& config, const std::string& path_override = "");
+
 // Counters the ledger keeps; Metrics exposes them.
 struct LedgerStats {
   std::atomic<std::uint64_t> written{0};
   std::atomic<std::uint64_t> dropped{0};  // the queue was full
   std::atomic<std::uint64_t> failed{0};   // the store refused a batch
   std::atomic<std::uint64_t> queued{0};
+  std::atomic<std::uint64_t> spooled{0};  // LedgerStore::waiting()
 };
 
 class Ledger {

@@ -490,9 +490,51 @@ void read_prewarm(const YAML::Node& node, Diagnostics& diag, Endpoint& endpoint)
   }
 }
 
+// endpoints.*.load: where the serving engine reports its own load.
+void read_engine_load(const YAML::Node& node, Diagnostics& diag, Endpoint& endpoint) {
+  MapReader map(node, diag, "load");
+  if (!map.valid()) return;
+  EngineLoadSource load;
+  const YAML::Node url = map.required("metrics_url");
+  if (url.IsDefined()) {
+    const auto text = read_string(url, diag, "load.metrics_url");
+    const auto parsed = text ? core::parse_url(*text) : std::nullopt;
+    if (text && !parsed) diag.error(url, "load.metrics_url must be an http:// URL");
+    if (parsed && parsed->tls)
+      diag.error(url, "load.metrics_url must be http://: engines serve /metrics in plain HTTP");
+    if (parsed) load.metrics_url = *parsed;
+  }
+  if (const YAML::Node format = map.optional("format"); format.IsDefined()) {
+    const auto text = read_string(format, diag, "load.format");
+    if (text == "vllm") {
+      load.format = EngineFormat::vllm;
+    } else if (text == "sglang") {
+      load.format = EngineFormat::sglang;
+    } else if (text == "tgi") {
+      load.format = EngineFormat::tgi;
+    } else if (text) {
+      diag.error(format, "load.format must be vllm, sglang or tgi");
+    }
+  }
+  if (const YAML::Node interval = map.optional("interval"); interval.IsDefined()) {
+    if (auto d = read_positive_duration(interval, diag, "load.interval")) load.interval = *d;
+  }
+  if (const YAML::Node stale = map.optional("stale_after"); stale.IsDefined()) {
+    if (auto d = read_positive_duration(stale, diag, "load.stale_after")) load.stale_after = *d;
+  }
+  if (load.stale_after <= load.interval) {
+    diag.error(node, "load.stale_after must be longer than load.interval");
+  }
+  endpoint.load = std::move(load);
+}
+
 void read_endpoint_policy(MapReader& map, Diagnostics& diag, const Config& config,
                           Endpoint& endpoint) {
   const bool provisioned = endpoint.kind == EndpointKind::provisioned;
+  if (const YAML::Node load = map.optional("load"); load.IsDefined()) {
+    if (!provisioned) diag.error(load, "load applies to provisioned endpoints only");
+    read_engine_load(load, diag, endpoint);
+  }
   if (const YAML::Node headroom = map.optional("headroom"); headroom.IsDefined()) {
     if (!provisioned) diag.error(headroom, "headroom applies to provisioned endpoints only");
     if (endpoint.capacity.max_concurrency == 0) {

@@ -83,6 +83,18 @@ struct Metrics::Families {
                 .Help("The load an upstream reports for itself (Azure's "
                       "azure-openai-deployment-utilization), 1 = full; Azure endpoints only.")
                 .Register(registry)),
+        engine_load(prometheus::BuildGauge()
+                        .Name("fulcrum_engine_load")
+                        .Help("What a provisioned endpoint's engine reports on its /metrics "
+                              "(endpoints.*.load), every client's: running and waiting "
+                              "requests, and KV-cache use (0-1).")
+                        .Register(registry)),
+        engine_load_stale(prometheus::BuildGauge()
+                              .Name("fulcrum_engine_load_stale")
+                              .Help("1 while an engine's load report is older than its "
+                                    "stale_after (scrapes failing): the router goes by "
+                                    "Fulcrum's own counts.")
+                              .Register(registry)),
         fallbacks(prometheus::BuildCounter()
                       .Name("fulcrum_fallbacks_total")
                       .Help("Moves from a failing target to the next one, by reason.")
@@ -110,6 +122,8 @@ struct Metrics::Families {
   prometheus::Family<prometheus::Histogram>& ttft;
   prometheus::Family<prometheus::Gauge>& in_flight;
   prometheus::Family<prometheus::Gauge>& reported_utilization;
+  prometheus::Family<prometheus::Gauge>& engine_load;
+  prometheus::Family<prometheus::Gauge>& engine_load_stale;
   prometheus::Family<prometheus::Counter>& fallbacks;
   prometheus::Family<prometheus::Gauge>& build_info;
   prometheus::Family<prometheus::Gauge>& config_info;
@@ -132,6 +146,19 @@ Metrics::Metrics(std::string_view version)
 }
 
 Metrics::~Metrics() = default;
+
+void Metrics::engine_load(const MeterTable& table, std::size_t endpoint, double running,
+                          double waiting, double kv_cache_usage) {
+  const auto& gauges = table.engine[endpoint];
+  if (!gauges) return;
+  gauges->running->Set(running);
+  gauges->waiting->Set(waiting);
+  if (kv_cache_usage >= 0) gauges->kv_cache_usage->Set(kv_cache_usage);
+}
+
+void Metrics::engine_load_stale(const MeterTable& table, std::size_t endpoint, bool stale) {
+  if (const auto& gauges = table.engine[endpoint]) gauges->stale->Set(stale ? 1 : 0);
+}
 
 void Metrics::reported_utilization(const MeterTable& table, std::size_t endpoint, double fraction) {
   if (prometheus::Gauge* gauge = table.reported_utilization[endpoint]) gauge->Set(fraction);
@@ -157,6 +184,17 @@ std::shared_ptr<const MeterTable> Metrics::bind(const config::Config& config) {
         endpoint.provider.kind == config::Provider::azure
             ? &f.reported_utilization.Add({{"endpoint", endpoint.name}})
             : nullptr);
+    std::unique_ptr<MeterTable::EngineGauges> engine;
+    if (endpoint.load) {
+      engine = std::make_unique<MeterTable::EngineGauges>();
+      engine->running = &f.engine_load.Add({{"endpoint", endpoint.name}, {"measure", "running"}});
+      engine->waiting = &f.engine_load.Add({{"endpoint", endpoint.name}, {"measure", "waiting"}});
+      engine->kv_cache_usage =
+          &f.engine_load.Add({{"endpoint", endpoint.name}, {"measure", "kv_cache_usage"}});
+      engine->stale = &f.engine_load_stale.Add({{"endpoint", endpoint.name}});
+      engine->stale->Set(1);  // until the first scrape answers
+    }
+    table->engine.push_back(std::move(engine));
   }
 
   CounterGrid::Axis routes;

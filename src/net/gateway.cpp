@@ -6,6 +6,7 @@
 
 #include "admin_handler.hpp"
 #include "config_watcher.hpp"
+#include "engine_scraper.hpp"
 #include "fulcrum/net/http_server.hpp"
 #include "fulcrum/net/http_util.hpp"
 #include "fulcrum/net/spawn.hpp"
@@ -156,9 +157,11 @@ void Gateway::start() {
                              }),
                  log_if_thrown("admin_accept_loop"));
 
-  // Always running: a reload may add prewarm windows.
+  // Always running: a reload may add prewarm windows or engine load sources.
   asio::co_spawn(g.workers[0]->io, prewarm_loop(*g.workers[0], g.runtime, g.draining),
                  log_if_thrown("prewarm_loop"));
+  asio::co_spawn(g.workers[0]->io, engine_load_loop(*g.workers[0], g.runtime, g.draining),
+                 log_if_thrown("engine_load_loop"));
 
   g.signals = std::make_unique<asio::signal_set>(g.control, SIGINT, SIGTERM, SIGHUP);
   wait_for_signal();

@@ -8,6 +8,9 @@ namespace {
 
 enum class Exclusion { none, capacity, circuit_open };
 
+// KV-cache use an engine reports (endpoints.*.load) at which it takes no new request here.
+constexpr double kKvCacheFull = 0.95;
+
 struct Assessed {
   Candidate candidate;
   Exclusion exclusion = Exclusion::none;
@@ -70,6 +73,19 @@ class Assessor {
         in_flight = std::max(in_flight, slots);
       }
     }
+    // The engine's own count (endpoints.*.load) sees every client of the GPU.
+    std::optional<EndpointState::EngineReading> engine;
+    if (provisioned && endpoint.load) {
+      engine = state.engine_load(input_.now, endpoint.load->stale_after);
+    }
+    if (engine) {
+      in_flight = std::max(in_flight, engine->running + engine->waiting);
+      if (engine->kv_cache_usage && *engine->kv_cache_usage >= kKvCacheFull) {
+        // No room for another sequence's cache: the engine would queue the request or preempt
+        // one it runs.
+        a.exclusion = std::max(a.exclusion, Exclusion::capacity);
+      }
+    }
     if (provisioned && endpoint.capacity.output_tokens_per_second > 0) {
       // A batching engine shares its token throughput among the requests it runs.
       per_token = std::max(per_token, (in_flight + 1) / endpoint.capacity.output_tokens_per_second);
@@ -95,6 +111,12 @@ class Assessor {
       } else {
         a.exclusion = std::max(a.exclusion, Exclusion::capacity);
       }
+    }
+    if (engine && engine->waiting > 0 && capacity > 0) {
+      // Requests already queued at the engine go first: by Little's law, each of them waits
+      // service-time / capacity on average.
+      const double service = ttft + typical_output_ * per_token;
+      queue_wait = std::max(queue_wait, engine->waiting * service / capacity);
     }
 
     c.cold = state.is_cold(endpoint, input_.now);

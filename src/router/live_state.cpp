@@ -140,6 +140,27 @@ std::optional<double> EndpointState::reported_utilization(TimePoint now) const {
   return reported_utilization_.load(std::memory_order_relaxed);
 }
 
+void EndpointState::report_engine_load(const EngineReading& reading, TimePoint now) {
+  engine_running_.store(reading.running, std::memory_order_relaxed);
+  engine_waiting_.store(reading.waiting, std::memory_order_relaxed);
+  engine_kv_.store(reading.kv_cache_usage.value_or(-1), std::memory_order_relaxed);
+  engine_at_ns_.store(nanos(now), std::memory_order_relaxed);
+}
+
+std::optional<EndpointState::EngineReading> EndpointState::engine_load(
+    TimePoint now, core::Duration stale_after) const {
+  const std::int64_t at = engine_at_ns_.load(std::memory_order_relaxed);
+  if (at == 0 || nanos(now) - at > std::chrono::nanoseconds(stale_after).count()) {
+    return std::nullopt;
+  }
+  EngineReading reading;
+  reading.running = engine_running_.load(std::memory_order_relaxed);
+  reading.waiting = engine_waiting_.load(std::memory_order_relaxed);
+  const double kv = engine_kv_.load(std::memory_order_relaxed);
+  if (kv >= 0) reading.kv_cache_usage = kv;
+  return reading;
+}
+
 void EndpointState::report_fleet_in_flight(unsigned count, TimePoint now) {
   fleet_in_flight_.store(count, std::memory_order_relaxed);
   fleet_at_ns_.store(nanos(now), std::memory_order_relaxed);

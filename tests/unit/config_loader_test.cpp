@@ -331,5 +331,82 @@ TEST(ConfigLoaderBedrock, MissingCredentialsOrRegionAreReportedWithoutValues) {
 
 }  // namespace bedrock
 
+const char* scale_env(const char* name) {
+  const std::string_view n(name);
+  if (n == "REDIS_URL") return "redis://app:s3cret-pw@redis.internal:6380/2";
+  if (n == "LEDGER_URL") return "postgresql://fulcrum:s3cret-pw@db:5432/fulcrum";
+  return env_with_key(name);
+}
+
+TEST(ConfigLoaderScale, SharedStateTheLedgerInPostgresAndEngineLoadAreRead) {
+  const std::string shared = R"(state:
+  redis: {url_env: REDIS_URL, key_prefix: "prod:", timeout: 20ms, lease_ttl: 6s}
+  replicas: 3
+  on_state_unavailable: {capacity: closed, budgets: closed}
+ledger:
+  postgres: {url_env: LEDGER_URL, spool_rows: 5000}
+)";
+  const auto loaded =
+      load_string(valid_with("    capacity: {max_concurrency: 8, output_tokens_per_second: 400}\n",
+                             "    capacity: {max_concurrency: 8, output_tokens_per_second: 400}\n"
+                             "    load: {metrics_url: http://gpu-a:8000/metrics, format: sglang, "
+                             "interval: 100ms, stale_after: 1s}\n") +
+                      shared,
+                  "test.yaml", scale_env);
+  ASSERT_TRUE(loaded.has_value()) << loaded.error()[0].to_string();
+  const SharedStateConfig& state = loaded->state;
+  ASSERT_TRUE(state.redis);
+  EXPECT_EQ(state.redis->host, "redis.internal");
+  EXPECT_EQ(state.redis->port, 6380);
+  EXPECT_EQ(state.redis->database, 2u);
+  EXPECT_EQ(state.redis->username, "app");
+  EXPECT_EQ(state.redis->password.reveal(), "s3cret-pw");
+  EXPECT_EQ(state.redis->key_prefix, "prod:");
+  EXPECT_EQ(state.redis->timeout, std::chrono::milliseconds(20));
+  EXPECT_EQ(state.redis->lease_ttl, std::chrono::seconds(6));
+  EXPECT_EQ(state.replicas, 3u);
+  EXPECT_EQ(state.capacity, WhenStateUnavailable::closed);
+  EXPECT_EQ(state.rate_limits, WhenStateUnavailable::local);  // the default
+  EXPECT_EQ(state.budgets, WhenStateUnavailable::closed);
+  ASSERT_TRUE(loaded->ledger.postgres);
+  EXPECT_EQ(loaded->ledger.postgres->url.reveal(),
+            "postgresql://fulcrum:s3cret-pw@db:5432/fulcrum");
+  EXPECT_EQ(loaded->ledger.postgres->spool_rows, 5000u);
+  const Endpoint& gpu = loaded->endpoints[0];
+  ASSERT_TRUE(gpu.load);
+  EXPECT_EQ(gpu.load->metrics_url.host, "gpu-a");
+  EXPECT_EQ(gpu.load->metrics_url.path, "/metrics");
+  EXPECT_EQ(gpu.load->format, EngineFormat::sglang);
+  EXPECT_EQ(gpu.load->interval, std::chrono::milliseconds(100));
+  EXPECT_EQ(gpu.load->stale_after, std::chrono::seconds(1));
+}
+
+TEST(ConfigLoaderScale, MistakesAreReportedWithoutQuotingSecrets) {
+  const auto issues = [](const std::string& extra) {
+    std::string all;
+    for (const Issue& issue : issues_of(std::string(kValid) + extra))
+      all += issue.to_string() + "\n";
+    return all;
+  };
+  const std::string bad_url = issues("state: {redis: {url: \"redis://u:hunter2@:0\"}}\n");
+  EXPECT_NE(bad_url.find("state.redis"), std::string::npos) << bad_url;
+  EXPECT_EQ(bad_url.find("hunter2"), std::string::npos) << bad_url;
+  EXPECT_NE(issues("state: {redis: {url: \"rediss://h:6379\"}}\n").find("TLS"), std::string::npos);
+  EXPECT_NE(issues("state: {redis: {url: redis://h}, on_state_unavailable: {capacity: open}}\n")
+                .find("must be local or closed"),
+            std::string::npos);
+  EXPECT_NE(issues("state: {redis: {url: redis://h, lease_ttl: 200ms}}\n").find("at least 1s"),
+            std::string::npos);
+  EXPECT_NE(issues("ledger: {postgres: {url_env: NOT_SET}}\n").find("NOT_SET"), std::string::npos);
+  std::string serverless_load;
+  for (const Issue& issue : issues_of(
+           valid_with("    api_key_env: CLOUD_KEY\n",
+                      "    api_key_env: CLOUD_KEY\n    load: {metrics_url: http://h/metrics}\n"))) {
+    serverless_load += issue.message;
+  }
+  EXPECT_NE(serverless_load.find("load applies to provisioned endpoints only"), std::string::npos)
+      << serverless_load;
+}
+
 }  // namespace
 }  // namespace fulcrum::config

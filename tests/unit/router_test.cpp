@@ -202,6 +202,49 @@ TEST_F(RouterTest, TheLoadAnUpstreamReportsCountsUntilItGoesStale) {
   EXPECT_FALSE(gpu.reported_utilization(now));
 }
 
+TEST_F(RouterTest, TheFleetsSlotCountFromSharedStateCountsWhileFresh) {
+  EndpointState& gpu = live.endpoint(endpoint("gpu"));
+  // Other replicas hold 3 of the 4 slots (Redis's count): the general share is used up.
+  gpu.report_fleet_in_flight(3, now);
+  EXPECT_EQ(lead(choose(input("llama-8b"), config, live)).name, "cloud");
+  const Plan realtime = choose(input("llama-8b", "realtime"), config, live);
+  EXPECT_EQ(lead(realtime).name, "gpu");
+  EXPECT_EQ(realtime.attempts.front().admit_limit, 1u);
+  // The lease in Redis is taken against the class's share of the whole capacity.
+  EXPECT_EQ(realtime.attempts.front().class_limit, 4u);
+  now += EndpointState::kFleetFresh + std::chrono::milliseconds(1);
+  EXPECT_EQ(lead(choose(input("llama-8b"), config, live)).name, "gpu");
+}
+
+TEST_F(RouterTest, AnEnginesOwnLoadCountsEveryClientAndItsQueueDelaysTheFirstToken) {
+  const std::size_t index = endpoint("gpu-q");
+  config.endpoints[index].load = config::EngineLoadSource{};  // stale_after 2 s
+  EndpointState& gpu = live.endpoint(index);
+  // Others run 2 of its 4: this gateway may admit 2.
+  gpu.report_engine_load({.running = 2, .waiting = 0, .kv_cache_usage = 0.4}, now);
+  EXPECT_EQ(choose(input("llama-q", "batch"), config, live).attempts.front().admit_limit, 2u);
+  // 2 more queue at the engine: full, and batch (30 s of queueing allowed) waits for 3 slots
+  // to free (the 2 queued go first), one every (0.1 + 256 × 0.01) / 4 s.
+  gpu.report_engine_load({.running = 4, .waiting = 2, .kv_cache_usage = 0.9}, now);
+  const Plan batch = choose(input("llama-q", "batch"), config, live);
+  EXPECT_EQ(lead(batch).name, "gpu-q");
+  EXPECT_NEAR(batch.attempts.front().predicted_ttft, 0.1 + 3 * (0.1 + 256 * 0.01) / 4, 1e-6);
+  EXPECT_EQ(lead(choose(input("llama-q"), config, live)).name, "cloud");  // standard: no queueing
+  // An engine whose own batch is smaller than max_concurrency queues with slots still free
+  // here: the queue it reports delays the first token all the same.
+  gpu.report_engine_load({.running = 1, .waiting = 1, .kv_cache_usage = 0.5}, now);
+  const Plan queued = choose(input("llama-q", "batch"), config, live);
+  EXPECT_EQ(lead(queued).name, "gpu-q");
+  EXPECT_NEAR(queued.attempts.front().predicted_ttft, 0.1 + 1 * (0.1 + 256 * 0.01) / 4, 1e-6);
+  // Out of KV cache: nothing new goes there, queue or not.
+  gpu.report_engine_load({.running = 1, .waiting = 0, .kv_cache_usage = 0.97}, now);
+  EXPECT_EQ(lead(choose(input("llama-q", "batch"), config, live)).name, "cloud");
+  // A reading older than stale_after is not believed.
+  now += std::chrono::seconds(2) + std::chrono::milliseconds(1);
+  EXPECT_FALSE(gpu.engine_load(now, std::chrono::seconds(2)));
+  EXPECT_EQ(choose(input("llama-q", "batch"), config, live).attempts.front().admit_limit, 4u);
+}
+
 TEST_F(RouterTest, AFullEndpointMayQueueWithinTheClassesMaxQueueWait) {
   occupy("gpu-q", 4);
   // batch allows 30 s of queueing: one slot frees every (0.1 + 256 × 0.01) / 4 s.

@@ -67,6 +67,14 @@ struct MeterTable {
   std::vector<prometheus::Gauge*> in_flight;  // by endpoint index
   // By endpoint index; null for endpoints whose upstream reports no load of its own.
   std::vector<prometheus::Gauge*> reported_utilization;
+  // By endpoint index; null for endpoints without endpoints.*.load.
+  struct EngineGauges {
+    prometheus::Gauge* running = nullptr;
+    prometheus::Gauge* waiting = nullptr;
+    prometheus::Gauge* kv_cache_usage = nullptr;
+    prometheus::Gauge* stale = nullptr;
+  };
+  std::vector<std::unique_ptr<EngineGauges>> engine;
   // requests_total over route × slo_class × (model, endpoint, kind) × outcome. The route
   // and class axes end with "none", for requests that were never routed.
   std::unique_ptr<CounterGrid> requests;
@@ -169,6 +177,12 @@ class Metrics {
   void malformed_events(const MeterTable& table, std::size_t endpoint, std::size_t count);
   // fulcrum_endpoint_reported_utilization{endpoint}: the load the upstream reports itself.
   void reported_utilization(const MeterTable& table, std::size_t endpoint, double fraction);
+  // fulcrum_engine_load{endpoint,measure} from the engine's last scrape (kv_cache_usage < 0:
+  // not reported) and fulcrum_engine_load_stale{endpoint}: 1 while the router cannot believe
+  // it (no answer for stale_after) and goes by Fulcrum's own counts.
+  void engine_load(const MeterTable& table, std::size_t endpoint, double running, double waiting,
+                   double kv_cache_usage);
+  void engine_load_stale(const MeterTable& table, std::size_t endpoint, bool stale);
   void prewarm_sent(const MeterTable& table, std::size_t endpoint);
   void latency_estimate(const MeterTable& table, std::size_t endpoint, double ttft_seconds,
                         double per_output_token_seconds);

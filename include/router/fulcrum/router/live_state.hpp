@@ -94,6 +94,17 @@ class EndpointState {
   void report_fleet_in_flight(unsigned count, TimePoint now);
   std::optional<unsigned> fleet_in_flight(TimePoint now) const;
 
+  // What the serving engine reports on its /metrics (endpoints.*.load): every client's
+  // running and waiting requests and its KV-cache use. Believed while younger than
+  // `stale_after`; older, the router goes by Fulcrum's own counts again.
+  struct EngineReading {
+    unsigned running = 0;
+    unsigned waiting = 0;
+    std::optional<double> kv_cache_usage;  // 0..1
+  };
+  void report_engine_load(const EngineReading& reading, TimePoint now);
+  std::optional<EngineReading> engine_load(TimePoint now, core::Duration stale_after) const;
+
   LatencyEstimate ttft;
   LatencyEstimate per_output_token;
   CircuitBreaker breaker;
@@ -105,6 +116,11 @@ class EndpointState {
   std::atomic<std::int64_t> reported_at_ns_{0};  // 0: never
   std::atomic<unsigned> fleet_in_flight_{0};
   std::atomic<std::int64_t> fleet_at_ns_{0};  // 0: never
+  // One scraper writes; readers may see a reading's fields from two scrapes, each believable.
+  std::atomic<unsigned> engine_running_{0};
+  std::atomic<unsigned> engine_waiting_{0};
+  std::atomic<double> engine_kv_{-1};          // -1: not reported
+  std::atomic<std::int64_t> engine_at_ns_{0};  // 0: never
 };
 
 // A request's place in an endpoint's in-flight count, given back when the slot goes out of

@@ -188,86 +188,59 @@ Refusal state_unavailable(std::string_view feature) {
 
 // Rate limits, then budgets: the request's estimated tokens and cost are held by guards until
 // it is metered (or given back, however it ends). With state.redis they are held in Redis,
-// across every replica; when Redis does not answer in time, each feature follows its
-// on_state_unavailable mode.
+// across every replica, both asked in one round trip; when Redis does not answer in time,
+// each feature follows its on_state_unavailable mode.
 awaitable<std::optional<Refusal>> ProxyRequest::reserve() {
-  std::optional<Refusal> refused = co_await reserve_rate();
-  if (!refused) refused = co_await reserve_budgets();
-  co_return refused;
-}
-
-awaitable<std::optional<Refusal>> ProxyRequest::reserve_rate() {
   const config::ApiKey* key = principal_.key;
-  if (key == nullptr) co_return std::nullopt;
-  const double expected_output = prompt_.max_tokens
-                                     ? static_cast<double>(*prompt_.max_tokens)
-                                     : snapshot_->live->expected_output_tokens(plan_.route);
-  // Bounded: max_tokens and n are each at most 2^31 - 1 (api/request.cpp).
-  const auto tokens =
-      prompt_.estimated_tokens + static_cast<std::uint64_t>(std::min(
-                                     expected_output * static_cast<double>(prompt_.choices), 9e18));
-  SharedState* shared = worker_.shared.get();
-  if (shared != nullptr && (key->rpm > 0 || key->tpm > 0)) {
-    const std::optional<auth::RateDecision> decision = co_await shared->admit_rate(*key, tokens);
-    if (decision) {
-      if (!decision->allowed) co_return rate_limited(principal_, *decision);
-      shared_holds_.hold_rate(*shared, *key, tokens);
-      co_return std::nullopt;
-    }
-    shared->count_unavailable(SharedState::Feature::rate_limits);
-    if (config_.state.rate_limits == config::WhenStateUnavailable::closed) {
-      co_return state_unavailable("rate limits");
-    }
-  }
-  // In process: the whole limit, or this replica's share while Redis is away.
-  const auth::RateDecision decision =
-      snapshot_->rate_limits->admit(principal_.key_index, tokens, core::Clock::now());
-  if (!decision.allowed) co_return rate_limited(principal_, decision);
-  rate_ = auth::RateReservation(*snapshot_->rate_limits, principal_.key_index, tokens);
-  co_return std::nullopt;
-}
-
-awaitable<std::optional<Refusal>> ProxyRequest::reserve_budgets() {
+  const std::uint64_t tokens = key != nullptr ? estimated_tokens() : 0;
   // The most this request can cost, should it end on its dearest target.
   core::Money estimate;
   for (const router::Candidate& candidate : plan_.attempts) {
     estimate = std::max(estimate, candidate.estimated_cost);
   }
   const core::WallTime now = core::WallClock::now();
-  metering::BudgetBook& book = *snapshot_->budgets;
+  bool rate_decided = key == nullptr;
+  bool budgets_decided = false;
   if (SharedState* shared = worker_.shared.get()) {
-    std::vector<SharedBudget> covering = shared_budgets(
-        config_, book, config_.state.redis->key_prefix, principal_.id(), principal_.team(), now);
-    if (!covering.empty()) {
-      const std::optional<SharedBudgetVerdict> verdict =
-          co_await shared->reserve_budget(covering, estimate);
-      if (verdict) {
-        for (std::size_t i = 0; i < verdict->spent.size(); ++i) {
-          book.observe_spent(covering[i].index, verdict->spent[i], now);
-        }
-        if (!verdict->allowed) {
-          const std::size_t index = *verdict->refused_by;
-          metering::BudgetAdmission admission;
-          admission.allowed = false;
-          admission.refused_by = index;
-          admission.left = verdict->left;
-          admission.retry_after = std::chrono::ceil<std::chrono::seconds>(
-              metering::period_at(config_.budgets[index], now).end - now);
-          runtime_.metrics().budget_action(*snapshot_->meters, index, "rejected");
-          co_return over_budget(config_.budgets[index], admission, estimate);
-        }
-        shared_holds_.hold_budgets(*shared, std::move(covering), estimate);
-        co_return std::nullopt;
+    const config::ApiKey* limited =
+        key != nullptr && (key->rpm > 0 || key->tpm > 0) ? key : nullptr;
+    std::vector<SharedBudget> covering =
+        shared_budgets(config_, *snapshot_->budgets, config_.state.redis->key_prefix,
+                       principal_.id(), principal_.team(), now);
+    if (limited != nullptr || !covering.empty()) {
+      const SharedState::Admission answer =
+          co_await shared->admit(limited, tokens, covering, estimate);
+      // The budgets first: a hold Redis took is this request's to give back, whatever the
+      // rate limit says.
+      if (!covering.empty()) {
+        std::optional<Refusal> refused = shared_budget_verdict(answer, covering, estimate, now);
+        if (refused) co_return refused;
+        budgets_decided = shared_holds_.holds_budgets();
       }
-      shared->count_unavailable(SharedState::Feature::budgets);
-      const bool hard = std::any_of(covering.begin(), covering.end(),
-                                    [](const SharedBudget& b) { return b.hard.has_value(); });
-      if (hard && config_.state.budgets == config::WhenStateUnavailable::closed) {
-        co_return state_unavailable("budgets");
+      if (limited != nullptr) {
+        if (answer.rate) {
+          if (!answer.rate->allowed) co_return rate_limited(principal_, *answer.rate);
+          shared_holds_.hold_rate(*shared, *limited, tokens);
+          rate_decided = true;
+        } else {
+          shared->count_unavailable(SharedState::Feature::rate_limits);
+          if (config_.state.rate_limits == config::WhenStateUnavailable::closed) {
+            co_return state_unavailable("rate limits");
+          }
+        }
       }
     }
   }
+  if (!rate_decided) {
+    // In process: the whole limit, or this replica's share while Redis is away.
+    const auth::RateDecision decision =
+        snapshot_->rate_limits->admit(principal_.key_index, tokens, core::Clock::now());
+    if (!decision.allowed) co_return rate_limited(principal_, decision);
+    rate_ = auth::RateReservation(*snapshot_->rate_limits, principal_.key_index, tokens);
+  }
+  if (budgets_decided) co_return std::nullopt;
   // In process: this replica's spend, which includes the fleet's as Redis last reported it.
+  metering::BudgetBook& book = *snapshot_->budgets;
   const metering::BudgetAdmission admission =
       book.reserve(principal_.id(), principal_.team(), estimate, now);
   if (!admission.allowed) {
@@ -276,6 +249,52 @@ awaitable<std::optional<Refusal>> ProxyRequest::reserve_budgets() {
   }
   budget_ = metering::BudgetReservation(book, principal_.id(), principal_.team(), estimate);
   co_return std::nullopt;
+}
+
+// What the request may use: its prompt and the output it asks for (or the route's average).
+std::uint64_t ProxyRequest::estimated_tokens() const {
+  const double expected_output = prompt_.max_tokens
+                                     ? static_cast<double>(*prompt_.max_tokens)
+                                     : snapshot_->live->expected_output_tokens(plan_.route);
+  // Bounded: max_tokens and n are each at most 2^31 - 1 (api/request.cpp).
+  return prompt_.estimated_tokens +
+         static_cast<std::uint64_t>(
+             std::min(expected_output * static_cast<double>(prompt_.choices), 9e18));
+}
+
+// Redis's answer for the budgets covering the request: a hold (kept in shared_holds_), a
+// refusal, or, unanswered, nothing decided unless on_state_unavailable says closed.
+std::optional<Refusal> ProxyRequest::shared_budget_verdict(const SharedState::Admission& answer,
+                                                           std::vector<SharedBudget>& covering,
+                                                           core::Money estimate,
+                                                           core::WallTime now) {
+  SharedState& shared = *worker_.shared;
+  if (!answer.budgets) {
+    shared.count_unavailable(SharedState::Feature::budgets);
+    const bool hard = std::any_of(covering.begin(), covering.end(),
+                                  [](const SharedBudget& b) { return b.hard.has_value(); });
+    if (hard && config_.state.budgets == config::WhenStateUnavailable::closed) {
+      return state_unavailable("budgets");
+    }
+    return std::nullopt;
+  }
+  const SharedBudgetVerdict& verdict = *answer.budgets;
+  for (std::size_t i = 0; i < verdict.spent.size(); ++i) {
+    snapshot_->budgets->observe_spent(covering[i].index, verdict.spent[i], now);
+  }
+  if (!verdict.allowed) {
+    const std::size_t index = *verdict.refused_by;
+    metering::BudgetAdmission admission;
+    admission.allowed = false;
+    admission.refused_by = index;
+    admission.left = verdict.left;
+    admission.retry_after = std::chrono::ceil<std::chrono::seconds>(
+        metering::period_at(config_.budgets[index], now).end - now);
+    runtime_.metrics().budget_action(*snapshot_->meters, index, "rejected");
+    return over_budget(config_.budgets[index], admission, estimate);
+  }
+  shared_holds_.hold_budgets(shared, std::move(covering), estimate);
+  return std::nullopt;
 }
 
 }  // namespace fulcrum::net

@@ -82,13 +82,12 @@ awaitable<void> engine_load_loop(Worker& worker, Runtime& runtime,
       if (!scrape || scrape->url != url) {
         scrape = std::make_shared<Scrape>();
         scrape->url = url;
-        scrape->pool = std::make_shared<UpstreamPool>(worker.io, endpoint.load->metrics_url,
-                                                      worker.tls);
+        scrape->pool =
+            std::make_shared<UpstreamPool>(worker.io, endpoint.load->metrics_url, worker.tls);
       }
-      runtime.metrics().engine_load_stale(
-          *snapshot->meters, i,
-          scrape->answered == core::Clock::time_point{} ||
-              now - scrape->answered > endpoint.load->stale_after);
+      runtime.metrics().engine_load_stale(*snapshot->meters, i,
+                                          scrape->answered == core::Clock::time_point{} ||
+                                              now - scrape->answered > endpoint.load->stale_after);
       if (scrape->in_flight || now < scrape->due) continue;
       scrape->in_flight = true;
       scrape->due = now + endpoint.load->interval;

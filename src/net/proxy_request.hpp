@@ -67,8 +67,10 @@ class ProxyRequest final : public AnswerListener {
   std::optional<Refusal> admit();
   std::optional<Refusal> pin_to_stored_response();
   awaitable<std::optional<Refusal>> reserve();
-  awaitable<std::optional<Refusal>> reserve_rate();
-  awaitable<std::optional<Refusal>> reserve_budgets();
+  std::uint64_t estimated_tokens() const;
+  std::optional<Refusal> shared_budget_verdict(const SharedState::Admission& answer,
+                                               std::vector<SharedBudget>& covering,
+                                               core::Money estimate, core::WallTime now);
   // proxy_request.cpp
   std::optional<Refusal> route();
   awaitable<void> refuse(const Refusal& refusal);

@@ -342,12 +342,25 @@ std::vector<std::string> evalsha_command(const LuaScript& script,
 
 }  // namespace
 
+RedisClient::Started RedisClient::start_eval(const LuaScript& script,
+                                             const std::vector<std::string>& keys,
+                                             const std::vector<std::string>& args) {
+  Started started;
+  started.script = &script;
+  started.command = evalsha_command(script, keys, args);
+  started.pending = send(started.command);
+  return started;
+}
+
+awaitable<RedisResult> RedisClient::finish(const Started& started) {
+  co_return co_await finish_eval(started.pending, *started.script, started.command);
+}
+
 awaitable<RedisResult> RedisClient::eval(const LuaScript& script,
                                          const std::vector<std::string>& keys,
                                          const std::vector<std::string>& args) {
-  const std::vector<std::string> command = evalsha_command(script, keys, args);
-  const std::shared_ptr<Pending> pending = send(command);
-  co_return co_await finish_eval(pending, script, command);
+  const Started started = start_eval(script, keys, args);
+  co_return co_await finish(started);
 }
 
 // The reply to an EVALSHA; when Redis does not have the script yet (first use, or after it

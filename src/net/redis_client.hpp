@@ -52,6 +52,8 @@ struct LuaScript {
 };
 
 class RedisClient {
+  struct Pending;
+
  public:
   RedisClient(asio::io_context& io, const config::RedisConfig& config,
               metering::StateMeters& meters);
@@ -64,6 +66,16 @@ class RedisClient {
   // EVALSHA `script` with `keys` then `args`; EVAL when Redis does not have it yet.
   awaitable<RedisResult> eval(const LuaScript& script, const std::vector<std::string>& keys,
                               const std::vector<std::string>& args);
+  // The same in two steps: scripts started one after another go out together and their
+  // replies come back in one round trip (pipelined); finish each in the order started.
+  struct Started {
+    std::shared_ptr<Pending> pending;
+    const LuaScript* script = nullptr;
+    std::vector<std::string> command;
+  };
+  Started start_eval(const LuaScript& script, const std::vector<std::string>& keys,
+                     const std::vector<std::string>& args);
+  awaitable<RedisResult> finish(const Started& started);
   // Sends `script` now, so that it reaches Redis before anything this worker sends later, and
   // hands its result to `done` (may be empty) in the background.
   void eval_in_background(const LuaScript& script, const std::vector<std::string>& keys,
@@ -73,7 +85,6 @@ class RedisClient {
   bool available(core::Clock::time_point now) const { return now >= retry_at_; }
 
  private:
-  struct Pending;
   struct Watch;
   std::shared_ptr<Pending> send(const std::vector<std::string>& args);
   awaitable<RedisResult> receive(const std::shared_ptr<Pending>& pending);

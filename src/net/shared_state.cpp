@@ -113,21 +113,48 @@ void SharedState::release_slot(const std::string& endpoint) {
   redis_.eval_in_background(scripts::release_slot(), {key}, {holder_}, {});
 }
 
-awaitable<std::optional<auth::RateDecision>> SharedState::admit_rate(const config::ApiKey& key,
-                                                                     std::uint64_t tokens) {
-  const std::vector<std::string> keys{config_.redis->key_prefix + "rate:" + key.id};
-  const std::vector<std::string> args{std::to_string(key.rpm), std::to_string(key.tpm),
-                                      std::to_string(tokens)};
-  const RedisResult result = co_await redis_.eval(scripts::admit_rate(), keys, args);
+RedisClient::Started SharedState::start_rate(const config::ApiKey& key, std::uint64_t tokens) {
+  return redis_.start_eval(
+      scripts::admit_rate(), {config_.redis->key_prefix + "rate:" + key.id},
+      {std::to_string(key.rpm), std::to_string(key.tpm), std::to_string(tokens)});
+}
+
+namespace {
+
+std::optional<auth::RateDecision> rate_decision(const RedisResult& result,
+                                                const config::ApiKey& key) {
   const auto* reply = array_of(result, 5);
-  if (reply == nullptr) co_return std::nullopt;
+  if (reply == nullptr) return std::nullopt;
   auth::RateDecision decision;
   decision.allowed = (*reply)[0].integer == 1;
   decision.requests_exhausted = (*reply)[1].integer == 1;
   decision.retry_after = core::Duration((*reply)[2].integer);
   if (key.rpm > 0) decision.requests = status_of(key.rpm, (*reply)[3].number().value_or(0));
   if (key.tpm > 0) decision.tokens = status_of(key.tpm, (*reply)[4].number().value_or(0));
-  co_return decision;
+  return decision;
+}
+
+}  // namespace
+
+awaitable<SharedState::Admission> SharedState::admit(const config::ApiKey* key,
+                                                     std::uint64_t tokens,
+                                                     const std::vector<SharedBudget>& budgets,
+                                                     core::Money estimate) {
+  // Both sent before either reply is awaited: one round trip for admission.
+  std::optional<RedisClient::Started> rate;
+  std::optional<RedisClient::Started> held;
+  if (key != nullptr) rate = start_rate(*key, tokens);
+  if (!budgets.empty()) held = start_budgets(budgets, estimate);
+  Admission answer;
+  if (rate) {
+    const RedisResult result = co_await redis_.finish(*rate);
+    answer.rate = rate_decision(result, *key);
+  }
+  if (held) {
+    const RedisResult result = co_await redis_.finish(*held);
+    answer.budgets = budget_verdict(result, budgets, estimate);
+  }
+  co_return answer;
 }
 
 void SharedState::settle_rate(const config::ApiKey& key, std::uint64_t reserved,
@@ -143,8 +170,8 @@ void SharedState::settle_rate(const config::ApiKey& key, std::uint64_t reserved,
       {std::to_string(key.rpm), std::to_string(key.tpm), std::to_string(back)}, {});
 }
 
-awaitable<std::optional<SharedBudgetVerdict>> SharedState::reserve_budget(
-    const std::vector<SharedBudget>& budgets, core::Money estimate) {
+RedisClient::Started SharedState::start_budgets(const std::vector<SharedBudget>& budgets,
+                                                core::Money estimate) {
   std::vector<std::string> keys;
   std::vector<std::string> args{holder_, std::to_string(ttl_ms_),
                                 std::to_string(estimate.nano_usd)};
@@ -152,27 +179,29 @@ awaitable<std::optional<SharedBudgetVerdict>> SharedState::reserve_budget(
     keys.push_back(budget.key);
     args.push_back(budget.hard ? std::to_string(budget.hard->nano_usd) : "-1");
     args.push_back(std::to_string(budget.expire_at));
-  }
-  keys.push_back(holders_key_);
-  // Counted before the call, as for slots.
-  for (const SharedBudget& budget : budgets) {
+    // Counted before the call, as for slots.
     Holding& holding = holdings_[budget.key];
     holding.amount += estimate.nano_usd;
     holding.expire_at = budget.expire_at;
   }
-  const RedisResult result = co_await redis_.eval(scripts::reserve_budget(), keys, args);
+  keys.push_back(holders_key_);
+  return redis_.start_eval(scripts::reserve_budget(), keys, args);
+}
+
+std::optional<SharedBudgetVerdict> SharedState::budget_verdict(
+    const RedisResult& result, const std::vector<SharedBudget>& budgets, core::Money estimate) {
   const auto* reply = array_of(result, 2);
   SharedBudgetVerdict verdict;
   if (reply != nullptr && (*reply)[0].integer == 1 && reply->size() == budgets.size() + 2) {
     for (std::size_t i = 0; i < budgets.size(); ++i) {
       verdict.spent.push_back(money_of((*reply)[i + 2]));
     }
-    co_return verdict;
+    return verdict;
   }
   for (const SharedBudget& budget : budgets) holdings_[budget.key].amount -= estimate.nano_usd;
-  if (reply == nullptr || (*reply)[0].integer == 1 || reply->size() < 4) co_return std::nullopt;
+  if (reply == nullptr || (*reply)[0].integer == 1 || reply->size() < 4) return std::nullopt;
   const auto refused = static_cast<std::size_t>((*reply)[1].integer);
-  if (refused < 1 || refused > budgets.size()) co_return std::nullopt;
+  if (refused < 1 || refused > budgets.size()) return std::nullopt;
   const SharedBudget& budget = budgets[refused - 1];
   verdict.allowed = false;
   verdict.refused_by = budget.index;
@@ -180,7 +209,7 @@ awaitable<std::optional<SharedBudgetVerdict>> SharedState::reserve_budget(
   if (budget.hard && used < *budget.hard) {
     verdict.left = core::Money{budget.hard->nano_usd - used.nano_usd};
   }
-  co_return verdict;
+  return verdict;
 }
 
 void SharedState::settle_budget(std::vector<SharedBudget> budgets, core::Money held,

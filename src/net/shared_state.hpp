@@ -66,16 +66,19 @@ class SharedState {
   // Gives back a granted or noted slot, in the background.
   void release_slot(const std::string& endpoint);
 
-  // Rate limits: the key's RPM and TPM buckets across the fleet; nullopt when unavailable.
-  awaitable<std::optional<auth::RateDecision>> admit_rate(const config::ApiKey& key,
-                                                          std::uint64_t tokens);
+  // Admission's two questions in one round trip (pipelined): the key's RPM and TPM buckets
+  // across the fleet (`key` null: not asked), and holding `estimate` in every one of
+  // `budgets`, or in none if a hard limit would be passed (empty: not asked). An answer
+  // missing from one that was asked means Redis was unavailable for it.
+  struct Admission {
+    std::optional<auth::RateDecision> rate;
+    std::optional<SharedBudgetVerdict> budgets;
+  };
+  awaitable<Admission> admit(const config::ApiKey* key, std::uint64_t tokens,
+                             const std::vector<SharedBudget>& budgets, core::Money estimate);
   // Gives back what was reserved and takes what was used, in the background.
   void settle_rate(const config::ApiKey& key, std::uint64_t reserved, std::uint64_t used);
 
-  // Budgets: holds `estimate` in every one of `budgets`, or in none if a hard limit would be
-  // passed; nullopt when unavailable.
-  awaitable<std::optional<SharedBudgetVerdict>> reserve_budget(
-      const std::vector<SharedBudget>& budgets, core::Money estimate);
   // Releases `held` and adds `actual` to each budget's spend, in the background. Spend Redis
   // did not take is kept and sent again at the next renewal, so it is not lost.
   void settle_budget(std::vector<SharedBudget> budgets, core::Money held, core::Money actual);
@@ -92,6 +95,12 @@ class SharedState {
     std::string endpoint;  // for capacity keys
   };
   std::string capacity_key(const std::string& endpoint) const;
+  RedisClient::Started start_rate(const config::ApiKey& key, std::uint64_t tokens);
+  RedisClient::Started start_budgets(const std::vector<SharedBudget>& budgets,
+                                     core::Money estimate);
+  std::optional<SharedBudgetVerdict> budget_verdict(const RedisResult& result,
+                                                    const std::vector<SharedBudget>& budgets,
+                                                    core::Money estimate);
 
   const config::SharedStateConfig config_;
   const std::string holder_;

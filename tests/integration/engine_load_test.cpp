@@ -97,9 +97,8 @@ TEST_P(EngineLoad, OthersTrafficOnTheGpuSpillsRequestsAndAStaleReportIsNotBeliev
   EXPECT_EQ(served_by(stack), "gpu cheapest");
   const std::vector<std::string> log = stack.gateway_lines();
   EXPECT_TRUE(std::any_of(log.begin(), log.end(), [](const std::string& line) {
-                            return line.find("engine_load_scrape_failed endpoint=gpu") !=
-                                   std::string::npos;
-                          }));
+    return line.find("engine_load_scrape_failed endpoint=gpu") != std::string::npos;
+  }));
 
   // Answering again, it is believed again.
   inject(stack, json::object());

@@ -284,6 +284,7 @@ std::optional<Refusal> ProxyRequest::shared_budget_verdict(const SharedState::Ad
   }
   if (!verdict.allowed) {
     const std::size_t index = *verdict.refused_by;
+    snapshot_->budgets->observe_spent(index, verdict.refused_spent, now);
     metering::BudgetAdmission admission;
     admission.allowed = false;
     admission.refused_by = index;

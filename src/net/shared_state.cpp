@@ -179,6 +179,7 @@ RedisClient::Started SharedState::start_budgets(const std::vector<SharedBudget>&
     keys.push_back(budget.key);
     args.push_back(budget.hard ? std::to_string(budget.hard->nano_usd) : "-1");
     args.push_back(std::to_string(budget.expire_at));
+    args.push_back(std::to_string(budget.known_spent.nano_usd));
     // Counted before the call, as for slots.
     Holding& holding = holdings_[budget.key];
     holding.amount += estimate.nano_usd;
@@ -205,7 +206,8 @@ std::optional<SharedBudgetVerdict> SharedState::budget_verdict(
   const SharedBudget& budget = budgets[refused - 1];
   verdict.allowed = false;
   verdict.refused_by = budget.index;
-  const core::Money used = money_of((*reply)[2]) + money_of((*reply)[3]);
+  verdict.refused_spent = money_of((*reply)[2]);
+  const core::Money used = verdict.refused_spent + money_of((*reply)[3]);
   if (budget.hard && used < *budget.hard) {
     verdict.left = core::Money{budget.hard->nano_usd - used.nano_usd};
   }
@@ -307,7 +309,7 @@ std::string make_replica_id() {
 }
 
 std::vector<SharedBudget> shared_budgets(const config::Config& config,
-                                         const metering::BudgetBook& book,
+                                         metering::BudgetBook& book,
                                          std::string_view key_prefix, std::string_view key_id,
                                          std::string_view team, core::WallTime now) {
   std::vector<SharedBudget> out;
@@ -321,6 +323,7 @@ std::vector<SharedBudget> shared_budgets(const config::Config& config,
                  std::to_string(unix_seconds(period.start));
     shared.hard = budget.hard;
     shared.expire_at = unix_seconds(period.end) + 24 * 3600;
+    shared.known_spent = book.spent(i, now);
     out.push_back(std::move(shared));
   }
   return out;

@@ -32,12 +32,14 @@ struct SharedBudget {
   std::string key;        // P budget:{name}:{period start}
   std::optional<core::Money> hard;
   std::int64_t expire_at = 0;  // Unix seconds: a day after the period ends
+  core::Money known_spent;     // this replica's book: its own spend, and the fleet's last seen
 };
 
 struct SharedBudgetVerdict {
   bool allowed = true;
   std::optional<std::size_t> refused_by;  // SharedBudget::index
   std::optional<core::Money> left;        // of the refusing budget, when some is
+  core::Money refused_spent;              // the refusing budget's spend across the fleet
   // Spend across the fleet so far, per budget reserved in (by position), when allowed.
   std::vector<core::Money> spent;
 };
@@ -170,7 +172,7 @@ inline unsigned local_share(const config::SharedStateConfig& state) {
 
 // The Redis keys of the budgets covering `key_id` and `team` at `now`.
 std::vector<SharedBudget> shared_budgets(const config::Config& config,
-                                         const metering::BudgetBook& book,
+                                         metering::BudgetBook& book,
                                          std::string_view key_prefix, std::string_view key_id,
                                          std::string_view team, core::WallTime now);
 

@@ -95,7 +95,13 @@ local estimate = tonumber(ARGV[3])
 local reply = {1, 0}
 for i = 1, n do
   local spent = tonumber(redis.call('HGET', KEYS[i], 'spent') or '0')
-  local limit = tonumber(ARGV[2 + 2 * i])
+  -- Spend never goes back: a Redis that restarted empty learns it from the replica's book.
+  local known = tonumber(ARGV[3 + 3 * i])
+  if spent < known then
+    redis.call('HSET', KEYS[i], 'spent', ARGV[3 + 3 * i])
+    spent = known
+  end
+  local limit = tonumber(ARGV[1 + 3 * i])
   if limit >= 0 then
     local held = live_sum(KEYS[i], holders, now)
     if spent + held + estimate > limit then
@@ -106,7 +112,7 @@ for i = 1, n do
 end
 for i = 1, n do
   redis.call('HINCRBY', KEYS[i], 'h:' .. ARGV[1], ARGV[3])
-  redis.call('EXPIREAT', KEYS[i], ARGV[3 + 2 * i])
+  redis.call('EXPIREAT', KEYS[i], ARGV[2 + 3 * i])
 end
 return reply
 )lua"));

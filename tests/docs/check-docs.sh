@@ -17,7 +17,8 @@ failed=0
 # 1. YAML blocks, with the variables they name set to placeholders.
 export OPENAI_API_KEY=sk-docs TOGETHER_API_KEY=tk-docs GPU_A_KEY=gk-docs ANTHROPIC_API_KEY=ak-docs \
   AZURE_OPENAI_API_KEY=az-docs GEMINI_API_KEY=g-docs AWS_ACCESS_KEY_ID=AKIDDOCS \
-  AWS_SECRET_ACCESS_KEY=docs-secret \
+  AWS_SECRET_ACCESS_KEY=docs-secret FULCRUM_REDIS_URL=redis://redis:6379 \
+  FULCRUM_LEDGER_URL=postgresql://fulcrum@db:5432/fulcrum \
   FULCRUM_ADMIN_TOKEN=docs-admin-token-0123456789
 blocks=0
 for page in "${pages[@]}"; do

@@ -34,9 +34,21 @@ wait_for() {
   return 1
 }
 
+# Replicas share state in Redis: the stack runs one replica against a real redis-server, so
+# every end-to-end test goes through the shared path (leases, holds, buckets).
+state=""
+if command -v redis-server >/dev/null; then
+  redis_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$dir" --save "" --appendonly no \
+    >"$dir/redis.log" 2>&1 &
+  pids+=($!)
+  wait_for "$dir/redis.log" 'Ready to accept connections' 1
+  state="state: {redis: {url: redis://127.0.0.1:$redis_port, timeout: 50ms}}"
+fi
+
 cat > "$dir/sim.yaml" <<YAML
 endpoints:
-  gpu:   {listen: 127.0.0.1:0, ttft: 5ms, tokens_per_second: 500}
+  gpu:   {listen: 127.0.0.1:0, ttft: 5ms, tokens_per_second: 500, engine_metrics: vllm}
   cloud: {listen: 127.0.0.1:0, cached_tokens: 1}
   limited: {listen: 127.0.0.1:0, fail_first: 1, fail_first_status: 429, retry_after: 1}
   no-credit: {listen: 127.0.0.1:0, rate_429: 1.0, code_429: insufficient_quota}
@@ -54,12 +66,14 @@ cat > "$dir/fulcrum.yaml" <<YAML
 version: 1
 server: {listen: 127.0.0.1:0, admin_listen: 127.0.0.1:0, threads: 2}
 ledger: {path: $dir/ledger.db}
+$state
 endpoints:
   gpu:
     kind: provisioned
     base_url: http://127.0.0.1:$(port_of gpu)/v1
     hourly_usd: 2.5
     capacity: {max_concurrency: 8, output_tokens_per_second: 2000}
+    load: {metrics_url: http://127.0.0.1:$(port_of gpu)/metrics, format: vllm}  # the engine's own count
   tiny:  # one slot on the same server: a second realtime request spills
     kind: provisioned
     base_url: http://127.0.0.1:$(port_of gpu)/v1

@@ -211,6 +211,19 @@ budgets:
     const auto value = redis.cli({"HGET", keys[0], "spent"});
     return !value.empty() && std::abs(std::stod(value[0]) / 1e9 - spent) < 1e-8;
   }));
+
+  // Redis restarted empty does not forget the period: the next admission tells it the spend
+  // the replica knows of (its own, and the fleet's as Redis last reported it).
+  const double known = *b.metric("fulcrum_budget_spend_usd", {{"budget", "all"}});
+  EXPECT_GT(known, 0.05);
+  redis.kill();
+  redis.start();
+  HttpClient client(b.port());
+  const Response after = client.post("/v1/chat/completions", chat(10));
+  EXPECT_TRUE(after.status == 200u || after.status == 429u) << after.body;
+  const auto restored = redis.cli({"HGET", keys[0], "spent"});
+  ASSERT_FALSE(restored.empty());
+  EXPECT_GE(std::stod(restored[0]) / 1e9, known - 1e-9);
 }
 
 TEST(Replicas, AnRpmLimitHoldsAcrossReplicas) {

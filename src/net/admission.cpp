@@ -207,9 +207,22 @@ awaitable<std::optional<Refusal>> ProxyRequest::reserve() {
     std::vector<SharedBudget> covering =
         shared_budgets(config_, *snapshot_->budgets, config_.state.redis->key_prefix,
                        principal_.id(), principal_.team(), now);
-    if (limited != nullptr || !covering.empty()) {
+    std::optional<SharedState::SlotRequest> slot;
+    if (!plan_.attempts.empty() && plan_.attempts.front().class_limit > 0) {
+      const router::Candidate& first = plan_.attempts.front();
+      slot = SharedState::SlotRequest{config_.endpoints[first.endpoint].name, first.class_limit};
+    }
+    if (limited != nullptr || !covering.empty() || slot) {
+      const SharedState::SlotRequest* slot_request = slot ? &*slot : nullptr;
       const SharedState::Admission answer =
-          co_await shared->admit(limited, tokens, covering, estimate);
+          co_await shared->admit(limited, tokens, covering, estimate, slot_request);
+      if (answer.slot) {
+        first_slot_ = answer.slot;
+        // Held from here, so that a refusal below gives it back.
+        if (answer.slot->slot == SharedState::Slot::granted) {
+          first_lease_.emplace(*shared, slot->endpoint);
+        }
+      }
       // The budgets first: a hold Redis took is this request's to give back, whatever the
       // rate limit says.
       if (!covering.empty()) {

@@ -108,12 +108,22 @@ awaitable<bool> ProxyRequest::attempts_on(std::size_t index, Walk& walk) {
   bool full = false;
   bool noted_locally = false;
   if (worker_.shared && candidate.class_limit > 0) {
-    const SharedState::SlotAnswer answer =
-        co_await worker_.shared->acquire_slot(endpoint.name, candidate.class_limit);
+    // The first target's slot was asked at admission, in the same round trip.
+    SharedState::SlotAnswer answer;
+    if (index == 0 && first_slot_) {
+      answer = *std::exchange(first_slot_, std::nullopt);
+    } else {
+      answer = co_await worker_.shared->acquire_slot(endpoint.name, candidate.class_limit);
+    }
     switch (answer.slot) {
       case SharedState::Slot::granted:
         state.report_fleet_in_flight(answer.fleet_in_flight, core::Clock::now());
-        lease.emplace(*worker_.shared, endpoint.name);
+        if (index == 0 && first_lease_) {
+          lease.emplace(std::move(*first_lease_));
+          first_lease_.reset();
+        } else {
+          lease.emplace(*worker_.shared, endpoint.name);
+        }
         limit = 0;  // the fleet's count decided; this one only counts
         break;
       case SharedState::Slot::full:

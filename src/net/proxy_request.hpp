@@ -145,6 +145,10 @@ class ProxyRequest final : public AnswerListener {
   auth::RateReservation rate_;
   metering::BudgetReservation budget_;
   SharedHolds shared_holds_;  // in Redis instead, when state.redis answers
+  // The plan's first target's capacity slot, asked at admission (state.redis), and its lease
+  // when granted; the walk takes them over.
+  std::optional<SharedState::SlotAnswer> first_slot_;
+  std::optional<SharedSlot> first_lease_;
   // walk and the answer
   const router::Candidate* serving_ = nullptr;  // the attempt under way, then the last one
   TimePoint attempt_started_;

@@ -71,8 +71,7 @@ std::string SharedState::capacity_key(const std::string& endpoint) const {
   return config_.redis->key_prefix + "capacity:" + endpoint;
 }
 
-awaitable<SharedState::SlotAnswer> SharedState::acquire_slot(const std::string& endpoint,
-                                                             unsigned limit) {
+RedisClient::Started SharedState::start_slot(const std::string& endpoint, unsigned limit) {
   const std::string key = capacity_key(endpoint);
   // Counted before the call: a renewal sent while it is under way must not assert less than
   // Redis may grant (one connection keeps the order).
@@ -80,23 +79,33 @@ awaitable<SharedState::SlotAnswer> SharedState::acquire_slot(const std::string& 
   holding.capacity = true;
   holding.endpoint = endpoint;
   ++holding.amount;
-  const std::vector<std::string> keys{key, holders_key_};
-  const std::vector<std::string> args{holder_, std::to_string(limit), std::to_string(ttl_ms_)};
-  const RedisResult result = co_await redis_.eval(scripts::acquire_slot(), keys, args);
+  return redis_.start_eval(scripts::acquire_slot(), {key, holders_key_},
+                           {holder_, std::to_string(limit), std::to_string(ttl_ms_)});
+}
+
+SharedState::SlotAnswer SharedState::slot_answer(const RedisResult& result,
+                                                 const std::string& endpoint) {
   SlotAnswer answer;
   const auto* reply = array_of(result, 2);
   if (reply == nullptr) {
-    --holdings_[key].amount;
-    co_return answer;  // unavailable
+    --holdings_[capacity_key(endpoint)].amount;
+    return answer;  // unavailable
   }
   answer.fleet_in_flight = static_cast<unsigned>(std::max<long long>(0, (*reply)[1].integer));
   if ((*reply)[0].integer == 1) {
     answer.slot = Slot::granted;
   } else {
     answer.slot = Slot::full;
-    --holdings_[key].amount;
+    --holdings_[capacity_key(endpoint)].amount;
   }
-  co_return answer;
+  return answer;
+}
+
+awaitable<SharedState::SlotAnswer> SharedState::acquire_slot(const std::string& endpoint,
+                                                             unsigned limit) {
+  const RedisClient::Started started = start_slot(endpoint, limit);
+  const RedisResult result = co_await redis_.finish(started);
+  co_return slot_answer(result, endpoint);
 }
 
 void SharedState::note_local_slot(const std::string& endpoint) {
@@ -139,12 +148,15 @@ std::optional<auth::RateDecision> rate_decision(const RedisResult& result,
 awaitable<SharedState::Admission> SharedState::admit(const config::ApiKey* key,
                                                      std::uint64_t tokens,
                                                      const std::vector<SharedBudget>& budgets,
-                                                     core::Money estimate) {
-  // Both sent before either reply is awaited: one round trip for admission.
+                                                     core::Money estimate,
+                                                     const SlotRequest* slot) {
+  // All sent before any reply is awaited: one round trip for admission.
   std::optional<RedisClient::Started> rate;
   std::optional<RedisClient::Started> held;
+  std::optional<RedisClient::Started> leased;
   if (key != nullptr) rate = start_rate(*key, tokens);
   if (!budgets.empty()) held = start_budgets(budgets, estimate);
+  if (slot != nullptr) leased = start_slot(slot->endpoint, slot->limit);
   Admission answer;
   if (rate) {
     const RedisResult result = co_await redis_.finish(*rate);
@@ -153,6 +165,10 @@ awaitable<SharedState::Admission> SharedState::admit(const config::ApiKey* key,
   if (held) {
     const RedisResult result = co_await redis_.finish(*held);
     answer.budgets = budget_verdict(result, budgets, estimate);
+  }
+  if (leased) {
+    const RedisResult result = co_await redis_.finish(*leased);
+    answer.slot = slot_answer(result, slot->endpoint);
   }
   co_return answer;
 }
@@ -308,8 +324,7 @@ std::string make_replica_id() {
   return std::string(host.data()) + "-" + std::to_string(getpid()) + "-" + suffix;
 }
 
-std::vector<SharedBudget> shared_budgets(const config::Config& config,
-                                         metering::BudgetBook& book,
+std::vector<SharedBudget> shared_budgets(const config::Config& config, metering::BudgetBook& book,
                                          std::string_view key_prefix, std::string_view key_id,
                                          std::string_view team, core::WallTime now) {
   std::vector<SharedBudget> out;

@@ -68,16 +68,23 @@ class SharedState {
   // Gives back a granted or noted slot, in the background.
   void release_slot(const std::string& endpoint);
 
-  // Admission's two questions in one round trip (pipelined): the key's RPM and TPM buckets
-  // across the fleet (`key` null: not asked), and holding `estimate` in every one of
-  // `budgets`, or in none if a hard limit would be passed (empty: not asked). An answer
+  // Admission's questions in one round trip (pipelined): the key's RPM and TPM buckets across
+  // the fleet (`key` null: not asked); holding `estimate` in every one of `budgets`, or in
+  // none if a hard limit would be passed (empty: not asked); and with `slot`, the plan's first
+  // target's capacity slot, so that its attempt needs no round trip of its own. An answer
   // missing from one that was asked means Redis was unavailable for it.
+  struct SlotRequest {
+    std::string endpoint;
+    unsigned limit = 0;
+  };
   struct Admission {
     std::optional<auth::RateDecision> rate;
     std::optional<SharedBudgetVerdict> budgets;
+    std::optional<SlotAnswer> slot;
   };
   awaitable<Admission> admit(const config::ApiKey* key, std::uint64_t tokens,
-                             const std::vector<SharedBudget>& budgets, core::Money estimate);
+                             const std::vector<SharedBudget>& budgets, core::Money estimate,
+                             const SlotRequest* slot);
   // Gives back what was reserved and takes what was used, in the background.
   void settle_rate(const config::ApiKey& key, std::uint64_t reserved, std::uint64_t used);
 
@@ -97,6 +104,8 @@ class SharedState {
     std::string endpoint;  // for capacity keys
   };
   std::string capacity_key(const std::string& endpoint) const;
+  RedisClient::Started start_slot(const std::string& endpoint, unsigned limit);
+  SlotAnswer slot_answer(const RedisResult& result, const std::string& endpoint);
   RedisClient::Started start_rate(const config::ApiKey& key, std::uint64_t tokens);
   RedisClient::Started start_budgets(const std::vector<SharedBudget>& budgets,
                                      core::Money estimate);
@@ -171,8 +180,7 @@ inline unsigned local_share(const config::SharedStateConfig& state) {
 }
 
 // The Redis keys of the budgets covering `key_id` and `team` at `now`.
-std::vector<SharedBudget> shared_budgets(const config::Config& config,
-                                         metering::BudgetBook& book,
+std::vector<SharedBudget> shared_budgets(const config::Config& config, metering::BudgetBook& book,
                                          std::string_view key_prefix, std::string_view key_id,
                                          std::string_view team, core::WallTime now);
 

@@ -220,28 +220,32 @@ awaitable<std::optional<Refusal>> ProxyRequest::reserve() {
         first_slot_ = answer.slot;
         // Held from here, so that a refusal below gives it back.
         if (answer.slot->slot == SharedState::Slot::granted) {
-          first_lease_.emplace(*shared, slot->endpoint);
+          first_lease_.emplace(*shared, slot->endpoint, SharedSlot::Kind::granted);
         }
       }
-      // The budgets first: a hold Redis took is this request's to give back, whatever the
-      // rate limit says.
+      // Everything Redis granted is this request's from here, so that whichever refusal
+      // answers the client, the rest is given back (as the in-process guards would): the
+      // rate limit's tokens, the budgets' holds.
+      if (limited != nullptr && answer.rate && answer.rate->allowed) {
+        shared_holds_.hold_rate(*shared, *limited, tokens);
+        rate_decided = true;
+      }
+      std::optional<Refusal> over;
       if (!covering.empty()) {
-        std::optional<Refusal> refused = shared_budget_verdict(answer, covering, estimate, now);
-        if (refused) co_return refused;
-        budgets_decided = shared_holds_.holds_budgets();
+        over = shared_budget_verdict(answer, covering, estimate, now);
+        budgets_decided = shared_holds_.holds_budgets() || over.has_value();
       }
-      if (limited != nullptr) {
-        if (answer.rate) {
-          if (!answer.rate->allowed) co_return rate_limited(principal_, *answer.rate);
-          shared_holds_.hold_rate(*shared, *limited, tokens);
-          rate_decided = true;
-        } else {
-          shared->count_unavailable(SharedState::Feature::rate_limits);
-          if (config_.state.rate_limits == config::WhenStateUnavailable::closed) {
-            co_return state_unavailable("rate limits");
-          }
+      // The rate limit speaks first, as in one process.
+      if (limited != nullptr && answer.rate && !answer.rate->allowed) {
+        co_return rate_limited(principal_, *answer.rate);
+      }
+      if (limited != nullptr && !answer.rate) {
+        shared->count_unavailable(SharedState::Feature::rate_limits);
+        if (config_.state.rate_limits == config::WhenStateUnavailable::closed) {
+          co_return state_unavailable("rate limits");
         }
       }
+      if (over) co_return over;
     }
   }
   if (!rate_decided) {

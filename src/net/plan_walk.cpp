@@ -122,7 +122,7 @@ awaitable<bool> ProxyRequest::attempts_on(std::size_t index, Walk& walk) {
           lease.emplace(std::move(*first_lease_));
           first_lease_.reset();
         } else {
-          lease.emplace(*worker_.shared, endpoint.name);
+          lease.emplace(*worker_.shared, endpoint.name, SharedSlot::Kind::granted);
         }
         limit = 0;  // the fleet's count decided; this one only counts
         break;
@@ -145,7 +145,7 @@ awaitable<bool> ProxyRequest::attempts_on(std::size_t index, Walk& walk) {
   const auto slot = full ? std::nullopt : router::EndpointSlot::try_take(state, limit);
   if (slot && noted_locally) {
     worker_.shared->note_local_slot(endpoint.name);
-    lease.emplace(*worker_.shared, endpoint.name);
+    lease.emplace(*worker_.shared, endpoint.name, SharedSlot::Kind::noted);
   }
   if (!slot) {
     walk.tried.note(endpoint.name, "at capacity");

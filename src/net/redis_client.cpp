@@ -162,8 +162,12 @@ struct RedisClient::Watch : std::enable_shared_from_this<RedisClient::Watch> {
 };
 
 RedisClient::RedisClient(asio::io_context& io, const config::RedisConfig& config,
-                         metering::StateMeters& meters)
-    : io_(io), config_(config), meters_(meters), backoff_(kFirstBackoff) {}
+                         metering::StateMeters& meters, std::vector<const LuaScript*> preload)
+    : io_(io),
+      config_(config),
+      meters_(meters),
+      preload_(std::move(preload)),
+      backoff_(kFirstBackoff) {}
 
 RedisClient::~RedisClient() { drop_connection(); }
 
@@ -209,12 +213,22 @@ void RedisClient::connect() {
     const std::size_t lengths[] = {6, database.size()};
     redisAsyncCommandArgv(context_, nullptr, nullptr, 2, argv, lengths);
   }
+  for (const LuaScript* script : preload_) {
+    const char* argv[] = {"SCRIPT", "LOAD", script->source.c_str()};
+    const std::size_t lengths[] = {6, 4, script->source.size()};
+    redisAsyncCommandArgv(context_, nullptr, nullptr, 3, argv, lengths);
+  }
 }
 
 void RedisClient::drop_connection() {
   // Every call still waiting gets a null reply (a connection failure) from hiredis.
   if (context_ != nullptr) redisAsyncFree(std::exchange(context_, nullptr));
   watch_.reset();
+}
+
+void RedisClient::close() {
+  closed_ = true;
+  drop_connection();
 }
 
 void RedisClient::on_reply(redisAsyncContext* /*context*/, void* reply, void* privdata) {
@@ -229,10 +243,14 @@ void RedisClient::on_reply(redisAsyncContext* /*context*/, void* reply, void* pr
   pending.timer.cancel();
 }
 
-void RedisClient::on_failure(RedisFailure failure) {
+void RedisClient::on_failure(RedisFailure failure, core::Clock::time_point sent) {
   switch (failure) {
     case RedisFailure::timeout:
       meters_.timeouts->Increment();
+      // Calls sent together (admission pipelines several) miss their deadlines together: one
+      // stall, counted once. Only a call sent after the last timeout was seen counts again.
+      if (sent <= last_timeout_seen_) return;
+      last_timeout_seen_ = core::Clock::now();
       break;
     case RedisFailure::connection:
       meters_.connection_errors->Increment();
@@ -267,6 +285,10 @@ std::shared_ptr<RedisClient::Pending> RedisClient::send(const std::vector<std::s
   auto pending = std::make_shared<Pending>(io_);
   pending->started = core::Clock::now();
   pending->command = args.front();
+  if (closed_) {
+    pending->result.emplace(core::Unexpected{RedisFailure::connection});
+    return pending;
+  }
   if (pending->started < retry_at_) {
     pending->result.emplace(core::Unexpected{RedisFailure::circuit_open});
     return pending;
@@ -301,12 +323,12 @@ awaitable<RedisResult> RedisClient::receive(const std::shared_ptr<Pending>& pend
     co_await pending->timer.async_wait(as_result(ec));
   }
   if (!pending->result) {
-    on_failure(RedisFailure::timeout);
+    on_failure(RedisFailure::timeout, pending->started);
     co_return core::Unexpected{RedisFailure::timeout};
   }
   RedisResult result = std::move(*pending->result);
   if (!result) {
-    on_failure(result.error());
+    on_failure(result.error(), pending->started);
     co_return result;
   }
   meters_.call_seconds->Observe(core::seconds_between(pending->started, core::Clock::now()));
@@ -314,7 +336,7 @@ awaitable<RedisResult> RedisClient::receive(const std::shared_ptr<Pending>& pend
   if (result->type == RedisReply::Type::error && !result->text.starts_with("NOSCRIPT")) {
     spdlog::error("state_backend_error backend=redis command={} error=\"{}\"", pending->command,
                   result->text);
-    on_failure(RedisFailure::reply);
+    on_failure(RedisFailure::reply, pending->started);
   }
   co_return result;
 }

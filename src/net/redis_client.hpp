@@ -55,8 +55,10 @@ class RedisClient {
   struct Pending;
 
  public:
+  // `preload`: scripts loaded (SCRIPT LOAD) first thing on every connection, so that EVALSHA
+  // finds them and no call needs the slower NOSCRIPT path, which would reorder it.
   RedisClient(asio::io_context& io, const config::RedisConfig& config,
-              metering::StateMeters& meters);
+              metering::StateMeters& meters, std::vector<const LuaScript*> preload);
   ~RedisClient();
   RedisClient(const RedisClient&) = delete;
   RedisClient& operator=(const RedisClient&) = delete;
@@ -81,8 +83,9 @@ class RedisClient {
   void eval_in_background(const LuaScript& script, const std::vector<std::string>& keys,
                           const std::vector<std::string>& args,
                           std::function<void(const RedisResult&)> done);
-  // Whether a call now would be tried (false while the circuit is open).
-  bool available(core::Clock::time_point now) const { return now >= retry_at_; }
+  // Drops the connection for good: every call from here fails at once. For shutdown, while
+  // the io_context still exists (calls waiting get their failure through it).
+  void close();
 
  private:
   struct Watch;
@@ -96,18 +99,21 @@ class RedisClient {
                                        std::function<void(const RedisResult&)> done);
   void connect();
   void drop_connection();
-  void on_failure(RedisFailure failure);
+  void on_failure(RedisFailure failure, core::Clock::time_point sent);
   void on_success();
   static void on_reply(redisAsyncContext* context, void* reply, void* privdata);
 
   asio::io_context& io_;
   const config::RedisConfig config_;
   metering::StateMeters& meters_;
+  const std::vector<const LuaScript*> preload_;
   redisAsyncContext* context_ = nullptr;
   std::shared_ptr<Watch> watch_;
   unsigned consecutive_timeouts_ = 0;
+  core::Clock::time_point last_timeout_seen_{};
   core::Duration backoff_;
   core::Clock::time_point retry_at_{};  // the circuit is open until then
+  bool closed_ = false;
 };
 
 }  // namespace fulcrum::net

@@ -81,7 +81,7 @@ Charge charge_for(const config::Endpoint& endpoint, const config::Target& target
 }
 
 void meter_event(const MeterEvent& e, Runtime& runtime, metering::BudgetReservation& budget,
-                 auth::RateReservation& rate, SharedHolds& shared, SharedState* late_shared) {
+                 auth::RateReservation& rate, SharedHolds& shared, SharedState* shared_state) {
   const Snapshot& snapshot = *e.snapshot;
   const metering::MeterTable& table = *snapshot.meters;
   const std::size_t team = table.team_index(e.principal.team());
@@ -113,6 +113,9 @@ void meter_event(const MeterEvent& e, Runtime& runtime, metering::BudgetReservat
   const core::WallTime wall_finished = core::WallClock::now();
   const std::uint64_t used_tokens =
       e.usage ? static_cast<std::uint64_t>(e.usage->input + e.usage->output) : 0;
+  // Spend admitted without Redis (it was away, so the book held it; or a late answer) is
+  // added there too: now, or owed and sent at the worker's next renewal.
+  const bool held_here = budget.held() || e.late;
   if (budget.held()) {
     budget.settle(e.charge.marginal, wall_finished);
   } else if (e.late || shared.holds_budgets()) {
@@ -120,8 +123,8 @@ void meter_event(const MeterEvent& e, Runtime& runtime, metering::BudgetReservat
     snapshot.budgets->settle(e.principal.id(), e.principal.team(), core::Money{}, e.charge.marginal,
                              wall_finished);
   }
-  if (e.late && late_shared != nullptr) {
-    late_shared->settle_budget(
+  if (held_here && shared_state != nullptr && e.charge.marginal.nano_usd != 0) {
+    shared_state->settle_budget(
         shared_budgets(snapshot.config, *snapshot.budgets, snapshot.config.state.redis->key_prefix,
                        e.principal.id(), e.principal.team(), wall_finished),
         core::Money{}, e.charge.marginal);
@@ -159,7 +162,7 @@ void ProxyRequest::meter() {
   e.started = started_;
   e.finished = core::Clock::now();
   if (!e.first_byte && failure_) e.first_byte = e.finished;
-  meter_event(e, runtime_, budget_, rate_, shared_holds_);
+  meter_event(e, runtime_, budget_, rate_, shared_holds_, worker_.shared.get());
   if (routed_) record_routing(e);
 
   const config::Endpoint* endpoint =

@@ -46,9 +46,9 @@ struct MeterEvent {
 
 // Settles `budget` (or `shared`, when the request's holds are in Redis) with the marginal
 // cost and `rate` with the tokens used. A late answer has no reservation: its cost is added
-// to the budgets that cover it, here and, through `late_shared`, in Redis.
+// to the budgets that cover it. With state.redis (`shared_state`, the worker's), spend the
+// replica's own book admitted reaches Redis too.
 void meter_event(const MeterEvent& event, Runtime& runtime, metering::BudgetReservation& budget,
-                 auth::RateReservation& rate, SharedHolds& shared,
-                 SharedState* late_shared = nullptr);
+                 auth::RateReservation& rate, SharedHolds& shared, SharedState* shared_state);
 
 }  // namespace fulcrum::net

@@ -233,6 +233,10 @@ Worker::Worker(unsigned worker_index, Runtime& runtime)
       ids(worker_index),
       random_state(std::random_device{}()) {}
 
+Worker::~Worker() {
+  if (shared) shared->close();
+}
+
 std::shared_ptr<UpstreamPool> Worker::pool(const Snapshot& snapshot, std::size_t endpoint) {
   const std::size_t id = snapshot.pool_ids[endpoint];
   if (id >= pools.size()) pools.resize(id + 1);

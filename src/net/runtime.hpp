@@ -102,8 +102,16 @@ class Runtime {
 // and its upstream pools. Nothing here is touched from another thread.
 struct Worker {
   Worker(unsigned index, Runtime& runtime);
+  // Closes `shared` before the io_context goes, and keeps it until after.
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
 
   unsigned index;
+  // This worker's connection to the state replicas share; null without state.redis. Declared
+  // before the io_context: coroutine frames the io_context destroys may still give slots and
+  // holds back to it (closed by then, it only counts them).
+  std::unique_ptr<SharedState> shared;
   asio::io_context io{1};
   // The pool for `endpoint` of `snapshot`, created on first use. Shared: an attempt keeps its
   // pool alive even when a reload leaves the pool to be freed meanwhile.
@@ -125,9 +133,6 @@ struct Worker {
   ConnectionTracker connections;  // data-plane clients of this worker
   // Set when a drain starts: streams still running then end with an error event.
   core::Clock::time_point drain_deadline = core::Clock::time_point::max();
-  // This worker's connection to the state replicas share; null without state.redis.
-  // Declared last: destroyed before the io_context its calls wait on.
-  std::unique_ptr<SharedState> shared;
 };
 
 }  // namespace fulcrum::net

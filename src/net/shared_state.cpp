@@ -49,9 +49,17 @@ SharedState::SharedState(asio::io_context& io, const config::SharedStateConfig& 
     : config_(config),
       holder_(std::move(holder)),
       meters_(meters),
-      redis_(io, *config.redis, meters),
+      redis_(io, *config.redis, meters,
+             {&scripts::acquire_slot(), &scripts::release_slot(), &scripts::renew(),
+              &scripts::reserve_budget(), &scripts::settle_budget(), &scripts::admit_rate(),
+              &scripts::settle_rate()}),
       holders_key_(config.redis->key_prefix + "holders"),
       ttl_ms_(config.redis->lease_ttl.count()) {}
+
+void SharedState::close() {
+  closed_ = true;
+  redis_.close();
+}
 
 void SharedState::count_unavailable(Feature feature) {
   switch (feature) {
@@ -115,9 +123,10 @@ void SharedState::note_local_slot(const std::string& endpoint) {
   ++holding.amount;
 }
 
-void SharedState::release_slot(const std::string& endpoint) {
+void SharedState::release_slot(const std::string& endpoint, bool granted) {
   const std::string key = capacity_key(endpoint);
   --holdings_[key].amount;
+  if (!granted || closed_) return;
   // Unanswered, the next renewal asserts the count without this slot.
   redis_.eval_in_background(scripts::release_slot(), {key}, {holder_}, {});
 }
@@ -175,7 +184,7 @@ awaitable<SharedState::Admission> SharedState::admit(const config::ApiKey* key,
 
 void SharedState::settle_rate(const config::ApiKey& key, std::uint64_t reserved,
                               std::uint64_t used) {
-  if (key.tpm == 0) return;  // only a token bucket is settled: a request is a request
+  if (key.tpm == 0 || closed_) return;  // only a token bucket is settled: a request is one
   const auto reserved_tokens = std::min<std::uint64_t>(reserved, key.tpm);
   const auto back = static_cast<std::int64_t>(reserved_tokens) -
                     static_cast<std::int64_t>(std::min<std::uint64_t>(used, 1ULL << 62));
@@ -233,6 +242,10 @@ std::optional<SharedBudgetVerdict> SharedState::budget_verdict(
 void SharedState::settle_budget(std::vector<SharedBudget> budgets, core::Money held,
                                 core::Money actual) {
   if (budgets.empty()) return;
+  if (closed_) {
+    for (const SharedBudget& budget : budgets) holdings_[budget.key].amount -= held.nano_usd;
+    return;
+  }
   std::vector<std::string> keys;
   std::vector<std::string> args{holder_, std::to_string(-held.nano_usd),
                                 std::to_string(actual.nano_usd)};
@@ -258,37 +271,45 @@ void SharedState::settle_budget(std::vector<SharedBudget> budgets, core::Money h
 awaitable<std::optional<std::vector<std::pair<std::string, unsigned>>>> SharedState::renew() {
   std::vector<std::string> keys{holders_key_};
   std::vector<std::string> args{holder_, std::to_string(ttl_ms_)};
-  std::vector<std::string> renewed;
+  std::vector<std::pair<std::string, std::int64_t>> asserted;  // key, amount asserted
   for (const auto& [key, holding] : holdings_) {
+    const std::int64_t amount = std::max<std::int64_t>(0, holding.amount);
     keys.push_back(key);
-    renewed.push_back(key);
-    args.push_back(std::to_string(std::max<std::int64_t>(0, holding.amount)));
+    asserted.emplace_back(key, amount);
+    args.push_back(std::to_string(amount));
     args.push_back(std::to_string(holding.capacity ? 0 : holding.expire_at));
   }
   const RedisResult result = co_await redis_.eval(scripts::renew(), keys, args);
-  const auto* reply = array_of(result, renewed.size());
+  const auto* reply = array_of(result, asserted.size());
   if (reply == nullptr) co_return std::nullopt;
 
   std::vector<std::pair<std::string, unsigned>> fleet;
-  for (std::size_t i = 0; i < renewed.size(); ++i) {
-    const auto it = holdings_.find(renewed[i]);
+  for (std::size_t i = 0; i < asserted.size(); ++i) {
+    const auto it = holdings_.find(asserted[i].first);
     if (it == holdings_.end()) continue;
     if (it->second.capacity) {
       fleet.emplace_back(it->second.endpoint,
                          static_cast<unsigned>(std::max<long long>(0, (*reply)[i].integer)));
     }
-    // Nothing held there when asserted and nothing since: nothing to renew next time.
-    if (it->second.amount <= 0) holdings_.erase(it);
+    // Redis was told nothing is held there, and nothing is now: nothing to renew next time.
+    // (Asserted more and released since, it is asserted once more, as 0.)
+    if (asserted[i].second == 0 && it->second.amount <= 0) holdings_.erase(it);
   }
-  // Spend owed from while Redis was away.
-  for (auto it = owed_.begin(); it != owed_.end();) {
+  // Spend owed from while Redis was away. Taken out whole: a settle failing meanwhile adds to
+  // a fresh owed_, and what is not sent now goes back into it.
+  auto sending = std::exchange(owed_, {});
+  for (auto it = sending.begin(); it != sending.end(); it = sending.erase(it)) {
     const std::vector<std::string> owed_keys{it->first};
     const std::vector<std::string> owed_args{holder_, "0", std::to_string(it->second.first),
                                              std::to_string(it->second.second)};
     const RedisResult settled =
         co_await redis_.eval(scripts::settle_budget(), owed_keys, owed_args);
     if (!settled) break;
-    it = owed_.erase(it);
+  }
+  for (const auto& [key, owed] : sending) {
+    auto& back = owed_[key];
+    back.first += owed.first;
+    back.second = owed.second;
   }
   co_return fleet;
 }

@@ -51,6 +51,11 @@ class SharedState {
 
   core::Duration lease_ttl() const { return config_.redis->lease_ttl; }
   const std::string& holder() const { return holder_; }
+  // For shutdown, once the worker's thread has stopped and before its io_context goes: the
+  // connection is dropped, and slots and holds still given back (by coroutine frames the
+  // io_context destroys) are only counted here.
+  void close();
+
   // Counts a decision taken by a feature's on_state_unavailable mode.
   enum class Feature { capacity, rate_limits, budgets };
   void count_unavailable(Feature feature);
@@ -65,8 +70,9 @@ class SharedState {
   // A slot taken by this replica's local share while Redis was away: asserted at the next
   // renewal, so the fleet's count includes it once Redis is back.
   void note_local_slot(const std::string& endpoint);
-  // Gives back a granted or noted slot, in the background.
-  void release_slot(const std::string& endpoint);
+  // Gives back a slot: a granted one to Redis, in the background; a noted one only here (Redis
+  // never counted it one by one: the next renewal asserts the count without it).
+  void release_slot(const std::string& endpoint, bool granted);
 
   // Admission's questions in one round trip (pipelined): the key's RPM and TPM buckets across
   // the fleet (`key` null: not asked); holding `estimate` in every one of `budgets`, or in
@@ -120,6 +126,7 @@ class SharedState {
   std::string holders_key_;
   std::int64_t ttl_ms_;
   std::unordered_map<std::string, Holding> holdings_;  // by Redis key
+  bool closed_ = false;
   // Spend Redis has not confirmed, by budget key: (nano-USD, expiry).
   std::unordered_map<std::string, std::pair<std::int64_t, std::int64_t>> owed_;
 };
@@ -128,18 +135,22 @@ class SharedState {
 // the guard goes out of scope however the scope is left.
 class SharedSlot {
  public:
-  SharedSlot(SharedState& state, std::string endpoint)
-      : state_(&state), endpoint_(std::move(endpoint)) {}
+  enum class Kind { granted, noted };
+  SharedSlot(SharedState& state, std::string endpoint, Kind kind)
+      : state_(&state), endpoint_(std::move(endpoint)), kind_(kind) {}
   SharedSlot(SharedSlot&& other) noexcept
-      : state_(std::exchange(other.state_, nullptr)), endpoint_(std::move(other.endpoint_)) {}
+      : state_(std::exchange(other.state_, nullptr)),
+        endpoint_(std::move(other.endpoint_)),
+        kind_(other.kind_) {}
   SharedSlot& operator=(SharedSlot&&) = delete;
   ~SharedSlot() {
-    if (state_ != nullptr) state_->release_slot(endpoint_);
+    if (state_ != nullptr) state_->release_slot(endpoint_, kind_ == Kind::granted);
   }
 
  private:
   SharedState* state_;
   std::string endpoint_;
+  Kind kind_;
 };
 
 // What one request holds in the shared state from admission until it is metered: tokens

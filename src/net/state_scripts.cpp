@@ -94,12 +94,14 @@ heartbeat(holders, ARGV[1], tonumber(ARGV[2]), now)
 local estimate = tonumber(ARGV[3])
 local reply = {1, 0}
 for i = 1, n do
-  local spent = tonumber(redis.call('HGET', KEYS[i], 'spent') or '0')
-  -- Spend never goes back: a Redis that restarted empty learns it from the replica's book.
-  local known = tonumber(ARGV[3 + 3 * i])
-  if spent < known then
+  local recorded = redis.call('HGET', KEYS[i], 'spent')
+  local spent = tonumber(recorded or '0')
+  if not recorded then
+    -- A period Redis has no spend for (it restarted empty, or the period just began) starts
+    -- from what the replica's book knows. Only then: a spend Redis has is never raised, as
+    -- the book may already hold a settle still on its way here.
     redis.call('HSET', KEYS[i], 'spent', ARGV[3 + 3 * i])
-    spent = known
+    spent = tonumber(ARGV[3 + 3 * i])
   end
   local limit = tonumber(ARGV[1 + 3 * i])
   if limit >= 0 then

@@ -28,7 +28,7 @@ const LuaScript& release_slot();
 const LuaScript& renew();
 // KEYS: n budget keys, then holders. ARGV: holder, ttl_ms, estimate, then per budget: hard
 // limit (nano-USD, -1 for none), expiry (Unix seconds) and the spend the replica knows of
-// (Redis's spend is raised to it: a Redis that restarted empty does not forget the period).
+// (where Redis has none, it starts from that: a Redis restarted empty keeps the period).
 // → {1, 0, spent...} when held in all; {0, refusing budget (1-based), its spent, its held}
 const LuaScript& reserve_budget();
 // KEYS: n budget keys. ARGV: holder, held to release, actual spend, then per budget its

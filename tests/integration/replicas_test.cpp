@@ -265,7 +265,10 @@ keys:
 TEST(Replicas, RedisKilledMidLoadFallsBackToLocalSharesAndConvergesWhenBack) {
   REQUIRE_REDIS();
   RedisServer redis;
-  Stack stack(kGatedGpu, gateway(shared(redis)));
+  Stack stack(kGatedGpu, gateway(shared(redis), R"(
+budgets:
+  - {name: all, scope: global, period: daily, hard_usd: 1000}
+)"));
   Replica b(stack, 2);
   Replica c(stack, 3);
   const std::vector<std::uint16_t> ports{stack.port(), b.port(), c.port()};
@@ -281,7 +284,11 @@ TEST(Replicas, RedisKilledMidLoadFallsBackToLocalSharesAndConvergesWhenBack) {
   const auto during = concurrently(
       9, ports, [](HttpClient& client) { return client.post("/v1/chat/completions", chat()); });
   EXPECT_EQ(served_by(during, "cloud"), 9);
+  double spent_meanwhile = 0;
+  for (const Response& r : during) spent_meanwhile += std::stod(r.header("x-fulcrum-cost-usd"));
+  EXPECT_GT(spent_meanwhile, 0);
   EXPECT_EQ(stack.sim_held("gpu"), 6);
+  EXPECT_GT(*stack.metric("fulcrum_state_unavailable_total", {{"feature", "budgets"}}), 0);
   EXPECT_EQ(stack.metric("fulcrum_state_backend_up", {{"backend", "redis"}}), 0);
   EXPECT_GT(*stack.metric("fulcrum_state_unavailable_total", {{"feature", "capacity"}}), 0);
   EXPECT_GT(*stack.metric("fulcrum_state_backend_errors_total",
@@ -293,6 +300,13 @@ TEST(Replicas, RedisKilledMidLoadFallsBackToLocalSharesAndConvergesWhenBack) {
   EXPECT_TRUE(eventually([&] { return slots_in_redis(redis, "gpu") == 6; }));
   EXPECT_TRUE(eventually([&] {
     return stack.metric("fulcrum_state_backend_up", {{"backend", "redis"}}) == 1;
+  }));
+  // The spend the replicas' own books admitted meanwhile reaches Redis too.
+  EXPECT_TRUE(eventually([&] {
+    const auto keys = redis.cli({"KEYS", "fulcrum:budget:all:*"});
+    if (keys.size() != 1) return false;
+    const auto value = redis.cli({"HGET", keys[0], "spent"});
+    return !value.empty() && std::stod(value[0]) / 1e9 >= spent_meanwhile - 1e-9;
   }));
   ASSERT_EQ(stack.sim_release("gpu"), 6);
   for (auto& request : held) {

@@ -53,6 +53,7 @@ constexpr const char* kMigrationUnlock = "SELECT pg_advisory_unlock(7306531770)"
 
 constexpr std::size_t kRowsPerInsert = 500;  // 500 x 24 parameters, well under 65535
 constexpr auto kRetryEvery = std::chrono::seconds(1);
+constexpr std::size_t kSpoolBatchesPerCall = 20;  // 10,000 rows
 
 struct Result {
   explicit Result(PGresult* r) : result(r) {}
@@ -94,19 +95,50 @@ struct PostgresLedger::Connection {
     return false;
   }
 
-  bool connect() {
+  // The writer's connection (migrating the schema) or a reader's (checking it only: a
+  // reporting role may not create tables).
+  bool connect(bool writer) {
     close();
-    // connect_timeout: a PostgreSQL that does not answer costs the writer thread seconds,
-    // never the request path; statement_timeout bounds a stuck insert the same way.
-    const char* keys[] = {"dbname", "connect_timeout", "application_name", "options", nullptr};
-    const char* values[] = {url.c_str(), "3", "fulcrum", "-c statement_timeout=10000", nullptr};
+    // A PostgreSQL that does not answer costs the writer thread seconds, never the request
+    // path: connect_timeout for connecting; on the client side, TCP keepalives and a user
+    // timeout notice a server gone silent (a network partition) in about ten seconds, where
+    // the kernel's retransmissions alone would wait many minutes. The server's
+    // statement_timeout bounds a stuck insert; readers have none, so an export of a large
+    // ledger is not cut short.
+    const char* keys[] = {"dbname",           "connect_timeout",
+                          "application_name", "keepalives",
+                          "keepalives_idle",  "keepalives_interval",
+                          "keepalives_count", "tcp_user_timeout",
+                          "options",          nullptr};
+    const char* values[] = {
+        url.c_str(), "3",     "fulcrum",
+        "1",         "5",     "2",
+        "3",         "10000", writer ? "-c statement_timeout=10000" : "-c statement_timeout=0",
+        nullptr};
     conn = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
     if (PQstatus(conn) != CONNECTION_OK) {
       error = PQerrorMessage(conn);
       close();
       return false;
     }
-    return migrate();
+    return writer ? migrate() : check_schema();
+  }
+
+  bool check_schema() {
+    const Result r(PQexec(conn, "SELECT version FROM fulcrum_schema"));
+    if (!r.ok() || PQntuples(r.result) == 0) {
+      error = "the database has no Fulcrum ledger yet (a gateway creates it when it starts)";
+      close();
+      return false;
+    }
+    const int version = std::atoi(PQgetvalue(r.result, 0, 0));
+    if (version != kSchemaVersion) {
+      error = "the ledger has schema version " + std::to_string(version) + "; this Fulcrum reads " +
+              std::to_string(kSchemaVersion);
+      close();
+      return false;
+    }
+    return true;
   }
 
   bool migrate() {
@@ -165,7 +197,7 @@ std::unique_ptr<PostgresLedger> PostgresLedger::open(const core::Secret& url,
 core::Expected<std::unique_ptr<PostgresLedger>, std::string> PostgresLedger::connect(
     const core::Secret& url) {
   std::unique_ptr<PostgresLedger> ledger(new PostgresLedger(url, nullptr, 0));
-  if (!ledger->connection_->connect()) {
+  if (!ledger->connection_->connect(/*writer=*/false)) {
     return core::Unexpected{"cannot use the PostgreSQL ledger: " + ledger->connection_->error};
   }
   return ledger;
@@ -176,7 +208,7 @@ bool PostgresLedger::ready() {
   const auto now = std::chrono::steady_clock::now();
   if (now < retry_at_) return false;
   retry_at_ = now + kRetryEvery;
-  if (connection_->connect()) {
+  if (connection_->connect(/*writer=*/spool_ != nullptr)) {
     spdlog::info("ledger_postgres_connected spooled={}", spooled());
     return true;
   }
@@ -248,7 +280,9 @@ bool PostgresLedger::to_spool(const std::vector<LedgerRow>& rows) {
 }
 
 bool PostgresLedger::drain_spool() {
-  while (spooled() > 0) {
+  // A bounded part per call, so that the writer gets back to the rows queued meanwhile; a
+  // long outage's spool drains over successive batch windows.
+  for (std::size_t batch = 0; batch < kSpoolBatchesPerCall && spooled() > 0; ++batch) {
     const std::vector<StoredRow> stored = spool_->oldest(kRowsPerInsert);
     if (stored.empty()) {
       spooled_ = 0;
@@ -263,7 +297,7 @@ bool PostgresLedger::drain_spool() {
     spooled_.fetch_sub(std::min(spooled(), stored.size()), std::memory_order_relaxed);
     spdlog::info("ledger_spool_drained rows={} left={}", stored.size(), spooled());
   }
-  return true;
+  return spooled() == 0;
 }
 
 bool PostgresLedger::append(const std::vector<LedgerRow>& rows) {

@@ -28,11 +28,15 @@ struct Scrape {
 
 awaitable<void> scrape_once(Runtime& runtime, std::string name, std::shared_ptr<Scrape> scrape,
                             config::EngineLoadSource source) {
+  // However this ends, the next scrape may start.
+  struct Done {
+    Scrape& scrape;
+    ~Done() { scrape.in_flight = false; }
+  } done{*scrape};
   const std::string head = upstream_head("GET", source.metrics_url, "", "text/plain",
                                          "fulcrum/" + runtime.version(), {}, 0);
   // The scrape's own deadline: an engine slower than its interval is as good as silent.
   const Fetched page = co_await fetch(*scrape->pool, head, "", source.interval, kLargestPage);
-  scrape->in_flight = false;
   const auto snapshot = runtime.snapshot();
   const auto index = snapshot->config.find_endpoint(name);
   if (!index) co_return;
@@ -74,6 +78,11 @@ awaitable<void> engine_load_loop(Worker& worker, Runtime& runtime,
     const auto snapshot = runtime.snapshot();
     const auto now = core::Clock::now();
     const auto& endpoints = snapshot->config.endpoints;
+    // Endpoints a reload removed, or whose load it removed, are scraped no more.
+    std::erase_if(scrapes, [&](const auto& entry) {
+      const auto index = snapshot->config.find_endpoint(entry.first);
+      return !index || !endpoints[*index].load;
+    });
     for (std::size_t i = 0; i < endpoints.size(); ++i) {
       const config::Endpoint& endpoint = endpoints[i];
       if (!endpoint.load) continue;

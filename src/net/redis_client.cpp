@@ -334,8 +334,14 @@ awaitable<RedisResult> RedisClient::receive(const std::shared_ptr<Pending>& pend
   meters_.call_seconds->Observe(core::seconds_between(pending->started, core::Clock::now()));
   on_success();
   if (result->type == RedisReply::Type::error && !result->text.starts_with("NOSCRIPT")) {
-    spdlog::error("state_backend_error backend=redis command={} error=\"{}\"", pending->command,
-                  result->text);
+    // At most a line a second: a Redis out of memory or refusing our password answers every
+    // call so, and the counter tells how many.
+    const auto now = core::Clock::now();
+    if (now - last_error_logged_ >= std::chrono::seconds(1)) {
+      last_error_logged_ = now;
+      spdlog::error("state_backend_error backend=redis command={} error=\"{}\"", pending->command,
+                    result->text);
+    }
     on_failure(RedisFailure::reply, pending->started);
   }
   co_return result;

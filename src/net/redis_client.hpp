@@ -111,6 +111,7 @@ class RedisClient {
   std::shared_ptr<Watch> watch_;
   unsigned consecutive_timeouts_ = 0;
   core::Clock::time_point last_timeout_seen_{};
+  core::Clock::time_point last_error_logged_{};
   core::Duration backoff_;
   core::Clock::time_point retry_at_{};  // the circuit is open until then
   bool closed_ = false;

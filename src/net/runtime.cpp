@@ -172,7 +172,10 @@ void Runtime::keep_restart_only_settings(config::Config& next,
       a.redis.has_value() == b.redis.has_value() &&
       (!a.redis ||
        (a.redis->host == b.redis->host && a.redis->port == b.redis->port &&
-        a.redis->database == b.redis->database && a.redis->key_prefix == b.redis->key_prefix));
+        a.redis->database == b.redis->database && a.redis->key_prefix == b.redis->key_prefix &&
+        a.redis->username == b.redis->username &&
+        a.redis->password.reveal() == b.redis->password.reveal() &&
+        a.redis->timeout == b.redis->timeout && a.redis->lease_ttl == b.redis->lease_ttl));
   if (!same_redis) report("state.redis");
   next.state.redis = running.state.redis;
   next.server.listen = running.server.listen;

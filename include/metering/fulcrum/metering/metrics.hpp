@@ -129,7 +129,7 @@ struct Completion {
 };
 
 // The shared-state backend (state.redis), resolved once so that workers count with atomics
-// only. `up` is 1 while the last call any worker made got its reply.
+// only. `up` is 1 once a call got its reply, 0 from when a worker's circuit opens until then.
 struct StateMeters {
   prometheus::Gauge* up = nullptr;
   prometheus::Histogram* call_seconds = nullptr;

@@ -18,8 +18,8 @@ StateMeters& Metrics::state_meters(std::string_view backend) {
   m.up = &prometheus::BuildGauge()
               .Name("fulcrum_state_backend_up")
               .Help(
-                  "1 while the shared-state backend answers (the last call got its reply), "
-                  "else 0.")
+                  "1 while the shared-state backend answers; 0 from when a worker stops "
+                  "calling it (its circuit opens) until a call gets a reply again.")
               .Register(*registry_)
               .Add({{"backend", name}});
   // Loopback calls take tens of microseconds; the deadline is 5 ms by default.

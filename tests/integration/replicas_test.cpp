@@ -353,6 +353,43 @@ TEST(Replicas, AReplicaKilledWhileHoldingSlotsGivesThemBackWithinTheLeaseTime) {
   EXPECT_GE(on_gpu, 1);
 }
 
+TEST(Replicas, CircuitBreakersAreEachReplicasOwn) {
+  // Measured, as docs/scale-out.md states it: a dead endpoint costs `failures` attempts on
+  // each replica before every breaker is open; after that, none.
+  REQUIRE_REDIS();
+  RedisServer redis;
+  Stack stack("endpoints: {cloud: {listen: 127.0.0.1:0}}", R"(endpoints:
+  down:
+    kind: serverless
+    base_url: http://${closed}/v1
+    pricing: {m: {input: 0.01, output: 0.01}}
+    circuit_breaker: {failures: 3, cooldown: 60s}
+  cloud:
+    kind: serverless
+    base_url: http://${cloud}/v1
+    pricing: {m: {input: 1, output: 2}}
+models:
+  m: {targets: [down/m, cloud/m]}
+)" + shared(redis));
+  Replica b(stack, 2);
+  Replica c(stack, 3);
+  const std::vector<std::uint16_t> ports{stack.port(), b.port(), c.port()};
+  for (int i = 0; i < 30; ++i) {
+    HttpClient client(ports[i % 3]);
+    const Response r = client.post("/v1/chat/completions", chat());
+    ASSERT_EQ(r.status, 200u) << r.body;
+    EXPECT_EQ(r.header("x-fulcrum-endpoint"), "cloud");
+  }
+  const auto fallbacks = [](const std::optional<double>& v) { return v.value_or(0); };
+  const std::map<std::string, std::string> from_down{{"from", "down"}, {"reason", "connect"}};
+  const double a_count = fallbacks(stack.metric("fulcrum_fallbacks_total", from_down));
+  const double b_count = fallbacks(b.metric("fulcrum_fallbacks_total", from_down));
+  const double c_count = fallbacks(c.metric("fulcrum_fallbacks_total", from_down));
+  EXPECT_EQ(a_count, 3);
+  EXPECT_EQ(b_count, 3);
+  EXPECT_EQ(c_count, 3);
+}
+
 constexpr const char* kPostgresLedger = R"(
 ledger:
   path: ${ledger}

@@ -338,6 +338,7 @@ template <class Visit>
 bool stream_rows(PGconn* conn, const std::string& sql, const std::vector<std::string>& params,
                  Visit visit) {
   std::vector<const char*> values;
+  values.reserve(params.size());
   for (const std::string& p : params) values.push_back(p.c_str());
   if (PQsendQueryParams(conn, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
                         nullptr, nullptr, 0) != 1) {

@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "../support/background.hpp"
 #include "../support/eventually.hpp"
 #include "../support/fleet.hpp"
 #include "../support/http_client.hpp"
@@ -21,18 +22,18 @@ namespace fulcrum::testing {
 namespace {
 
 using nlohmann::json;
-using Headers = std::map<std::string, std::string>;
 
-// scripts/test sets FULCRUM_REQUIRE_REDIS: there a missing redis-server is a failure.
-#define REQUIRE_REDIS()                                                              \
-  do {                                                                               \
-    if (!RedisServer::available()) {                                                 \
-      if (std::getenv("FULCRUM_REQUIRE_REDIS") != nullptr) {                         \
-        FAIL() << "redis-server is not installed (scripts/install-deps --test)";     \
-      }                                                                              \
-      GTEST_SKIP() << "redis-server is not installed (scripts/install-deps --test)"; \
-    }                                                                                \
+// A server the tests start themselves, or a skip; a failure where scripts/test sets
+// FULCRUM_REQUIRE_<NAME>, so that a missing server never passes for a passing test.
+#define REQUIRE_SERVER(server, variable)                                           \
+  do {                                                                             \
+    if (!server::available()) {                                                    \
+      if (std::getenv(variable) != nullptr) FAIL() << #server " is not installed"; \
+      GTEST_SKIP() << #server " is not installed (scripts/install-deps --test)";   \
+    }                                                                              \
   } while (false)
+#define REQUIRE_REDIS() REQUIRE_SERVER(RedisServer, "FULCRUM_REQUIRE_REDIS")
+#define REQUIRE_POSTGRES() REQUIRE_SERVER(PostgresServer, "FULCRUM_REQUIRE_POSTGRES")
 
 std::string chat(int max_tokens = 5) {
   return json{{"model", "m"},
@@ -88,31 +89,6 @@ int served_by(const std::vector<Response>& responses, const std::string& endpoin
   }));
 }
 
-// A request kept in flight in the background until the test reads its response.
-class Background {
- public:
-  Background(std::uint16_t port, std::string body, Headers headers = {})
-      : thread_([this, port, body = std::move(body), headers = std::move(headers)] {
-          try {
-            HttpClient client(port);
-            response_ = client.post("/v1/chat/completions", body, headers);
-          } catch (const std::exception&) {
-            response_.status = 0;  // the replica it was sent to was killed
-          }
-        }) {}
-  ~Background() {
-    if (thread_.joinable()) thread_.join();
-  }
-  const Response& response() {
-    if (thread_.joinable()) thread_.join();
-    return response_;
-  }
-
- private:
-  Response response_;
-  std::thread thread_;
-};
-
 // The slots every live holder has on `endpoint`, as Redis stores them.
 int slots_in_redis(const RedisServer& redis, const std::string& endpoint) {
   const auto lines = redis.cli({"HGETALL", "fulcrum:capacity:" + endpoint});
@@ -122,16 +98,6 @@ int slots_in_redis(const RedisServer& redis, const std::string& endpoint) {
   }
   return total;
 }
-
-#define REQUIRE_POSTGRES()                                                         \
-  do {                                                                             \
-    if (!PostgresServer::available()) {                                            \
-      if (std::getenv("FULCRUM_REQUIRE_POSTGRES") != nullptr) {                    \
-        FAIL() << "PostgreSQL is not installed (scripts/install-deps --test)";     \
-      }                                                                            \
-      GTEST_SKIP() << "PostgreSQL is not installed (scripts/install-deps --test)"; \
-    }                                                                              \
-  } while (false)
 
 constexpr const char* kSlowGpu =
     "endpoints: {gpu: {listen: 127.0.0.1:0, ttft: 400ms}, cloud: {listen: 127.0.0.1:0}}";

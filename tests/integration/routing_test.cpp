@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "../support/background.hpp"
 #include "../support/eventually.hpp"
 #include "../support/http_client.hpp"
 #include "../support/stack.hpp"
@@ -43,27 +44,6 @@ std::vector<Response> concurrently(int count, const std::function<Response(HttpC
   for (auto& thread : threads) thread.join();
   return responses;
 }
-
-// Starts a request in the background and keeps it in flight until the test ends.
-class Background {
- public:
-  Background(std::uint16_t port, std::string body, Headers headers = {})
-      : thread_([this, port, body = std::move(body), headers = std::move(headers)] {
-          HttpClient client(port);
-          response_ = client.post("/v1/chat/completions", body, headers);
-        }) {}
-  ~Background() {
-    if (thread_.joinable()) thread_.join();
-  }
-  const Response& response() {
-    if (thread_.joinable()) thread_.join();
-    return response_;
-  }
-
- private:
-  Response response_;
-  std::thread thread_;
-};
 
 std::string hhmm(std::time_t t) {
   std::tm tm{};

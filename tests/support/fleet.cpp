@@ -18,6 +18,13 @@ namespace {
 constexpr const char* kRedisServer = "/usr/bin/redis-server";
 constexpr const char* kRedisCli = "/usr/bin/redis-cli";
 
+// Everything `process` printed, for an error message.
+std::string printed(const Process& process) {
+  std::string output;
+  for (const auto& line : process.lines()) output += line + "\n";
+  return output;
+}
+
 std::string read_file(const std::string& path) {
   std::ifstream in(path);
   std::stringstream text;
@@ -46,9 +53,7 @@ void RedisServer::start() {
       kRedisServer, "--port", std::to_string(port_), "--bind", "127.0.0.1", "--dir", temp_.path(),
       "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "notice"});
   if (!server_->wait_for(std::regex("(Ready to accept connections)"))) {
-    std::string output;
-    for (const auto& line : server_->lines()) output += line + "\n";
-    throw std::runtime_error("redis-server did not start:\n" + output);
+    throw std::runtime_error("redis-server did not start:\n" + printed(*server_));
   }
 }
 
@@ -96,9 +101,7 @@ PostgresServer::PostgresServer() {
                                "-U", "fulcrum", "--auth=trust", "--no-sync", "-E", "UTF8"}));
   const int status = initdb.wait_exit(std::chrono::seconds(60));
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    std::string output;
-    for (const auto& line : initdb.lines()) output += line + "\n";
-    throw std::runtime_error("initdb failed:\n" + output);
+    throw std::runtime_error("initdb failed:\n" + printed(initdb));
   }
   port_ = free_port();
   start();
@@ -113,9 +116,7 @@ void PostgresServer::start() {
        std::to_string(port_), "-k", temp_.path(), "-c", "listen_addresses=127.0.0.1", "-c",
        "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=off"}));
   if (!server_->wait_for(std::regex("(ready to accept connections)"), std::chrono::seconds(30))) {
-    std::string output;
-    for (const auto& line : server_->lines()) output += line + "\n";
-    throw std::runtime_error("postgres did not start:\n" + output);
+    throw std::runtime_error("postgres did not start:\n" + printed(*server_));
   }
 }
 

@@ -62,6 +62,11 @@ int ledger_export(const std::vector<std::string>& args) {
   }
   const std::size_t rows = (*ledger)->export_rows(since_ms, format, std::cout);
   std::cout.flush();
+  if (!(*ledger)->complete()) {
+    std::cerr << "fulcrum ledger export: the ledger stopped answering after " << rows
+              << " rows: the export is incomplete\n";
+    return 1;
+  }
   std::cerr << rows << " rows\n";
   return std::cout ? 0 : 1;
 }

@@ -66,6 +66,11 @@ int report(const std::vector<std::string>& args) {
   metering::TrafficBook book(*config, since_ms, until_ms);
   (*ledger)->for_each_usage(since_ms, until_ms,
                             [&book](const metering::UsageRecord& r) { book.add(r); });
+  if (!(*ledger)->complete()) {
+    std::cerr << "fulcrum report: the ledger stopped answering part-way: no report from part "
+                 "of the traffic\n";
+    return 1;
+  }
   const metering::Report result = book.analyse();
   const std::string text = format == "json"   ? report::report_json(result) + "\n"
                            : format == "html" ? report::report_html(result)

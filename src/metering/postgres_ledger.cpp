@@ -362,58 +362,62 @@ bool stream_rows(PGconn* conn, const std::string& sql, const std::vector<std::st
 
 void PostgresLedger::for_each_usage(std::int64_t since_ms, std::int64_t until_ms,
                                     const std::function<void(const UsageRecord&)>& visit) {
-  if (!ready()) return;
-  stream_rows(connection_->conn,
-              "SELECT started_ms, alias, endpoint, endpoint_kind, input_tokens, cached_tokens, "
-              "output_tokens, cost_nano_usd, amortized_nano_usd, cache_write_tokens "
-              "FROM requests WHERE started_ms >= $1::bigint AND started_ms < $2::bigint "
-              "ORDER BY started_ms, id",
-              {std::to_string(since_ms), std::to_string(until_ms)}, [&](PGresult* row) {
-                UsageRecord r;
-                r.started_ms = to_int64(PQgetvalue(row, 0, 0));
-                r.alias = PQgetvalue(row, 0, 1);
-                r.endpoint = PQgetvalue(row, 0, 2);
-                r.endpoint_kind = PQgetvalue(row, 0, 3);
-                r.input_tokens = to_int64(PQgetvalue(row, 0, 4));
-                r.cached_tokens = to_int64(PQgetvalue(row, 0, 5));
-                r.output_tokens = to_int64(PQgetvalue(row, 0, 6));
-                r.cost = core::Money{to_int64(PQgetvalue(row, 0, 7))};
-                r.amortized = core::Money{to_int64(PQgetvalue(row, 0, 8))};
-                r.cache_write_tokens = to_int64(PQgetvalue(row, 0, 9));
-                visit(r);
-              });
+  complete_ = ready();
+  if (!complete_) return;
+  complete_ =
+      stream_rows(connection_->conn,
+                  "SELECT started_ms, alias, endpoint, endpoint_kind, input_tokens, cached_tokens, "
+                  "output_tokens, cost_nano_usd, amortized_nano_usd, cache_write_tokens "
+                  "FROM requests WHERE started_ms >= $1::bigint AND started_ms < $2::bigint "
+                  "ORDER BY started_ms, id",
+                  {std::to_string(since_ms), std::to_string(until_ms)}, [&](PGresult* row) {
+                    UsageRecord r;
+                    r.started_ms = to_int64(PQgetvalue(row, 0, 0));
+                    r.alias = PQgetvalue(row, 0, 1);
+                    r.endpoint = PQgetvalue(row, 0, 2);
+                    r.endpoint_kind = PQgetvalue(row, 0, 3);
+                    r.input_tokens = to_int64(PQgetvalue(row, 0, 4));
+                    r.cached_tokens = to_int64(PQgetvalue(row, 0, 5));
+                    r.output_tokens = to_int64(PQgetvalue(row, 0, 6));
+                    r.cost = core::Money{to_int64(PQgetvalue(row, 0, 7))};
+                    r.amortized = core::Money{to_int64(PQgetvalue(row, 0, 8))};
+                    r.cache_write_tokens = to_int64(PQgetvalue(row, 0, 9));
+                    visit(r);
+                  });
 }
 
 std::size_t PostgresLedger::export_rows(std::int64_t since_ms, ExportFormat format,
                                         std::ostream& out) {
   RowExporter exporter(format, out);
-  if (!ready()) return 0;
+  complete_ = ready();
+  if (!complete_) return 0;
   RowCells cells;
-  stream_rows(connection_->conn,
-              "SELECT " + column_list() +
-                  " FROM requests WHERE started_ms >= $1::bigint ORDER BY started_ms, id",
-              {std::to_string(since_ms)}, [&](PGresult* row) {
-                for (std::size_t c = 0; c < cells.size(); ++c) {
-                  const int column = static_cast<int>(c);
-                  if (PQgetisnull(row, 0, column)) {
-                    cells[c] = std::monostate{};
-                    continue;
-                  }
-                  const char* text = PQgetvalue(row, 0, column);
-                  switch (kLedgerColumns[c].type) {
-                    case ColumnType::integer:
-                      cells[c] = to_int64(text);
-                      break;
-                    case ColumnType::real:
-                      cells[c] = std::strtod(text, nullptr);
-                      break;
-                    case ColumnType::text:
-                      cells[c] = std::string_view(text);
-                      break;
-                  }
-                }
-                exporter.write(cells);
-              });
+  complete_ =
+      stream_rows(connection_->conn,
+                  "SELECT " + column_list() +
+                      " FROM requests WHERE started_ms >= $1::bigint ORDER BY started_ms, id",
+                  {std::to_string(since_ms)}, [&](PGresult* row) {
+                    for (std::size_t c = 0; c < cells.size(); ++c) {
+                      const int column = static_cast<int>(c);
+                      if (PQgetisnull(row, 0, column)) {
+                        cells[c] = std::monostate{};
+                        continue;
+                      }
+                      const char* text = PQgetvalue(row, 0, column);
+                      switch (kLedgerColumns[c].type) {
+                        case ColumnType::integer:
+                          cells[c] = to_int64(text);
+                          break;
+                        case ColumnType::real:
+                          cells[c] = std::strtod(text, nullptr);
+                          break;
+                        case ColumnType::text:
+                          cells[c] = std::string_view(text);
+                          break;
+                      }
+                    }
+                    exporter.write(cells);
+                  });
   return exporter.rows();
 }
 

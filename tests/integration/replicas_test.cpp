@@ -9,6 +9,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "../support/background.hpp"
@@ -17,6 +18,7 @@
 #include "../support/http_client.hpp"
 #include "../support/stack.hpp"
 #include "fulcrum/auth/authenticator.hpp"
+#include "fulcrum/metering/postgres_ledger.hpp"
 
 namespace fulcrum::testing {
 namespace {
@@ -427,6 +429,38 @@ TEST(Replicas, EveryRowOfEveryReplicaIsInPostgresOnceAcrossAnOutage) {
     }
   }
   EXPECT_EQ(std::to_string(rows), expected);
+}
+
+TEST(PostgresLedgerReads, AReadCutShortSaysSo) {
+  REQUIRE_POSTGRES();
+  PostgresServer postgres;
+  TempDir spool_dir("spool");
+  {  // A gateway's writer creates the schema and stores a row.
+    auto spool = metering::SqliteLedger::open(spool_dir.file("spool.db"));
+    ASSERT_TRUE(spool);
+    auto writer =
+        metering::PostgresLedger::open(core::Secret(postgres.url()), std::move(*spool), 100);
+    metering::LedgerRow row;
+    row.set_request_id("req-1");
+    row.started_ms = row.finished_ms = 1000;
+    row.endpoint = "gpu";
+    row.outcome = "success";
+    ASSERT_TRUE(writer->append({row}));
+  }
+  auto reader = metering::PostgresLedger::connect(core::Secret(postgres.url()));
+  ASSERT_TRUE(reader);
+  std::ostringstream whole;
+  EXPECT_EQ((*reader)->export_rows(0, metering::ExportFormat::jsonl, whole), 1u);
+  EXPECT_TRUE((*reader)->complete());
+  // The database goes away under an open reader: what it read is not the ledger.
+  postgres.stop();
+  std::ostringstream cut;
+  (*reader)->export_rows(0, metering::ExportFormat::jsonl, cut);
+  EXPECT_FALSE((*reader)->complete());
+  std::size_t visited = 0;
+  (*reader)->for_each_usage(0, 1'000'000, [&](const metering::UsageRecord&) { ++visited; });
+  EXPECT_FALSE((*reader)->complete());
+  EXPECT_EQ(visited, 0u);
 }
 
 }  // namespace

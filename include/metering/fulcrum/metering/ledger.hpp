@@ -102,6 +102,9 @@ class LedgerReader {
   // Calls `visit` for every row that started in [since_ms, until_ms), oldest first.
   virtual void for_each_usage(std::int64_t since_ms, std::int64_t until_ms,
                               const std::function<void(const UsageRecord&)>& visit) = 0;
+  // Whether the last export or walk saw every row it asked for: a database that stopped
+  // answering part-way leaves it short, and an export or a report of it must say so.
+  virtual bool complete() const { return true; }
 };
 
 // A row read back whole (from PostgreSQL's spool): `row`'s views point into `text`.

@@ -42,6 +42,7 @@ class PostgresLedger final : public LedgerStore, public LedgerReader {
   std::size_t export_rows(std::int64_t since_ms, ExportFormat format, std::ostream& out) override;
   void for_each_usage(std::int64_t since_ms, std::int64_t until_ms,
                       const std::function<void(const UsageRecord&)>& visit) override;
+  bool complete() const override { return complete_; }
 
  private:
   struct Connection;
@@ -57,6 +58,7 @@ class PostgresLedger final : public LedgerStore, public LedgerReader {
   std::unique_ptr<SqliteLedger> spool_;
   const std::size_t spool_rows_;
   std::atomic<std::size_t> spooled_{0};
+  bool complete_ = true;  // the last read's
   std::chrono::steady_clock::time_point retry_at_{};
 };
 

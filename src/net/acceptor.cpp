@@ -7,27 +7,27 @@ namespace fulcrum::net {
 namespace {
 
 // Over a connection cap: one 503, without reading the request, then closed.
-awaitable<void> refuse_connection(tcp::socket socket, config::Limits limits,
+awaitable<void> refuse_connection(tcp_socket socket, config::Limits limits,
                                   std::string_view refused) {
-  beast::tcp_stream stream(std::move(socket));
+  tcp_stream stream(std::move(socket));
   auto res = error_response(api::ApiError::too_many_connections(refused), 11, false);
   res.set(http::field::retry_after, "1");
   co_await write_response(stream, res, limits.header_timeout);
   error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream.socket().shutdown(tcp_socket::shutdown_send, ignored);
 }
 
 }  // namespace
 
-awaitable<void> accept_loop(tcp::acceptor& acceptor, std::function<config::Limits()> limits,
+awaitable<void> accept_loop(tcp_acceptor& acceptor, std::function<config::Limits()> limits,
                             RequestHandler handler, ConnectionTracker* tracker, ClientCaps* caps) {
   for (;;) {
     error_code ec;
-    tcp::socket socket = co_await acceptor.async_accept(as_result(ec));
+    tcp_socket socket = co_await acceptor.async_accept(as_result(ec));
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
     if (ec) {
       // EMFILE and friends: back off briefly instead of spinning, then keep accepting.
-      asio::steady_timer pause(acceptor.get_executor(), std::chrono::milliseconds(10));
+      steady_timer pause(acceptor.get_executor(), std::chrono::milliseconds(10));
       co_await pause.async_wait(as_result(ec));
       continue;
     }
@@ -47,8 +47,8 @@ awaitable<void> accept_loop(tcp::acceptor& acceptor, std::function<config::Limit
     }
     set_nodelay(socket);
     asio::co_spawn(acceptor.get_executor(),
-                   serve_connection(ClientStream(beast::tcp_stream(std::move(socket))), now,
-                                    handler, tracker, slot ? std::move(*slot) : ClientCaps::Slot{}),
+                   serve_connection(ClientStream(tcp_stream(std::move(socket))), now, handler,
+                                    tracker, slot ? std::move(*slot) : ClientCaps::Slot{}),
                    log_if_thrown("connection"));
   }
 }

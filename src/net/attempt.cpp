@@ -169,7 +169,7 @@ awaitable<std::optional<AttemptResult>> Attempt::read_head(UpstreamConnection& c
     bool gave_up = false;
   };
   const auto wait = std::make_shared<HeadWait>();
-  asio::steady_timer first_byte(worker_.io, left_until(first_byte_deadline));
+  steady_timer first_byte(worker_.io, left_until(first_byte_deadline));
   first_byte.async_wait([wait, &socket = connection.tcp().socket()](const error_code& waited) {
     if (waited || wait->arrived) return;
     wait->gave_up = true;

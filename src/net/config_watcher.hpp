@@ -31,8 +31,8 @@ class ConfigWatcher {
   std::string directory_;
   std::string file_name_;
   std::function<void()> on_change_;
-  asio::posix::stream_descriptor inotify_;
-  asio::steady_timer debounce_;
+  stream_descriptor inotify_;
+  steady_timer debounce_;
 };
 
 }  // namespace fulcrum::net

@@ -72,7 +72,7 @@ awaitable<void> scrape_once(Runtime& runtime, std::string name, std::shared_ptr<
 
 awaitable<void> engine_load_loop(Worker& worker, Runtime& runtime,
                                  const std::atomic<bool>& stopping) {
-  asio::steady_timer tick(worker.io);
+  steady_timer tick(worker.io);
   std::unordered_map<std::string, std::shared_ptr<Scrape>> scrapes;
   while (!stopping.load()) {
     const auto snapshot = runtime.snapshot();

@@ -19,7 +19,7 @@ namespace {
 
 // Access lines reach stdout within this long even when traffic is too light to fill a buffer.
 awaitable<void> flush_access_log_periodically(Worker& worker) {
-  asio::steady_timer timer(worker.io);
+  steady_timer timer(worker.io);
   for (;;) {
     timer.expires_after(std::chrono::milliseconds(200));
     error_code ec;
@@ -32,7 +32,7 @@ awaitable<void> flush_access_log_periodically(Worker& worker) {
 // Idle upstream connections past server.upstream_idle_ttl, or closed by their server, are
 // closed; pools of endpoints a reload removed or re-pointed are freed.
 awaitable<void> sweep_upstream_pools(Worker& worker, Runtime& runtime) {
-  asio::steady_timer timer(worker.io);
+  steady_timer timer(worker.io);
   for (;;) {
     timer.expires_after(std::chrono::seconds(1));
     error_code ec;
@@ -46,7 +46,7 @@ awaitable<void> sweep_upstream_pools(Worker& worker, Runtime& runtime) {
 // Keeps this worker's capacity slots and budget holds alive in Redis, sends spend Redis
 // missed, and tells the router how many slots the whole fleet has taken.
 awaitable<void> renew_shared_state(Worker& worker, Runtime& runtime) {
-  asio::steady_timer timer(worker.io);
+  steady_timer timer(worker.io);
   const core::Duration interval = worker.shared->lease_ttl() / 3;
   for (;;) {
     timer.expires_after(interval);
@@ -81,8 +81,8 @@ struct Gateway::Impl {
   std::unique_ptr<ConfigWatcher> watcher;
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<std::unique_ptr<ProxyHandler>> proxies;
-  std::vector<tcp::acceptor> data_acceptors;
-  std::unique_ptr<tcp::acceptor> admin_acceptor;
+  std::vector<tcp_acceptor> data_acceptors;
+  std::unique_ptr<tcp_acceptor> admin_acceptor;
   std::unique_ptr<AdminHandler> admin;
   std::unique_ptr<asio::signal_set> signals;
   std::vector<std::thread> threads;
@@ -132,7 +132,7 @@ void Gateway::start() {
   }
   g.data_port = data_at.port();
   const tcp::endpoint admin_at = resolve_listen(server.admin_listen.host, server.admin_listen.port);
-  g.admin_acceptor = std::make_unique<tcp::acceptor>(
+  g.admin_acceptor = std::make_unique<tcp_acceptor>(
       make_acceptor(g.workers[0]->io, admin_at, /*reuse_port=*/false));
   g.admin_port = g.admin_acceptor->local_endpoint().port();
   g.admin = std::make_unique<AdminHandler>(g.runtime, g.control);
@@ -248,7 +248,7 @@ awaitable<void> Gateway::Impl::finish_drain(Gateway& gateway) {
   const auto late_answers = [&g] {
     return g.runtime.late_answers_pending.load(std::memory_order_relaxed);
   };
-  asio::steady_timer tick(g.workers[0]->io);
+  steady_timer tick(g.workers[0]->io);
   error_code ec;
   while ((connections([](auto& c) { return c.busy(); }) > 0 || late_answers() > 0) &&
          core::Clock::now() < deadline) {

@@ -129,8 +129,7 @@ awaitable<bool> handle(const RequestHandler& handler, ClientReply& reply, Reques
 
 }  // namespace
 
-awaitable<bool> write_response(beast::tcp_stream& stream,
-                               http::response<http::string_body>& response,
+awaitable<bool> write_response(tcp_stream& stream, http::response<http::string_body>& response,
                                core::Duration timeout) {
   error_code ec;
   stream.expires_after(timeout);

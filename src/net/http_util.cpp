@@ -2,7 +2,7 @@
 
 namespace fulcrum::net {
 
-void set_nodelay(tcp::socket& socket) {
+void set_nodelay(tcp_socket& socket) {
   error_code ignored;  // a socket that is already closed has no delay to set
   socket.set_option(tcp::no_delay(true), ignored);
 }
@@ -56,8 +56,8 @@ http::response<http::string_body> error_response(const api::ApiError& error, uns
   return json_response(error.status, error.to_json(), version, keep_alive);
 }
 
-tcp::acceptor make_acceptor(asio::io_context& io, const tcp::endpoint& at, bool reuse_port) {
-  tcp::acceptor acceptor(io);
+tcp_acceptor make_acceptor(asio::io_context& io, const tcp::endpoint& at, bool reuse_port) {
+  tcp_acceptor acceptor(io);
   acceptor.open(at.protocol());
   acceptor.set_option(asio::socket_base::reuse_address(true));
   if (reuse_port) {
@@ -71,9 +71,9 @@ tcp::acceptor make_acceptor(asio::io_context& io, const tcp::endpoint& at, bool 
 
 tcp::endpoint resolve_listen(const std::string& host, std::uint16_t port) {
   asio::io_context io;
-  tcp::resolver resolver(io);
+  tcp_resolver resolver(io);
   const auto results = resolver.resolve(host, std::to_string(port),
-                                        tcp::resolver::passive | tcp::resolver::numeric_service);
+                                        tcp_resolver::passive | tcp_resolver::numeric_service);
   return results.begin()->endpoint();
 }
 

@@ -17,7 +17,7 @@ using router::RetryDecision;
 using core::seconds_between;
 
 awaitable<void> pause(asio::io_context& io, core::Duration duration) {
-  asio::steady_timer timer(io, duration);
+  steady_timer timer(io, duration);
   error_code ec;
   co_await timer.async_wait(as_result(ec));
 }

@@ -48,7 +48,7 @@ awaitable<void> send_keep_warm(Worker& worker, Runtime& runtime,
 }  // namespace
 
 awaitable<void> prewarm_loop(Worker& worker, Runtime& runtime, const std::atomic<bool>& stopping) {
-  asio::steady_timer tick(worker.io);
+  steady_timer tick(worker.io);
   // By endpoint name: indexes may change with a reload.
   std::unordered_map<std::string, core::Clock::time_point> last_sent;
   while (!stopping.load()) {

@@ -93,7 +93,7 @@ LuaScript::LuaScript(std::string_view text) : source(text) {
 // dropped here.
 struct RedisClient::Pending {
   explicit Pending(asio::io_context& io) : timer(io) {}
-  asio::steady_timer timer;
+  steady_timer timer;
   std::optional<RedisResult> result;  // set at once when the command could not be sent
   core::Clock::time_point started;
   std::string command;  // its name, for the log
@@ -105,7 +105,7 @@ struct RedisClient::Pending {
 struct RedisClient::Watch : std::enable_shared_from_this<RedisClient::Watch> {
   Watch(asio::io_context& io, int fd, redisAsyncContext* c, RedisClient& owner)
       : socket(io, fd), context(c), client(&owner) {}
-  asio::posix::stream_descriptor socket;
+  stream_descriptor socket;
   redisAsyncContext* context;
   RedisClient* client;
   bool alive = true;

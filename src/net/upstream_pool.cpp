@@ -51,8 +51,8 @@ awaitable<std::unique_ptr<UpstreamConnection>> UpstreamPool::connect(core::Durat
   const auto deadline = core::Clock::now() + timeout;
   // The resolver has no deadline of its own; a timer cancels it. Shared ownership keeps the
   // resolver alive for a timer handler that runs after this coroutine moved on.
-  auto resolver = std::make_shared<tcp::resolver>(io_);
-  asio::steady_timer guard(io_, timeout);
+  auto resolver = std::make_shared<tcp_resolver>(io_);
+  steady_timer guard(io_, timeout);
   guard.async_wait([resolver](error_code waited) {
     if (!waited) resolver->cancel();
   });
@@ -61,7 +61,7 @@ awaitable<std::unique_ptr<UpstreamConnection>> UpstreamPool::connect(core::Durat
   guard.cancel();
   if (ec) co_return nullptr;
 
-  beast::tcp_stream stream(io_);
+  tcp_stream stream(io_);
   stream.expires_after(std::max(core::Clock::duration::zero(), deadline - core::Clock::now()));
   co_await stream.async_connect(results, as_result(ec));
   if (ec) co_return nullptr;

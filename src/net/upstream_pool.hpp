@@ -15,14 +15,14 @@ namespace fulcrum::net {
 // AsyncReadStream and AsyncWriteStream), so the proxy's code is written once for both kinds.
 class UpstreamConnection {
  public:
-  using TlsStream = beast::ssl_stream<beast::tcp_stream>;
-  using executor_type = beast::tcp_stream::executor_type;
+  using TlsStream = beast::ssl_stream<tcp_stream>;
+  using executor_type = tcp_stream::executor_type;
 
-  explicit UpstreamConnection(beast::tcp_stream plain) : stream_(std::move(plain)) {}
+  explicit UpstreamConnection(tcp_stream plain) : stream_(std::move(plain)) {}
   explicit UpstreamConnection(std::unique_ptr<TlsStream> tls) : stream_(std::move(tls)) {}
 
-  beast::tcp_stream& tcp() {
-    if (auto* plain = std::get_if<beast::tcp_stream>(&stream_)) return *plain;
+  tcp_stream& tcp() {
+    if (auto* plain = std::get_if<tcp_stream>(&stream_)) return *plain;
     return beast::get_lowest_layer(*std::get<std::unique_ptr<TlsStream>>(stream_));
   }
   executor_type get_executor() { return tcp().get_executor(); }
@@ -32,16 +32,14 @@ class UpstreamConnection {
     if (auto* tls = std::get_if<std::unique_ptr<TlsStream>>(&stream_)) {
       return (*tls)->async_read_some(buffers, std::forward<Token>(token));
     }
-    return std::get<beast::tcp_stream>(stream_).async_read_some(buffers,
-                                                                std::forward<Token>(token));
+    return std::get<tcp_stream>(stream_).async_read_some(buffers, std::forward<Token>(token));
   }
   template <class ConstBuffers, class Token>
   auto async_write_some(const ConstBuffers& buffers, Token&& token) {
     if (auto* tls = std::get_if<std::unique_ptr<TlsStream>>(&stream_)) {
       return (*tls)->async_write_some(buffers, std::forward<Token>(token));
     }
-    return std::get<beast::tcp_stream>(stream_).async_write_some(buffers,
-                                                                 std::forward<Token>(token));
+    return std::get<tcp_stream>(stream_).async_write_some(buffers, std::forward<Token>(token));
   }
 
   // Whether the peer closed this idle connection (or sent something unasked, which leaves it
@@ -55,7 +53,7 @@ class UpstreamConnection {
   core::Clock::time_point idle_since;  // when it was last given back
 
  private:
-  std::variant<beast::tcp_stream, std::unique_ptr<TlsStream>> stream_;
+  std::variant<tcp_stream, std::unique_ptr<TlsStream>> stream_;
 };
 
 class UpstreamPool {

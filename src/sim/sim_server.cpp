@@ -29,9 +29,9 @@ struct EndpointState {
   unsigned generating = 0;
   unsigned peak_generating = 0;  // the most generating at once, ever (for tests)
   unsigned streams_active = 0;
-  std::deque<std::shared_ptr<asio::steady_timer>> waiting;
+  std::deque<std::shared_ptr<steady_timer>> waiting;
   // With `hold`, requests wait here before their first byte until a test releases them.
-  std::vector<std::shared_ptr<asio::steady_timer>> held;
+  std::vector<std::shared_ptr<steady_timer>> held;
   std::string last_body;      // the last request body as received, byte for byte (for tests)
   std::string last_model_id;  // bedrock: the last model id, percent-decoded from the path
   // Responses API: what this endpoint stored, by response id (store defaults to true).
@@ -82,7 +82,7 @@ EngineGauges engine_gauges(const EndpointState& e) {
 
 awaitable<void> sleep_for(core::Duration d) {
   if (d.count() <= 0) co_return;
-  asio::steady_timer timer(co_await asio::this_coro::executor, d);
+  steady_timer timer(co_await asio::this_coro::executor, d);
   error_code ec;
   co_await timer.async_wait(as_result(ec));
 }
@@ -106,7 +106,7 @@ void endpoint_headers(Head& head, const SimEndpoint& spec) {
   }
 }
 
-awaitable<bool> reply_error(const SimEndpoint& spec, beast::tcp_stream& client, const Request& req,
+awaitable<bool> reply_error(const SimEndpoint& spec, tcp_stream& client, const Request& req,
                             const api::ApiError& error, unsigned retry_after = 0,
                             std::uint64_t serial = 0) {
   auto res = error_response(error, req.version(), req.keep_alive());
@@ -116,7 +116,7 @@ awaitable<bool> reply_error(const SimEndpoint& spec, beast::tcp_stream& client, 
   co_return co_await write_response(client, res, std::chrono::minutes(10)) && req.keep_alive();
 }
 
-awaitable<bool> reply_error(const SimEndpoint& spec, beast::tcp_stream& client, const Request& req,
+awaitable<bool> reply_error(const SimEndpoint& spec, tcp_stream& client, const Request& req,
                             unsigned status, std::string message, unsigned retry_after,
                             std::uint64_t serial = 0, std::string code = {}) {
   std::string type = status == 429 ? "rate_limit_error" : "api_error";
@@ -174,9 +174,9 @@ void bedrock_headers(Head& head, const SimEndpoint& spec, const Request& req,
   if (!model_id.empty()) head.set("x-sim-model-id", model_id);
 }
 
-awaitable<bool> reply_bedrock_error(const SimEndpoint& spec, beast::tcp_stream& client,
-                                    const Request& req, const BedrockError& error,
-                                    unsigned retry_after, std::uint64_t serial) {
+awaitable<bool> reply_bedrock_error(const SimEndpoint& spec, tcp_stream& client, const Request& req,
+                                    const BedrockError& error, unsigned retry_after,
+                                    std::uint64_t serial) {
   auto res =
       json_response(error.status, bedrock_error_body(error), req.version(), req.keep_alive());
   bedrock_headers(res, spec, req, serial);
@@ -189,9 +189,9 @@ awaitable<bool> reply_bedrock_error(const SimEndpoint& spec, beast::tcp_stream& 
 // (a tier's spend cap: code_429 enforced_spend_limit_reached, and no retry-after), Bedrock's
 // exceptions (named by status or error_type), Azure's retry-after-ms beside retry-after, else
 // OpenAI's.
-awaitable<bool> reply_failure(const SimEndpoint& spec, beast::tcp_stream& client,
-                              const Request& req, unsigned status, std::string message,
-                              unsigned retry_after, std::uint64_t serial, std::string code = {}) {
+awaitable<bool> reply_failure(const SimEndpoint& spec, tcp_stream& client, const Request& req,
+                              unsigned status, std::string message, unsigned retry_after,
+                              std::uint64_t serial, std::string code = {}) {
   if (spec.wire == "bedrock") {
     BedrockError error = bedrock_error(status, spec.error_type, std::move(message));
     if (error.type.starts_with("ThrottlingException:")) {
@@ -226,7 +226,7 @@ awaitable<bool> reply_failure(const SimEndpoint& spec, beast::tcp_stream& client
   co_return co_await write_response(client, res, std::chrono::minutes(10)) && req.keep_alive();
 }
 
-awaitable<bool> reply_json(const SimEndpoint& spec, beast::tcp_stream& client, const Request& req,
+awaitable<bool> reply_json(const SimEndpoint& spec, tcp_stream& client, const Request& req,
                            unsigned status, const nlohmann::json& body, std::uint64_t serial) {
   auto res = json_response(status, body.dump(), req.version(), req.keep_alive());
   provider_headers(res, serial);
@@ -411,10 +411,10 @@ struct SimServer::Impl {
     return out.dump();
   }
 
-  awaitable<bool> handle(std::uint16_t port, beast::tcp_stream& client, Request& req);
-  awaitable<bool> generate(EndpointState& e, const WireRoute& route, beast::tcp_stream& client,
+  awaitable<bool> handle(std::uint16_t port, tcp_stream& client, Request& req);
+  awaitable<bool> generate(EndpointState& e, const WireRoute& route, tcp_stream& client,
                            Request& req);
-  awaitable<bool> stored_call(EndpointState& e, std::string_view call, beast::tcp_stream& client,
+  awaitable<bool> stored_call(EndpointState& e, std::string_view call, tcp_stream& client,
                               Request& req);
 
   SimConfig config;
@@ -423,12 +423,11 @@ struct SimServer::Impl {
   // Declared after the endpoints, so destroyed before them: destroying the io_context destroys
   // suspended request coroutines, whose Slots still refer to their endpoint.
   asio::io_context io{1};
-  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+  std::vector<std::unique_ptr<tcp_acceptor>> acceptors;
   std::unique_ptr<asio::signal_set> signals;
 };
 
-awaitable<bool> SimServer::Impl::handle(std::uint16_t port, beast::tcp_stream& client,
-                                        Request& req) {
+awaitable<bool> SimServer::Impl::handle(std::uint16_t port, tcp_stream& client, Request& req) {
   const auto timeout = core::Duration(std::chrono::minutes(10));
   const bool keep_alive = req.keep_alive();
   std::string_view rest;
@@ -506,7 +505,7 @@ awaitable<bool> SimServer::Impl::handle(std::uint16_t port, beast::tcp_stream& c
 }
 
 awaitable<bool> SimServer::Impl::generate(EndpointState& e, const WireRoute& route,
-                                          beast::tcp_stream& client, Request& req) {
+                                          tcp_stream& client, Request& req) {
   const auto timeout = core::Duration(std::chrono::minutes(10));
   const auto started = core::Clock::now();
   const bool keep_alive = req.keep_alive();
@@ -546,7 +545,7 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, const WireRoute& rou
     co_return false;
   }
   if (spec.hold) {
-    auto gate = std::make_shared<asio::steady_timer>(io, asio::steady_timer::time_point::max());
+    auto gate = std::make_shared<steady_timer>(io, steady_timer::time_point::max());
     e.held.push_back(gate);
     error_code ec;
     co_await gate->async_wait(as_result(ec));  // cancelled by POST /sim/release
@@ -654,7 +653,7 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, const WireRoute& rou
   }
 
   if (spec.max_concurrency > 0 && e.generating >= spec.max_concurrency) {
-    auto turn = std::make_shared<asio::steady_timer>(io, asio::steady_timer::time_point::max());
+    auto turn = std::make_shared<steady_timer>(io, steady_timer::time_point::max());
     e.waiting.push_back(turn);
     error_code ec;
     co_await turn->async_wait(as_result(ec));  // cancelled by Slot when our turn comes
@@ -789,7 +788,7 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, const WireRoute& rou
 
 // `call` is what follows /v1/responses/: "{id}", "{id}/cancel" or "{id}/input_items".
 awaitable<bool> SimServer::Impl::stored_call(EndpointState& e, std::string_view call,
-                                             beast::tcp_stream& client, Request& req) {
+                                             tcp_stream& client, Request& req) {
   const std::uint64_t serial = e.requests++;
   if (!e.spec.api_key.empty() && req[http::field::authorization] != "Bearer " + e.spec.api_key) {
     co_return co_await reply_error(e.spec, client, req, 401, "Incorrect API key provided.", 0,
@@ -857,7 +856,7 @@ void SimServer::start() {
                 << std::endl;
       continue;
     }
-    auto acceptor = std::make_unique<tcp::acceptor>(
+    auto acceptor = std::make_unique<tcp_acceptor>(
         make_acceptor(s.io, resolve_listen(e->spec.listen.host, e->spec.listen.port), false));
     const std::uint16_t port = acceptor->local_endpoint().port();
     s.ports[e.get()] = port;

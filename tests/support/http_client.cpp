@@ -12,7 +12,7 @@ using namespace fulcrum::net;
 
 struct HttpClient::State {
   asio::io_context io;
-  beast::tcp_stream stream{io};
+  tcp_stream stream{io};
   beast::flat_buffer buffer;
   std::optional<http::response_parser<http::buffer_body>> parser;
   std::array<char, 65536> piece{};
@@ -22,7 +22,7 @@ namespace {
 
 // Beast's deadlines apply to asynchronous operations only; blocking reads get a socket timeout
 // so a test fails instead of hanging when a server goes quiet.
-void set_receive_timeout(tcp::socket& socket, int seconds) {
+void set_receive_timeout(tcp_socket& socket, int seconds) {
   timeval tv{seconds, 0};
   setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 }
@@ -144,7 +144,7 @@ std::optional<std::string> HttpClient::next_piece() {
 
 std::string raw_exchange(std::uint16_t port, const std::string& bytes) {
   asio::io_context io;
-  beast::tcp_stream stream(io);
+  tcp_stream stream(io);
   stream.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
   set_receive_timeout(stream.socket(), 5);
   error_code ec;

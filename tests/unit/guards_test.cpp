@@ -161,7 +161,7 @@ TEST(Guards, AnEndpointSlotIsGivenBackHoweverTheAttemptEnds) {
 TEST(Guards, AConnectionsRegistrationAndBusyFlagEndWithItsCoroutine) {
   asio::io_context io;
   net::ConnectionTracker tracker;
-  net::ClientStream stream(boost::beast::tcp_stream{io});
+  net::ClientStream stream(net::tcp_stream{io});
   every_exit(
       [&] {
         auto registration =

@@ -59,7 +59,7 @@ class ClientReply {
 
   // For fulcrum-sim, which writes deliberately broken framing: the response's state is then
   // unknown and fail() only lets the connection close.
-  beast::tcp_stream& raw() {
+  tcp_stream& raw() {
     progress_ = Progress::unknown;
     return stream_.tcp();
   }

@@ -16,19 +16,19 @@ namespace fulcrum::net {
 
 class ClientStream {
  public:
-  using executor_type = asio::any_io_executor;
+  using executor_type = executor;
 
-  explicit ClientStream(beast::tcp_stream tcp) : stream_(std::move(tcp)) {}
+  explicit ClientStream(tcp_stream tcp) : stream_(std::move(tcp)) {}
   explicit ClientStream(beast::test::stream test) : stream_(std::move(test)) {}
 
   executor_type get_executor() {
-    if (auto* tcp = std::get_if<beast::tcp_stream>(&stream_)) return tcp->get_executor();
+    if (auto* tcp = std::get_if<tcp_stream>(&stream_)) return tcp->get_executor();
     return std::get<beast::test::stream>(stream_).get_executor();
   }
 
   template <class MutableBuffers, class Token>
   auto async_read_some(const MutableBuffers& buffers, Token&& token) {
-    if (auto* tcp = std::get_if<beast::tcp_stream>(&stream_)) {
+    if (auto* tcp = std::get_if<tcp_stream>(&stream_)) {
       return tcp->async_read_some(buffers, std::forward<Token>(token));
     }
     return std::get<beast::test::stream>(stream_).async_read_some(buffers,
@@ -36,7 +36,7 @@ class ClientStream {
   }
   template <class ConstBuffers, class Token>
   auto async_write_some(const ConstBuffers& buffers, Token&& token) {
-    if (auto* tcp = std::get_if<beast::tcp_stream>(&stream_)) {
+    if (auto* tcp = std::get_if<tcp_stream>(&stream_)) {
       return tcp->async_write_some(buffers, std::forward<Token>(token));
     }
     return std::get<beast::test::stream>(stream_).async_write_some(buffers,
@@ -45,12 +45,12 @@ class ClientStream {
 
   // The deadline of the operations that follow (a test stream has none: it fails on cue).
   void expires_after(core::Duration timeout) {
-    if (auto* tcp = std::get_if<beast::tcp_stream>(&stream_)) tcp->expires_after(timeout);
+    if (auto* tcp = std::get_if<tcp_stream>(&stream_)) tcp->expires_after(timeout);
   }
   // Ends a pending read at once (operation_aborted, or eof for a test stream).
   void close() {
     error_code ignored;
-    if (auto* tcp = std::get_if<beast::tcp_stream>(&stream_)) {
+    if (auto* tcp = std::get_if<tcp_stream>(&stream_)) {
       tcp->socket().close(ignored);
     } else {
       std::get<beast::test::stream>(stream_).close();
@@ -59,20 +59,20 @@ class ClientStream {
   // Our side is done writing: the client sees the end of the connection.
   void shutdown_send() {
     error_code ignored;
-    if (auto* tcp = std::get_if<beast::tcp_stream>(&stream_)) {
-      tcp->socket().shutdown(tcp::socket::shutdown_send, ignored);
+    if (auto* tcp = std::get_if<tcp_stream>(&stream_)) {
+      tcp->socket().shutdown(tcp_socket::shutdown_send, ignored);
     } else {
       std::get<beast::test::stream>(stream_).close();
     }
   }
   // The TCP stream underneath, for fulcrum-sim's deliberately broken framing.
-  beast::tcp_stream& tcp() {
-    if (auto* tcp = std::get_if<beast::tcp_stream>(&stream_)) return *tcp;
+  tcp_stream& tcp() {
+    if (auto* tcp = std::get_if<tcp_stream>(&stream_)) return *tcp;
     throw std::logic_error("not a TCP connection");
   }
 
  private:
-  std::variant<beast::tcp_stream, beast::test::stream> stream_;
+  std::variant<tcp_stream, beast::test::stream> stream_;
 };
 
 }  // namespace fulcrum::net

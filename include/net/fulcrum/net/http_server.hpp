@@ -27,12 +27,12 @@ awaitable<void> serve_connection(ClientStream stream, config::Limits limits, Req
 
 // Accepts until the acceptor is closed, spawning serve_connection for each socket. With
 // `caps`, a connection beyond them gets a 503 and is closed.
-awaitable<void> accept_loop(tcp::acceptor& acceptor, std::function<config::Limits()> limits,
+awaitable<void> accept_loop(tcp_acceptor& acceptor, std::function<config::Limits()> limits,
                             RequestHandler handler, ConnectionTracker* tracker = nullptr,
                             ClientCaps* caps = nullptr);
 
 // Writes a whole response with a deadline; false when the client is gone.
-awaitable<bool> write_response(beast::tcp_stream& stream,
-                               http::response<http::string_body>& response, core::Duration timeout);
+awaitable<bool> write_response(tcp_stream& stream, http::response<http::string_body>& response,
+                               core::Duration timeout);
 
 }  // namespace fulcrum::net

@@ -10,7 +10,7 @@
 namespace fulcrum::net {
 
 // Latency over throughput on every socket: without it small SSE chunks wait 40 ms for ACKs.
-void set_nodelay(tcp::socket& socket);
+void set_nodelay(tcp_socket& socket);
 
 // Rejects request heads that HTTP/1.1 parsers disagree on (request smuggling): both
 // Content-Length and Transfer-Encoding, a Transfer-Encoding other than "chunked", chunked
@@ -37,7 +37,7 @@ http::response<http::string_body> error_response(const api::ApiError& error, uns
 
 // Binds a listening socket; with reuse_port several acceptors share one port and the kernel
 // spreads connections across them (one acceptor per worker thread).
-tcp::acceptor make_acceptor(asio::io_context& io, const tcp::endpoint& at, bool reuse_port);
+tcp_acceptor make_acceptor(asio::io_context& io, const tcp::endpoint& at, bool reuse_port);
 
 // Resolves "127.0.0.1", "::1", "localhost", "0.0.0.0" without I/O beyond getaddrinfo.
 tcp::endpoint resolve_listen(const std::string& host, std::uint16_t port);

@@ -1,7 +1,9 @@
 #include "json_reader.hpp"
 
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
+#include <cstring>
 
 namespace fulcrum::api {
 namespace {
@@ -203,11 +205,32 @@ bool JsonReader::escape() {
   return true;
 }
 
+namespace {
+
+// Whether eight bytes hold no quote, backslash, control byte or UTF-8 byte: plain text the
+// string scanner may step over at once. Strings are most of a chat request's bytes, and byte
+// by byte their scan was 3.5% of a worker's CPU. (A false "not plain" only costs the slow path.)
+bool plain_ascii8(const char* at) {
+  std::uint64_t v = 0;
+  std::memcpy(&v, at, sizeof v);
+  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
+  const auto has_zero_byte = [](std::uint64_t x) { return (x - kOnes) & ~x & kHigh; };
+  const std::uint64_t special = (v & kHigh) | has_zero_byte(v ^ (kOnes * '"')) |
+                                has_zero_byte(v ^ (kOnes * '\\')) |
+                                ((v - kOnes * 0x20) & ~v & kHigh);
+  return special == 0;
+}
+
+}  // namespace
+
 bool JsonReader::string(Span& raw, bool& escaped) {
   if (!expect('"')) return false;
   raw.begin = at_;
   escaped = false;
   while (at_ < text_.size()) {
+    while (text_.size() - at_ >= 8 && plain_ascii8(text_.data() + at_)) at_ += 8;
+    if (at_ >= text_.size()) break;
     const auto c = static_cast<unsigned char>(text_[at_]);
     if (c == '"') {
       raw.end = at_++;

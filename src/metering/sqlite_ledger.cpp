@@ -68,8 +68,10 @@ SqliteLedger::~SqliteLedger() = default;
 core::Expected<std::unique_ptr<SqliteLedger>, std::string> SqliteLedger::open(
     const std::string& path) {
   auto db = std::make_unique<Db>();
+  // NOMUTEX: a connection is only ever used by one thread at a time (the ledger's writer,
+  // or the reader that opened it), so SQLite's own lock around every call is pure cost.
   if (sqlite3_open_v2(path.c_str(), &db->handle,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                       nullptr) != SQLITE_OK) {
     return core::Unexpected{"cannot open ledger " + path + ": " + db->error()};
   }

@@ -420,6 +420,26 @@ TEST(Request, WhatNlohmannRefusesTheReaderRefuses) {
   }
 }
 
+// The string scanner steps over plain ASCII eight bytes at a time: whatever the offset of a
+// byte that needs a look (a control byte, an escape, UTF-8 right or wrong), the reader decides
+// as a full JSON parser does, and what it accepts reaches the upstream unchanged.
+TEST(Request, EveryByteOfAStringIsCheckedWhateverItsOffset) {
+  const std::string plain = "Say something about load balancing";
+  for (const std::string odd : {"\x01", "\x1f", "\\n", "\\u00e9", "\\\"", "\xc3\xa9", "\xc0\xaf",
+                                "\xe2\x82", "\x7f", "\\"}) {
+    for (std::size_t at = 0; at <= plain.size(); ++at) {
+      const std::string text = plain.substr(0, at) + odd + plain.substr(at);
+      const std::string body =
+          R"({"model":"m","messages":[{"role":"user","content":")" + text + R"("}]})";
+      auto parsed = parse_request(Operation::chat_completions, body);
+      ASSERT_EQ(static_cast<bool>(parsed), nlohmann::json::accept(body)) << at << " " << text;
+      if (parsed) {
+        EXPECT_EQ(upstream_body(*parsed, "m"), body);
+      }
+    }
+  }
+}
+
 TEST(ApiError, HasOpenAiShapeWithNulls) {
   const auto body = nlohmann::json::parse(ApiError::model_not_found("x").to_json());
   EXPECT_EQ(body["error"]["code"], "model_not_found");

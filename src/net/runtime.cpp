@@ -26,15 +26,6 @@ std::string models_json(const config::Config& config) {
   return nlohmann::json{{"object", "list"}, {"data", std::move(data)}}.dump();
 }
 
-ssl::context make_client_tls() {
-  ssl::context tls(ssl::context::tls_client);
-  tls.set_default_verify_paths();  // the system trust store
-  tls.set_verify_mode(ssl::verify_peer);
-  tls.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                  ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
-  return tls;
-}
-
 // Spend already in the ledger for each budget's current period: a restart neither forgets
 // it nor counts it twice (the in-memory books start from zero).
 template <class Filter>
@@ -74,10 +65,7 @@ void restore_spend_from_ledger(const config::Config& config, metering::BudgetBoo
 }  // namespace
 
 Runtime::Runtime(config::Config config, std::string version)
-    : version_(std::move(version)),
-      user_agent_("fulcrum/" + version_),
-      metrics_(version_),
-      tls_(make_client_tls()) {
+    : version_(std::move(version)), user_agent_("fulcrum/" + version_), metrics_(version_) {
   std::shared_ptr<Snapshot> snapshot = build(std::move(config), nullptr);
   const config::Config& c = snapshot->config;
   if (c.ledger.enabled) {

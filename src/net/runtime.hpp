@@ -71,7 +71,7 @@ class Runtime {
   metering::Ledger* ledger() { return ledger_.get(); }
   // Commits every queued ledger row; called once the workers have stopped.
   void close_ledger();
-  ssl::context& tls() { return tls_; }
+  ClientTls& tls() { return tls_; }
   const std::string& version() const { return version_; }
   // "fulcrum/<version>", sent upstream.
   const std::string& user_agent() const { return user_agent_; }
@@ -90,7 +90,7 @@ class Runtime {
   std::string version_;
   std::string user_agent_;
   metering::Metrics metrics_;
-  ssl::context tls_;
+  ClientTls tls_;
   std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
   std::unique_ptr<metering::Ledger> ledger_;
   std::atomic<bool> ledger_closed_{false};
@@ -119,7 +119,7 @@ struct Worker {
   // Closes idle connections past `ttl` or closed by their peer, and frees the pools of
   // endpoints `current` no longer has (by name and URL). Returns the idle connections left.
   std::size_t sweep_pools(const Snapshot& current, core::Duration ttl);
-  ssl::context& tls;
+  ClientTls& tls;
   std::vector<std::shared_ptr<UpstreamPool>> pools;  // by Snapshot::pool_ids
   RequestIdSource ids;
   std::uint64_t random_state;  // splitmix64, for jitter and weighted choices

@@ -18,7 +18,7 @@ bool UpstreamConnection::peer_closed() {
   return errno != EAGAIN && errno != EWOULDBLOCK;
 }
 
-UpstreamPool::UpstreamPool(asio::io_context& io, core::Url url, ssl::context& tls)
+UpstreamPool::UpstreamPool(asio::io_context& io, core::Url url, ClientTls& tls)
     : io_(io), url_(std::move(url)), tls_(tls) {}
 
 std::unique_ptr<UpstreamConnection> UpstreamPool::take_idle() {
@@ -69,7 +69,7 @@ awaitable<std::unique_ptr<UpstreamConnection>> UpstreamPool::connect(core::Durat
 
   if (!url.tls) co_return std::make_unique<UpstreamConnection>(std::move(stream));
 
-  auto tls = std::make_unique<UpstreamConnection::TlsStream>(std::move(stream), tls_);
+  auto tls = std::make_unique<UpstreamConnection::TlsStream>(std::move(stream), tls_.context());
   // SNI, and the name the certificate must carry.
   if (!SSL_set_tlsext_host_name(tls->native_handle(), url.host.c_str())) {
     ec = error_code(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category());

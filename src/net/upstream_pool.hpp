@@ -5,6 +5,7 @@
 #include <variant>
 #include <vector>
 
+#include "client_tls.hpp"
 #include "fulcrum/core/duration.hpp"
 #include "fulcrum/core/url.hpp"
 #include "fulcrum/net/asio.hpp"
@@ -58,7 +59,7 @@ class UpstreamConnection {
 
 class UpstreamPool {
  public:
-  UpstreamPool(asio::io_context& io, core::Url url, ssl::context& tls);
+  UpstreamPool(asio::io_context& io, core::Url url, ClientTls& tls);
 
   // An idle keep-alive connection that is still open at both ends, or null when none is.
   std::unique_ptr<UpstreamConnection> take_idle();
@@ -78,7 +79,7 @@ class UpstreamPool {
 
   asio::io_context& io_;
   const core::Url url_;
-  ssl::context& tls_;
+  ClientTls& tls_;
   std::vector<std::unique_ptr<UpstreamConnection>> idle_;
 };
 

@@ -1,0 +1,16 @@
+#include "client_tls.hpp"
+
+namespace fulcrum::net {
+
+ssl::context& ClientTls::context() {
+  std::call_once(made_, [this] {
+    auto& tls = context_.emplace(ssl::context::tls_client);
+    tls.set_default_verify_paths();  // the system trust store
+    tls.set_verify_mode(ssl::verify_peer);
+    tls.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                    ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+  });
+  return *context_;
+}
+
+}  // namespace fulcrum::net

@@ -1,6 +1,5 @@
 #include "fulcrum/metering/postgres_ledger.hpp"
 
-#include <libpq-fe.h>
 #include <spdlog/spdlog.h>
 
 #include <charconv>
@@ -9,6 +8,7 @@
 #include <cstring>
 
 #include "ledger_columns.hpp"
+#include "libpq_api.hpp"
 
 namespace fulcrum::metering {
 namespace {
@@ -57,11 +57,11 @@ constexpr std::size_t kSpoolBatchesPerCall = 20;  // 10,000 rows
 
 struct Result {
   explicit Result(PGresult* r) : result(r) {}
-  ~Result() { PQclear(result); }
+  ~Result() { libpq().PQclear(result); }
   Result(const Result&) = delete;
   Result& operator=(const Result&) = delete;
   bool ok() const {
-    const auto status = PQresultStatus(result);
+    const auto status = libpq().PQresultStatus(result);
     return status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_SINGLE_TUPLE;
   }
   PGresult* result;
@@ -84,14 +84,14 @@ struct PostgresLedger::Connection {
   std::string error;  // the last failure, for the log (libpq's messages carry no password)
 
   void close() {
-    if (conn != nullptr) PQfinish(std::exchange(conn, nullptr));
+    if (conn != nullptr) libpq().PQfinish(std::exchange(conn, nullptr));
   }
-  bool alive() const { return conn != nullptr && PQstatus(conn) == CONNECTION_OK; }
+  bool alive() const { return conn != nullptr && libpq().PQstatus(conn) == CONNECTION_OK; }
 
   bool exec(const char* sql) {
-    const Result r(PQexec(conn, sql));
+    const Result r(libpq().PQexec(conn, sql));
     if (r.ok()) return true;
-    error = PQerrorMessage(conn);
+    error = libpq().PQerrorMessage(conn);
     return false;
   }
 
@@ -115,9 +115,10 @@ struct PostgresLedger::Connection {
         "1",         "5",     "2",
         "3",         "10000", writer ? "-c statement_timeout=10000" : "-c statement_timeout=0",
         nullptr};
-    conn = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
-    if (PQstatus(conn) != CONNECTION_OK) {
-      error = PQerrorMessage(conn);
+    if (load_libpq(error) == nullptr) return false;
+    conn = libpq().PQconnectdbParams(keys, values, /*expand_dbname=*/1);
+    if (libpq().PQstatus(conn) != CONNECTION_OK) {
+      error = libpq().PQerrorMessage(conn);
       close();
       return false;
     }
@@ -125,13 +126,13 @@ struct PostgresLedger::Connection {
   }
 
   bool check_schema() {
-    const Result r(PQexec(conn, "SELECT version FROM fulcrum_schema"));
-    if (!r.ok() || PQntuples(r.result) == 0) {
+    const Result r(libpq().PQexec(conn, "SELECT version FROM fulcrum_schema"));
+    if (!r.ok() || libpq().PQntuples(r.result) == 0) {
       error = "the database has no Fulcrum ledger yet (a gateway creates it when it starts)";
       close();
       return false;
     }
-    const int version = std::atoi(PQgetvalue(r.result, 0, 0));
+    const int version = std::atoi(libpq().PQgetvalue(r.result, 0, 0));
     if (version != kSchemaVersion) {
       error = "the ledger has schema version " + std::to_string(version) + "; this Fulcrum reads " +
               std::to_string(kSchemaVersion);
@@ -146,10 +147,12 @@ struct PostgresLedger::Connection {
     bool ok = exec("CREATE TABLE IF NOT EXISTS fulcrum_schema (version INTEGER NOT NULL)");
     int version = 0;
     if (ok) {
-      const Result r(PQexec(conn, "SELECT version FROM fulcrum_schema"));
+      const Result r(libpq().PQexec(conn, "SELECT version FROM fulcrum_schema"));
       ok = r.ok();
-      if (ok && PQntuples(r.result) > 0) version = std::atoi(PQgetvalue(r.result, 0, 0));
-      if (ok && PQntuples(r.result) == 0) ok = exec("INSERT INTO fulcrum_schema VALUES (0)");
+      if (ok && libpq().PQntuples(r.result) > 0)
+        version = std::atoi(libpq().PQgetvalue(r.result, 0, 0));
+      if (ok && libpq().PQntuples(r.result) == 0)
+        ok = exec("INSERT INTO fulcrum_schema VALUES (0)");
     }
     if (ok && version > kSchemaVersion) {
       error = "the ledger has schema version " + std::to_string(version) +
@@ -250,10 +253,10 @@ bool PostgresLedger::insert(const std::vector<LedgerRow>& rows) {
       sql += ")";
     }
     sql += " ON CONFLICT (request_id, endpoint, finished_ms) DO NOTHING";
-    const Result r(PQexecParams(connection_->conn, sql.c_str(), parameter, nullptr, values.data(),
-                                nullptr, nullptr, 0));
+    const Result r(libpq().PQexecParams(connection_->conn, sql.c_str(), parameter, nullptr,
+                                        values.data(), nullptr, nullptr, 0));
     ok = r.ok();
-    if (!ok) connection_->error = PQerrorMessage(connection_->conn);
+    if (!ok) connection_->error = libpq().PQerrorMessage(connection_->conn);
   }
   ok = ok && connection_->exec("COMMIT");
   if (!ok) {
@@ -321,13 +324,14 @@ core::Money PostgresLedger::spent_since(std::int64_t since_ms, std::string_view 
   const std::string key(key_id);
   const std::string team_name(team);
   const char* values[] = {since.c_str(), key.c_str(), team_name.c_str()};
-  const Result r(PQexecParams(connection_->conn,
-                              "SELECT COALESCE(SUM(cost_nano_usd), 0) FROM requests "
-                              "WHERE started_ms >= $1::bigint - 86400000 AND finished_ms >= "
-                              "$1::bigint AND ($2 = '' OR key_id = $2) AND ($3 = '' OR team = $3)",
-                              3, nullptr, values, nullptr, nullptr, 0));
-  if (!r.ok() || PQntuples(r.result) == 0) return core::Money{};
-  return core::Money{to_int64(PQgetvalue(r.result, 0, 0))};
+  const Result r(
+      libpq().PQexecParams(connection_->conn,
+                           "SELECT COALESCE(SUM(cost_nano_usd), 0) FROM requests "
+                           "WHERE started_ms >= $1::bigint - 86400000 AND finished_ms >= "
+                           "$1::bigint AND ($2 = '' OR key_id = $2) AND ($3 = '' OR team = $3)",
+                           3, nullptr, values, nullptr, nullptr, 0));
+  if (!r.ok() || libpq().PQntuples(r.result) == 0) return core::Money{};
+  return core::Money{to_int64(libpq().PQgetvalue(r.result, 0, 0))};
 }
 
 namespace {
@@ -340,18 +344,18 @@ bool stream_rows(PGconn* conn, const std::string& sql, const std::vector<std::st
   std::vector<const char*> values;
   values.reserve(params.size());
   for (const std::string& p : params) values.push_back(p.c_str());
-  if (PQsendQueryParams(conn, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
-                        nullptr, nullptr, 0) != 1) {
+  if (libpq().PQsendQueryParams(conn, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                                values.data(), nullptr, nullptr, 0) != 1) {
     return false;
   }
-  PQsetSingleRowMode(conn);
+  libpq().PQsetSingleRowMode(conn);
   bool ok = true;
-  while (PGresult* raw = PQgetResult(conn)) {
+  while (PGresult* raw = libpq().PQgetResult(conn)) {
     const Result r(raw);
-    if (PQresultStatus(raw) == PGRES_SINGLE_TUPLE) {
+    if (libpq().PQresultStatus(raw) == PGRES_SINGLE_TUPLE) {
       visit(raw);
     } else if (!r.ok()) {
-      spdlog::error("ledger_postgres_query_failed error=\"{}\"", PQerrorMessage(conn));
+      spdlog::error("ledger_postgres_query_failed error=\"{}\"", libpq().PQerrorMessage(conn));
       ok = false;
     }
   }
@@ -372,16 +376,16 @@ void PostgresLedger::for_each_usage(std::int64_t since_ms, std::int64_t until_ms
                   "ORDER BY started_ms, id",
                   {std::to_string(since_ms), std::to_string(until_ms)}, [&](PGresult* row) {
                     UsageRecord r;
-                    r.started_ms = to_int64(PQgetvalue(row, 0, 0));
-                    r.alias = PQgetvalue(row, 0, 1);
-                    r.endpoint = PQgetvalue(row, 0, 2);
-                    r.endpoint_kind = PQgetvalue(row, 0, 3);
-                    r.input_tokens = to_int64(PQgetvalue(row, 0, 4));
-                    r.cached_tokens = to_int64(PQgetvalue(row, 0, 5));
-                    r.output_tokens = to_int64(PQgetvalue(row, 0, 6));
-                    r.cost = core::Money{to_int64(PQgetvalue(row, 0, 7))};
-                    r.amortized = core::Money{to_int64(PQgetvalue(row, 0, 8))};
-                    r.cache_write_tokens = to_int64(PQgetvalue(row, 0, 9));
+                    r.started_ms = to_int64(libpq().PQgetvalue(row, 0, 0));
+                    r.alias = libpq().PQgetvalue(row, 0, 1);
+                    r.endpoint = libpq().PQgetvalue(row, 0, 2);
+                    r.endpoint_kind = libpq().PQgetvalue(row, 0, 3);
+                    r.input_tokens = to_int64(libpq().PQgetvalue(row, 0, 4));
+                    r.cached_tokens = to_int64(libpq().PQgetvalue(row, 0, 5));
+                    r.output_tokens = to_int64(libpq().PQgetvalue(row, 0, 6));
+                    r.cost = core::Money{to_int64(libpq().PQgetvalue(row, 0, 7))};
+                    r.amortized = core::Money{to_int64(libpq().PQgetvalue(row, 0, 8))};
+                    r.cache_write_tokens = to_int64(libpq().PQgetvalue(row, 0, 9));
                     visit(r);
                   });
 }
@@ -399,11 +403,11 @@ std::size_t PostgresLedger::export_rows(std::int64_t since_ms, ExportFormat form
                   {std::to_string(since_ms)}, [&](PGresult* row) {
                     for (std::size_t c = 0; c < cells.size(); ++c) {
                       const int column = static_cast<int>(c);
-                      if (PQgetisnull(row, 0, column)) {
+                      if (libpq().PQgetisnull(row, 0, column)) {
                         cells[c] = std::monostate{};
                         continue;
                       }
-                      const char* text = PQgetvalue(row, 0, column);
+                      const char* text = libpq().PQgetvalue(row, 0, column);
                       switch (kLedgerColumns[c].type) {
                         case ColumnType::integer:
                           cells[c] = to_int64(text);

@@ -1,5 +1,6 @@
 #include "fulcrum/api/usage.hpp"
 
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "fulcrum/api/usage_reader.hpp"
@@ -58,8 +59,25 @@ namespace {
 // The `usage` object of a response sits at its end; parsing just that object spares a full
 // parse of large responses (embeddings). Returns the object's text, or nullopt when the
 // shortcut does not apply and the caller should parse the whole document.
+// The last `"usage"` in the text. A backward search from quote to quote: rfind compares the
+// key at every offset of a ~1 KB answer (1.4% of a worker's CPU).
+std::size_t last_usage_key(std::string_view text) {
+  constexpr std::string_view kKey = "\"usage\"";
+  std::size_t end = text.size();
+  while (end >= kKey.size()) {
+    const void* quote = memrchr(text.data(), '"', end);
+    if (quote == nullptr) break;
+    const auto closing = static_cast<std::size_t>(static_cast<const char*>(quote) - text.data());
+    if (closing + 1 >= kKey.size() && text.substr(closing + 1 - kKey.size(), kKey.size()) == kKey) {
+      return closing + 1 - kKey.size();
+    }
+    end = closing;
+  }
+  return std::string_view::npos;
+}
+
 std::optional<std::string_view> trailing_usage_object(std::string_view json_text) {
-  const auto key = json_text.rfind("\"usage\"");
+  const auto key = last_usage_key(json_text);
   // A quote escaped inside some string value is not a key.
   if (key == std::string_view::npos || key == 0 || json_text[key - 1] == '\\') return std::nullopt;
   std::size_t i = key + 7;

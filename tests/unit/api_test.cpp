@@ -122,6 +122,27 @@ TEST(Usage, AUsageLookalikeInsideTheCompletionTextIsIgnored) {
   EXPECT_EQ(usage->output, 4);
 }
 
+// The usage object is looked for from the end of the answer, quote by quote; wherever the
+// key stands and whatever quotes come after it, the answer is the full parser's.
+TEST(Usage, TheLastUsageKeyIsFoundWhateverFollowsIt) {
+  for (const std::string& body : {
+           std::string(R"({"id":"a","usage":{"prompt_tokens":3,"completion_tokens":4}})"),
+           std::string(R"({"usage" : {"prompt_tokens":3,"completion_tokens":4},"x":"\"q\""})"),
+           std::string(R"({"usage":{"prompt_tokens":3,"completion_tokens":4},"note":"usage"})"),
+           std::string(R"({"usage":{"prompt_tokens":3,"completion_tokens":4}})"),
+           std::string(R"({"a":"\"usage\"","usage":{"prompt_tokens":3,"completion_tokens":4}})"),
+           std::string(R"({"a":"x","b":"y"})"),
+       }) {
+    const auto usage = usage_in_document(body);
+    const auto document = nlohmann::json::parse(body);
+    ASSERT_EQ(static_cast<bool>(usage), document.contains("usage")) << body;
+    if (usage) {
+      EXPECT_EQ(usage->input, 3) << body;
+      EXPECT_EQ(usage->output, 4) << body;
+    }
+  }
+}
+
 TEST(Usage, CachedTokensNeverExceedInput) {
   const auto usage = usage_in_document(
       R"({"usage":{"prompt_tokens":10,"completion_tokens":1,"prompt_tokens_details":{"cached_tokens":50}}})");

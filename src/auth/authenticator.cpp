@@ -7,10 +7,11 @@ namespace fulcrum::auth {
 
 Digest sha256(std::string_view data) {
   // Fetched once: EVP_sha256() looks the algorithm up (under a lock) on every digest.
-  static EVP_MD* const kSha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  static const EVP_MD* const kFetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  const EVP_MD* const sha256 = kFetched != nullptr ? kFetched : EVP_sha256();
   Digest digest{};
   unsigned int length = 0;
-  EVP_Digest(data.data(), data.size(), digest.data(), &length, kSha256, nullptr);
+  EVP_Digest(data.data(), data.size(), digest.data(), &length, sha256, nullptr);
   return digest;
 }
 
@@ -38,7 +39,10 @@ core::Expected<Principal, AuthFailure> authenticate(std::string_view authorizati
     return Principal{};
   }
   // With no keys configured there is nothing to find, and nothing a hash could leak.
-  if (config.keys.empty()) return Principal{};
+  if (config.keys.empty()) {
+    if (required) return core::Unexpected{AuthFailure::unknown_key};
+    return Principal{};
+  }
   // Every configured hash is compared, whichever matches, so timing tells nothing.
   const Digest digest = sha256(presented);
   Principal found;

@@ -44,6 +44,18 @@ std::string key_entry(const std::string& id, const std::string& secret, const st
 core::WallTime utc(std::int64_t unix_seconds) { return core::WallClock::from_time_t(unix_seconds); }
 constexpr std::int64_t kWed20261125NoonUtc = 1795608000;
 
+// No keys at all: required mode lets no token in (there is nothing it could match), open mode
+// lets every request in as anonymous.
+TEST(Authenticator, RequiredModeWithNoKeysLetsNoTokenIn) {
+  config::Config required = load("auth: {mode: required}\nkeys: []\n");
+  ASSERT_TRUE(required.keys.empty());
+  EXPECT_EQ(auth::authenticate("Bearer anything", required).error(),
+            auth::AuthFailure::unknown_key);
+  EXPECT_EQ(auth::authenticate("", required).error(), auth::AuthFailure::missing_key);
+  config::Config open = load("keys: []\n");
+  EXPECT_EQ(auth::authenticate("Bearer anything", open)->id(), "anonymous");
+}
+
 TEST(Authenticator, RequiredModeNeedsAKnownKeyOpenModeFallsBackToAnonymous) {
   config::Config required =
       load("auth: {mode: required}\nkeys:\n" + key_entry("app", "sk-good", ", team: search"));

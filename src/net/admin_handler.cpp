@@ -59,7 +59,7 @@ awaitable<http::response<http::string_body>> AdminHandler::report(std::string_vi
         version, keep_alive);
   }
   auto back = co_await asio::this_coro::executor;
-  co_await asio::post(reports_, use_awaitable);
+  co_await resume_on(reports_.get_executor());
   std::string body;
   if (auto store = metering::open_ledger_reader(snapshot->config.ledger)) {
     const std::int64_t until = *core::parse_when("0s");
@@ -69,7 +69,7 @@ awaitable<http::response<http::string_body>> AdminHandler::report(std::string_vi
     // Part of the traffic is no report: a 503 says the ledger cannot be read.
     if ((*store)->complete()) body = report::report_json(book.analyse());
   }
-  co_await asio::post(back, use_awaitable);
+  co_await resume_on(back);
   if (body.empty()) {
     co_return error_response(api::ApiError::service_unavailable("The ledger cannot be read."),
                              version, keep_alive);
@@ -80,9 +80,9 @@ awaitable<http::response<http::string_body>> AdminHandler::report(std::string_vi
 awaitable<ReloadResult> AdminHandler::reload() {
   spdlog::info("config_reload_requested trigger=admin");
   auto back = co_await asio::this_coro::executor;
-  co_await asio::post(control_, use_awaitable);
+  co_await resume_on(control_.get_executor());
   ReloadResult result = runtime_.reload("admin");
-  co_await asio::post(back, use_awaitable);
+  co_await resume_on(back);
   co_return result;
 }
 

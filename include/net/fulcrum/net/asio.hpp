@@ -23,8 +23,8 @@ using error_code = boost::system::error_code;
 
 // Every socket, timer and coroutine of the gateway runs on one worker's io_context. Naming
 // its executor type, instead of the type-erased any_io_executor Asio defaults to, saves a
-// copy, a destroy and an indirect `prefer` per operation (3 to 4% of a worker's CPU under
-// load, docs/benchmarks.md) and lets a completion resume its coroutine in place.
+// copy, a destroy and an indirect `prefer` per operation: they were 4.8% of a worker's CPU
+// under load, and CPU per request fell by about 10% without them (docs/benchmarks.md).
 using executor = asio::io_context::executor_type;
 using steady_timer =
     asio::basic_waitable_timer<std::chrono::steady_clock,
@@ -44,6 +44,19 @@ inline constexpr asio::use_awaitable_t<executor> use_awaitable{};
 
 // Completion token for "return the error as a value": never throws on the request path.
 inline auto as_result(error_code& ec) { return asio::redirect_error(use_awaitable, ec); }
+
+// Moves the calling coroutine onto `target`: a thread pool for blocking work, or back to its
+// worker. (`co_await asio::post(target, use_awaitable)` does not: its completion is handed
+// back to the coroutine's own executor, so the work would stay on the worker.)
+// The completion is called on `target` itself, and a coroutine's completion resumes it in the
+// thread that calls it. (Boost 1.74 cannot bind an executor to use_awaitable.)
+template <class Executor>
+awaitable<void> resume_on(Executor target) {
+  auto hop = [target](auto resume) {
+    asio::post(target, [resume = std::move(resume)]() mutable { resume(); });
+  };
+  co_await asio::async_initiate<const asio::use_awaitable_t<executor>&, void()>(hop, use_awaitable);
+}
 #endif
 
 }  // namespace fulcrum::net

@@ -56,9 +56,6 @@ std::optional<Usage> usage_from(const nlohmann::json& usage) {
 
 namespace {
 
-// The `usage` object of a response sits at its end; parsing just that object spares a full
-// parse of large responses (embeddings). Returns the object's text, or nullopt when the
-// shortcut does not apply and the caller should parse the whole document.
 // The last `"usage"` in the text. A backward search from quote to quote: rfind compares the
 // key at every offset of a ~1 KB answer (1.4% of a worker's CPU).
 std::size_t last_usage_key(std::string_view text) {
@@ -76,6 +73,9 @@ std::size_t last_usage_key(std::string_view text) {
   return std::string_view::npos;
 }
 
+// The `usage` object of a response sits at its end; parsing just that object spares a full
+// parse of large responses (embeddings). Returns the object's text, or nullopt when the
+// shortcut does not apply and the caller should parse the whole document.
 std::optional<std::string_view> trailing_usage_object(std::string_view json_text) {
   const auto key = last_usage_key(json_text);
   // A quote escaped inside some string value is not a key.

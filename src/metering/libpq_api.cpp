@@ -14,7 +14,7 @@ struct Loaded {
 };
 
 template <class Function>
-bool bind(void* library, const char* name, Function& function, std::string& error) {
+bool bind_symbol(void* library, const char* name, Function& function, std::string& error) {
   function = reinterpret_cast<Function>(dlsym(library, name));
   if (function == nullptr && error.empty()) error = std::string("libpq has no ") + name;
   return function != nullptr;
@@ -31,20 +31,20 @@ Loaded load() {
   }
   auto& api = loaded.api;
   auto& error = loaded.error;
-  bind(library, "PQconnectdbParams", api.PQconnectdbParams, error);
-  bind(library, "PQstatus", api.PQstatus, error);
-  bind(library, "PQerrorMessage", api.PQerrorMessage, error);
-  bind(library, "PQfinish", api.PQfinish, error);
-  bind(library, "PQexec", api.PQexec, error);
-  bind(library, "PQexecParams", api.PQexecParams, error);
-  bind(library, "PQsendQueryParams", api.PQsendQueryParams, error);
-  bind(library, "PQsetSingleRowMode", api.PQsetSingleRowMode, error);
-  bind(library, "PQgetResult", api.PQgetResult, error);
-  bind(library, "PQresultStatus", api.PQresultStatus, error);
-  bind(library, "PQntuples", api.PQntuples, error);
-  bind(library, "PQgetvalue", api.PQgetvalue, error);
-  bind(library, "PQgetisnull", api.PQgetisnull, error);
-  bind(library, "PQclear", api.PQclear, error);
+  bind_symbol(library, "PQconnectdbParams", api.PQconnectdbParams, error);
+  bind_symbol(library, "PQstatus", api.PQstatus, error);
+  bind_symbol(library, "PQerrorMessage", api.PQerrorMessage, error);
+  bind_symbol(library, "PQfinish", api.PQfinish, error);
+  bind_symbol(library, "PQexec", api.PQexec, error);
+  bind_symbol(library, "PQexecParams", api.PQexecParams, error);
+  bind_symbol(library, "PQsendQueryParams", api.PQsendQueryParams, error);
+  bind_symbol(library, "PQsetSingleRowMode", api.PQsetSingleRowMode, error);
+  bind_symbol(library, "PQgetResult", api.PQgetResult, error);
+  bind_symbol(library, "PQresultStatus", api.PQresultStatus, error);
+  bind_symbol(library, "PQntuples", api.PQntuples, error);
+  bind_symbol(library, "PQgetvalue", api.PQgetvalue, error);
+  bind_symbol(library, "PQgetisnull", api.PQgetisnull, error);
+  bind_symbol(library, "PQclear", api.PQclear, error);
   return loaded;
 }
 

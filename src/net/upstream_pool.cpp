@@ -69,7 +69,12 @@ awaitable<std::unique_ptr<UpstreamConnection>> UpstreamPool::connect(core::Durat
 
   if (!url.tls) co_return std::make_unique<UpstreamConnection>(std::move(stream));
 
-  auto tls = std::make_unique<UpstreamConnection::TlsStream>(std::move(stream), tls_.context());
+  ssl::context* context = tls_.context();
+  if (context == nullptr) {
+    ec = asio::error::operation_not_supported;
+    co_return nullptr;
+  }
+  auto tls = std::make_unique<UpstreamConnection::TlsStream>(std::move(stream), *context);
   // SNI, and the name the certificate must carry.
   if (!SSL_set_tlsext_host_name(tls->native_handle(), url.host.c_str())) {
     ec = error_code(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category());

@@ -3,6 +3,8 @@
 #include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 
+#include <exception>
+
 #include "admin_views.hpp"
 #include "fulcrum/core/when.hpp"
 #include "fulcrum/metering/breakeven.hpp"
@@ -61,15 +63,23 @@ awaitable<http::response<http::string_body>> AdminHandler::report(std::string_vi
   auto back = co_await asio::this_coro::executor;
   co_await resume_on(reports_.get_executor());
   std::string body;
-  if (auto store = metering::open_ledger_reader(snapshot->config.ledger)) {
-    const std::int64_t until = *core::parse_when("0s");
-    metering::TrafficBook book(snapshot->config, *since, until);
-    (*store)->for_each_usage(*since, until,
-                             [&book](const metering::UsageRecord& r) { book.add(r); });
-    // Part of the traffic is no report: a 503 says the ledger cannot be read.
-    if ((*store)->complete()) body = report::report_json(book.analyse());
+  // Whatever happens on the pool, the coroutine goes back to its worker before it goes on: the
+  // connection's socket belongs to that worker's thread.
+  std::exception_ptr failed;
+  try {
+    if (auto store = metering::open_ledger_reader(snapshot->config.ledger)) {
+      const std::int64_t until = *core::parse_when("0s");
+      metering::TrafficBook book(snapshot->config, *since, until);
+      (*store)->for_each_usage(*since, until,
+                               [&book](const metering::UsageRecord& r) { book.add(r); });
+      // Part of the traffic is no report: a 503 says the ledger cannot be read.
+      if ((*store)->complete()) body = report::report_json(book.analyse());
+    }
+  } catch (...) {
+    failed = std::current_exception();
   }
   co_await resume_on(back);
+  if (failed) std::rethrow_exception(failed);
   if (body.empty()) {
     co_return error_response(api::ApiError::service_unavailable("The ledger cannot be read."),
                              version, keep_alive);
@@ -81,8 +91,15 @@ awaitable<ReloadResult> AdminHandler::reload() {
   spdlog::info("config_reload_requested trigger=admin");
   auto back = co_await asio::this_coro::executor;
   co_await resume_on(control_.get_executor());
-  ReloadResult result = runtime_.reload("admin");
+  ReloadResult result;
+  std::exception_ptr failed;  // rethrown on the worker, as for report()
+  try {
+    result = runtime_.reload("admin");
+  } catch (...) {
+    failed = std::current_exception();
+  }
   co_await resume_on(back);
+  if (failed) std::rethrow_exception(failed);
   co_return result;
 }
 

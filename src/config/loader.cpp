@@ -656,6 +656,8 @@ std::optional<Endpoint> read_endpoint(const std::string& name, const YAML::Node&
     MapReader cap(capacity, diag, "capacity");
     read_into(cap.optional("max_concurrency"), endpoint.capacity.max_concurrency,
               [&](const YAML::Node& n) { return read_unsigned(n, diag, "max_concurrency"); });
+    read_into(cap.optional("max_waiting"), endpoint.capacity.max_waiting,
+              [&](const YAML::Node& n) { return read_unsigned(n, diag, "max_waiting"); });
     read_into(
         cap.optional("output_tokens_per_second"), endpoint.capacity.output_tokens_per_second,
         [&](const YAML::Node& n) { return read_number(n, diag, "output_tokens_per_second"); });

@@ -55,9 +55,9 @@ std::vector<SloClass> built_in_slo_classes() {
   using std::chrono::milliseconds;
   using std::chrono::seconds;
   return {
-      {"realtime", 100, milliseconds(800), seconds(30), milliseconds(0)},
-      {"standard", 50, seconds(2), seconds(60), milliseconds(200)},
-      {"batch", 10, seconds(60), seconds(600), seconds(30)},
+      {"realtime", 100, milliseconds(800), seconds(30), milliseconds(0), std::nullopt},
+      {"standard", 50, seconds(2), seconds(60), milliseconds(200), std::nullopt},
+      {"batch", 10, seconds(60), seconds(600), seconds(30), std::nullopt},
   };
 }
 
@@ -253,7 +253,9 @@ void read_slo_classes(const YAML::Node& node, Diagnostics& diag, Config& config)
     return;
   }
   if (!node.IsMap() || node.size() == 0) {
-    diag.error(node, "slo_classes must map class names to {priority, ttft, e2e, max_queue_wait}");
+    diag.error(
+        node,
+        "slo_classes must map class names to {priority, ttft, e2e, max_queue_wait, wait_margin}");
     config.slo_classes = built_in_slo_classes();
     return;
   }
@@ -278,6 +280,11 @@ void read_slo_classes(const YAML::Node& node, Diagnostics& diag, Config& config)
       if (auto d = read_positive_duration(value, diag, key)) *field = *d;
     }
     read_duration_field(map, "max_queue_wait", diag, slo.max_queue_wait);
+    if (map.optional("wait_margin").IsDefined()) {
+      core::Duration margin{0};
+      read_duration_field(map, "wait_margin", diag, margin);
+      slo.wait_margin = margin;
+    }
     config.slo_classes.push_back(std::move(slo));
   }
   if (config.slo_classes.empty()) config.slo_classes = built_in_slo_classes();

@@ -9,9 +9,9 @@ namespace {
 
 // The reasons a plan's lead can have (router/plan.hpp). Runtime reasons ("fallback:503")
 // are rarer and resolved by label lookup.
-constexpr std::array<std::string_view, 11> kDecisionReasons{
-    "cheapest",  "headroom", "spill:capacity", "spill:slo", "spill:circuit-open", "cold-avoided",
-    "slo-unmet", "fastest",  "weighted",       "ordered",   "unavailable"};
+constexpr std::array<std::string_view, 12> kDecisionReasons{
+    "cheapest",     "headroom",  "queued",  "spill:capacity", "spill:slo", "spill:circuit-open",
+    "cold-avoided", "slo-unmet", "fastest", "weighted",       "ordered",   "unavailable"};
 constexpr std::array<std::string_view, 5> kSpillReasons{"capacity", "slo", "cold", "circuit-open",
                                                         "429"};
 
@@ -34,9 +34,33 @@ Metrics::RoutingFamilies::RoutingFamilies(prometheus::Registry& registry)
                     .Register(registry)),
       spillovers(prometheus::BuildCounter()
                      .Name("fulcrum_spillover_total")
-                     .Help("Requests sent elsewhere than the endpoint the strategy preferred, "
-                           "by reason: capacity, slo, cold, circuit-open, 429.")
+                     .Help("Requests that left the endpoint the strategy preferred for one "
+                           "that is not provisioned, by reason: capacity, slo, cold, "
+                           "circuit-open, 429. Moves between provisioned endpoints are "
+                           "fulcrum_unit_moves_total.")
                      .Register(registry)),
+      unit_moves(prometheus::BuildCounter()
+                     .Name("fulcrum_unit_moves_total")
+                     .Help("Requests placed on another provisioned endpoint than the one the "
+                           "strategy preferred (it was full, slow or open): they stayed on "
+                           "paid-for capacity.")
+                     .Register(registry)),
+      queue_waiting(prometheus::BuildGauge()
+                        .Name("fulcrum_queue_waiting")
+                        .Help("Requests waiting in the gateway for a slot on a full provisioned "
+                              "endpoint, by SLO class.")
+                        .Register(registry)),
+      queue_wait(prometheus::BuildHistogram()
+                     .Name("fulcrum_queue_wait_seconds")
+                     .Help("How long requests waited in the gateway for a slot on a full "
+                           "provisioned endpoint, from arrival, by SLO class.")
+                     .Register(registry)),
+      queue_outcomes(prometheus::BuildCounter()
+                         .Name("fulcrum_queue_outcomes_total")
+                         .Help("Waits for a slot on a full provisioned endpoint by how they "
+                               "ended: served (a slot freed in time) or spilled (the wait "
+                               "ran out; the request went to the next target).")
+                         .Register(registry)),
       slo_violations(prometheus::BuildCounter()
                          .Name("fulcrum_slo_violations_total")
                          .Help("Served requests whose time to first token or total duration "
@@ -131,6 +155,31 @@ void Metrics::spillover(const MeterTable& table, std::size_t from, std::size_t t
   if (const auto known = position(kSpillReasons, reason)) {
     table.spillovers->at({from, to, *known}).Increment();
   }
+}
+
+void Metrics::unit_move(std::string_view from, std::string_view to, std::string_view reason) {
+  routing_->unit_moves
+      .Add({{"from", std::string(from)}, {"to", std::string(to)}, {"reason", std::string(reason)}})
+      .Increment();
+}
+
+void Metrics::queue_joined(std::string_view endpoint, std::string_view slo_class) {
+  routing_->queue_waiting
+      .Add({{"endpoint", std::string(endpoint)}, {"slo_class", std::string(slo_class)}})
+      .Increment();
+}
+
+void Metrics::queue_left(std::string_view endpoint, std::string_view slo_class,
+                         double waited_seconds, bool served) {
+  const prometheus::Labels labels{{"endpoint", std::string(endpoint)},
+                                  {"slo_class", std::string(slo_class)}};
+  routing_->queue_waiting.Add(labels).Decrement();
+  static const prometheus::Histogram::BucketBoundaries kBuckets{0.05, 0.1, 0.25, 0.5, 1,  2,
+                                                                5,    10,  20,   30,  60, 300};
+  routing_->queue_wait.Add(labels, kBuckets).Observe(waited_seconds);
+  prometheus::Labels outcome = labels;
+  outcome["outcome"] = served ? "served" : "spilled";
+  routing_->queue_outcomes.Add(outcome).Increment();
 }
 
 void Metrics::retry_budget_exhausted() { routing_->retry_budget_exhausted.Increment(); }

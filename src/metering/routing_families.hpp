@@ -3,6 +3,7 @@
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
 #include <memory>
@@ -16,6 +17,10 @@ struct Metrics::RoutingFamilies {
 
   prometheus::Family<prometheus::Counter>& decisions;
   prometheus::Family<prometheus::Counter>& spillovers;
+  prometheus::Family<prometheus::Counter>& unit_moves;
+  prometheus::Family<prometheus::Gauge>& queue_waiting;
+  prometheus::Family<prometheus::Histogram>& queue_wait;
+  prometheus::Family<prometheus::Counter>& queue_outcomes;
   prometheus::Family<prometheus::Counter>& slo_violations;
   prometheus::Family<prometheus::Counter>& cold_starts;
   prometheus::Family<prometheus::Counter>& prewarm_requests;

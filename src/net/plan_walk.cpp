@@ -96,15 +96,15 @@ Refusal ProxyRequest::unserved(const Walk& walk) {
   return refusal;
 }
 
-// The attempts on candidate `index`: a capacity slot and a closed circuit first, then tries
-// until one answers (true) or RetryPolicy moves on or stops.
-awaitable<bool> ProxyRequest::attempts_on(std::size_t index, Walk& walk) {
+// A capacity slot on candidate `index` and, with shared state, the fleet's lease; no slot
+// when the endpoint is full for the request's class.
+awaitable<ProxyRequest::Held> ProxyRequest::take_slot(std::size_t index) {
   const router::Candidate& candidate = plan_.attempts[index];
   const config::Endpoint& endpoint = config_.endpoints[candidate.endpoint];
   router::EndpointState& state = snapshot_->live->endpoint(candidate.endpoint);
+  Held held;
   // The router saw a free slot; another thread, or another replica, may have taken it since.
   unsigned limit = candidate.admit_limit;
-  std::optional<SharedSlot> lease;
   bool full = false;
   bool noted_locally = false;
   if (worker_.shared && candidate.class_limit > 0) {
@@ -119,10 +119,10 @@ awaitable<bool> ProxyRequest::attempts_on(std::size_t index, Walk& walk) {
       case SharedState::Slot::granted:
         state.report_fleet_in_flight(answer.fleet_in_flight, core::Clock::now());
         if (index == 0 && first_lease_) {
-          lease.emplace(std::move(*first_lease_));
+          held.lease.emplace(std::move(*first_lease_));
           first_lease_.reset();
         } else {
-          lease.emplace(*worker_.shared, endpoint.name, SharedSlot::Kind::granted);
+          held.lease.emplace(*worker_.shared, endpoint.name, SharedSlot::Kind::granted);
         }
         limit = 0;  // the fleet's count decided; this one only counts
         break;
@@ -142,13 +142,68 @@ awaitable<bool> ProxyRequest::attempts_on(std::size_t index, Walk& walk) {
         break;
     }
   }
-  const auto slot = full ? std::nullopt : router::EndpointSlot::try_take(state, limit);
-  if (slot && noted_locally) {
-    worker_.shared->note_local_slot(endpoint.name);
-    lease.emplace(*worker_.shared, endpoint.name, SharedSlot::Kind::noted);
-  }
+  auto slot = full ? std::nullopt : router::EndpointSlot::try_take(state, limit);
   if (!slot) {
-    walk.tried.note(endpoint.name, "at capacity");
+    held.lease.reset();
+    co_return held;
+  }
+  if (noted_locally) {
+    worker_.shared->note_local_slot(endpoint.name);
+    held.lease.emplace(*worker_.shared, endpoint.name, SharedSlot::Kind::noted);
+  }
+  const bool queues =
+      endpoint.kind == config::EndpointKind::provisioned && endpoint.capacity.max_concurrency > 0;
+  held.slot.emplace(std::move(*slot), state,
+                    queues ? snapshot_->slot_queues[candidate.endpoint].get() : nullptr);
+  co_return held;
+}
+
+// A full endpoint the router let this request wait for: in its queue, earliest deadline
+// first, until a slot of the class's share is free (held.slot) or the wait the router allowed
+// runs out (no slot: the walk spills to the next candidate). Nothing has been sent to the
+// client, so a stream can still go elsewhere.
+awaitable<void> ProxyRequest::wait_for_slot(std::size_t index, Held& held) {
+  const router::Candidate& candidate = plan_.attempts[index];
+  router::EndpointState& state = snapshot_->live->endpoint(candidate.endpoint);
+  SlotQueue& queue = *snapshot_->slot_queues[candidate.endpoint];
+  const config::SloClass& slo = config_.slo_classes[plan_.slo_class];
+  const TimePoint deadline = started_ + std::chrono::duration_cast<core::Duration>(
+                                            std::chrono::duration<double>(candidate.max_wait));
+  // Releases on this gateway wake a waiter at once; a recheck now and then sees slots that
+  // other replicas, or the engine's own count, gave back.
+  constexpr core::Duration kRecheck = std::chrono::milliseconds(200);
+  auto waiter = std::make_shared<SlotQueue::Waiter>(worker_.io.get_executor(), deadline);
+  queue.join(waiter, state, slo.priority, candidate.admit_limit);
+  const std::string_view endpoint = config_.endpoints[candidate.endpoint].name;
+  runtime_.metrics().queue_joined(endpoint, slo.name);
+  while (core::Clock::now() < deadline) {
+    co_await waiter->sleep(kRecheck);
+    Held taken = co_await take_slot(index);
+    if (taken.slot) {
+      held.slot.emplace(std::move(*taken.slot));
+      if (taken.lease) held.lease.emplace(std::move(*taken.lease));
+      break;
+    }
+  }
+  queue.leave(*waiter, state);
+  const double waited = core::seconds_between(started_, core::Clock::now());
+  runtime_.metrics().queue_left(endpoint, slo.name, waited, held.slot.has_value());
+  // A slot this waiter was woken for but did not take is left to the next.
+  if (!held.slot) queue.wake_next(state);
+}
+
+// The attempts on candidate `index`: a capacity slot (waited for when the router allowed it)
+// and a closed circuit first, then tries until one answers (true) or RetryPolicy moves on or
+// stops.
+awaitable<bool> ProxyRequest::attempts_on(std::size_t index, Walk& walk) {
+  const router::Candidate& candidate = plan_.attempts[index];
+  const config::Endpoint& endpoint = config_.endpoints[candidate.endpoint];
+  router::EndpointState& state = snapshot_->live->endpoint(candidate.endpoint);
+  Held held = co_await take_slot(index);
+  if (!held.slot && candidate.max_wait > 0) co_await wait_for_slot(index, held);
+  if (!held.slot) {
+    walk.tried.note(endpoint.name,
+                    candidate.max_wait > 0 ? "no slot within its wait" : "at capacity");
     if (!spilled_from_) {
       spilled_from_ = candidate.endpoint;
       spill_reason_ = "capacity";

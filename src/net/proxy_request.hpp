@@ -27,6 +27,7 @@
 #include "fulcrum/router/plan.hpp"
 #include "request_id.hpp"
 #include "runtime.hpp"
+#include "slot_queue.hpp"
 
 namespace fulcrum::net {
 
@@ -106,6 +107,13 @@ class ProxyRequest final : public AnswerListener {
     bool stopped = false;
   };
   awaitable<void> walk();
+  // What a request holds on a candidate's endpoint while it is tried.
+  struct Held {
+    std::optional<CapacitySlot> slot;
+    std::optional<SharedSlot> lease;  // the fleet's, with state.redis
+  };
+  awaitable<Held> take_slot(std::size_t index);
+  awaitable<void> wait_for_slot(std::size_t index, Held& held);
   awaitable<bool> attempts_on(std::size_t index, Walk& walk);
   void explain_attempt(const router::Candidate& candidate, const Walk& walk);
   router::RetryDecision decide(std::size_t index, unsigned retry, Walk& walk);

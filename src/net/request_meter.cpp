@@ -201,7 +201,13 @@ void ProxyRequest::record_routing(const MeterEvent& e) {
   }
   metrics.decision(table, plan_.route, endpoint, reason);
   if (endpoint && spilled_from_ && *spilled_from_ != *endpoint) {
-    metrics.spillover(table, *spilled_from_, *endpoint, spill_reason_);
+    // Spillover is leaving paid-for capacity; a move to another unit is not.
+    if (config_.endpoints[*endpoint].kind == config::EndpointKind::provisioned) {
+      metrics.unit_move(config_.endpoints[*spilled_from_].name, config_.endpoints[*endpoint].name,
+                        spill_reason_);
+    } else {
+      metrics.spillover(table, *spilled_from_, *endpoint, spill_reason_);
+    }
   }
   if (endpoint && outcome_ == Outcome::success) {
     const config::SloClass& slo = config_.slo_classes[plan_.slo_class];

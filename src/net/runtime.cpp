@@ -117,6 +117,17 @@ std::shared_ptr<Snapshot> Runtime::build(config::Config config, const Snapshot* 
     const std::string key = endpoint.name + " " + endpoint.base_url.to_string();
     snapshot->pool_ids.push_back(pool_ids_.try_emplace(key, pool_ids_.size()).first->second);
   }
+  std::map<std::string, std::shared_ptr<SlotQueue>> queues;
+  for (const config::Endpoint& endpoint : c.endpoints) {
+    auto& queue = queues[endpoint.name];
+    if (const auto old = slot_queues_.find(endpoint.name); old != slot_queues_.end()) {
+      queue = old->second;
+    } else {
+      queue = std::make_shared<SlotQueue>();
+    }
+    snapshot->slot_queues.push_back(queue);
+  }
+  slot_queues_ = std::move(queues);
   for (const config::Endpoint& endpoint : c.endpoints) {
     for (const core::Secret* secret : {&endpoint.api_key, &endpoint.provider.aws_secret_access_key,
                                        &endpoint.provider.aws_session_token}) {

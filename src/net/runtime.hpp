@@ -21,6 +21,7 @@
 #include "request_id.hpp"
 #include "response_pins.hpp"
 #include "shared_state.hpp"
+#include "slot_queue.hpp"
 #include "upstream_pool.hpp"
 
 namespace fulcrum::net {
@@ -42,6 +43,9 @@ struct Snapshot {
   // By endpoint index: which of a worker's upstream pools serves it. An endpoint keeps its
   // pool (and its warm connections) across reloads while its name and URL stay the same.
   std::vector<std::size_t> pool_ids;
+  // By endpoint index: the gateway's wait queue for a slot there, kept across reloads by name
+  // (requests on an old snapshot wait in the same queue new ones join).
+  std::vector<std::shared_ptr<SlotQueue>> slot_queues;
   // Every non-empty secret of `config` (endpoint keys, the admin token), to scrub from text
   // that came from outside.
   std::vector<const core::Secret*> secrets;
@@ -96,6 +100,9 @@ class Runtime {
   std::atomic<bool> ledger_closed_{false};
   std::mutex reload_mutex_;                      // one reload at a time
   std::map<std::string, std::size_t> pool_ids_;  // "name url" → pool id; under reload_mutex_
+  // Endpoint name → its wait queue, for the endpoints of the running config; under
+  // reload_mutex_.
+  std::map<std::string, std::shared_ptr<SlotQueue>> slot_queues_;
 };
 
 // One thread's share of the gateway: an io_context run by that thread alone, its acceptor

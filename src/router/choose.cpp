@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "fulcrum/router/plan.hpp"
 
@@ -97,17 +98,25 @@ class Assessor {
           static_cast<unsigned>(std::floor(capacity * (1.0 - endpoint.headroom.fraction) + 1e-9));
       const bool reserved = reserved_for(endpoint, slo_class_);
       const unsigned limit = reserved ? capacity : general_share;
+      const unsigned others = in_flight - own;  // held by other replicas or other clients
       if (in_flight < limit) {
-        c.admit_limit = limit - (in_flight - own);
+        c.admit_limit = limit - others;
         c.class_limit = limit;
         c.uses_headroom = reserved && in_flight >= general_share;
-      } else if (limit == capacity) {
-        // Full: by Little's law a slot frees every service-time / capacity seconds.
-        const double service = ttft + typical_output_ * per_token;
-        queue_wait = (in_flight - capacity + 1) * service / capacity;
-        if (queue_wait > seconds(slo_.max_queue_wait)) {
-          a.exclusion = std::max(a.exclusion, Exclusion::capacity);
-        }
+      } else if (const auto wait = plan_wait(endpoint, state, in_flight, limit, ttft, per_token);
+                 wait && others < limit) {
+        // Full for this class: it waits in the gateway for one of its own slots (never a
+        // reserved one: the limit stays the class's), and may still spill when the wait
+        // runs out.
+        queue_wait = wait->predicted;
+        c.admit_limit = limit - others;
+        c.class_limit = limit;
+        c.max_wait = wait->budget;
+      } else if (wait && limit == capacity) {
+        // Others (the engine's own queue, other clients) fill it: no slot this gateway gives
+        // back would be one for this request, so it queues at the engine, within the same
+        // bound.
+        queue_wait = wait->predicted;
       } else {
         a.exclusion = std::max(a.exclusion, Exclusion::capacity);
       }
@@ -141,6 +150,34 @@ class Assessor {
   }
 
  private:
+  struct Wait {
+    double predicted = 0;  // seconds until a slot of the class's share frees up
+    double budget = 0;     // seconds the request may wait before it spills
+  };
+
+  // Whether a request may wait for a slot on this full endpoint, and how long. Slots free as
+  // requests finish: with n requests generating (at most the capacity), each holding its slot
+  // for the learnt hold time, one frees every hold / n seconds, and this request needs as many
+  // as put the endpoint under its class's limit, plus one for each request already waiting. It
+  // waits only when that keeps its predicted time to first token (wait + prefill) a margin inside
+  // the class's target, within max_queue_wait, and the queue has room.
+  std::optional<Wait> plan_wait(const config::Endpoint& endpoint, const EndpointState& state,
+                                unsigned in_flight, unsigned limit, double ttft,
+                                double per_token) const {
+    const unsigned generating = std::min(in_flight, endpoint.capacity.max_concurrency);
+    if (limit == 0 || slo_.max_queue_wait <= core::Duration::zero()) return std::nullopt;
+    const unsigned waiting = state.waiting();
+    if (waiting >= endpoint.capacity.max_waiting) return std::nullopt;
+    const double hold = state.slot_hold.mean().value_or(ttft + typical_output_ * per_token);
+    const double releases = static_cast<double>(in_flight - limit + 1 + waiting);
+    Wait wait;
+    wait.predicted = releases * hold / static_cast<double>(generating);
+    wait.budget =
+        std::min(seconds(slo_.max_queue_wait), seconds(slo_.ttft) - seconds(slo_.margin()) - ttft);
+    if (wait.budget <= 0 || wait.predicted > wait.budget) return std::nullopt;
+    return wait;
+  }
+
   const RouteInput& input_;
   const config::Config& config_;
   const LiveState& live_;
@@ -295,7 +332,7 @@ Plan choose(const RouteInput& input, const config::Config& config, const LiveSta
     plan.spill_reason = label;
   } else if (route.strategy == config::Strategy::cheapest_meeting_slo &&
              plan.reason != "slo-unmet") {
-    plan.reason = lead.uses_headroom ? "headroom" : "cheapest";
+    plan.reason = lead.max_wait > 0 ? "queued" : lead.uses_headroom ? "headroom" : "cheapest";
   }
   return plan;
 }

@@ -48,6 +48,19 @@ void LatencyEstimate::observe(double seconds, TimePoint now) {
   updated_ns_.store(nanos(now), std::memory_order_relaxed);
 }
 
+void RunningMean::observe(double value) {
+  const std::uint64_t seen = count_.fetch_add(1, std::memory_order_relaxed);
+  // The first samples are averaged plainly, so one early outlier does not stand for long.
+  const double weight = 1.0 / std::min(static_cast<double>(seen + 1), kSamples);
+  const double current = value_.load(std::memory_order_relaxed);
+  value_.store(current + (value - current) * weight, std::memory_order_relaxed);
+}
+
+std::optional<double> RunningMean::mean() const {
+  if (count_.load(std::memory_order_relaxed) == 0) return std::nullopt;
+  return value_.load(std::memory_order_relaxed);
+}
+
 CircuitBreaker::State CircuitBreaker::state(TimePoint now) const {
   const std::int64_t until = open_until_ns_.load(std::memory_order_acquire);
   if (until == 0) return State::closed;

@@ -224,7 +224,7 @@ TEST_F(RouterTest, AnEnginesOwnLoadCountsEveryClientAndItsQueueDelaysTheFirstTok
   gpu.report_engine_load({.running = 2, .waiting = 0, .kv_cache_usage = 0.4}, now);
   EXPECT_EQ(choose(input("llama-q", "batch"), config, live).attempts.front().admit_limit, 2u);
   // 2 more queue at the engine: full, and batch (30 s of queueing allowed) waits for 3 slots
-  // to free (the 2 queued go first), one every (0.1 + 256 × 0.01) / 4 s.
+  // to free (the 2 queued go first), one every (0.1 + 256 × 0.01) / 4 s (4 generate).
   gpu.report_engine_load({.running = 4, .waiting = 2, .kv_cache_usage = 0.9}, now);
   const Plan batch = choose(input("llama-q", "batch"), config, live);
   EXPECT_EQ(lead(batch).name, "gpu-q");
@@ -253,9 +253,42 @@ TEST_F(RouterTest, AFullEndpointMayQueueWithinTheClassesMaxQueueWait) {
   EXPECT_NEAR(batch.attempts.front().predicted_ttft, 0.1 + (0.1 + 256 * 0.01) / 4, 1e-6);
   // standard allows none (in this config): it spills.
   EXPECT_EQ(lead(choose(input("llama-q"), config, live)).name, "cloud");
-  // Batch may not take what headroom keeps for realtime, queue or not.
+  // Batch may not take what headroom keeps for realtime, but it may wait for a slot of its
+  // own share: one of the 3 requests there ends every (0.1 + 256 × 0.01) / 3 s.
   occupy("gpu", 3);
-  EXPECT_EQ(lead(choose(input("llama-8b", "batch"), config, live)).name, "cloud");
+  const Plan waits = choose(input("llama-8b", "batch"), config, live);
+  EXPECT_EQ(lead(waits).name, "gpu");
+  EXPECT_EQ(waits.reason, "queued");
+  EXPECT_EQ(waits.attempts.front().admit_limit, 3u);  // never the reserved fourth
+  EXPECT_NEAR(waits.attempts.front().predicted_ttft, 0.1 + (0.1 + 256 * 0.01) / 3, 1e-6);
+  EXPECT_DOUBLE_EQ(waits.attempts.front().max_wait, 30);  // max_queue_wait, inside the target
+}
+
+// Waiting is planned from what slots are actually held for (learnt), counts those already
+// waiting, and stops where the class's target would break: then the request spills at once.
+TEST_F(RouterTest, AWaitIsPlannedFromTheLearntHoldTimeAndOnlyWhileItKeepsTheTarget) {
+  config.slo_classes[config.find_slo_class("standard").value()].max_queue_wait = 5s;
+  EndpointState& gpu = live.endpoint(endpoint("gpu-q"));
+  occupy("gpu-q", 4);
+  for (int i = 0; i < 40; ++i) gpu.slot_hold.observe(1.0);
+  // standard: ttft 2 s, margin 0.2 s, prefill 0.1 s: up to 1.7 s of waiting. One release in
+  // 1.0 / 4 s.
+  Plan plan = choose(input("llama-q"), config, live);
+  EXPECT_EQ(lead(plan).name, "gpu-q");
+  EXPECT_NEAR(plan.attempts.front().max_wait, 1.7, 1e-9);
+  EXPECT_NEAR(plan.attempts.front().predicted_ttft, 0.1 + 0.25, 1e-9);
+  // Six already wait: the seventh release (1.75 s) comes too late for standard.
+  for (int i = 0; i < 6; ++i) gpu.join_waiting();
+  plan = choose(input("llama-q"), config, live);
+  EXPECT_EQ(lead(plan).name, "cloud");
+  EXPECT_EQ(plan.reason, "spill:capacity");
+  // Batch has time: it waits behind them.
+  plan = choose(input("llama-q", "batch"), config, live);
+  EXPECT_EQ(lead(plan).name, "gpu-q");
+  EXPECT_NEAR(plan.attempts.front().predicted_ttft, 0.1 + 7 * 0.25, 1e-9);
+  // A full queue (capacity.max_waiting) takes no one more.
+  config.endpoints[endpoint("gpu-q")].capacity.max_waiting = 6;
+  EXPECT_EQ(lead(choose(input("llama-q", "batch"), config, live)).name, "cloud");
 }
 
 TEST_F(RouterTest, ProvisionedWhosePredictedTtftBreaksTheSloLosesToFasterServerless) {

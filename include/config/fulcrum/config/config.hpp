@@ -180,6 +180,9 @@ struct Capacity {
   // What an input token costs the endpoint, in output tokens: prefill processes a prompt
   // several times faster than decode generates, so a prompt token weighs less.
   double input_token_weight = 0.25;
+  // Requests the gateway may hold waiting for a slot here (capacity.max_waiting): past it, a
+  // request that would wait spills instead. Each waiter holds its request body in memory.
+  unsigned max_waiting = 256;
 };
 
 // The last `fraction` of a provisioned endpoint's concurrency serves only these classes.

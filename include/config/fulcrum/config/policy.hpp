@@ -18,9 +18,13 @@ struct SloClass {
   int priority = 0;  // higher is more important
   core::Duration ttft = std::chrono::seconds(2);
   core::Duration e2e = std::chrono::seconds(60);
-  // How long a request of this class may wait for a slot on a full provisioned endpoint
-  // before it spills to serverless instead.
+  // How long a request of this class may wait in the gateway for a slot on a full
+  // provisioned endpoint before it spills to serverless instead.
   core::Duration max_queue_wait{0};
+  // A wait is planned only while the time to first token it predicts (wait + prefill) stays
+  // this far inside the ttft target; unset: a tenth of ttft.
+  std::optional<core::Duration> wait_margin;
+  core::Duration margin() const { return wait_margin.value_or(ttft / 10); }
 };
 
 enum class Strategy { cheapest_meeting_slo, lowest_latency, weighted, ordered };

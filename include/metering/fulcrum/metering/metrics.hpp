@@ -166,6 +166,15 @@ class Metrics {
   // `reason`: capacity, slo, cold, circuit-open or 429.
   void spillover(const MeterTable& table, std::size_t from, std::size_t to,
                  std::string_view reason);
+  // fulcrum_unit_moves_total{from,to,reason}: a request placed on another provisioned
+  // endpoint than the one preferred. Not a spillover: it stays on paid-for capacity.
+  void unit_move(std::string_view from, std::string_view to, std::string_view reason);
+  // The gateway's wait for a slot on a full provisioned endpoint: fulcrum_queue_waiting
+  // {endpoint,slo_class} while a request waits; when it stops, fulcrum_queue_wait_seconds and
+  // fulcrum_queue_outcomes_total{outcome="served"|"spilled"}.
+  void queue_joined(std::string_view endpoint, std::string_view slo_class);
+  void queue_left(std::string_view endpoint, std::string_view slo_class, double waited_seconds,
+                  bool served);
   void retry_budget_exhausted();
   // fulcrum_config_info{hash} = 1 for the running configuration.
   void config_info(const std::string& hash);

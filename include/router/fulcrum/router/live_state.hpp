@@ -38,6 +38,20 @@ class LatencyEstimate {
   std::atomic<std::int64_t> updated_ns_{0};  // 0: never observed
 };
 
+// The mean of what is observed, recent samples weighing more (an EWMA over the last ~kSamples
+// observations). Unlike LatencyEstimate it does not jump to spikes: it predicts a typical
+// duration, which is what a queue's wait adds up. Empty until the first observation.
+class RunningMean {
+ public:
+  static constexpr double kSamples = 20;
+  void observe(double value);
+  std::optional<double> mean() const;
+
+ private:
+  std::atomic<double> value_{0};
+  std::atomic<std::uint64_t> count_{0};
+};
+
 // Opens after `failures` consecutive failures, for `cooldown`; then lets one probe through,
 // which closes it on success or reopens it on failure.
 class CircuitBreaker {
@@ -105,12 +119,21 @@ class EndpointState {
   void report_engine_load(const EngineReading& reading, TimePoint now);
   std::optional<EngineReading> engine_load(TimePoint now, core::Duration stale_after) const;
 
+  // Requests held by the gateway waiting for a slot here (net's SlotQueue counts them).
+  unsigned waiting() const { return waiting_.load(std::memory_order_relaxed); }
+  void join_waiting() { waiting_.fetch_add(1, std::memory_order_relaxed); }
+  void leave_waiting() { waiting_.fetch_sub(1, std::memory_order_relaxed); }
+
   LatencyEstimate ttft;
   LatencyEstimate per_output_token;
+  // How long a request keeps a slot here, from taking it to giving it back: what a waiting
+  // request's predicted wait is made of.
+  RunningMean slot_hold;
   CircuitBreaker breaker;
 
  private:
   std::atomic<unsigned> in_flight_{0};
+  std::atomic<unsigned> waiting_{0};
   std::atomic<std::int64_t> last_active_ns_{0};  // 0: never
   std::atomic<double> reported_utilization_{0};
   std::atomic<std::int64_t> reported_at_ns_{0};  // 0: never

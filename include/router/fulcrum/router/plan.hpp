@@ -46,6 +46,10 @@ struct Candidate {
   // The class's share of the capacity (0 = no limit): what replicas sharing state may have
   // in flight there together (a lease in Redis, taken before the attempt).
   unsigned class_limit = 0;
+  // Provisioned and full for this request's class: how long it may wait in the gateway for
+  // a slot (seconds, counted from the decision) before it spills to the next candidate; 0 =
+  // it does not wait. predicted_ttft includes the wait the router expects.
+  double max_wait = 0;
   bool cold = false;           // predicted to cold-start
   bool uses_headroom = false;  // served from capacity reserved for this request's class
   bool over_capacity = false;  // a last resort: every candidate within capacity failed
@@ -56,8 +60,9 @@ struct Plan {
   std::size_t slo_class = 0;  // Config::slo_classes index
   std::optional<std::size_t> tier;
   std::vector<Candidate> attempts;  // in the order to try
-  // Why attempts[0] leads: cheapest, headroom, spill:capacity, spill:slo, spill:circuit-open,
-  // cold-avoided, slo-unmet, fastest, weighted, ordered; "unavailable" when attempts is empty.
+  // Why attempts[0] leads: cheapest, headroom, queued (it waits for a slot there), spill:capacity,
+  // spill:slo, spill:circuit-open, cold-avoided, slo-unmet, fastest, weighted, ordered;
+  // "unavailable" when attempts is empty.
   std::string_view reason;
   // When the lead is not the endpoint the strategy preferred, that endpoint and why it lost
   // ("capacity", "slo", "cold", "circuit-open").

@@ -15,6 +15,13 @@ constexpr std::array<std::string_view, 12> kDecisionReasons{
 constexpr std::array<std::string_view, 5> kSpillReasons{"capacity", "slo", "cold", "circuit-open",
                                                         "429"};
 
+// Seconds a request waited for a slot: from a blink to a batch class's minutes.
+const prometheus::Histogram::BucketBoundaries& queue_wait_buckets() {
+  static const prometheus::Histogram::BucketBoundaries buckets{0.05, 0.1, 0.25, 0.5, 1,  2,
+                                                               5,    10,  20,   30,  60, 300};
+  return buckets;
+}
+
 template <std::size_t N>
 std::optional<std::size_t> position(const std::array<std::string_view, N>& names,
                                     std::string_view name) {
@@ -129,6 +136,25 @@ void Metrics::bind_routing(const config::Config& config, MeterTable& table) {
   for (const config::SloClass& slo : config.slo_classes) {
     table.slo_violations.push_back(&f.slo_violations.Add({{"slo_class", slo.name}}));
   }
+  // Where requests may wait for a slot, the queue's series exist from the start (at zero), so
+  // a dashboard shows an empty queue rather than no data.
+  for (const config::Endpoint& endpoint : config.endpoints) {
+    if (endpoint.kind != config::EndpointKind::provisioned ||
+        endpoint.capacity.max_concurrency == 0) {
+      continue;
+    }
+    for (const config::SloClass& slo : config.slo_classes) {
+      if (slo.max_queue_wait <= core::Duration::zero()) continue;
+      const prometheus::Labels labels{{"endpoint", endpoint.name}, {"slo_class", slo.name}};
+      f.queue_waiting.Add(labels);
+      f.queue_wait.Add(labels, queue_wait_buckets());
+      for (const char* outcome : {"served", "spilled"}) {
+        prometheus::Labels with_outcome = labels;
+        with_outcome["outcome"] = outcome;
+        f.queue_outcomes.Add(with_outcome);
+      }
+    }
+  }
   table.decisions = std::make_unique<CounterGrid>(
       f.decisions,
       std::vector<CounterGrid::Axis>{std::move(routes), std::move(endpoints), std::move(reasons)});
@@ -174,9 +200,7 @@ void Metrics::queue_left(std::string_view endpoint, std::string_view slo_class,
   const prometheus::Labels labels{{"endpoint", std::string(endpoint)},
                                   {"slo_class", std::string(slo_class)}};
   routing_->queue_waiting.Add(labels).Decrement();
-  static const prometheus::Histogram::BucketBoundaries kBuckets{0.05, 0.1, 0.25, 0.5, 1,  2,
-                                                                5,    10,  20,   30,  60, 300};
-  routing_->queue_wait.Add(labels, kBuckets).Observe(waited_seconds);
+  routing_->queue_wait.Add(labels, queue_wait_buckets()).Observe(waited_seconds);
   prometheus::Labels outcome = labels;
   outcome["outcome"] = served ? "served" : "spilled";
   routing_->queue_outcomes.Add(outcome).Increment();

@@ -23,9 +23,10 @@ exec "$here/with-stack.sh" "$1" "$2" bash -c '
   chat "{\"model\":\"llama-8b\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
   chat "{\"model\":\"gpt-4o-mini\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
   chat "{\"model\":\"flaky\",\"max_tokens\":5,\"messages\":[]}"  # a fallback
-  for _ in 1 2; do  # two at once on a one-slot endpoint: a spillover
+  # Two at once on one-slot units: a spillover to serverless, and a move to another unit.
+  for model in tiny-first tiny-first tiny-units tiny-units; do
     curl -sf "$FULCRUM_BASE_URL/chat/completions" -H "content-type: application/json" \
-      -H "x-fulcrum-priority: realtime" -d "{\"model\":\"tiny-first\",\"max_tokens\":200,\"messages\":[]}" >/dev/null &
+      -H "x-fulcrum-priority: realtime" -d "{\"model\":\"$model\",\"max_tokens\":200,\"messages\":[]}" >/dev/null &
   done
   wait
   scrape=$(curl -sf "$FULCRUM_ADMIN_URL/metrics")

@@ -79,6 +79,12 @@ endpoints:
     base_url: http://127.0.0.1:$(port_of gpu)/v1
     hourly_usd: 1
     capacity: {max_concurrency: 1}
+  tiny-2:  # another one-slot unit, predicted slower than tiny until it has served
+    kind: provisioned
+    base_url: http://127.0.0.1:$(port_of gpu)/v1
+    hourly_usd: 1
+    capacity: {max_concurrency: 1}
+    latency: {ttft: 1s}
   down:  # the cheapest, but refuses connections: its alias falls back
     kind: serverless
     base_url: http://127.0.0.1:1/v1
@@ -130,6 +136,7 @@ models:
   gpt-4o-mini: {targets: [cloud/gpt-4o-mini]}
   text-embedding-3-small: {targets: [cloud/text-embedding-3-small]}
   tiny-first: {targets: [tiny/m, cloud/gpt-4o-mini]}
+  tiny-units: {targets: [tiny/m, tiny-2/m]}  # two at once: one moves to the second unit
   flaky: {targets: [down/m, cloud/gpt-4o-mini]}
   limited: {targets: [limited/gpt-4o-mini]}
   no-credit: {targets: [no-credit/gpt-4o-mini]}

@@ -128,5 +128,48 @@ TEST(WaitQueue, AStreamWhoseWaitRunsOutSpillsWithNothingSentBefore) {
   EXPECT_EQ(first.response().status, 200u);
 }
 
+// Spillover means leaving paid-for capacity: a request placed on a second unit because the
+// first was full is a move between units, counted apart, and fires no saturation alert.
+TEST(WaitQueue, AMoveToAnotherUnitIsNotASpillover) {
+  Stack stack(
+      "endpoints: {gpu-a: {listen: 127.0.0.1:0, hold: true}, gpu-b: {listen: 127.0.0.1:0}, "
+      "cloud: {listen: 127.0.0.1:0}}",
+      R"(endpoints:
+  cloud:
+    kind: serverless
+    base_url: http://${cloud}/v1
+    pricing: {gpt-4o-mini: {input: 0.15, output: 0.60}}
+  gpu-a:
+    kind: provisioned
+    base_url: http://${gpu-a}/v1
+    hourly_usd: 2.0
+    capacity: {max_concurrency: 1}
+  gpu-b:
+    kind: provisioned
+    base_url: http://${gpu-b}/v1
+    hourly_usd: 2.0
+    capacity: {max_concurrency: 1}
+models:
+  llama-8b: {targets: [gpu-a/llama, gpu-b/llama, cloud/gpt-4o-mini]}
+)");
+  Background first(stack.port(), chat(5));
+  ASSERT_TRUE(eventually([&] { return stack.sim_held("gpu-a") == 1; }));
+  HttpClient client(stack.port());
+  const Response moved = client.post("/v1/chat/completions", chat(3));
+  ASSERT_EQ(moved.status, 200u) << moved.body;
+  EXPECT_EQ(moved.header("x-fulcrum-endpoint"), "gpu-b");
+  EXPECT_EQ(moved.header("x-fulcrum-reason"), "spill:capacity");
+  EXPECT_EQ(stack.metric("fulcrum_unit_moves_total",
+                         {{"from", "gpu-a"}, {"to", "gpu-b"}, {"reason", "capacity"}}),
+            1);
+  EXPECT_EQ(stack
+                .metric("fulcrum_spillover_total",
+                        {{"from", "gpu-a"}, {"to", "gpu-b"}, {"reason", "capacity"}})
+                .value_or(0),
+            0);
+  EXPECT_EQ(stack.sim_release("gpu-a"), 1);
+  EXPECT_EQ(first.response().status, 200u);
+}
+
 }  // namespace
 }  // namespace fulcrum::testing

@@ -1,11 +1,12 @@
 // The gateway's wait queue for a full provisioned endpoint: who a freed slot wakes. Waiters
 // sleep on their own io_context; the test frees slots and runs the context to see who woke.
+#include "slot_queue.hpp"
+
 #include <gtest/gtest.h>
 
 #include <vector>
 
 #include "fulcrum/config/loader.hpp"
-#include "slot_queue.hpp"
 
 namespace fulcrum::net {
 namespace {

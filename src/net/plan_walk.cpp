@@ -173,7 +173,7 @@ awaitable<void> ProxyRequest::wait_for_slot(std::size_t index, Held& held) {
   // other replicas, or the engine's own count, gave back.
   constexpr core::Duration kRecheck = std::chrono::milliseconds(200);
   auto waiter = std::make_shared<SlotQueue::Waiter>(worker_.io.get_executor(), deadline);
-  queue.join(waiter, state, slo.priority, candidate.admit_limit);
+  queue.join(waiter, state, plan_.slo_class, slo.priority, candidate.admit_limit);
   const std::string_view endpoint = config_.endpoints[candidate.endpoint].name;
   runtime_.metrics().queue_joined(endpoint, slo.name);
   while (core::Clock::now() < deadline) {

@@ -21,12 +21,12 @@ bool SlotQueue::before(const Entry& a, const Entry& b) {
 }
 
 void SlotQueue::join(const std::shared_ptr<Waiter>& waiter, router::EndpointState& state,
-                     int priority, unsigned limit) {
+                     std::size_t slo_class, int priority, unsigned limit) {
   const std::lock_guard lock(mutex_);
-  Entry entry{waiter, priority, limit, arrivals_++};
+  Entry entry{waiter, slo_class, priority, limit, arrivals_++};
   entries_.insert(std::upper_bound(entries_.begin(), entries_.end(), entry, before),
                   std::move(entry));
-  state.join_waiting();
+  state.join_waiting(slo_class);
 }
 
 void SlotQueue::leave(const Waiter& waiter, router::EndpointState& state) {
@@ -34,8 +34,8 @@ void SlotQueue::leave(const Waiter& waiter, router::EndpointState& state) {
   const auto it = std::find_if(entries_.begin(), entries_.end(),
                                [&](const Entry& e) { return e.waiter.get() == &waiter; });
   if (it == entries_.end()) return;
+  state.leave_waiting(it->slo_class);
   entries_.erase(it);
-  state.leave_waiting();
 }
 
 void SlotQueue::wake_next(const router::EndpointState& state) {

@@ -42,8 +42,8 @@ class SlotQueue {
 
   // Joins the queue: woken by wake_next when `state` has fewer than `limit` slots taken and no
   // earlier deadline (then higher priority, then earlier arrival) waits for one.
-  void join(const std::shared_ptr<Waiter>& waiter, router::EndpointState& state, int priority,
-            unsigned limit);
+  void join(const std::shared_ptr<Waiter>& waiter, router::EndpointState& state,
+            std::size_t slo_class, int priority, unsigned limit);
   void leave(const Waiter& waiter, router::EndpointState& state);
   // After a slot was given back: wakes the first waiter that may take a slot now. Cheap when
   // nobody waits.
@@ -52,6 +52,7 @@ class SlotQueue {
  private:
   struct Entry {
     std::shared_ptr<Waiter> waiter;
+    std::size_t slo_class = 0;
     int priority = 0;
     unsigned limit = 0;
     std::uint64_t arrival = 0;

@@ -158,24 +158,42 @@ class Assessor {
   // Whether a request may wait for a slot on this full endpoint, and how long. Slots free as
   // requests finish: with n requests generating (at most the capacity), each holding its slot
   // for the learnt hold time, one frees every hold / n seconds, and this request needs as many
-  // as put the endpoint under its class's limit, plus one for each request already waiting. It
-  // waits only when that keeps its predicted time to first token (wait + prefill) a margin inside
-  // the class's target, within max_queue_wait, and the queue has room.
+  // as put the endpoint under its class's limit, plus one for each request waiting ahead of it.
+  // It waits only when that keeps its predicted time to first token (wait + prefill) a margin
+  // inside the class's target, within max_queue_wait, and the queue has room.
   std::optional<Wait> plan_wait(const config::Endpoint& endpoint, const EndpointState& state,
                                 unsigned in_flight, unsigned limit, double ttft,
                                 double per_token) const {
-    const unsigned generating = std::min(in_flight, endpoint.capacity.max_concurrency);
     if (limit == 0 || slo_.max_queue_wait <= core::Duration::zero()) return std::nullopt;
-    const unsigned waiting = state.waiting();
-    if (waiting >= endpoint.capacity.max_waiting) return std::nullopt;
+    if (state.waiting() >= endpoint.capacity.max_waiting) return std::nullopt;
+    const unsigned generating = std::min(in_flight, endpoint.capacity.max_concurrency);
     const double hold = state.slot_hold.mean().value_or(ttft + typical_output_ * per_token);
-    const double releases = static_cast<double>(in_flight - limit + 1 + waiting);
+    const double releases = static_cast<double>(in_flight - limit + 1 + waiting_ahead(state));
     Wait wait;
     wait.predicted = releases * hold / static_cast<double>(generating);
     wait.budget =
         std::min(seconds(slo_.max_queue_wait), seconds(slo_.ttft) - seconds(slo_.margin()) - ttft);
     if (wait.budget <= 0 || wait.predicted > wait.budget) return std::nullopt;
     return wait;
+  }
+
+  // How long a class may wait at most, margin kept: the queue wakes earliest deadlines first,
+  // so a class with a shorter horizon usually goes ahead of one with a longer.
+  static double horizon(const config::SloClass& slo) {
+    return std::min(seconds(slo.max_queue_wait), seconds(slo.ttft) - seconds(slo.margin()));
+  }
+
+  // Requests already waiting on the endpoint that will likely be woken before this one: those
+  // of classes whose horizon is no longer than its own.
+  unsigned waiting_ahead(const EndpointState& state) const {
+    unsigned ahead = 0;
+    const double own = horizon(slo_);
+    const std::size_t counted =
+        std::min(config_.slo_classes.size(), EndpointState::kWaitingClasses);
+    for (std::size_t c = 0; c < counted; ++c) {
+      if (horizon(config_.slo_classes[c]) <= own) ahead += state.waiting(c);
+    }
+    return ahead;
   }
 
   const RouteInput& input_;

@@ -26,6 +26,9 @@ struct EndpointState {
   SimEndpoint spec;
   std::uint64_t requests = 0;
   std::uint64_t cold_starts = 0;
+  // Tokens of the generations it served (its own log, for tests that price what it did).
+  std::uint64_t prompt_tokens = 0;
+  std::uint64_t completion_tokens = 0;
   unsigned generating = 0;
   unsigned peak_generating = 0;  // the most generating at once, ever (for tests)
   unsigned streams_active = 0;
@@ -405,6 +408,8 @@ struct SimServer::Impl {
                            {"last_body", e->last_body},
                            {"streams_active", e->streams_active},
                            {"cold_starts", e->cold_starts},
+                           {"prompt_tokens", e->prompt_tokens},
+                           {"completion_tokens", e->completion_tokens},
                            {"stored", e->stored.size()},
                            {"last_model_id", e->last_model_id}};
     }
@@ -637,6 +642,8 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, const WireRoute& rou
       g.prompt_tokens += stored->second.response["usage"]["total_tokens"].get<unsigned>();
     }
   }
+  e.prompt_tokens += g.prompt_tokens;
+  e.completion_tokens += words;
   const bool stream = bedrock ? route.stream : body.value("stream", false);
   g.include_usage = stream && body.contains("stream_options") &&
                     body["stream_options"].is_object() &&

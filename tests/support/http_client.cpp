@@ -106,10 +106,12 @@ Response HttpClient::post(const std::string& target, const std::string& body,
 
 Response HttpClient::get(const std::string& target) { return request("GET", target, ""); }
 
-Response HttpClient::start(const std::string& target, const std::string& body) {
+Response HttpClient::start(const std::string& target, const std::string& body,
+                           const std::map<std::string, std::string>& headers) {
   http::request<http::string_body> req{http::verb::post, target, 11};
   req.set(http::field::host, "127.0.0.1");
   req.set(http::field::content_type, "application/json");
+  for (const auto& [name, value] : headers) req.set(name, value);
   req.body() = body;
   req.prepare_payload();
   state_->stream.expires_after(std::chrono::seconds(30));

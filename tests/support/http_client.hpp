@@ -33,7 +33,8 @@ class HttpClient {
 
   // Streaming: start() sends the request and reads the head; next_piece() returns body bytes
   // as they arrive (nullopt when the body ended, or "" with broken() when the connection broke).
-  Response start(const std::string& target, const std::string& body);
+  Response start(const std::string& target, const std::string& body,
+                 const std::map<std::string, std::string>& headers = {});
   std::optional<std::string> next_piece();
   bool broken() const { return broken_; }
 

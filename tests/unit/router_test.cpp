@@ -277,17 +277,23 @@ TEST_F(RouterTest, AWaitIsPlannedFromTheLearntHoldTimeAndOnlyWhileItKeepsTheTarg
   EXPECT_EQ(lead(plan).name, "gpu-q");
   EXPECT_NEAR(plan.attempts.front().max_wait, 1.7, 1e-9);
   EXPECT_NEAR(plan.attempts.front().predicted_ttft, 0.1 + 0.25, 1e-9);
-  // Six already wait: the seventh release (1.75 s) comes too late for standard.
-  for (int i = 0; i < 6; ++i) gpu.join_waiting();
+  // Batch requests waiting there go after a standard one (their deadlines are later).
+  const std::size_t batch = config.find_slo_class("batch").value();
+  const std::size_t standard = config.find_slo_class("standard").value();
+  for (int i = 0; i < 6; ++i) gpu.join_waiting(batch);
+  EXPECT_NEAR(choose(input("llama-q"), config, live).attempts.front().predicted_ttft, 0.1 + 0.25,
+              1e-9);
+  // Six standard ones already wait: the seventh release (1.75 s) comes too late.
+  for (int i = 0; i < 6; ++i) gpu.join_waiting(standard);
   plan = choose(input("llama-q"), config, live);
   EXPECT_EQ(lead(plan).name, "cloud");
   EXPECT_EQ(plan.reason, "spill:capacity");
-  // Batch has time: it waits behind them.
+  // Batch has time: it waits behind all twelve.
   plan = choose(input("llama-q", "batch"), config, live);
   EXPECT_EQ(lead(plan).name, "gpu-q");
-  EXPECT_NEAR(plan.attempts.front().predicted_ttft, 0.1 + 7 * 0.25, 1e-9);
+  EXPECT_NEAR(plan.attempts.front().predicted_ttft, 0.1 + 13 * 0.25, 1e-9);
   // A full queue (capacity.max_waiting) takes no one more.
-  config.endpoints[endpoint("gpu-q")].capacity.max_waiting = 6;
+  config.endpoints[endpoint("gpu-q")].capacity.max_waiting = 12;
   EXPECT_EQ(lead(choose(input("llama-q", "batch"), config, live)).name, "cloud");
 }
 

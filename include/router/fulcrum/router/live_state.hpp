@@ -2,6 +2,8 @@
 // What the router knows about endpoints from live traffic: in-flight counts, latency
 // estimates, circuit breakers, when each was last used. Shared by every worker thread and
 // updated with atomics only; the router reads it, the proxy feeds it.
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -119,10 +121,24 @@ class EndpointState {
   void report_engine_load(const EngineReading& reading, TimePoint now);
   std::optional<EngineReading> engine_load(TimePoint now, core::Duration stale_after) const;
 
-  // Requests held by the gateway waiting for a slot here (net's SlotQueue counts them).
+  // Requests held by the gateway waiting for a slot here (net's SlotQueue counts them), in all
+  // and by SLO class (classes past the last count share it).
+  static constexpr std::size_t kWaitingClasses = 8;
   unsigned waiting() const { return waiting_.load(std::memory_order_relaxed); }
-  void join_waiting() { waiting_.fetch_add(1, std::memory_order_relaxed); }
-  void leave_waiting() { waiting_.fetch_sub(1, std::memory_order_relaxed); }
+  unsigned waiting(std::size_t slo_class) const {
+    return waiting_by_class_[std::min(slo_class, kWaitingClasses - 1)].load(
+        std::memory_order_relaxed);
+  }
+  void join_waiting(std::size_t slo_class) {
+    waiting_by_class_[std::min(slo_class, kWaitingClasses - 1)].fetch_add(
+        1, std::memory_order_relaxed);
+    waiting_.fetch_add(1, std::memory_order_relaxed);
+  }
+  void leave_waiting(std::size_t slo_class) {
+    waiting_by_class_[std::min(slo_class, kWaitingClasses - 1)].fetch_sub(
+        1, std::memory_order_relaxed);
+    waiting_.fetch_sub(1, std::memory_order_relaxed);
+  }
 
   LatencyEstimate ttft;
   LatencyEstimate per_output_token;
@@ -134,6 +150,7 @@ class EndpointState {
  private:
   std::atomic<unsigned> in_flight_{0};
   std::atomic<unsigned> waiting_{0};
+  std::array<std::atomic<unsigned>, kWaitingClasses> waiting_by_class_{};
   std::atomic<std::int64_t> last_active_ns_{0};  // 0: never
   std::atomic<double> reported_utilization_{0};
   std::atomic<std::int64_t> reported_at_ns_{0};  // 0: never

@@ -1,8 +1,19 @@
 #include "economics_reader.hpp"
 
+#include <algorithm>
 #include <filesystem>
 
 namespace fulcrum::config {
+namespace {
+
+// Commitment names become JSON values and table labels: kept as plain as endpoint names.
+bool is_commitment_name(std::string_view name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  });
+}
+
+}  // namespace
 
 std::optional<PriceCatalog> read_price_catalog(const YAML::Node& node, Diagnostics& diag,
                                                Config& config) {
@@ -81,6 +92,35 @@ void read_reports(const YAML::Node& node, Diagnostics& diag, Config& config) {
       }
     }
     config.what_if.push_back(std::move(unit));
+  }
+}
+
+void read_commitments(const YAML::Node& node, Diagnostics& diag, Endpoint& endpoint) {
+  // The reader reports a name written twice; claiming each name below keeps it from calling
+  // the names unknown keys.
+  MapReader terms(node, diag, "commitments of '" + endpoint.name + "'");
+  if (!terms.valid()) return;
+  for (const auto& entry : node) {
+    if (!entry.first.IsScalar()) continue;
+    const std::string& name = entry.first.Scalar();
+    if (!is_commitment_name(name)) {
+      diag.error(entry.first, "commitment name '" + name + "' must match [a-z0-9_-]+");
+    }
+    const YAML::Node term = terms.optional(name);
+    if (!term.IsDefined()) continue;
+    MapReader term_map(term, diag, "commitment '" + name + "'");
+    if (!term_map.valid()) continue;
+    const YAML::Node hourly = term_map.required("hourly_usd");
+    if (!hourly.IsDefined()) continue;
+    const auto usd = read_number(hourly, diag, "hourly_usd");
+    if (!usd) continue;
+    if (*usd <= 0) {
+      diag.error(hourly, "hourly_usd of commitment '" + name + "' must be above 0");
+      continue;
+    }
+    const bool seen = std::any_of(endpoint.commitments.begin(), endpoint.commitments.end(),
+                                  [&](const Commitment& c) { return c.name == name; });
+    if (!seen) endpoint.commitments.push_back(Commitment{name, *usd});
   }
 }
 

@@ -1,6 +1,7 @@
 #pragma once
-// Readers for the economics settings: the price catalog (top-level `pricing`) and the
-// what-if units of `fulcrum report` (`reports`).
+// Readers for the economics settings: the price catalog (top-level `pricing`), the what-if
+// units of `fulcrum report` (`reports`) and a provisioned endpoint's committed prices
+// (`endpoints.*.commitments`).
 #include <optional>
 
 #include "fulcrum/config/config.hpp"
@@ -15,5 +16,7 @@ std::optional<PriceCatalog> read_price_catalog(const YAML::Node& node, Diagnosti
                                                Config& config);
 // Needs the aliases.
 void read_reports(const YAML::Node& node, Diagnostics& diag, Config& config);
+// A mapping of commitment names to {hourly_usd}; names are checked like endpoint names.
+void read_commitments(const YAML::Node& node, Diagnostics& diag, Endpoint& endpoint);
 
 }  // namespace fulcrum::config

@@ -650,6 +650,15 @@ std::optional<Endpoint> read_endpoint(const std::string& name, const YAML::Node&
   } else if (provisioned) {
     diag.error(node, "provisioned endpoint '" + name + "' needs hourly_usd");
   }
+  // Not `pricing.commitments`: under an endpoint `pricing` maps upstream model names to
+  // per-token prices, and a model may be called anything.
+  if (const YAML::Node commitments = map.optional("commitments"); commitments.IsDefined()) {
+    if (provisioned) {
+      read_commitments(commitments, diag, endpoint);
+    } else {
+      diag.error(commitments, "commitments apply to provisioned endpoints only");
+    }
+  }
 
   const YAML::Node capacity = map.optional("capacity");
   if (capacity.IsDefined()) {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "breakeven_parts.hpp"
 #include "fulcrum/metering/cost.hpp"
 
 namespace fulcrum::metering {
@@ -34,6 +35,13 @@ TrafficBook::TrafficBook(const config::Config& config, std::int64_t since_ms, st
   const auto hours =
       static_cast<std::size_t>((until_ms_ - since_ms_ + kMillisPerHour - 1) / kMillisPerHour);
   traffic_.resize(config.models.size());
+  units_.resize(config.endpoints.size());
+  for (std::size_t e = 0; e < config.endpoints.size(); ++e) {
+    if (config.endpoints[e].kind != config::EndpointKind::provisioned) continue;
+    units_[e].amortized_usd.resize(config.models.size() + 1);
+    units_[e].requests.resize(config.models.size() + 1);
+    units_[e].busy.resize(hours);
+  }
   for (std::size_t i = 0; i < config.models.size(); ++i) {
     traffic_[i].hours.resize(hours);
     for (const config::Target& target : config.models[i].targets) {
@@ -45,15 +53,29 @@ TrafficBook::TrafficBook(const config::Config& config, std::int64_t since_ms, st
 
 void TrafficBook::add(const UsageRecord& record) {
   if (record.started_ms < since_ms_ || record.started_ms >= until_ms_) return;
-  if (record.endpoint_kind == "serverless") serverless_actual_usd_ += record.cost.usd();
+  const auto hour_index =
+      static_cast<std::size_t>((record.started_ms - since_ms_) / kMillisPerHour);
   const config::ModelAlias* alias = config_.find_alias(record.alias);
+  // The alias's slot, or the last one for aliases the config no longer has.
+  const auto slot = alias != nullptr ? static_cast<std::size_t>(alias - config_.models.data())
+                                     : config_.models.size();
+  if (record.endpoint_kind == "serverless") {
+    serverless_actual_usd_ += record.cost.usd();
+    if (alias == nullptr) unknown_serverless_usd_ += record.cost.usd();
+  } else if (const auto e = config_.find_endpoint(record.endpoint);
+             e && config_.endpoints[*e].kind == config::EndpointKind::provisioned) {
+    // A unit no longer configured is in neither the total nor any share.
+    UnitUse& use = units_[*e];
+    use.amortized_usd[slot] += record.amortized.usd();
+    ++use.requests[slot];
+    use.busy[hour_index] = true;
+  }
   if (alias == nullptr) {
     ++unknown_alias_requests_;
     return;
   }
-  AliasTraffic& traffic = traffic_[static_cast<std::size_t>(alias - config_.models.data())];
-  Hour& hour =
-      traffic.hours[static_cast<std::size_t>((record.started_ms - since_ms_) / kMillisPerHour)];
+  AliasTraffic& traffic = traffic_[slot];
+  Hour& hour = traffic.hours[hour_index];
   const core::Usage usage{.input = record.input_tokens,
                           .cached_input = record.cached_tokens,
                           .cache_write = record.cache_write_tokens,
@@ -68,12 +90,12 @@ void TrafficBook::add(const UsageRecord& record) {
   hour.input += static_cast<double>(record.input_tokens);
   hour.output += static_cast<double>(record.output_tokens);
   ++hour.requests;
-  traffic.actual_usd += record.amortized.usd();
   if (record.endpoint_kind == "serverless") traffic.actual_serverless_usd += record.cost.usd();
 }
 
 Analysis TrafficBook::analyse(const std::string& subject, const std::vector<std::size_t>& aliases,
-                              const std::optional<UnitSpec>& unit) const {
+                              const std::optional<UnitSpec>& unit,
+                              const std::vector<std::vector<double>>& shares) const {
   Analysis a;
   a.subject = subject;
   a.unit = unit;
@@ -83,11 +105,32 @@ Analysis TrafficBook::analyse(const std::string& subject, const std::vector<std:
   bool serverless_everywhere = true;
   const double hours = static_cast<double>(until_ms_ - since_ms_) / kMillisPerHour;
   const bool whole_unit = unit && unit->deployed && aliases.size() > 0 && subject == unit->name;
-  if (whole_unit) a.actual_usd = unit->hourly_usd * hours;
+  const std::optional<std::size_t> own =
+      whole_unit ? config_.find_endpoint(unit->name) : std::nullopt;
+  if (whole_unit) {
+    a.actual_provisioned_usd = unit->hourly_usd * hours;
+    a.reconciliation = Reconciliation{.charged_outside_usd = a.actual_provisioned_usd};
+  }
   for (std::size_t i : aliases) {
     const AliasTraffic& t = traffic_[i];
     a.aliases.push_back(config_.models[i].name);
-    a.actual_usd += whole_unit ? t.actual_serverless_usd : t.actual_usd;
+    a.actual_serverless_usd += t.actual_serverless_usd;
+    double alias_shares = 0;
+    for (std::size_t e = 0; e < shares.size(); ++e) {
+      if (shares[e].empty()) continue;
+      alias_shares += shares[e][i];
+      if (!a.reconciliation) continue;
+      if (e == own) {
+        a.reconciliation->charged_outside_usd -= shares[e][i];
+      } else {
+        a.reconciliation->aliases_other_units_usd += shares[e][i];
+      }
+    }
+    if (a.reconciliation) {
+      a.reconciliation->aliases_actual_usd += t.actual_serverless_usd + alias_shares;
+    } else {
+      a.actual_provisioned_usd += alias_shares;
+    }
     serverless_everywhere &= t.has_serverless;
     for (std::size_t h = 0; h < hour_count; ++h) {
       const Hour& hour = t.hours[h];
@@ -99,6 +142,7 @@ Analysis TrafficBook::analyse(const std::string& subject, const std::vector<std:
       a.output_tokens += hour.output;
     }
   }
+  a.actual_usd = a.actual_serverless_usd + a.actual_provisioned_usd;
   const double per_month = hours > 0 ? kHoursPerMonth / hours : 0;
   double total_weighted = 0, total_raw = 0, total_serverless = 0, peak = 0;
   std::array<double, 24> days_per_hour{};
@@ -170,6 +214,9 @@ Report TrafficBook::analyse() const {
   for (const config::Endpoint& e : config_.endpoints) {
     if (e.kind == config::EndpointKind::provisioned) r.actual_usd += e.hourly_usd * r.hours;
   }
+  const std::vector<std::vector<double>> shares =
+      apportion(config_, units_, r.hours, r.attribution);
+  r.attribution.unknown_aliases_usd += unknown_serverless_usd_;
   std::map<std::string, std::vector<std::size_t>> by_unit;
   std::map<std::string, UnitSpec> units;
   std::vector<std::size_t> with_traffic;
@@ -181,7 +228,8 @@ Report TrafficBook::analyse() const {
     r.requests += requests;
     with_traffic.push_back(i);
     const std::optional<UnitSpec> unit = deployed_unit(config_, alias);
-    Analysis a = analyse(alias.name, {i}, unit);
+    Analysis a = analyse(alias.name, {i}, unit, shares);
+    r.attribution.aliases_usd += a.actual_usd;
     r.all_serverless_usd += a.all_serverless_usd.value_or(a.actual_usd);
     if (unit && a.optimum_units) {
       by_unit[unit->name].push_back(i);
@@ -192,7 +240,7 @@ Report TrafficBook::analyse() const {
     r.aliases.push_back(std::move(a));
   }
   for (const auto& [name, aliases] : by_unit) {
-    Analysis a = analyse(name, aliases, units.at(name));
+    Analysis a = analyse(name, aliases, units.at(name), shares);
     r.best_usd += a.curve[*a.optimum_units].usd;
     r.units.push_back(std::move(a));
   }
@@ -208,7 +256,19 @@ Report TrafficBook::analyse() const {
     r.candidates.push_back(
         analyse(candidate.name, aliases,
                 UnitSpec{candidate.name, false, candidate.hourly_usd,
-                         candidate.output_tokens_per_second, candidate.input_token_weight}));
+                         candidate.output_tokens_per_second, candidate.input_token_weight},
+                shares));
+  }
+  for (std::size_t e = 0; e < config_.endpoints.size(); ++e) {
+    const config::Endpoint& endpoint = config_.endpoints[e];
+    if (endpoint.kind != config::EndpointKind::provisioned || endpoint.commitments.empty()) {
+      continue;
+    }
+    const auto sized = std::find_if(r.units.begin(), r.units.end(), [&](const Analysis& a) {
+      return a.subject == endpoint.name && !a.curve.empty();
+    });
+    r.commitments.push_back(
+        commitment_view(endpoint, units_[e], r.hours, sized == r.units.end() ? nullptr : &*sized));
   }
   return r;
 }

@@ -1,5 +1,6 @@
 // The report as one HTML file: inline CSS and SVG only, so it opens anywhere, offline.
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <sstream>
 
@@ -98,9 +99,14 @@ void write_analysis(std::ostringstream& out, const metering::Analysis& a, double
   const double per_month = hours > 0 ? metering::kHoursPerMonth / hours : 0;
   out << "<section><h3>" << escape(a.subject) << "</h3><p>" << a.requests << " requests, "
       << tokens(a.input_tokens) << " input + " << tokens(a.output_tokens)
-      << " output tokens. Actual " << usd(a.actual_usd);
+      << " output tokens. Actual " << usd(a.actual_usd) << " (serverless "
+      << usd(a.actual_serverless_usd) << " + provisioned " << usd(a.actual_provisioned_usd) << ")";
   if (a.all_serverless_usd) out << ", all serverless " << usd(*a.all_serverless_usd);
   out << ".</p>";
+  if (std::string why = reconciliation(a); !why.empty()) {
+    why[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(why[0])));
+    out << "<p class=\"reconciliation\">" << escape(why) << ".</p>";
+  }
   if (!a.unit || a.curve.empty()) {
     out << "<p>Not sized: " << (a.unit ? "no serverless target to spill to" : "no provisioned unit")
         << ".</p></section>";
@@ -157,6 +163,51 @@ void write_analysis(std::ostringstream& out, const metering::Analysis& a, double
   out << "</table></section>";
 }
 
+std::string count_units(unsigned n) { return std::to_string(n) + (n == 1 ? " unit" : " units"); }
+
+void write_attribution(std::ostringstream& out, const metering::Report& r) {
+  const metering::Attribution& by = r.attribution;
+  out << "<table class=\"attribution\"><tr><th>actual by alias</th><th>USD</th></tr>"
+      << "<tr><td>aliases</td><td>" << usd(by.aliases_usd) << "</td></tr>"
+      << "<tr><td>aliases no longer configured</td><td>" << usd(by.unknown_aliases_usd)
+      << "</td></tr><tr><td>idle, not attributed";
+  for (std::size_t i = 0; i < by.idle_endpoints.size(); ++i) {
+    out << (i ? ", " : " (") << escape(by.idle_endpoints[i].first) << " "
+        << usd(by.idle_endpoints[i].second) << (i + 1 == by.idle_endpoints.size() ? ")" : "");
+  }
+  out << "</td><td>" << usd(by.idle_not_attributed_usd) << "</td></tr><tr class=\"best\"><td>= "
+      << "actual</td><td>" << usd(r.actual_usd) << "</td></tr></table>";
+}
+
+void write_commitments(std::ostringstream& out, const metering::CommitmentView& v, double hours) {
+  out << "<section><h3>" << escape(v.endpoint) << "</h3><p>On demand "
+      << usd(v.on_demand_hourly_usd) << "/h: " << usd(v.on_demand_usd)
+      << " for the period. A request started on it in " << number(v.busy_hours) << " of "
+      << number(hours) << " h (" << number(hours > 0 ? 24 * v.busy_hours / hours : 0)
+      << " h/day); on only in those hours, on demand would cost " << usd(v.switched_off_usd);
+  if (v.on_demand_optimum_units) {
+    out << ". On demand, its unit view's optimum is " << count_units(*v.on_demand_optimum_units)
+        << ": " << usd(*v.on_demand_optimum_usd);
+  }
+  out << ".</p><table class=\"commitments\"><tr><th>term</th><th>$/h</th><th>period cost</th>"
+         "<th>saving vs on demand</th><th>saving vs switched off</th><th>breakeven</th>"
+         "<th>optimum at this price</th></tr>";
+  for (const metering::CommitmentTerm& t : v.terms) {
+    std::string breakeven = "-";
+    if (t.breakeven_hours_per_day) {
+      breakeven =
+          *t.breakeven_hours_per_day > 24 ? "never" : number(*t.breakeven_hours_per_day) + " h/day";
+    }
+    out << "<tr><td>" << escape(t.name) << "</td><td>" << usd(t.hourly_usd) << "</td><td>"
+        << usd(t.usd) << "</td><td>" << usd(t.saving_vs_on_demand_usd) << "</td><td>"
+        << usd(t.saving_vs_switched_off_usd) << "</td><td>" << breakeven << "</td><td>"
+        << (t.optimum_units ? count_units(*t.optimum_units) + ": " + usd(*t.optimum_usd)
+                            : std::string("-"))
+        << "</td></tr>";
+  }
+  out << "</table></section>";
+}
+
 }  // namespace
 
 std::string report_html(const metering::Report& r) {
@@ -178,7 +229,11 @@ std::string report_html(const metering::Report& r) {
       << " (" << usd(r.best_usd * per_month) << "/month, saving "
       << usd((r.actual_usd - r.best_usd) * per_month)
       << "/month).</p><p>Each hour's weighted tokens beyond units × tokens/s × 3600 spill to the "
-         "alias's cheapest serverless target; a month is 730 h.</p>";
+         "alias's cheapest serverless target; a month is 730 h. Actual cost is serverless spend "
+         "plus each provisioned endpoint's hourly price for every hour of the period; an alias "
+         "pays each endpoint's whole cost, idle hours included, in proportion to the capacity "
+         "its requests used of it; an endpoint no request used is idle, not attributed.</p>";
+  write_attribution(out, r);
   const auto section = [&](const char* title, const std::vector<metering::Analysis>& list) {
     if (list.empty()) return;
     out << "<h2>" << title << "</h2>";
@@ -187,6 +242,14 @@ std::string report_html(const metering::Report& r) {
   section("Deployed units", r.units);
   section("What-if units", r.candidates);
   section("Aliases", r.aliases);
+  if (!r.commitments.empty()) {
+    out << "<h2>Commitments</h2><p>A term bills every hour of the period, used or not. Saving "
+           "vs switched off: against on demand billed only in the hours a request started on "
+           "the endpoint. Breakeven: the hours a day on demand must be on for the term to be "
+           "cheaper (24 × term price / on-demand price). Optimum: the unit's cost curve at the "
+           "term's price.</p>";
+    for (const auto& v : r.commitments) write_commitments(out, v, r.hours);
+  }
   out << "</body></html>\n";
   return out.str();
 }

@@ -12,6 +12,55 @@ using nlohmann::json;
 
 json optional(const std::optional<double>& value) { return value ? json(*value) : json(nullptr); }
 
+json optional(const std::optional<unsigned>& value) { return value ? json(*value) : json(nullptr); }
+
+json reconciliation_json(const std::optional<Reconciliation>& r) {
+  if (!r) return nullptr;
+  return {{"aliases_actual_usd", r->aliases_actual_usd},
+          {"charged_outside_usd", r->charged_outside_usd},
+          {"aliases_other_units_usd", r->aliases_other_units_usd}};
+}
+
+json attribution_json(const Attribution& a) {
+  json idle = json::array();
+  for (const auto& [endpoint, usd] : a.idle_endpoints) {
+    idle.push_back({{"endpoint", endpoint}, {"usd", usd}});
+  }
+  return {{"aliases_usd", a.aliases_usd},
+          {"unknown_aliases_usd", a.unknown_aliases_usd},
+          {"idle_not_attributed_usd", a.idle_not_attributed_usd},
+          {"idle_not_attributed", idle}};
+}
+
+json commitments_json(const std::vector<CommitmentView>& views, double hours) {
+  json out = json::array();
+  for (const CommitmentView& v : views) {
+    json terms = json::array();
+    for (const CommitmentTerm& t : v.terms) {
+      terms.push_back({{"name", t.name},
+                       {"hourly_usd", t.hourly_usd},
+                       {"usd", t.usd},
+                       {"saving_vs_on_demand_usd", t.saving_vs_on_demand_usd},
+                       {"saving_vs_switched_off_usd", t.saving_vs_switched_off_usd},
+                       {"breakeven_hours_per_day", optional(t.breakeven_hours_per_day)},
+                       {"breakeven_fraction_of_hours", optional(t.breakeven_fraction_of_hours)},
+                       {"optimum_units", optional(t.optimum_units)},
+                       {"optimum_usd", optional(t.optimum_usd)}});
+    }
+    out.push_back({{"endpoint", v.endpoint},
+                   {"on_demand",
+                    {{"hourly_usd", v.on_demand_hourly_usd},
+                     {"usd", v.on_demand_usd},
+                     {"busy_hours", v.busy_hours},
+                     {"busy_hours_per_day", hours > 0 ? 24 * v.busy_hours / hours : 0},
+                     {"switched_off_usd", v.switched_off_usd},
+                     {"optimum_units", optional(v.on_demand_optimum_units)},
+                     {"optimum_usd", optional(v.on_demand_optimum_usd)}}},
+                   {"terms", terms}});
+  }
+  return out;
+}
+
 json analysis_json(const Analysis& a, double hours) {
   const double per_month = hours > 0 ? kHoursPerMonth / hours : 0;
   json unit = nullptr;
@@ -57,6 +106,9 @@ json analysis_json(const Analysis& a, double hours) {
           {"input_tokens", a.input_tokens},
           {"output_tokens", a.output_tokens},
           {"actual_usd", a.actual_usd},
+          {"actual_serverless_usd", a.actual_serverless_usd},
+          {"actual_provisioned_usd", a.actual_provisioned_usd},
+          {"reconciliation", reconciliation_json(a.reconciliation)},
           {"all_serverless_usd", optional(a.all_serverless_usd)},
           {"curve", curve},
           {"optimum", optimum},
@@ -85,7 +137,17 @@ std::string report_json(const Report& r) {
                      {{"hours_per_month", kHoursPerMonth},
                       {"capacity",
                        "each hour's weighted tokens up to units x output_tokens_per_second x 3600 "
-                       "are served; the rest spills to the alias's cheapest serverless target"}}},
+                       "are served; the rest spills to the alias's cheapest serverless target"},
+                      {"actual",
+                       "serverless spend plus every provisioned endpoint's hourly_usd x the "
+                       "period's hours; an alias is charged each endpoint's whole cost in "
+                       "proportion to the amortized cost of its requests on it, and an endpoint "
+                       "no request used is idle, not attributed"},
+                      {"commitments",
+                       "a term bills its hourly_usd every hour of the period; on demand is "
+                       "billed every hour (usd) or only in hours a request started on the "
+                       "endpoint (switched_off_usd); breakeven_hours_per_day = 24 x term "
+                       "hourly_usd / on-demand hourly_usd"}}},
                     {"total",
                      {{"actual_usd", r.actual_usd},
                       {"all_serverless_usd", r.all_serverless_usd},
@@ -95,7 +157,9 @@ std::string report_json(const Report& r) {
                       {"monthly_saving_usd", (r.actual_usd - r.best_usd) * per_month}}},
                     {"aliases", analyses(r.aliases, r.hours)},
                     {"units", analyses(r.units, r.hours)},
-                    {"candidates", analyses(r.candidates, r.hours)}};
+                    {"candidates", analyses(r.candidates, r.hours)},
+                    {"attribution", attribution_json(r.attribution)},
+                    {"commitments", commitments_json(r.commitments, r.hours)}};
   return out.dump(2);
 }
 

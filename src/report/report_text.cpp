@@ -46,7 +46,28 @@ std::string utc_time(std::int64_t unix_ms) {
   return text;
 }
 
+// A unit's view counts its whole cost, its aliases' views their shares: where they part, why.
+std::string reconciliation(const metering::Analysis& a) {
+  const auto& r = a.reconciliation;
+  if (!r || std::abs(r->aliases_actual_usd - a.actual_usd) < 0.005) return "";
+  std::string why = "its aliases' own views add up to " + usd(r->aliases_actual_usd);
+  const char* separator = ": ";
+  if (std::abs(r->charged_outside_usd) >= 0.005) {
+    why += separator + usd(r->charged_outside_usd) +
+           " of the unit's cost is charged outside them (to other aliases, to aliases no longer "
+           "configured, or idle, not attributed)";
+    separator = "; ";
+  }
+  if (r->aliases_other_units_usd >= 0.005) {
+    why +=
+        separator + std::string("they pay ") + usd(r->aliases_other_units_usd) + " for other units";
+  }
+  return why;
+}
+
 namespace {
+
+std::string count_units(unsigned n) { return std::to_string(n) + (n == 1 ? " unit" : " units"); }
 
 std::string percent(double ratio) {
   char text[16];
@@ -64,9 +85,11 @@ void write_analysis(std::ostringstream& out, const metering::Analysis& a, double
   }
   out << ": " << a.requests << " requests, " << tokens(a.input_tokens) << " input + "
       << tokens(a.output_tokens) << " output tokens\n";
-  out << "  actual " << usd(a.actual_usd);
+  out << "  actual " << usd(a.actual_usd) << " (serverless " << usd(a.actual_serverless_usd)
+      << " + provisioned " << usd(a.actual_provisioned_usd) << ")";
   if (a.all_serverless_usd) out << " | all serverless " << usd(*a.all_serverless_usd);
   out << "\n";
+  if (const std::string why = reconciliation(a); !why.empty()) out << "  " << why << "\n";
   if (!a.unit) {
     out << "  no provisioned unit with a token throughput serves it\n";
     return;
@@ -105,6 +128,38 @@ void write_analysis(std::ostringstream& out, const metering::Analysis& a, double
   }
 }
 
+void write_commitments(std::ostringstream& out, const metering::CommitmentView& v, double hours) {
+  char line[200];
+  std::snprintf(line, sizeof line, "%.1f of %g h (%.1f h/day)", v.busy_hours, hours,
+                hours > 0 ? 24 * v.busy_hours / hours : 0);
+  out << "\n"
+      << v.endpoint << ": on demand " << usd(v.on_demand_hourly_usd) << "/h, "
+      << usd(v.on_demand_usd) << " for the period; a request started on it in " << line
+      << ": on only in those hours, on demand would cost " << usd(v.switched_off_usd) << "\n";
+  if (v.on_demand_optimum_units) {
+    out << "  on demand, its unit view's optimum is " << count_units(*v.on_demand_optimum_units)
+        << ": " << usd(*v.on_demand_optimum_usd) << "\n";
+  }
+  std::snprintf(line, sizeof line, "  %-12s %10s %12s %14s %16s %12s %20s\n", "term", "$/h",
+                "period cost", "vs on demand", "vs switched off", "breakeven", "optimum");
+  out << line;
+  for (const metering::CommitmentTerm& t : v.terms) {
+    char breakeven[32] = "-";
+    if (t.breakeven_hours_per_day && *t.breakeven_hours_per_day > 24) {
+      std::snprintf(breakeven, sizeof breakeven, "never");
+    } else if (t.breakeven_hours_per_day) {
+      std::snprintf(breakeven, sizeof breakeven, "%.1f h/day", *t.breakeven_hours_per_day);
+    }
+    const std::string optimum =
+        t.optimum_units ? count_units(*t.optimum_units) + ": " + usd(*t.optimum_usd) : "-";
+    std::snprintf(line, sizeof line, "  %-12s %10s %12s %14s %16s %12s %20s\n", t.name.c_str(),
+                  usd(t.hourly_usd).c_str(), usd(t.usd).c_str(),
+                  usd(t.saving_vs_on_demand_usd).c_str(), usd(t.saving_vs_switched_off_usd).c_str(),
+                  breakeven, optimum.c_str());
+    out << line;
+  }
+}
+
 }  // namespace
 
 std::string report_text(const metering::Report& r) {
@@ -119,8 +174,25 @@ std::string report_text(const metering::Report& r) {
       << "/month) | all serverless " << usd(r.all_serverless_usd) << " | best " << usd(r.best_usd)
       << " (" << usd(r.best_usd * per_month) << "/month, saving "
       << usd((r.actual_usd - r.best_usd) * per_month) << "/month)\n";
+  const metering::Attribution& by = r.attribution;
+  out << "Actual by alias: aliases " << usd(by.aliases_usd) << " + aliases no longer configured "
+      << usd(by.unknown_aliases_usd) << " + idle, not attributed "
+      << usd(by.idle_not_attributed_usd);
+  if (!by.idle_endpoints.empty()) {
+    out << " (";
+    for (std::size_t i = 0; i < by.idle_endpoints.size(); ++i) {
+      out << (i ? ", " : "") << by.idle_endpoints[i].first << " "
+          << usd(by.idle_endpoints[i].second);
+    }
+    out << ")";
+  }
+  out << " = " << usd(r.actual_usd) << "\n";
   out << "Capacity model: each hour's weighted tokens beyond units x tokens/s x 3600 spill to "
          "the alias's cheapest serverless target. A month is 730 h.\n";
+  out << "Actual cost: serverless spend plus each provisioned endpoint's hourly price for every "
+         "hour of the period; an alias pays each endpoint's whole cost, idle hours included, in "
+         "proportion to the capacity its requests used of it (their amortized cost); an endpoint "
+         "no request used is idle, not attributed.\n";
   const auto section = [&](const char* title, const std::vector<metering::Analysis>& list) {
     if (list.empty()) return;
     out << "\n== " << title << " ==\n";
@@ -129,6 +201,15 @@ std::string report_text(const metering::Report& r) {
   section("Deployed units (all the aliases each serves)", r.units);
   section("What-if units (reports.candidates)", r.candidates);
   section("Aliases", r.aliases);
+  if (!r.commitments.empty()) {
+    out << "\n== Commitments (endpoints.*.commitments) ==\n"
+           "A term bills every hour of the period, used or not. \"vs on demand\": the saving "
+           "against on demand every hour; \"vs switched off\": against on demand only in the "
+           "hours a request started on the endpoint. Breakeven: the hours a day on demand must "
+           "be on for the term to be cheaper (24 x term price / on-demand price). Optimum: the "
+           "unit view's curve at the term's price.\n";
+    for (const auto& v : r.commitments) write_commitments(out, v, r.hours);
+  }
   return out.str();
 }
 

@@ -35,6 +35,11 @@ constexpr std::int64_t kHourMs = 3600000;
 // $144 / 98.4M tokens = $1.463415 per 1M. A unit pays for itself at $3 x 730 h / $2 per 1M =
 // 1095M tokens a month; the third would serve 12 x 1.8M a day = 657M a month.
 // The what-if unit at $2/h: n=1 $177.60, n=2 $139.20, n=3 $144.00.
+// No request used the GPU: its $72 is idle, not attributed; chat's actual is its $240.
+// Its commitments over the day, against $72 on demand (and $0 switched off: never busy):
+//   1_month $2.40: $57.60, breakeven 19.2 h/day; curve n=1 $187.20, n=2 $158.40 (optimum),
+//                  n=3 $172.80
+//   6_month $1.90: $45.60, breakeven 15.2 h/day; curve n=2 $134.40 (optimum), n=3 $136.80
 class ReportTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -45,6 +50,9 @@ endpoints:
     base_url: http://127.0.0.1:1/v1
     hourly_usd: 3
     capacity: {output_tokens_per_second: 1000, input_token_weight: 0.25}
+    commitments:
+      1_month: {hourly_usd: 2.40}
+      6_month: {hourly_usd: 1.90}
   cloud:
     kind: serverless
     base_url: http://127.0.0.1:2/v1
@@ -148,6 +156,35 @@ TEST_F(ReportTest, TheOptimumCostsAndBreakevenMatchTheHandComputedOnes) {
   EXPECT_NEAR(spot["curve"][1]["usd"], 177.6, 1e-6);
   EXPECT_NEAR(spot["optimum"]["usd"], 139.2, 1e-6);
   EXPECT_NEAR(spot["curve"][3]["usd"], 144, 1e-6);
+
+  EXPECT_NEAR(report["aliases"][0]["actual_usd"], 240, 1e-6);
+  EXPECT_NEAR(report["attribution"]["aliases_usd"], 240, 1e-6);
+  EXPECT_NEAR(report["attribution"]["idle_not_attributed_usd"], 72, 1e-6);
+  EXPECT_EQ(report["attribution"]["idle_not_attributed"][0]["endpoint"], "gpu");
+  EXPECT_NEAR(gpu["reconciliation"]["aliases_actual_usd"], 240, 1e-6);
+  EXPECT_NEAR(gpu["reconciliation"]["charged_outside_usd"], 72, 1e-6);
+
+  ASSERT_EQ(report["commitments"].size(), 1u);
+  const json& view = report["commitments"][0];
+  EXPECT_EQ(view["endpoint"], "gpu");
+  EXPECT_NEAR(view["on_demand"]["usd"], 72, 1e-6);
+  EXPECT_NEAR(view["on_demand"]["busy_hours"], 0, 1e-6);
+  EXPECT_NEAR(view["on_demand"]["switched_off_usd"], 0, 1e-6);
+  EXPECT_EQ(view["on_demand"]["optimum_units"], 2);
+  EXPECT_NEAR(view["on_demand"]["optimum_usd"], 187.2, 1e-6);
+  const json& month = view["terms"][0];
+  EXPECT_EQ(month["name"], "1_month");
+  EXPECT_NEAR(month["usd"], 57.6, 1e-6);
+  EXPECT_NEAR(month["saving_vs_on_demand_usd"], 14.4, 1e-6);
+  EXPECT_NEAR(month["saving_vs_switched_off_usd"], -57.6, 1e-6);
+  EXPECT_NEAR(month["breakeven_hours_per_day"], 19.2, 1e-6);
+  EXPECT_EQ(month["optimum_units"], 2);
+  EXPECT_NEAR(month["optimum_usd"], 158.4, 1e-6);
+  const json& half_year = view["terms"][1];
+  EXPECT_NEAR(half_year["usd"], 45.6, 1e-6);
+  EXPECT_NEAR(half_year["breakeven_fraction_of_hours"], 1.9 / 3, 1e-9);
+  EXPECT_EQ(half_year["optimum_units"], 2);
+  EXPECT_NEAR(half_year["optimum_usd"], 134.4, 1e-6);
 }
 
 // Scripts read the JSON: its keys are a contract (new ones may be added, with a test change).
@@ -159,17 +196,33 @@ TEST_F(ReportTest, TheJsonShapeIsStable) {
     return out;
   };
   using Keys = std::set<std::string>;
-  EXPECT_EQ(keys(report),
-            (Keys{"schema", "period", "assumptions", "total", "aliases", "units", "candidates"}));
+  EXPECT_EQ(keys(report), (Keys{"schema", "period", "assumptions", "total", "aliases", "units",
+                                "candidates", "attribution", "commitments"}));
   EXPECT_EQ(keys(report["period"]),
             (Keys{"since_ms", "until_ms", "hours", "requests", "unknown_alias_requests"}));
   EXPECT_EQ(keys(report["total"]),
             (Keys{"actual_usd", "all_serverless_usd", "best_usd", "actual_monthly_usd",
                   "best_monthly_usd", "monthly_saving_usd"}));
   const json& analysis = report["aliases"][0];
-  EXPECT_EQ(keys(analysis), (Keys{"subject", "aliases", "unit", "requests", "input_tokens",
-                                  "output_tokens", "actual_usd", "all_serverless_usd", "curve",
-                                  "optimum", "breakeven", "weighted_tokens_by_hour_of_day"}));
+  EXPECT_EQ(keys(analysis),
+            (Keys{"subject", "aliases", "unit", "requests", "input_tokens", "output_tokens",
+                  "actual_usd", "actual_serverless_usd", "actual_provisioned_usd", "reconciliation",
+                  "all_serverless_usd", "curve", "optimum", "breakeven",
+                  "weighted_tokens_by_hour_of_day"}));
+  EXPECT_EQ(keys(report["units"][0]["reconciliation"]),
+            (Keys{"aliases_actual_usd", "charged_outside_usd", "aliases_other_units_usd"}));
+  EXPECT_EQ(keys(report["attribution"]), (Keys{"aliases_usd", "unknown_aliases_usd",
+                                               "idle_not_attributed_usd", "idle_not_attributed"}));
+  EXPECT_EQ(keys(report["attribution"]["idle_not_attributed"][0]), (Keys{"endpoint", "usd"}));
+  const json& commitment = report["commitments"][0];
+  EXPECT_EQ(keys(commitment), (Keys{"endpoint", "on_demand", "terms"}));
+  EXPECT_EQ(keys(commitment["on_demand"]),
+            (Keys{"hourly_usd", "usd", "busy_hours", "busy_hours_per_day", "switched_off_usd",
+                  "optimum_units", "optimum_usd"}));
+  EXPECT_EQ(keys(commitment["terms"][0]),
+            (Keys{"name", "hourly_usd", "usd", "saving_vs_on_demand_usd",
+                  "saving_vs_switched_off_usd", "breakeven_hours_per_day",
+                  "breakeven_fraction_of_hours", "optimum_units", "optimum_usd"}));
   EXPECT_EQ(keys(analysis["unit"]), (Keys{"name", "deployed", "hourly_usd",
                                           "output_tokens_per_second", "input_token_weight"}));
   EXPECT_EQ(keys(analysis["curve"][0]), (Keys{"units", "usd", "provisioned_usd", "spilled_usd",
@@ -188,6 +241,11 @@ TEST_F(ReportTest, TheTextTableMarksTheOptimum) {
   EXPECT_NE(text.find("a unit pays for itself when it serves 1.09 B tokens/month"),
             std::string::npos)
       << text;
+  EXPECT_NE(text.find("Actual by alias: aliases $240.00 + aliases no longer configured $0.00 + "
+                      "idle, not attributed $72.00 (gpu $72.00) = $312.00\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("== Commitments (endpoints.*.commitments) =="), std::string::npos) << text;
 }
 
 // The HTML opens in a real browser with no network and draws both charts.
@@ -217,6 +275,8 @@ TEST_F(ReportTest, TheHtmlRendersInAHeadlessBrowserWithItsCharts) {
   EXPECT_NE(page.find("<svg class=\"cost-chart\""), std::string::npos);
   EXPECT_NE(page.find("<svg class=\"traffic-chart\""), std::string::npos);
   EXPECT_NE(page.find("2 units: $187.20"), std::string::npos);
+  EXPECT_NE(page.find("<table class=\"commitments\">"), std::string::npos);
+  EXPECT_NE(page.find("<td>1_month</td><td>$2.40</td><td>$57.60</td>"), std::string::npos);
   // Nothing is fetched from a network: no scripts, styles or images by address.
   EXPECT_EQ(page.find("src="), std::string::npos);
   EXPECT_EQ(page.find("href="), std::string::npos);

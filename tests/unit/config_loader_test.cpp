@@ -227,6 +227,74 @@ TEST(ConfigLoader, MissingFileIsReported) {
   EXPECT_EQ(loaded.error()[0].to_string(), "/nonexistent/fulcrum.yaml: cannot read the file");
 }
 
+namespace commitments {
+
+// kValid's gpu-a with these lines after its hourly_usd (line 11): they start at line 12.
+std::string with_commitments(const std::string& lines) {
+  return valid_with("    hourly_usd: 2.50\n", "    hourly_usd: 2.50\n" + lines);
+}
+
+TEST(ConfigLoaderCommitments, AProvisionedEndpointListsItsCommittedPricesInOrder) {
+  auto loaded = load_string(with_commitments("    commitments:\n"
+                                             "      6_month: {hourly_usd: 1.60}\n"
+                                             "      1_month: {hourly_usd: 2}\n"),
+                            "test.yaml", env_with_key);
+  ASSERT_TRUE(loaded.has_value()) << loaded.error().front().to_string();
+  const Endpoint& gpu = loaded->endpoints.at(0);
+  EXPECT_DOUBLE_EQ(gpu.hourly_usd, 2.5);  // on demand, what the router and meters use
+  ASSERT_EQ(gpu.commitments.size(), 2u);
+  EXPECT_EQ(gpu.commitments[0].name, "6_month");
+  EXPECT_DOUBLE_EQ(gpu.commitments[0].hourly_usd, 1.6);
+  EXPECT_EQ(gpu.commitments[1].name, "1_month");
+  EXPECT_DOUBLE_EQ(gpu.commitments[1].hourly_usd, 2);
+  EXPECT_TRUE(loaded->endpoints.at(1).commitments.empty());
+}
+
+// Each mistake alone, with where it is: {the lines, line, column, what the message says}.
+TEST(ConfigLoaderCommitments, EachMistakeIsReportedWhereItIs) {
+  struct Case {
+    std::string lines;
+    int line;
+    int column;
+    std::string message;
+  };
+  const std::vector<Case> cases{
+      {"    commitments: {1_month: {hourly_usd: 0}}\n", 12, 41,
+       "hourly_usd of commitment '1_month' must be above 0"},
+      {"    commitments: {1_month: {hourly_usd: -2}}\n", 12, 41,
+       "hourly_usd must be a non-negative number"},
+      {"    commitments: {1_month: {hourly_usd: cheap}}\n", 12, 41,
+       "hourly_usd must be a non-negative number"},
+      {"    commitments:\n      1_month: {hourly_usd: 2}\n      1_month: {hourly_usd: 1}\n", 14, 7,
+       "duplicate key '1_month' in commitments of 'gpu-a'"},
+      {"    commitments: {1_month: {hourly_usd: 2, months: 1}}\n", 12, 44,
+       "unknown key 'months' in commitment '1_month'"},
+      {"    commitments: {1_month: {}}\n", 12, 28, "commitment '1_month' needs 'hourly_usd'"},
+      {"    commitments: {One Month: {hourly_usd: 2}}\n", 12, 19,
+       "commitment name 'One Month' must match [a-z0-9_-]+"},
+      {"    commitments: [1_month]\n", 12, 18, "commitments of 'gpu-a' must be a mapping"},
+      {"    commitments: {1_month: 2}\n", 12, 28, "commitment '1_month' must be a mapping"},
+  };
+  for (const Case& c : cases) {
+    const auto issues = issues_of(with_commitments(c.lines));
+    ASSERT_EQ(issues.size(), 1u) << c.lines << (issues.empty() ? "" : issues[0].to_string());
+    EXPECT_EQ(issues[0].line, c.line) << c.lines;
+    EXPECT_EQ(issues[0].column, c.column) << c.lines;
+    EXPECT_EQ(issues[0].message, c.message) << c.lines;
+  }
+}
+
+TEST(ConfigLoaderCommitments, AServerlessEndpointHasNoCommitments) {
+  const auto issues = issues_of(
+      valid_with("    api_key_env: CLOUD_KEY\n",
+                 "    api_key_env: CLOUD_KEY\n    commitments: {1_month: {hourly_usd: 2}}\n"));
+  ASSERT_EQ(issues.size(), 1u);
+  EXPECT_EQ(issues[0].to_string(),
+            "test.yaml:18:18: commitments apply to provisioned endpoints only");
+}
+
+}  // namespace commitments
+
 namespace bedrock {
 
 constexpr const char* kBedrock = R"(version: 1

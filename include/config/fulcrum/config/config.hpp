@@ -174,6 +174,14 @@ struct WhatIfUnit {
   std::vector<std::size_t> aliases;  // the aliases it would serve (Config::models); empty = all
 };
 
+// A committed price of a provisioned endpoint (endpoints.*.commitments), e.g. a 1- or 6-month
+// reservation: cheaper per hour than on demand, but billed every hour of its term, used or not.
+// Only `fulcrum report` reads it; the router and the meters go by hourly_usd.
+struct Commitment {
+  std::string name;  // [a-z0-9_-]+, unique per endpoint: "1_month"
+  double hourly_usd = 0;
+};
+
 struct Capacity {
   unsigned max_concurrency = 0;         // 0 = not stated
   double output_tokens_per_second = 0;  // 0 = not stated
@@ -280,7 +288,8 @@ struct Endpoint {
   core::Url base_url;
   std::string api_key_env;  // the variable's name is fine to show; its value is not
   core::Secret api_key;
-  double hourly_usd = 0;  // provisioned only
+  double hourly_usd = 0;                // provisioned only: the on-demand price
+  std::vector<Commitment> commitments;  // provisioned only, in configured order
   // Serverless: prices missing under `pricing` are looked up in the catalog as
   // catalog_prefix + upstream model ("together_ai/" + "meta-llama/...").
   std::string catalog_prefix;

@@ -20,5 +20,7 @@ std::string usd(double amount);
 std::string tokens(double count);
 // "2026-11-01 00:00 UTC".
 std::string utc_time(std::int64_t unix_ms);
+// Why a deployed unit's actual differs from the sum of its aliases' views; "" when it does not.
+std::string reconciliation(const metering::Analysis& unit);
 
 }  // namespace fulcrum::report

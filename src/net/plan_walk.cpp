@@ -142,7 +142,8 @@ awaitable<ProxyRequest::Held> ProxyRequest::take_slot(std::size_t index) {
         break;
     }
   }
-  auto slot = full ? std::nullopt : router::EndpointSlot::try_take(state, limit);
+  auto slot =
+      full ? std::nullopt : router::EndpointSlot::try_take(state, limit, candidate.reserved);
   if (!slot) {
     held.lease.reset();
     co_return held;

@@ -97,7 +97,13 @@ class Assessor {
       const auto general_share =
           static_cast<unsigned>(std::floor(capacity * (1.0 - endpoint.headroom.fraction) + 1e-9));
       const bool reserved = reserved_for(endpoint, slo_class_);
-      const unsigned limit = reserved ? capacity : general_share;
+      c.reserved = reserved;
+      // Other classes may hold general_share slots. The reserve is for the reserved classes'
+      // requests, and those already in flight stand in it (up to its size) whether or not the
+      // general share was full when they came: so the total others may reach grows by them.
+      const unsigned reserve = capacity - general_share;
+      const unsigned limit =
+          reserved ? capacity : general_share + std::min(state.reserved_in_flight(), reserve);
       const unsigned others = in_flight - own;  // held by other replicas or other clients
       if (in_flight < limit) {
         c.admit_limit = limit - others;

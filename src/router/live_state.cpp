@@ -113,11 +113,12 @@ void EndpointState::retune(const config::Endpoint& endpoint) {
   breaker.set_policy(endpoint.circuit_breaker);
 }
 
-bool EndpointState::try_admit(unsigned limit) {
+bool EndpointState::try_admit(unsigned limit, bool reserved) {
   unsigned current = in_flight_.load(std::memory_order_relaxed);
   do {
     if (limit != 0 && current >= limit) return false;
   } while (!in_flight_.compare_exchange_weak(current, current + 1, std::memory_order_relaxed));
+  if (reserved) reserved_in_flight_.fetch_add(1, std::memory_order_relaxed);
   return true;
 }
 

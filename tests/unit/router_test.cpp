@@ -342,6 +342,23 @@ TEST_F(RouterTest, ColdScaleToZeroEndpointIsAvoidedForRealtimeWhileAWarmOneExist
   EXPECT_EQ(lead(choose(input("cheap", "batch"), config, live)).name, "scale0");
 }
 
+// The reserve is for the reserved classes' requests: one of them in flight stands in it, even
+// when it came while the general share had room, so the other classes keep their whole share.
+TEST_F(RouterTest, AReservedClassesRequestInFlightStandsInTheReserve) {
+  EndpointState& gpu = live.endpoint(endpoint("gpu"));  // 4 slots, 3 for other classes
+  ASSERT_TRUE(gpu.try_admit(0, true));                  // realtime
+  occupy("gpu", 2);                                     // standard
+  const Plan standard = choose(input("llama-8b"), config, live);
+  EXPECT_EQ(lead(standard).name, "gpu");
+  EXPECT_EQ(standard.attempts.front().admit_limit, 4u);
+  occupy("gpu", 1);  // the third standard: the general share is used up
+  EXPECT_EQ(lead(choose(input("llama-8b"), config, live)).name, "cloud");
+  gpu.release(true);  // the realtime request ends: its slot is the reserve again
+  EXPECT_EQ(gpu.reserved_in_flight(), 0u);
+  EXPECT_EQ(lead(choose(input("llama-8b"), config, live)).name, "cloud");
+  EXPECT_EQ(lead(choose(input("llama-8b", "realtime"), config, live)).name, "gpu");
+}
+
 TEST_F(RouterTest, OpenCircuitIsSkippedUntilItsCooldownEnds) {
   CircuitBreaker& breaker = live.endpoint(endpoint("gpu")).breaker;
   for (int i = 0; i < 4; ++i) EXPECT_FALSE(breaker.on_failure(now));

@@ -86,9 +86,18 @@ class EndpointState {
   void retune(const config::Endpoint& endpoint);
 
   unsigned in_flight() const { return in_flight_.load(std::memory_order_relaxed); }
-  // Takes a slot if fewer than `limit` are taken (0 = no limit). Pair with release().
-  bool try_admit(unsigned limit);
-  void release() { in_flight_.fetch_sub(1, std::memory_order_relaxed); }
+  // Takes a slot if fewer than `limit` are taken (0 = no limit). Pair with release(). A
+  // request of a class the endpoint's headroom is kept for (`reserved`) is also counted apart:
+  // it stands in the reserve, so other classes keep their whole share.
+  bool try_admit(unsigned limit, bool reserved = false);
+  void release(bool reserved = false) {
+    if (reserved) reserved_in_flight_.fetch_sub(1, std::memory_order_relaxed);
+    in_flight_.fetch_sub(1, std::memory_order_relaxed);
+  }
+  // Slots held by requests of the classes headroom is kept for.
+  unsigned reserved_in_flight() const {
+    return reserved_in_flight_.load(std::memory_order_relaxed);
+  }
 
   // Idle past the cold-start threshold (never used counts as idle).
   bool is_cold(const config::Endpoint& endpoint, TimePoint now) const;
@@ -149,6 +158,7 @@ class EndpointState {
 
  private:
   std::atomic<unsigned> in_flight_{0};
+  std::atomic<unsigned> reserved_in_flight_{0};
   std::atomic<unsigned> waiting_{0};
   std::array<std::atomic<unsigned>, kWaitingClasses> waiting_by_class_{};
   std::atomic<std::int64_t> last_active_ns_{0};  // 0: never
@@ -167,20 +177,24 @@ class EndpointState {
 // scope however the scope is left (a return, an exception, a destroyed coroutine frame).
 class EndpointSlot {
  public:
-  // A slot if fewer than `limit` are taken (0 = no limit), else nullopt.
-  static std::optional<EndpointSlot> try_take(EndpointState& state, unsigned limit) {
-    if (!state.try_admit(limit)) return std::nullopt;
-    return EndpointSlot(state);
+  // A slot if fewer than `limit` are taken (0 = no limit), else nullopt. `reserved`: the
+  // request's class is one the endpoint's headroom is kept for.
+  static std::optional<EndpointSlot> try_take(EndpointState& state, unsigned limit,
+                                              bool reserved = false) {
+    if (!state.try_admit(limit, reserved)) return std::nullopt;
+    return EndpointSlot(state, reserved);
   }
-  EndpointSlot(EndpointSlot&& other) noexcept : state_(std::exchange(other.state_, nullptr)) {}
+  EndpointSlot(EndpointSlot&& other) noexcept
+      : state_(std::exchange(other.state_, nullptr)), reserved_(other.reserved_) {}
   EndpointSlot& operator=(EndpointSlot&&) = delete;
   ~EndpointSlot() {
-    if (state_ != nullptr) state_->release();
+    if (state_ != nullptr) state_->release(reserved_);
   }
 
  private:
-  explicit EndpointSlot(EndpointState& state) : state_(&state) {}
+  EndpointSlot(EndpointState& state, bool reserved) : state_(&state), reserved_(reserved) {}
   EndpointState* state_;
+  bool reserved_;
 };
 
 // Endpoint states are shared between the snapshots of successive configs: requests still

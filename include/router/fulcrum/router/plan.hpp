@@ -52,6 +52,7 @@ struct Candidate {
   double max_wait = 0;
   bool cold = false;           // predicted to cold-start
   bool uses_headroom = false;  // served from capacity reserved for this request's class
+  bool reserved = false;       // the request's class is one the endpoint keeps headroom for
   bool over_capacity = false;  // a last resort: every candidate within capacity failed
 };
 

@@ -422,17 +422,43 @@ void read_cold_start(const YAML::Node& node, Diagnostics& diag, Endpoint& endpoi
 }
 
 void read_prewarm(const YAML::Node& node, Diagnostics& diag, Endpoint& endpoint) {
-  if (!node.IsSequence()) {
-    diag.error(node, "prewarm must be a list of {cron, until or for, tz, model, every, timeout}");
+  // `prewarm: {auto: true, ...}` is a list of one.
+  const bool single = node.IsMap();
+  if (!node.IsSequence() && !single) {
+    diag.error(node,
+               "prewarm must be a list of {cron, until or for, tz, model, every, timeout} or "
+               "{auto: true, model, every, timeout}");
     return;
   }
-  for (const YAML::Node& item : node) {
+  std::vector<YAML::Node> items;
+  if (single) {
+    items.push_back(node);
+  } else {
+    for (const YAML::Node& item : node) items.push_back(item);
+  }
+  for (const YAML::Node& item : items) {
     MapReader map(item, diag, "a prewarm window");
     if (!map.valid()) continue;
     Prewarm prewarm;
     bool ok = true;
-    const YAML::Node cron = map.required("cron");
-    if (cron.IsDefined()) {
+    if (const YAML::Node automatic = map.optional("auto"); automatic.IsDefined()) {
+      const auto text = read_string(automatic, diag, "auto");
+      if (!text) continue;
+      if (*text != "true" && *text != "false") {
+        diag.error(automatic, "prewarm auto must be true or false");
+        continue;  // neither kind of prewarm: nothing more to say about it
+      }
+      prewarm.automatic = text == "true";
+      if (prewarm.automatic && !endpoint.cold_start) {
+        diag.error(automatic, "prewarm auto warms a cold start ahead: it needs cold_start");
+        ok = false;
+      }
+    }
+    const YAML::Node cron = prewarm.automatic ? map.optional("cron") : map.required("cron");
+    if (prewarm.automatic && cron.IsDefined()) {
+      diag.error(cron, "prewarm auto has no window: leave out cron");
+      ok = false;
+    } else if (cron.IsDefined()) {
       const auto text = read_string(cron, diag, "cron");
       auto schedule = text ? core::CronSchedule::parse(*text) : std::nullopt;
       if (schedule) {
@@ -444,7 +470,12 @@ void read_prewarm(const YAML::Node& node, Diagnostics& diag, Endpoint& endpoint)
     }
     const YAML::Node until = map.optional("until");
     const YAML::Node length = map.optional("for");
-    if (until.IsDefined() == length.IsDefined()) {
+    if (prewarm.automatic) {
+      if (until.IsDefined() || length.IsDefined() || map.optional("tz").IsDefined()) {
+        diag.error(item, "prewarm auto has no window: leave out until, for and tz");
+        ok = false;
+      }
+    } else if (until.IsDefined() == length.IsDefined()) {
       diag.error(item, "a prewarm window needs exactly one of until (HH:MM) or for (a duration)");
       ok = false;
     } else if (until.IsDefined()) {

@@ -24,6 +24,7 @@ struct Metrics::EconomicsFamilies {
   prometheus::Family<prometheus::Gauge>& hourly_cost;
   prometheus::Family<prometheus::Gauge>& effective_cost;
   prometheus::Family<prometheus::Histogram>& request_cost;
+  prometheus::Family<prometheus::Gauge>& recommended_units;
   MoneyCounterFamily idle_cost;
 
   // One provisioned endpoint's samples, created when a config names it and removed when a

@@ -28,6 +28,13 @@ Metrics::EconomicsFamilies::EconomicsFamilies(prometheus::Registry& registry)
                        .Help("Cost of each served request: the marginal cost for serverless, the "
                              "amortized share of the hourly price for provisioned.")
                        .Register(registry)),
+      recommended_units(
+          prometheus::BuildGauge()
+              .Name("fulcrum_provisioned_recommended_units")
+              .Help("Units of a provisioned endpoint the breakeven report finds cheapest for the "
+                    "coming hour, from the ledger's hour-of-week profile of the last weeks: an "
+                    "autoscaler's target.")
+              .Register(registry)),
       idle_cost("fulcrum_provisioned_idle_cost_usd_total",
                 "The part of a provisioned endpoint's hourly cost that no request used, accrued "
                 "continuously.") {}
@@ -36,6 +43,12 @@ const prometheus::Histogram::BucketBoundaries& request_cost_buckets() {
   static const prometheus::Histogram::BucketBoundaries buckets{
       0.000001, 0.00001, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5};
   return buckets;
+}
+
+void Metrics::recommended_units(const std::map<std::string, unsigned>& units) {
+  for (const auto& [endpoint, n] : units) {
+    economics_->recommended_units.Add({{"endpoint", endpoint}}).Set(n);
+  }
 }
 
 prometheus::Histogram* Metrics::request_cost_histogram(const std::string& kind) {

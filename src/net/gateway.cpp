@@ -13,6 +13,7 @@
 #include "prewarmer.hpp"
 #include "proxy_handler.hpp"
 #include "runtime.hpp"
+#include "traffic_planner.hpp"
 
 namespace fulcrum::net {
 namespace {
@@ -160,6 +161,8 @@ void Gateway::start() {
   // Always running: a reload may add prewarm windows or engine load sources.
   asio::co_spawn(g.workers[0]->io, prewarm_loop(*g.workers[0], g.runtime, g.draining),
                  log_if_thrown("prewarm_loop"));
+  asio::co_spawn(g.workers[0]->io, traffic_plan_loop(*g.workers[0], g.runtime, g.draining),
+                 log_if_thrown("traffic_plan_loop"));
   asio::co_spawn(g.workers[0]->io, engine_load_loop(*g.workers[0], g.runtime, g.draining),
                  log_if_thrown("engine_load_loop"));
 

@@ -45,6 +45,18 @@ awaitable<void> send_keep_warm(Worker& worker, Runtime& runtime,
   }
 }
 
+// Inside its window, or for automatic prewarm, where the traffic plan expects traffic now or a
+// cold start ahead.
+bool active(const config::Prewarm& prewarm, const config::Endpoint& endpoint, Runtime& runtime) {
+  const core::WallTime now = core::WallClock::now();
+  if (!prewarm.automatic) return prewarm.window.active(now);
+  const auto plan = runtime.plan();
+  return plan != nullptr &&
+         metering::auto_prewarm_due(
+             *plan, endpoint,
+             std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count());
+}
+
 }  // namespace
 
 awaitable<void> prewarm_loop(Worker& worker, Runtime& runtime, const std::atomic<bool>& stopping) {
@@ -59,7 +71,7 @@ awaitable<void> prewarm_loop(Worker& worker, Runtime& runtime, const std::atomic
         const auto now = core::Clock::now();
         const auto sent = last_sent.find(endpoints[i].name);
         if (sent != last_sent.end() && now - sent->second < prewarm.every) continue;
-        if (!prewarm.window.active(core::WallClock::now())) continue;
+        if (!active(prewarm, endpoints[i], runtime)) continue;
         // Real traffic keeps it warm as well as a ping would.
         if (snapshot->live->endpoint(i).idle_for(now) < prewarm.every) continue;
         last_sent[endpoints[i].name] = now;

@@ -12,6 +12,7 @@
 #include "fulcrum/auth/rate_limiter.hpp"
 #include "fulcrum/config/config.hpp"
 #include "fulcrum/metering/budgets.hpp"
+#include "fulcrum/metering/hour_profile.hpp"
 #include "fulcrum/metering/ledger.hpp"
 #include "fulcrum/metering/metrics.hpp"
 #include "fulcrum/metering/provisioned.hpp"
@@ -80,6 +81,15 @@ class Runtime {
   // "fulcrum/<version>", sent upstream.
   const std::string& user_agent() const { return user_agent_; }
 
+  // What the ledger's hour-of-week profile recommends (traffic_planner.cpp); null until the
+  // first plan, or with the ledger disabled.
+  std::shared_ptr<const metering::TrafficPlan> plan() const {
+    return plan_.load(std::memory_order_acquire);
+  }
+  void set_plan(std::shared_ptr<const metering::TrafficPlan> plan) {
+    plan_.store(std::move(plan), std::memory_order_release);
+  }
+
   std::atomic<bool> ready{false};
   ResponsePins response_pins;
   // Late answers still being read for their usage: a drain waits for them too, so that
@@ -96,6 +106,7 @@ class Runtime {
   metering::Metrics metrics_;
   ClientTls tls_;
   std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
+  std::atomic<std::shared_ptr<const metering::TrafficPlan>> plan_;
   std::unique_ptr<metering::Ledger> ledger_;
   std::atomic<bool> ledger_closed_{false};
   std::mutex reload_mutex_;                      // one reload at a time

@@ -221,6 +221,39 @@ TEST(ConfigLoader, PrewarmNeedsAnEndpointThatServesChat) {
   EXPECT_NE(issues[0].message.find("apis leaves out chat"), std::string::npos);
 }
 
+// Automatic prewarm follows the ledger's profile instead of a window: it needs a cold start to
+// warm ahead of, and takes no window of its own.
+TEST(ConfigLoader, AutomaticPrewarmNeedsAColdStartAndNoWindow) {
+  const auto endpoint_with = [](const std::string& lines) {
+    return "version: 1\nendpoints:\n  cold:\n    kind: serverless\n"
+           "    base_url: http://127.0.0.1:1/v1\n    pricing: {m: {input: 1, output: 1}}\n" +
+           lines + "models:\n  m: {targets: [cold/m]}\n";
+  };
+  auto loaded = load_string(endpoint_with("    cold_start: {after_idle: 60s, p50: 5s, p95: 9s}\n"
+                                          "    prewarm: {auto: true}\n"),
+                            "auto.yaml");
+  ASSERT_TRUE(loaded.has_value()) << loaded.error().front().to_string();
+  ASSERT_EQ(loaded->endpoints[0].prewarm.size(), 1u);
+  EXPECT_TRUE(loaded->endpoints[0].prewarm[0].automatic);
+  EXPECT_EQ(loaded->endpoints[0].prewarm[0].model, "m");
+  EXPECT_EQ(loaded->endpoints[0].prewarm[0].every, std::chrono::seconds(30));  // after_idle / 2
+
+  auto issues = issues_of(endpoint_with("    prewarm: {auto: true}\n"));
+  ASSERT_EQ(issues.size(), 1u);
+  EXPECT_EQ(issues[0].line, 7);
+  EXPECT_NE(issues[0].message.find("it needs cold_start"), std::string::npos);
+  issues =
+      issues_of(endpoint_with("    cold_start: {after_idle: 60s, p50: 5s, p95: 9s}\n"
+                              "    prewarm: [{auto: true, for: 1h}]\n"));
+  ASSERT_EQ(issues.size(), 1u);
+  EXPECT_NE(issues[0].message.find("prewarm auto has no window"), std::string::npos);
+  issues =
+      issues_of(endpoint_with("    cold_start: {after_idle: 60s, p50: 5s, p95: 9s}\n"
+                              "    prewarm: {auto: maybe}\n"));
+  ASSERT_EQ(issues.size(), 1u);
+  EXPECT_NE(issues[0].message.find("true or false"), std::string::npos);
+}
+
 TEST(ConfigLoader, MissingFileIsReported) {
   auto loaded = load_file("/nonexistent/fulcrum.yaml");
   ASSERT_FALSE(loaded.has_value());

@@ -210,6 +210,9 @@ struct ColdStart {
 // Keep-warm requests sent while `window` is active, often enough that the endpoint never
 // sits idle for `after_idle`.
 struct Prewarm {
+  // `auto: true`: warm whenever the ledger's hour-of-week profile expects traffic here now or
+  // a cold start ahead, instead of inside `window`.
+  bool automatic = false;
   core::CronWindow window;
   std::string model;  // upstream model to ping; the endpoint's first priced model by default
   core::Duration every = std::chrono::seconds(60);

@@ -3,6 +3,7 @@
 // needs are resolved once per configuration into a MeterTable, so recording a request is a
 // handful of atomic adds with no label hashing and no allocation.
 #include <array>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -193,6 +194,8 @@ class Metrics {
                    double kv_cache_usage);
   void engine_load_stale(const MeterTable& table, std::size_t endpoint, bool stale);
   void prewarm_sent(const MeterTable& table, std::size_t endpoint);
+  // fulcrum_provisioned_recommended_units{endpoint}, by endpoint name.
+  void recommended_units(const std::map<std::string, unsigned>& units);
   void latency_estimate(const MeterTable& table, std::size_t endpoint, double ttft_seconds,
                         double per_output_token_seconds);
   void circuit(const MeterTable& table, std::size_t endpoint, bool open);

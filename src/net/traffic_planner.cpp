@@ -1,0 +1,68 @@
+#include "traffic_planner.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace fulcrum::net {
+namespace {
+
+constexpr auto kTick = std::chrono::seconds(1);
+constexpr unsigned kProfileWeeks = 4;
+
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             core::WallClock::now().time_since_epoch())
+      .count();
+}
+
+// The ledger's last weeks folded into the plan for the coming hour; null when the ledger
+// cannot be read whole.
+std::shared_ptr<const metering::TrafficPlan> plan_from_ledger(const Snapshot& snapshot,
+                                                              std::int64_t now_ms) {
+  auto store = metering::open_ledger_reader(snapshot.config.ledger);
+  if (!store) return nullptr;
+  metering::HourProfile profile(snapshot.config, now_ms, kProfileWeeks);
+  (*store)->for_each_usage(profile.since_ms(), now_ms,
+                           [&profile](const metering::UsageRecord& r) { profile.add(r); });
+  if (!(*store)->complete()) return nullptr;
+  return std::make_shared<const metering::TrafficPlan>(
+      metering::make_plan(snapshot.config, profile, now_ms));
+}
+
+}  // namespace
+
+awaitable<void> traffic_plan_loop(Worker& worker, Runtime& runtime,
+                                  const std::atomic<bool>& stopping) {
+  asio::thread_pool reader(1);  // the ledger is read here, never on a worker
+  steady_timer tick(worker.io);
+  std::shared_ptr<const Snapshot> planned_for;
+  std::int64_t planned_hour = -1;
+  while (!stopping.load()) {
+    const auto snapshot = runtime.snapshot();
+    const std::int64_t now_ms = wall_ms();
+    const std::int64_t hour = now_ms / metering::HourProfile::kHourMs;
+    if (snapshot->config.ledger.enabled && (snapshot != planned_for || hour != planned_hour)) {
+      planned_for = snapshot;
+      planned_hour = hour;
+      const auto back = co_await asio::this_coro::executor;
+      co_await resume_on(reader.get_executor());
+      std::shared_ptr<const metering::TrafficPlan> plan;
+      try {
+        plan = plan_from_ledger(*snapshot, now_ms);
+      } catch (const std::exception& e) {
+        spdlog::warn("traffic_plan_failed error=\"{}\"", e.what());
+      }
+      co_await resume_on(back);
+      if (plan) {
+        runtime.metrics().recommended_units(plan->recommended_units);
+        runtime.set_plan(std::move(plan));
+      }
+    }
+    tick.expires_after(kTick);
+    error_code ec;
+    co_await tick.async_wait(as_result(ec));
+    if (ec) break;
+  }
+  reader.join();
+}
+
+}  // namespace fulcrum::net

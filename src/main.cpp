@@ -27,6 +27,10 @@ usage:
   fulcrum report --config FILE [--ledger PATH] [--since WHEN] [--until WHEN]
                  [--format text|json|html] [--out FILE]
                             the breakeven report: recorded traffic against n provisioned units
+  fulcrum replay --config POLICY [--ledger PATH] [--baseline-config FILE] [--since WHEN]
+                 [--until WHEN] [--format text|json|html] [--out FILE]
+                            the ledger's requests run through POLICY's router in simulated
+                            time: cost and SLO attainment per class beside what happened
   fulcrum --version         print the version
   fulcrum --help            print this text
 
@@ -63,6 +67,8 @@ int main(int argc, char** argv) {
   if (args.size() == 2 && args[0] == "keys" && args[1] == "hash") return fulcrum::cli::keys_hash();
   if (!args.empty() && args[0] == "report")
     return fulcrum::cli::report({args.begin() + 1, args.end()});
+  if (!args.empty() && args[0] == "replay")
+    return fulcrum::cli::replay({args.begin() + 1, args.end()});
   if (args.size() >= 2 && args[0] == "ledger" && args[1] == "export") {
     return fulcrum::cli::ledger_export({args.begin() + 2, args.end()});
   }

@@ -1,4 +1,3 @@
-#include <fstream>
 #include <iostream>
 
 #include "commands.hpp"
@@ -6,6 +5,8 @@
 #include "fulcrum/core/when.hpp"
 #include "fulcrum/metering/breakeven.hpp"
 #include "fulcrum/report/render.hpp"
+#include "ledger_reading.hpp"
+#include "output.hpp"
 
 namespace fulcrum::cli {
 namespace {
@@ -57,36 +58,16 @@ int report(const std::vector<std::string>& args) {
     for (const auto& issue : config.error()) std::cerr << issue.to_string() << "\n";
     return 2;
   }
-  // The config's ledger (PostgreSQL when it names one), or the SQLite file --ledger names.
-  auto ledger = metering::open_ledger_reader(config->ledger, ledger_path);
-  if (!ledger) {
-    std::cerr << "fulcrum report: " << ledger.error() << "\n";
-    return 1;
-  }
   metering::TrafficBook book(*config, since_ms, until_ms);
-  (*ledger)->for_each_usage(since_ms, until_ms,
-                            [&book](const metering::UsageRecord& r) { book.add(r); });
-  if (!(*ledger)->complete()) {
-    std::cerr << "fulcrum report: the ledger stopped answering part-way: no report from part "
-                 "of the traffic\n";
+  if (!read_ledger("report", config->ledger, ledger_path, since_ms, until_ms,
+                   [&book](const metering::UsageRecord& r) { book.add(r); })) {
     return 1;
   }
   const metering::Report result = book.analyse();
   const std::string text = format == "json"   ? report::report_json(result) + "\n"
                            : format == "html" ? report::report_html(result)
                                               : report::report_text(result);
-  if (out_path.empty()) {
-    std::cout << text;
-    return std::cout ? 0 : 1;
-  }
-  std::ofstream out(out_path, std::ios::binary);
-  out << text;
-  if (!out) {
-    std::cerr << "fulcrum report: cannot write " << out_path << "\n";
-    return 1;
-  }
-  std::cerr << "fulcrum report: wrote " << out_path << "\n";
-  return 0;
+  return write_result("report", text, out_path);
 }
 
 }  // namespace fulcrum::cli

@@ -92,7 +92,8 @@ bool auto_prewarm_due(const TrafficPlan& plan, const config::Endpoint& endpoint,
                       std::int64_t now_ms) {
   const auto hours = plan.expected.find(endpoint.name);
   if (hours == plan.expected.end() || !endpoint.cold_start) return false;
-  const auto ahead = std::chrono::duration_cast<std::chrono::milliseconds>(endpoint.cold_start->p95);
+  const auto ahead =
+      std::chrono::duration_cast<std::chrono::milliseconds>(endpoint.cold_start->p95);
   return hours->second[HourProfile::hour_of_week(now_ms)] ||
          hours->second[HourProfile::hour_of_week(now_ms + ahead.count())];
 }

@@ -371,7 +371,8 @@ void PostgresLedger::for_each_usage(std::int64_t since_ms, std::int64_t until_ms
   complete_ =
       stream_rows(connection_->conn,
                   "SELECT started_ms, alias, endpoint, endpoint_kind, input_tokens, cached_tokens, "
-                  "output_tokens, cost_nano_usd, amortized_nano_usd, cache_write_tokens "
+                  "output_tokens, cost_nano_usd, amortized_nano_usd, cache_write_tokens, "
+                  "finished_ms, route, slo_class, outcome, ttft_ms, duration_ms "
                   "FROM requests WHERE started_ms >= $1::bigint AND started_ms < $2::bigint "
                   "ORDER BY started_ms, id",
                   {std::to_string(since_ms), std::to_string(until_ms)}, [&](PGresult* row) {
@@ -386,6 +387,14 @@ void PostgresLedger::for_each_usage(std::int64_t since_ms, std::int64_t until_ms
                     r.cost = core::Money{to_int64(libpq().PQgetvalue(row, 0, 7))};
                     r.amortized = core::Money{to_int64(libpq().PQgetvalue(row, 0, 8))};
                     r.cache_write_tokens = to_int64(libpq().PQgetvalue(row, 0, 9));
+                    r.finished_ms = to_int64(libpq().PQgetvalue(row, 0, 10));
+                    r.route = libpq().PQgetvalue(row, 0, 11);
+                    r.slo_class = libpq().PQgetvalue(row, 0, 12);
+                    r.outcome = libpq().PQgetvalue(row, 0, 13);
+                    r.ttft_ms = libpq().PQgetisnull(row, 0, 14)
+                                    ? -1
+                                    : std::strtod(libpq().PQgetvalue(row, 0, 14), nullptr);
+                    r.duration_ms = std::strtod(libpq().PQgetvalue(row, 0, 15), nullptr);
                     visit(r);
                   });
 }

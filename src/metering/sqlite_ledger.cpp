@@ -165,7 +165,8 @@ void SqliteLedger::for_each_usage(std::int64_t since_ms, std::int64_t until_ms,
   sqlite3_prepare_v2(db_->handle,
                      "SELECT started_ms, alias, endpoint, endpoint_kind, input_tokens, "
                      "cached_tokens, output_tokens, cost_nano_usd, amortized_nano_usd, "
-                     "cache_write_tokens "
+                     "cache_write_tokens, finished_ms, route, slo_class, outcome, ttft_ms, "
+                     "duration_ms "
                      "FROM requests WHERE started_ms >= ?1 AND started_ms < ?2 "
                      "ORDER BY started_ms, rowid",
                      -1, &q, nullptr);
@@ -189,6 +190,12 @@ void SqliteLedger::for_each_usage(std::int64_t since_ms, std::int64_t until_ms,
     r.cost = core::Money{sqlite3_column_int64(q, 7)};
     r.amortized = core::Money{sqlite3_column_int64(q, 8)};
     r.cache_write_tokens = sqlite3_column_int64(q, 9);
+    r.finished_ms = sqlite3_column_int64(q, 10);
+    r.route = text(11);
+    r.slo_class = text(12);
+    r.outcome = text(13);
+    r.ttft_ms = sqlite3_column_type(q, 14) == SQLITE_NULL ? -1 : sqlite3_column_double(q, 14);
+    r.duration_ms = sqlite3_column_double(q, 15);
     visit(r);
   }
   sqlite3_finalize(q);

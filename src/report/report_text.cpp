@@ -65,15 +65,15 @@ std::string reconciliation(const metering::Analysis& a) {
   return why;
 }
 
-namespace {
-
-std::string count_units(unsigned n) { return std::to_string(n) + (n == 1 ? " unit" : " units"); }
-
 std::string percent(double ratio) {
   char text[16];
   std::snprintf(text, sizeof text, "%.1f%%", ratio * 100);
   return text;
 }
+
+namespace {
+
+std::string count_units(unsigned n) { return std::to_string(n) + (n == 1 ? " unit" : " units"); }
 
 void write_analysis(std::ostringstream& out, const metering::Analysis& a, double hours) {
   const double per_month = hours > 0 ? metering::kHoursPerMonth / hours : 0;

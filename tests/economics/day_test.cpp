@@ -18,16 +18,21 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <sstream>
+#include <stdexcept>
 #include <thread>
 
 #include "../support/http_client.hpp"
 #include "../support/stack.hpp"
+#include "../support/temp_dir.hpp"
 
 namespace fulcrum::testing {
 namespace {
@@ -143,8 +148,15 @@ struct ClassResult {
   double attainment() const { return requests == 0 ? 1 : static_cast<double>(met) / requests; }
 };
 
+// What `fulcrum replay` predicted from a run's own ledger and config.
+struct Prediction {
+  double cost = 0;
+  double attainment[3] = {0, 0, 0};
+};
+
 struct DayResult {
   std::string policy;
+  std::optional<Prediction> replayed;
   double cost = 0;              // from the upstreams' logs
   double ledger_cost = 0;       // as Fulcrum metered it
   double period_seconds = 0;    // first request sent to last answer read
@@ -180,7 +192,37 @@ Served send(std::uint16_t port, const Arrival& arrival) {
   return served;
 }
 
-DayResult run_day(const Policy& policy, const std::vector<Arrival>& trace) {
+// Runs the real `fulcrum replay` of a policy's config on a run's ledger.
+Prediction replay(const std::string& config_path, const std::string& ledger_path) {
+  const std::string command = std::string(FULCRUM_BIN) + " replay --format json --config " +
+                              config_path + " --ledger " + ledger_path;
+  std::string out;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) throw std::runtime_error("cannot run " + command);
+  char buffer[4096];
+  while (const std::size_t n = fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
+  if (pclose(pipe) != 0) throw std::runtime_error(command + " failed: " + out);
+  const json report = json::parse(out);
+  Prediction p;
+  p.cost = report["total"]["predicted"]["usd"].get<double>();
+  for (const json& c : report["classes"]) {
+    for (std::size_t i = 0; i < 3; ++i) {
+      if (c["slo_class"] == kClasses[i].name) {
+        p.attainment[i] = c["predicted"]["attainment_percent"].get<double>() / 100;
+      }
+    }
+  }
+  return p;
+}
+
+// Where a run's ledger and config are kept for replays across policies.
+struct Kept {
+  std::string ledger;
+  std::string config;
+};
+
+DayResult run_day(const Policy& policy, const std::vector<Arrival>& trace,
+                  const std::optional<Kept>& keep = std::nullopt) {
   Stack stack(kSim, gateway_yaml(policy));
   std::vector<Served> served(trace.size());
   std::vector<std::thread> clients;
@@ -214,6 +256,11 @@ DayResult run_day(const Policy& policy, const std::vector<Arrival>& trace) {
   for (const json& row : ledger_rows(stack.ledger_path())) {
     result.ledger_cost += row["cost_nano_usd"].get<double>() / 1e9;
   }
+  if (policy.unit) result.replayed = replay(stack.config_path(), stack.ledger_path());
+  if (keep) {
+    std::filesystem::copy_file(stack.ledger_path(), keep->ledger);
+    std::filesystem::copy_file(stack.config_path(), keep->config);
+  }
   return result;
 }
 
@@ -221,7 +268,8 @@ std::string table(const std::vector<DayResult>& results) {
   std::ostringstream out;
   out.setf(std::ios::fixed);
   out << "| policy | day's cost | ÷ all-serverless | unit used | realtime SLO | standard | batch "
-         "| on serverless: realtime, standard, batch |\n|---|---|---|---|---|---|---|---|\n";
+         "| on serverless: realtime, standard, batch | replay: cost, realtime |\n"
+         "|---|---|---|---|---|---|---|---|---|\n";
   for (const DayResult& r : results) {
     out.precision(4);
     out << "| " << r.policy << " | $" << r.cost << " | ";
@@ -232,7 +280,15 @@ std::string table(const std::vector<DayResult>& results) {
     out.precision(1);
     for (const ClassResult& c : r.classes) out << 100 * c.attainment() << "% | ";
     for (const ClassResult& c : r.classes) {
-      out << c.serverless << " of " << c.requests << (&c == &r.classes[2] ? " |\n" : ", ");
+      out << c.serverless << " of " << c.requests << (&c == &r.classes[2] ? " | " : ", ");
+    }
+    if (r.replayed) {
+      out.precision(4);
+      out << "$" << r.replayed->cost << ", ";
+      out.precision(1);
+      out << 100 * r.replayed->attainment[0] << "% |\n";
+    } else {
+      out << "- |\n";
     }
   }
   return out.str();
@@ -241,11 +297,15 @@ std::string table(const std::vector<DayResult>& results) {
 TEST(Day, OneUnitWithWaitingHoldsTheSlosForUnder80PercentOfServerlessCost) {
   const std::vector<Arrival> trace = day_trace();
   ASSERT_GT(trace.size(), 500u);
+  TempDir kept("day");
+  const Kept no_waiting{kept.file("no-waiting.db"), kept.file("no-waiting.yaml")};
+  const Kept with_waiting{kept.file("waiting.db"), kept.file("waiting.yaml")};
   std::vector<DayResult> results;
   results.push_back(run_day({"all serverless", false}, trace));
-  results.push_back(run_day({"1 unit, no waiting", true}, trace));
+  results.push_back(run_day({"1 unit, no waiting", true}, trace, no_waiting));
   results.push_back(
-      run_day({"1 unit, waiting (standard 1.5s, batch 13.5s)", true, "1500ms", "13500ms"}, trace));
+      run_day({"1 unit, waiting (standard 1.5s, batch 13.5s)", true, "1500ms", "13500ms"}, trace,
+              with_waiting));
   const std::string text = table(results);
   std::cout << trace.size() << " requests\n" << text;
   std::ofstream("day-results.md") << trace.size() << " requests\n\n" << text;
@@ -267,6 +327,20 @@ TEST(Day, OneUnitWithWaitingHoldsTheSlosForUnder80PercentOfServerlessCost) {
   EXPECT_EQ(waiting.classes[2].met, waiting.classes[2].requests);
   ASSERT_GE(before.classes[2].serverless, 10u);  // else there is nothing to halve
   EXPECT_LE(2 * waiting.classes[2].serverless, before.classes[2].serverless);
+  // `fulcrum replay` on each run's ledger predicts its cost within 5% and its realtime
+  // attainment within a point.
+  for (const DayResult* r : {&before, &waiting}) {
+    ASSERT_TRUE(r->replayed) << r->policy;
+    EXPECT_NEAR(r->replayed->cost, r->cost, 0.05 * r->cost) << r->policy;
+    EXPECT_NEAR(r->replayed->attainment[0], r->classes[0].attainment(), 0.01) << r->policy;
+  }
+  // And before deploying it: the new policy replayed on the no-waiting run's ledger predicts
+  // what the new policy then did.
+  const Prediction ahead = replay(with_waiting.config, no_waiting.ledger);
+  std::cout << "replay of the waiting policy on the no-waiting day: $" << ahead.cost
+            << ", realtime " << 100 * ahead.attainment[0] << "%\n";
+  EXPECT_NEAR(ahead.cost, waiting.cost, 0.05 * waiting.cost);
+  EXPECT_NEAR(ahead.attainment[0], waiting.classes[0].attainment(), 0.01);
 }
 
 }  // namespace

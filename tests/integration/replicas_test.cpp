@@ -445,12 +445,29 @@ TEST(PostgresLedgerReads, AReadCutShortSaysSo) {
     row.started_ms = row.finished_ms = 1000;
     row.endpoint = "gpu";
     row.outcome = "success";
+    row.route = "default";
+    row.slo_class = "batch";
+    row.ttft_ms = 120.5;
+    row.duration_ms = 900;
     ASSERT_TRUE(writer->append({row}));
   }
   auto reader = metering::PostgresLedger::connect(core::Secret(postgres.url()));
   ASSERT_TRUE(reader);
   std::ostringstream whole;
   EXPECT_EQ((*reader)->export_rows(0, metering::ExportFormat::jsonl, whole), 1u);
+  EXPECT_TRUE((*reader)->complete());
+  // What the replay reads of it (fulcrum replay on a PostgreSQL ledger).
+  std::size_t read = 0;
+  (*reader)->for_each_usage(0, 1'000'000, [&](const metering::UsageRecord& r) {
+    ++read;
+    EXPECT_EQ(r.finished_ms, 1000);
+    EXPECT_EQ(r.route, "default");
+    EXPECT_EQ(r.slo_class, "batch");
+    EXPECT_EQ(r.outcome, "success");
+    EXPECT_DOUBLE_EQ(r.ttft_ms, 120.5);
+    EXPECT_DOUBLE_EQ(r.duration_ms, 900);
+  });
+  EXPECT_EQ(read, 1u);
   EXPECT_TRUE((*reader)->complete());
   // The database goes away under an open reader: what it read is not the ledger.
   postgres.stop();

@@ -67,10 +67,10 @@ TEST(TrafficPlan, AGatewayExportsTheUnitsTheComingHourNeedsAndPrewarmsWhereTraff
     const std::int64_t hour = now / HourProfile::kHourMs * HourProfile::kHourMs;
     const std::int64_t week = HourProfile::kWeekMs;
     const std::int64_t next_hour = hour + HourProfile::kHourMs;
-    ASSERT_TRUE((*store)->append({row(next_hour - 2 * week + 60000, "cloud", 4000),
-                                  row(next_hour - week + 60000, "cloud", 10000),
-                                  row(now - week, "cold", 5), row(now - 2 * week, "cold", 5),
-                                  row(now - 4 * week + 1, "cold", 5)}));
+    ASSERT_TRUE(
+        (*store)->append({row(next_hour - 2 * week + 60000, "cloud", 4000),
+                          row(next_hour - week + 60000, "cloud", 10000), row(now - week, "cold", 5),
+                          row(now - 2 * week, "cold", 5), row(now - 4 * week + 1, "cold", 5)}));
   }
   Stack stack(
       "endpoints: {cloud: {listen: 127.0.0.1:0}, cold: {listen: 127.0.0.1:0, cold_start: 100ms, "
@@ -94,7 +94,8 @@ TEST(TrafficPlan, AGatewayExportsTheUnitsTheComingHourNeedsAndPrewarmsWhereTraff
 models:
   llama: {targets: [gpu/m, cloud/m]}
   cold-model: {targets: [cold/m]}
-ledger: {path: )" + ledger + "}\n");
+ledger: {path: )" +
+          ledger + "}\n");
   ASSERT_TRUE(eventually([&] {
     return stack.metric("fulcrum_provisioned_recommended_units", {{"endpoint", "gpu"}}).has_value();
   }));

@@ -311,6 +311,38 @@ TEST_F(LedgerStoreTest, AVersionOneLedgerGainsTheCacheWriteAndReasoningColumnsIn
   EXPECT_EQ(written, 10);
 }
 
+// What `fulcrum replay` reads of a row besides its usage: how it went, for the client.
+TEST_F(LedgerStoreTest, UsageRecordsCarryClassOutcomeAndTimings) {
+  auto store = metering::SqliteLedger::open(path());
+  ASSERT_TRUE(store) << store.error();
+  metering::LedgerRow streamed = row("streamed", 2000, "a", 0);
+  streamed.route = "default";
+  streamed.slo_class = "batch";
+  streamed.ttft_ms = 120.5;
+  streamed.duration_ms = 900;
+  metering::LedgerRow failed = row("failed", 3000, "a", 0);
+  failed.outcome = "upstream_error";
+  failed.duration_ms = 40;  // no first byte: ttft_ms stays -1, stored as NULL
+  ASSERT_TRUE((*store)->append({streamed, failed}));
+  std::vector<metering::UsageRecord> read;
+  std::vector<std::string> texts;
+  (*store)->for_each_usage(0, 10000, [&](const metering::UsageRecord& r) {
+    read.push_back(r);
+    texts.insert(texts.end(),
+                 {std::string(r.route), std::string(r.slo_class), std::string(r.outcome)});
+  });
+  ASSERT_EQ(read.size(), 2u);
+  EXPECT_EQ(read[0].finished_ms, 2000);
+  EXPECT_EQ(texts[0], "default");
+  EXPECT_EQ(texts[1], "batch");
+  EXPECT_EQ(texts[2], "success");
+  EXPECT_DOUBLE_EQ(read[0].ttft_ms, 120.5);
+  EXPECT_DOUBLE_EQ(read[0].duration_ms, 900);
+  EXPECT_EQ(texts[5], "upstream_error");
+  EXPECT_DOUBLE_EQ(read[1].ttft_ms, -1);
+  EXPECT_DOUBLE_EQ(read[1].duration_ms, 40);
+}
+
 TEST_F(LedgerStoreTest, TheWriterCommitsEverythingQueuedWhenClosed) {
   auto store = metering::SqliteLedger::open(path());
   ASSERT_TRUE(store);

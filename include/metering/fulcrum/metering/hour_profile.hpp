@@ -54,7 +54,7 @@ class HourProfile {
 
 // What the profile says for the gateway to act on, computed once an hour off the request path.
 struct TrafficPlan {
-  std::int64_t hour_start_ms = 0;  // the coming hour it recommends units for
+  std::int64_t hour_start_ms = 0;                     // the coming hour it recommends units for
   std::map<std::string, unsigned> recommended_units;  // by provisioned endpoint
   // By serverless endpoint with automatic prewarm: the hours of the week the profile expects
   // traffic there.

@@ -61,7 +61,8 @@ struct LedgerRow {
 
 enum class ExportFormat { csv, jsonl };
 
-// What the breakeven report reads of a ledger row. The views live for one callback.
+// What the breakeven report and the replay read of a ledger row. The views live for one
+// callback.
 struct UsageRecord {
   std::int64_t started_ms = 0;
   std::string_view alias;
@@ -73,6 +74,13 @@ struct UsageRecord {
   std::int64_t output_tokens = 0;
   core::Money cost;       // marginal
   core::Money amortized;  // charged
+  // How it went, for the replay: its class, when it ended, what the client saw.
+  std::int64_t finished_ms = 0;
+  std::string_view route;
+  std::string_view slo_class;
+  std::string_view outcome;
+  double ttft_ms = -1;  // -1: no first byte
+  double duration_ms = 0;
 };
 
 // Where rows are kept: SQLite (embedded, the default) or PostgreSQL (shared by replicas).

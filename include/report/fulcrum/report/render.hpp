@@ -22,5 +22,7 @@ std::string tokens(double count);
 std::string utc_time(std::int64_t unix_ms);
 // Why a deployed unit's actual differs from the sum of its aliases' views; "" when it does not.
 std::string reconciliation(const metering::Analysis& unit);
+// "71.7%" of a ratio 0.717.
+std::string percent(double ratio);
 
 }  // namespace fulcrum::report

@@ -29,13 +29,14 @@ enum Field : std::uint8_t {
   kModel, kStream, kStreamOptions, kMaxTokens, kMaxCompletionTokens, kN, kUser, kMetadata,
   kTools, kResponseFormat, kMessages, kPrompt, kInput, kFunctions,
   kMaxOutputTokens, kPreviousResponseId, kInstructions, kText, kBackground,  // Responses API
+  kServiceTier,
   kFieldCount
 };
 constexpr std::array<std::string_view, kFieldCount> kNames = {
     "api_base", "base_url", "api_key", "model", "stream", "stream_options", "max_tokens",
     "max_completion_tokens", "n", "user", "metadata", "tools", "response_format", "messages",
     "prompt", "input", "functions", "max_output_tokens", "previous_response_id",
-    "instructions", "text", "background"};
+    "instructions", "text", "background", "service_tier"};
 // clang-format on
 
 int field_named(std::string_view key) {
@@ -148,6 +149,12 @@ class BodyReader {
         return v.type == JsonType::string ? string_field(f) : skip();
       case kResponseFormat:
         return v.type == JsonType::object ? response_format(v) : skip();
+      case kServiceTier: {
+        Span span;
+        if (!json_.skip(span)) return false;
+        out_.service_tier = BodySpan{span.begin, span.end};
+        return true;
+      }
       default:
         return scalar_or_skip(v);
     }
@@ -636,10 +643,11 @@ core::Expected<ParsedRequest, ApiError> parse_request(Operation op, std::string 
   return request;
 }
 
-std::string upstream_body(const ParsedRequest& request, std::string_view upstream_model) {
+std::string upstream_body(const ParsedRequest& request, std::string_view upstream_model,
+                          std::string_view service_tier) {
   const std::string_view body = request.body;
   std::string out;
-  out.reserve(body.size() + upstream_model.size() + 48);
+  out.reserve(body.size() + upstream_model.size() + service_tier.size() + 72);
   std::size_t copied = 0;
   const auto copy_to = [&](std::size_t at) {
     out.append(body.substr(copied, at - copied));
@@ -649,9 +657,11 @@ std::string upstream_body(const ParsedRequest& request, std::string_view upstrea
   struct Edit {
     std::size_t at;
     std::size_t skip;  // bytes of the client's replaced
-    int kind;          // 0: model, 1: include_usage value, 2: into stream_options, 3: new member
+    // 0: model, 1: include_usage value, 2: into stream_options, 3: new member, 4: service_tier
+    // value, 5: new service_tier member
+    int kind;
   };
-  std::array<Edit, 2> edits{};
+  std::array<Edit, 3> edits{};
   std::size_t count = 0;
   edits[count++] = {request.model_value.begin, request.model_value.end - request.model_value.begin,
                     0};
@@ -671,7 +681,17 @@ std::string upstream_body(const ParsedRequest& request, std::string_view upstrea
       edits[count++] = {request.object_close, 0, 3};
     }
   }
-  if (count == 2 && edits[1].at < edits[0].at) std::swap(edits[0], edits[1]);
+  if (!service_tier.empty()) {
+    if (request.service_tier) {
+      edits[count++] = {request.service_tier->begin,
+                        request.service_tier->end - request.service_tier->begin, 4};
+    } else {
+      edits[count++] = {request.object_close, 0, 5};
+    }
+  }
+  // Two edits at one place are both insertions before the closing brace: their order is free.
+  std::sort(edits.begin(), edits.begin() + static_cast<std::ptrdiff_t>(count),
+            [](const Edit& a, const Edit& b) { return a.at < b.at; });
   for (std::size_t i = 0; i < count; ++i) {
     const Edit& e = edits[i];
     copy_to(e.at);
@@ -686,6 +706,13 @@ std::string upstream_body(const ParsedRequest& request, std::string_view upstrea
       case 2:
         out.append(request.stream_options_empty ? R"("include_usage":true)"
                                                 : R"(,"include_usage":true)");
+        break;
+      case 4:
+        append_json_string(out, service_tier);
+        break;
+      case 5:
+        out.append(R"(,"service_tier":)");
+        append_json_string(out, service_tier);
         break;
       default:
         if (e.skip > 0) {

@@ -134,6 +134,42 @@ std::optional<core::PricePerMillion> read_price(const YAML::Node& node, Diagnost
   return price;
 }
 
+// One model's prices; `flex_allowed`: a `flex` member (the flex tier's prices) may be read.
+std::optional<Price> read_model_price(const YAML::Node& node, Diagnostics& diag,
+                                      const std::string& what, bool flex_allowed,
+                                      Endpoint& endpoint, const std::string& model) {
+  MapReader map(node, diag, what);
+  if (!map.valid()) return std::nullopt;
+  Price price;
+  const YAML::Node input = map.required("input");
+  const YAML::Node output = map.required("output");
+  const YAML::Node cached = map.optional("cached_input");
+  const YAML::Node written = map.optional("cache_write_input");
+  if (input.IsDefined()) price.input = read_price(input, diag, "input").value_or(price.input);
+  if (output.IsDefined()) price.output = read_price(output, diag, "output").value_or(price.output);
+  // Providers without prompt caching bill cached tokens as ordinary input.
+  price.cached_input = cached.IsDefined()
+                           ? read_price(cached, diag, "cached_input").value_or(price.input)
+                           : price.input;
+  // Providers that do not bill cache writes apart bill them as ordinary input.
+  price.cache_write_input =
+      written.IsDefined() ? read_price(written, diag, "cache_write_input").value_or(price.input)
+                          : price.input;
+  if (!flex_allowed) return price;
+  if (const YAML::Node flex = map.optional("flex"); flex.IsDefined()) {
+    if (endpoint.provider.kind != Provider::openai) {
+      diag.error(flex,
+                 "flex prices apply to provider openai endpoints (OpenAI's service_tier: "
+                 "flex); endpoint '" +
+                     endpoint.name + "' is provider " + to_string(endpoint.provider.kind));
+    } else if (auto flex_price = read_model_price(flex, diag, "flex pricing of '" + model + "'",
+                                                  false, endpoint, model)) {
+      endpoint.flex_pricing.emplace(model, *flex_price);
+    }
+  }
+  return price;
+}
+
 void read_pricing(const YAML::Node& node, Diagnostics& diag, Endpoint& endpoint) {
   if (!node.IsMap()) {
     diag.error(node, "pricing must map upstream model names to {input, output} prices");
@@ -141,25 +177,10 @@ void read_pricing(const YAML::Node& node, Diagnostics& diag, Endpoint& endpoint)
   }
   for (const auto& entry : node) {
     const std::string model = entry.first.Scalar();
-    MapReader map(entry.second, diag, "pricing of '" + model + "'");
-    if (!map.valid()) continue;
-    Price price;
-    const YAML::Node input = map.required("input");
-    const YAML::Node output = map.required("output");
-    const YAML::Node cached = map.optional("cached_input");
-    const YAML::Node written = map.optional("cache_write_input");
-    if (input.IsDefined()) price.input = read_price(input, diag, "input").value_or(price.input);
-    if (output.IsDefined())
-      price.output = read_price(output, diag, "output").value_or(price.output);
-    // Providers without prompt caching bill cached tokens as ordinary input.
-    price.cached_input = cached.IsDefined()
-                             ? read_price(cached, diag, "cached_input").value_or(price.input)
-                             : price.input;
-    // Providers that do not bill cache writes apart bill them as ordinary input.
-    price.cache_write_input =
-        written.IsDefined() ? read_price(written, diag, "cache_write_input").value_or(price.input)
-                            : price.input;
-    endpoint.pricing.emplace(model, price);
+    if (auto price = read_model_price(entry.second, diag, "pricing of '" + model + "'", true,
+                                      endpoint, model)) {
+      endpoint.pricing.emplace(model, *price);
+    }
   }
 }
 
@@ -947,6 +968,10 @@ class Builder {
       const std::string catalog_name = endpoint.catalog_prefix + target.upstream_model;
       if (price != endpoint.pricing.end()) {
         target.price = price->second;
+        if (const auto flex = endpoint.flex_pricing.find(target.upstream_model);
+            flex != endpoint.flex_pricing.end()) {
+          target.flex_price = flex->second;
+        }
       } else if (const auto listed = catalog_ ? catalog_->find(catalog_name) : std::nullopt) {
         target.price = *listed;
       } else {

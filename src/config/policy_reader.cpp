@@ -386,6 +386,17 @@ void read_routes(const YAML::Node& node, Diagnostics& diag, Config& config) {
       if (const YAML::Node timeouts = map.optional("timeouts"); timeouts.IsDefined()) {
         read_timeout_overrides(timeouts, diag, route.timeouts);
       }
+      for (const YAML::Node& slo : list_of(map.optional("flex_for"))) {
+        if (auto index = slo_class_at(slo, diag, config)) {
+          if (std::find(route.flex_for.begin(), route.flex_for.end(), *index) !=
+              route.flex_for.end()) {
+            diag.error(slo,
+                       "flex_for names SLO class '" + config.slo_classes[*index].name + "' twice");
+          } else {
+            route.flex_for.push_back(*index);
+          }
+        }
+      }
       config.routes.push_back(std::move(route));
     }
   }

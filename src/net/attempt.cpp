@@ -64,7 +64,7 @@ awaitable<AttemptResult> Attempt::run() {
   const metering::InFlight busy(snapshot_.meters->in_flight[target_.endpoint]);
   const metering::Occupancy occupancy(snapshot_.economics->meter(target_.endpoint));
   // Built fresh: nothing of the client's framing or hop-by-hop headers reaches the upstream.
-  auto call = provider_.call(request_, endpoint_, target_.upstream_model);
+  auto call = provider_.call(request_, endpoint_, target_.upstream_model, labels_.service_tier);
   if (!call) co_return co_await refuse_untranslatable(call.error());
   upstream_body_ = std::move(call->body);
   warning_ = std::move(call->warning);
@@ -252,6 +252,7 @@ awaitable<AttemptResult> Attempt::pass_client_error(UpstreamConnection& connecti
        {"x-fulcrum-endpoint", endpoint_.name},
        {"x-fulcrum-route", labels_.route},
        {"x-fulcrum-reason", labels_.reason},
+       {"x-fulcrum-service-tier", labels_.service_tier},
        {"x-fulcrum-warning", warning_}},
       Framing::content_length(scrubbed.size()), PassedHeaders(parser.get()).fields());
   const bool delivered = co_await reply_.send(head, scrubbed);
@@ -298,6 +299,7 @@ awaitable<AttemptResult> Attempt::relay_whole(UpstreamConnection& connection, Pa
        {"x-fulcrum-reason", labels_.reason},
        {"x-fulcrum-cost-usd", cost.view()},
        {"x-fulcrum-marginal-cost-usd", marginal.view()},
+       {"x-fulcrum-service-tier", labels_.service_tier},
        {"x-fulcrum-warning", warning_}},
       Framing::content_length(body.size()), PassedHeaders(parser.get()).fields());
   const bool delivered = co_await reply_.send(head, body);

@@ -94,6 +94,9 @@ struct DecisionLabels {
   std::string_view request_id;
   std::string_view route;
   std::string_view reason;
+  // The tier the attempt asks the upstream for ("flex"), also its x-fulcrum-service-tier
+  // header; "" = none: the client's own service_tier, if any, goes as it sent it.
+  std::string_view service_tier;
 };
 
 class Attempt {

@@ -66,7 +66,8 @@ void meter(const LateAnswer& late, unsigned status, const core::Usage& usage, Ru
   event.usage = usage;
   event.started = late.attempt_started;
   event.finished = core::Clock::now();
-  event.charge = charge_for(endpoint, target, usage, event.finished - late.attempt_started);
+  event.charge =
+      charge_for(endpoint, target, usage, event.finished - late.attempt_started, late.flex);
   metering::BudgetReservation no_reservation;
   auth::RateReservation no_rate;
   SharedHolds no_holds;

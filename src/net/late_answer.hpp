@@ -28,6 +28,7 @@ struct LateAnswer {
   core::Clock::time_point attempt_started;
   core::Clock::time_point deadline;  // the attempt's total deadline
   SharedState* shared = nullptr;     // the worker's, when budgets are shared in Redis
+  bool flex = false;                 // the attempt asked for the flex tier: billed at its price
 };
 
 // Runs on the worker that owned the attempt; ends at the deadline at the latest.

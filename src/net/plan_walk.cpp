@@ -34,6 +34,12 @@ bool another_target(const router::Plan& plan, std::size_t index, const router::L
   return false;
 }
 
+// A flex attempt the flex tier did not serve: it refused (429: no flex capacity now) or was
+// too slow to start. The normal tier of the same target may still serve at once.
+bool flex_refused(const AttemptResult& result) {
+  return result.failure.rate_limited() || result.metric_reason == "first_byte_timeout";
+}
+
 }  // namespace
 
 awaitable<void> ProxyRequest::walk() {
@@ -212,21 +218,34 @@ awaitable<bool> ProxyRequest::attempts_on(std::size_t index, Walk& walk) {
     reason_ = classifier_prefix_ + "spill:capacity";
     co_return false;
   }
-  for (unsigned retry = 0;; ++retry) {
+  bool flex = candidate.flex;
+  for (unsigned retry = 0;;) {
     if (!state.breaker.try_acquire(core::Clock::now())) {
       walk.tried.note(endpoint.name, "circuit open");
       co_return false;
     }
     explain_attempt(candidate, walk);
-    if (candidate.cold && retry == 0) {
+    if (candidate.cold && retry == 0 && !walk.flex_fallback) {
       runtime_.metrics().cold_start(*snapshot_->meters, candidate.endpoint);
     }
-    walk.last = co_await try_candidate(candidate);
+    walk.last = co_await try_candidate(candidate, flex);
+    walk.flex_fallback = false;
     if (walk.last.answered) {
       if (!walk.last.client_alive) reply_.close_after();
       co_return true;
     }
     walk.previous = &candidate;
+    if (flex && flex_refused(walk.last)) {
+      // Once more on the same target at the normal tier, at once and at the normal price: not
+      // a retry (no backoff, no retry budget spent, retries.max untouched), and the flex tier's
+      // 429 is not the client's rate limit.
+      spdlog::info("flex_fallback request_id={} endpoint={} reason={}", id_.view(), endpoint.name,
+                   walk.last.metric_reason);
+      walk.tried.note(endpoint.name, "flex tier: " + walk.last.detail);
+      walk.flex_fallback = true;
+      flex = false;
+      continue;
+    }
     walk.tried.note(endpoint.name, walk.last.detail);
     if (walk.last.refusal && walk.last.refusal->status == 429) {
       walk.rate_limited = std::move(walk.last.refusal);
@@ -240,6 +259,7 @@ awaitable<bool> ProxyRequest::attempts_on(std::size_t index, Walk& walk) {
     const RetryDecision decision = decide(index, retry, walk);
     if (decision.action != RetryDecision::Action::retry_same) co_return false;
     co_await pause(worker_.io, decision.after);
+    ++retry;
   }
 }
 
@@ -248,7 +268,9 @@ awaitable<bool> ProxyRequest::attempts_on(std::size_t index, Walk& walk) {
 void ProxyRequest::explain_attempt(const router::Candidate& candidate, const Walk& walk) {
   if (walk.previous == nullptr) return;  // the plan's own reason, or a capacity spill
   const std::string label(walk.last.failure.label());
-  if (walk.previous == &candidate) {
+  if (walk.flex_fallback) {
+    reason_ = classifier_prefix_ + "flex-fallback:" + label;
+  } else if (walk.previous == &candidate) {
     reason_ = classifier_prefix_ + "retry:" + label;
   } else if (walk.spilling) {
     reason_ = classifier_prefix_ + "spill:429";
@@ -294,21 +316,24 @@ RetryDecision ProxyRequest::decide(std::size_t index, unsigned retry, Walk& walk
   return decision;
 }
 
-awaitable<AttemptResult> ProxyRequest::try_candidate(const router::Candidate& candidate) {
+awaitable<AttemptResult> ProxyRequest::try_candidate(const router::Candidate& candidate,
+                                                     bool flex) {
   serving_ = &candidate;
+  serving_flex_ = flex;
   ++attempts_;
-  const DecisionLabels labels{id_.view(), config_.routes[plan_.route].name, reason_};
+  const DecisionLabels labels{id_.view(), config_.routes[plan_.route].name, reason_,
+                              flex ? "flex" : ""};
   Attempt attempt(runtime_, worker_, *snapshot_, request_, candidate, plan_.route, labels, reply_,
                   *this);
   attempt_started_ = attempt.started();
   AttemptResult result = co_await attempt.run();
-  learn(candidate, attempt.started(), result);
+  learn(candidate, attempt.started(), result, flex);
   co_return result;
 }
 
 // Feeds an attempt's outcome back into the live state: circuit breaker, warmth, latency.
 void ProxyRequest::learn(const router::Candidate& candidate, TimePoint attempt_started,
-                         const AttemptResult& result) {
+                         const AttemptResult& result, bool flex) {
   const metering::MeterTable& table = *snapshot_->meters;
   const config::Endpoint& endpoint = config_.endpoints[candidate.endpoint];
   router::EndpointState& state = snapshot_->live->endpoint(candidate.endpoint);
@@ -316,10 +341,14 @@ void ProxyRequest::learn(const router::Candidate& candidate, TimePoint attempt_s
 
   // A 429 from a provisioned endpoint that spills says "full"; from anyone else, repeated, it
   // is an outlier to eject for a cooldown like a failing one. A stream cut mid-way is broken.
+  // The flex tier's 429 is the endpoint answering "no room at flex"; a flex attempt's slow
+  // start says nothing of the normal tier.
   const bool broke = result.answered
                          ? outcome_ == Outcome::upstream_error || outcome_ == Outcome::timeout
-                         : !(result.failure.rate_limited() && endpoint.spill_on_429);
-  if (broke) {
+                         : !(result.failure.rate_limited() && (endpoint.spill_on_429 || flex));
+  if (flex && !result.answered && result.metric_reason == "first_byte_timeout") {
+    state.breaker.on_inconclusive();
+  } else if (broke) {
     if (state.breaker.on_failure(now)) {
       runtime_.metrics().circuit(table, candidate.endpoint, true);
       spdlog::warn("circuit_open endpoint={} cooldown_ms={} last_failure={}", endpoint.name,
@@ -337,14 +366,15 @@ void ProxyRequest::learn(const router::Candidate& candidate, TimePoint attempt_s
   const bool heard_from =
       result.answered || result.failure.kind == router::AttemptFailure::Kind::status;
   if (heard_from) state.mark_active(now);
-  if (!result.answered && result.metric_reason == "first_byte_timeout") {
+  // The flex tier is slower by design: its attempts teach nothing of the normal tier's latency.
+  if (!flex && !result.answered && result.metric_reason == "first_byte_timeout") {
     state.ttft.observe(seconds_between(attempt_started, now), now);
   }
   // A cold start says nothing about the warm endpoint's speed (the router adds its own
   // cold-start term), so such an attempt teaches no latency.
   const bool taught = result.answered && outcome_ == Outcome::success && answer_ &&
                       answer_->usage && !usage_estimated_;
-  if (taught && !candidate.cold) {
+  if (taught && !candidate.cold && !flex) {
     const double output = static_cast<double>(answer_->usage->output);
     if (request_.stream && answer_->first_byte) {
       state.ttft.observe(seconds_between(attempt_started, *answer_->first_byte), now);

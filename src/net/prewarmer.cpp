@@ -27,7 +27,8 @@ awaitable<void> send_keep_warm(Worker& worker, Runtime& runtime,
   // In the endpoint's own wire: an Anthropic endpoint is pinged with a Messages request.
   auto request = api::parse_request(api::Operation::chat_completions, body);
   if (!request) co_return;
-  auto call = provider::provider_of(endpoint.provider.kind).call(*request, endpoint, prewarm.model);
+  auto call =
+      provider::provider_of(endpoint.provider.kind).call(*request, endpoint, prewarm.model, {});
   if (!call) co_return;
   const std::string head =
       upstream_head("POST", endpoint.base_url, call->path, "application/json",

@@ -163,7 +163,8 @@ Charge ProxyRequest::on_answer(const Answer& answer) {
     usage_estimated_ = true;
   }
   if (answer_->usage) {
-    charge_ = charge_for(endpoint, target, *answer_->usage, core::Clock::now() - attempt_started_);
+    charge_ = charge_for(endpoint, target, *answer_->usage, core::Clock::now() - attempt_started_,
+                         serving_flex_);
   }
   // A response is worth pinning when the upstream kept it: served in full, or cut off by the
   // client (it can read the rest later); not one that failed.
@@ -192,6 +193,7 @@ void ProxyRequest::on_abandoned(std::unique_ptr<UpstreamConnection> connection,
   late.shared = worker_.shared.get();
   late.attempt_started = attempt_started;
   late.deadline = deadline;
+  late.flex = serving_flex_;
   asio::co_spawn(worker_.io, meter_late_answer(std::move(connection), std::move(late), runtime_),
                  log_if_thrown("late_answer"));
 }

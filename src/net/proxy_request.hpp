@@ -103,7 +103,9 @@ class ProxyRequest final : public AnswerListener {
     std::optional<core::Duration> retry_after;
     std::optional<UpstreamRefusal> server_error;
     bool spilling = false;  // the walk moved on because a provisioned endpoint was full
-    unsigned moves = 0;     // moves to another target after a failure (spills aside)
+    // The attempt about to start is a flex attempt's fallback to the normal tier.
+    bool flex_fallback = false;
+    unsigned moves = 0;  // moves to another target after a failure (spills aside)
     bool stopped = false;
   };
   awaitable<void> walk();
@@ -118,9 +120,10 @@ class ProxyRequest final : public AnswerListener {
   void explain_attempt(const router::Candidate& candidate, const Walk& walk);
   router::RetryDecision decide(std::size_t index, unsigned retry, Walk& walk);
   Refusal unserved(const Walk& walk);
-  awaitable<AttemptResult> try_candidate(const router::Candidate& candidate);
+  // `flex`: this attempt asks for the flex tier (service_tier: flex).
+  awaitable<AttemptResult> try_candidate(const router::Candidate& candidate, bool flex);
   void learn(const router::Candidate& candidate, TimePoint attempt_started,
-             const AttemptResult& result);
+             const AttemptResult& result, bool flex);
   // request_meter.cpp
   void meter();
   void record_routing(const MeterEvent& event);
@@ -159,6 +162,7 @@ class ProxyRequest final : public AnswerListener {
   std::optional<SharedSlot> first_lease_;
   // walk and the answer
   const router::Candidate* serving_ = nullptr;  // the attempt under way, then the last one
+  bool serving_flex_ = false;                   // and whether it asked for the flex tier
   TimePoint attempt_started_;
   unsigned attempts_ = 0;
   std::optional<Answer> answer_;

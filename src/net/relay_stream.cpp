@@ -199,6 +199,7 @@ class Attempt::StreamRelay {
                           {"x-fulcrum-endpoint", a_.endpoint_.name},
                           {"x-fulcrum-route", a_.labels_.route},
                           {"x-fulcrum-reason", a_.labels_.reason},
+                          {"x-fulcrum-service-tier", a_.labels_.service_tier},
                           {"x-fulcrum-warning", a_.warning_}},
                          reply.chunked() ? Framing::chunked() : Framing::until_close(),
                          PassedHeaders(parser_.get()).fields());

@@ -71,9 +71,10 @@ void write_ledger_row(const MeterEvent& e, metering::Ledger& ledger, core::WallT
 }  // namespace
 
 Charge charge_for(const config::Endpoint& endpoint, const config::Target& target,
-                  const core::Usage& usage, core::Clock::duration held) {
+                  const core::Usage& usage, core::Clock::duration held, bool flex) {
   Charge charge;
-  charge.marginal = metering::marginal_cost(target.price, usage);
+  charge.marginal =
+      metering::marginal_cost(flex && target.flex_price ? *target.flex_price : target.price, usage);
   charge.charged = endpoint.kind == config::EndpointKind::provisioned
                        ? metering::amortized_cost(endpoint, usage, held)
                        : charge.marginal;

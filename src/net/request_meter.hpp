@@ -15,9 +15,10 @@
 namespace fulcrum::net {
 
 // Tokens × price at the margin; for provisioned endpoints the charge is the amortized share of
-// the hourly price for `held` (see metering/provisioned.hpp).
+// the hourly price for `held` (see metering/provisioned.hpp). `flex`: served at the flex tier,
+// at the target's flex price.
 Charge charge_for(const config::Endpoint& endpoint, const config::Target& target,
-                  const core::Usage& usage, core::Clock::duration held);
+                  const core::Usage& usage, core::Clock::duration held, bool flex);
 
 struct MeterEvent {
   explicit MeterEvent(const std::shared_ptr<const Snapshot>& of) : snapshot(of) {}

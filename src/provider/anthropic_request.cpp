@@ -27,9 +27,9 @@ std::string Anthropic::path(const config::Endpoint&, std::string_view path) cons
   return "/v1" + std::string(path);
 }
 
-core::Expected<UpstreamCall, api::ApiError> Anthropic::call(const api::ParsedRequest& request,
-                                                            const config::Endpoint& endpoint,
-                                                            std::string_view upstream_model) const {
+core::Expected<UpstreamCall, api::ApiError> Anthropic::call(
+    const api::ParsedRequest& request, const config::Endpoint& endpoint,
+    std::string_view upstream_model, std::string_view /*service_tier*/) const {
   const config::ProviderSettings& settings = endpoint.provider;
   UpstreamCall call;
   call.path = path(endpoint, "/messages");

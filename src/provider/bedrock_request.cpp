@@ -247,7 +247,8 @@ core::Expected<UpstreamCall, api::ApiError> invoke_call(const api::ParsedRequest
 
 core::Expected<UpstreamCall, api::ApiError> Bedrock::call(const api::ParsedRequest& request,
                                                           const config::Endpoint& endpoint,
-                                                          std::string_view upstream_model) const {
+                                                          std::string_view upstream_model,
+                                                          std::string_view /*service_tier*/) const {
   if (request.operation == api::Operation::messages) {
     return invoke_call(request, endpoint, upstream_model);
   }

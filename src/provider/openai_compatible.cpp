@@ -29,10 +29,10 @@ std::string path_segment(std::string_view name) {
 
 core::Expected<UpstreamCall, api::ApiError> OpenAiCompatible::call(
     const api::ParsedRequest& request, const config::Endpoint& endpoint,
-    std::string_view upstream_model) const {
+    std::string_view upstream_model, std::string_view service_tier) const {
   UpstreamCall out;
   out.path = path(endpoint, api::upstream_path(request.operation));
-  out.body = api::upstream_body(request, upstream_model);
+  out.body = api::upstream_body(request, upstream_model, service_tier);
   out.headers = auth(endpoint);
   return out;
 }
@@ -55,7 +55,8 @@ std::string Azure::path(const config::Endpoint& endpoint, std::string_view path)
 
 core::Expected<UpstreamCall, api::ApiError> Azure::call(const api::ParsedRequest& request,
                                                         const config::Endpoint& endpoint,
-                                                        std::string_view upstream_model) const {
+                                                        std::string_view upstream_model,
+                                                        std::string_view service_tier) const {
   UpstreamCall out;
   const std::string& version = endpoint.provider.api_version;
   const std::string_view operation = api::upstream_path(request.operation);
@@ -66,7 +67,7 @@ core::Expected<UpstreamCall, api::ApiError> Azure::call(const api::ParsedRequest
   } else {
     out.path = path(endpoint, operation);
   }
-  out.body = api::upstream_body(request, upstream_model);
+  out.body = api::upstream_body(request, upstream_model, service_tier);
   out.headers = auth(endpoint);
   return out;
 }

@@ -9,14 +9,16 @@ class OpenAiCompatible final : public Provider {
  public:
   core::Expected<UpstreamCall, api::ApiError> call(const api::ParsedRequest& request,
                                                    const config::Endpoint& endpoint,
-                                                   std::string_view upstream_model) const override;
+                                                   std::string_view upstream_model,
+                                                   std::string_view service_tier) const override;
 };
 
 class Azure final : public Provider {
  public:
   core::Expected<UpstreamCall, api::ApiError> call(const api::ParsedRequest& request,
                                                    const config::Endpoint& endpoint,
-                                                   std::string_view upstream_model) const override;
+                                                   std::string_view upstream_model,
+                                                   std::string_view service_tier) const override;
   std::vector<Header> auth(const config::Endpoint& endpoint) const override;
   std::string path(const config::Endpoint& endpoint, std::string_view path) const override;
   std::string_view load_header() const override { return "azure-openai-deployment-utilization"; }
@@ -27,7 +29,8 @@ class Anthropic final : public Provider {
  public:
   core::Expected<UpstreamCall, api::ApiError> call(const api::ParsedRequest& request,
                                                    const config::Endpoint& endpoint,
-                                                   std::string_view upstream_model) const override;
+                                                   std::string_view upstream_model,
+                                                   std::string_view service_tier) const override;
   std::vector<Header> auth(const config::Endpoint& endpoint) const override;
   std::string path(const config::Endpoint& endpoint, std::string_view path) const override;
   bool translates(const api::ParsedRequest& request) const override;
@@ -45,7 +48,8 @@ class Bedrock final : public Provider {
  public:
   core::Expected<UpstreamCall, api::ApiError> call(const api::ParsedRequest& request,
                                                    const config::Endpoint& endpoint,
-                                                   std::string_view upstream_model) const override;
+                                                   std::string_view upstream_model,
+                                                   std::string_view service_tier) const override;
   bool translates(const api::ParsedRequest& request) const override;
   std::optional<core::Usage> answer(const api::ParsedRequest& request,
                                     std::string& body) const override;

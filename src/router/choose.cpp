@@ -32,12 +32,13 @@ bool reserved_for(const config::Endpoint& endpoint, std::size_t slo_class) {
 class Assessor {
  public:
   Assessor(const RouteInput& input, const config::Config& config, const LiveState& live,
-           std::size_t slo_class, double expected_output, double typical_output)
+           std::size_t slo_class, bool flex_class, double expected_output, double typical_output)
       : input_(input),
         config_(config),
         live_(live),
         slo_class_(slo_class),
         slo_(config.slo_classes[slo_class]),
+        flex_class_(flex_class),
         expected_output_(expected_output),
         typical_output_(typical_output) {}
 
@@ -142,9 +143,12 @@ class Assessor {
       // Bounded: max_tokens and n are at most 2^31 - 1 each (api/request.cpp).
       const auto output = static_cast<std::int64_t>(std::llround(
           std::min(expected_output_ * static_cast<double>(input_.prompt.choices), 9e18)));
+      // The route sends this class at the flex tier where the target has a price for it.
+      c.flex = flex_class_ && target.flex_price.has_value();
+      const config::Price& price = c.flex ? *target.flex_price : target.price;
       c.estimated_cost =
-          target.price.input.cost_of(static_cast<std::int64_t>(input_.prompt.estimated_tokens)) +
-          target.price.output.cost_of(output);
+          price.input.cost_of(static_cast<std::int64_t>(input_.prompt.estimated_tokens)) +
+          price.output.cost_of(output);
     }
     const double ttft_target = seconds(slo_.ttft);
     const double e2e_target = seconds(slo_.e2e);
@@ -207,6 +211,7 @@ class Assessor {
   const LiveState& live_;
   std::size_t slo_class_;
   const config::SloClass& slo_;
+  bool flex_class_;  // the route's flex_for names the request's class
   double expected_output_;
   double typical_output_;
 };
@@ -261,7 +266,10 @@ Plan choose(const RouteInput& input, const config::Config& config, const LiveSta
   const double typical_output = live.expected_output_tokens(plan.route);
   const double expected_output =
       input.prompt.max_tokens ? static_cast<double>(*input.prompt.max_tokens) : typical_output;
-  const Assessor assessor(input, config, live, plan.slo_class, expected_output, typical_output);
+  const bool flex_class = std::find(route.flex_for.begin(), route.flex_for.end(), plan.slo_class) !=
+                          route.flex_for.end();
+  const Assessor assessor(input, config, live, plan.slo_class, flex_class, expected_output,
+                          typical_output);
 
   std::vector<Assessed> all;
   all.reserve(alias->targets.size() + 4);

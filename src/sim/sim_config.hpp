@@ -55,6 +55,9 @@ struct SimEndpoint {
   // The type and code of every injected 429, as OpenAI's: rate_limit_exceeded (a rate limit,
   // worth retrying) or insufficient_quota (out of credit: retrying cannot help).
   std::string code_429 = "rate_limit_exceeded";
+  // OpenAI's flex tier has no room: a request with service_tier "flex" answers 429
+  // (resource_unavailable), one without it is served.
+  bool flex_429 = false;
   core::Duration fail_delay{0};       // injected failures answer after this long
   int cut_after_chunks = -1;          // drop the connection after K content chunks
   int stall_after_chunks = -1;        // stop sending after K content chunks (never resume)

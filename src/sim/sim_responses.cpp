@@ -50,7 +50,8 @@ nlohmann::json chunk_base(const Generation& g) {
   nlohmann::json chunk = {{"id", id_of(g)},
                           {"object", chat ? "chat.completion.chunk" : "text_completion"},
                           {"created", 1700000000},
-                          {"model", g.model}};
+                          {"model", g.model},
+                          {"service_tier", g.service_tier}};
   if (g.include_usage) chunk["usage"] = nullptr;
   return chunk;
 }
@@ -126,6 +127,7 @@ std::string whole_completion(const Generation& g) {
                         {"object", chat ? "chat.completion" : "text_completion"},
                         {"created", 1700000000},
                         {"model", g.model},
+                        {"service_tier", g.service_tier},
                         {"choices", nlohmann::json::array({choice})},
                         {"usage", usage_of(g)}}
       .dump();

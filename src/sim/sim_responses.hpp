@@ -17,6 +17,9 @@ struct Generation {
   unsigned cached_tokens = 0;
   unsigned completion_tokens = 0;
   bool include_usage = false;  // stream_options.include_usage
+  // Chat and completions: the tier that served it, as OpenAI reports it ("default" unless the
+  // request asked for another: "flex"), in the body and in every chunk.
+  std::string service_tier = "default";
   // Responses API: the request fields its response object repeats (instructions, store, ...).
   nlohmann::json echo = nlohmann::json::object();
 };

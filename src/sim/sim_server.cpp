@@ -601,8 +601,16 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, const WireRoute& rou
     endpoint_headers(res, spec);
     co_return co_await write_response(client, res, timeout) && keep_alive;
   }
+  const bool flex = !bedrock && body.is_object() && string_at(body, "service_tier", "") == "flex";
+  if (flex && spec.flex_429) {
+    std::string message = "Flex tier capacity is unavailable right now (injected).";
+    std::string code = "resource_unavailable";
+    co_return co_await reply_failure(spec, client, req, 429, std::move(message), spec.retry_after,
+                                     serial, std::move(code));
+  }
   Generation g;
   g.operation = op;
+  if (!bedrock && body.is_object()) g.service_tier = string_at(body, "service_tier", "default");
   // Bedrock has the model in the path only; Azure answers as the deployment.
   g.model = bedrock ? route.model_id : body["model"].get<std::string>();
   g.serial = serial;

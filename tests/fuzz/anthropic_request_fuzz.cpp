@@ -21,7 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                                     std::string(reinterpret_cast<const char*>(data) + 1, size - 1));
   if (!request) return 0;
   const auto call =
-      provider::provider_of(config::Provider::anthropic).call(*request, endpoint, "claude");
+      provider::provider_of(config::Provider::anthropic).call(*request, endpoint, "claude", {});
   if (!call) {
     if (call.error().status != 400) std::abort();
     return 0;

@@ -45,7 +45,7 @@ core::Expected<UpstreamCall, api::ApiError> translate_request(const json& openai
   if (!request) return core::Unexpected{request.error()};
   config::Endpoint endpoint;
   endpoint.provider.kind = config::Provider::anthropic;
-  return anthropic().call(*request, endpoint, model);
+  return anthropic().call(*request, endpoint, model, {});
 }
 
 UpstreamError translate_error(unsigned status, std::string body) {

@@ -417,6 +417,34 @@ TEST(Request, AStreamAsksForUsageWhereverStreamOptionsStands) {
   EXPECT_TRUE(asked->client_wants_usage);
 }
 
+// A flex attempt's service_tier replaces the client's value in place (any JSON type), or is
+// added; without one the client's goes as it was sent.
+TEST(Request, AServiceTierReplacesTheClientsOrIsAddedBesideTheOtherEdits) {
+  const std::string head = R"({"model":"m","messages":[])";
+  auto plain = parse_request(Operation::chat_completions, head + "}");
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(upstream_body(*plain, "up", "flex"),
+            R"({"model":"up","messages":[],"service_tier":"flex"})");
+  auto own = parse_request(Operation::chat_completions,
+                           R"({"service_tier" : "priority","model":"m","messages":[]})");
+  ASSERT_TRUE(own);
+  EXPECT_EQ(upstream_body(*own, "up"),
+            R"({"service_tier" : "priority","model":"up","messages":[]})");
+  EXPECT_EQ(upstream_body(*own, "up", "flex"),
+            R"({"service_tier" : "flex","model":"up","messages":[]})");
+  auto odd = parse_request(Operation::chat_completions, head + R"(,"service_tier":null})");
+  ASSERT_TRUE(odd);
+  EXPECT_EQ(upstream_body(*odd, "up", "flex"),
+            R"({"model":"up","messages":[],"service_tier":"flex"})");
+  // A stream: usage asked for and the tier added, both before the closing brace.
+  auto stream =
+      parse_request(Operation::chat_completions, R"({"model":"m","stream":true,"messages":[]})");
+  ASSERT_TRUE(stream);
+  const auto sent = nlohmann::json::parse(upstream_body(*stream, "up", "flex"));
+  EXPECT_EQ(sent["service_tier"], "flex");
+  EXPECT_EQ(sent["stream_options"]["include_usage"], true);
+}
+
 TEST(Request, AFieldGivenTwiceOrUnderAnEscapedNameIsReadAsReadersReadIt) {
   auto twice =
       parse_request(Operation::chat_completions, R"({"model":"a","model":"b","messages":[]})");

@@ -47,7 +47,7 @@ core::Expected<UpstreamCall, api::ApiError> translate_request(
   auto request = api::parse_request(api::Operation::chat_completions, openai.dump());
   EXPECT_TRUE(request) << openai.dump();
   if (!request) return core::Unexpected{request.error()};
-  return bedrock().call(*request, endpoint, model);
+  return bedrock().call(*request, endpoint, model, {});
 }
 
 std::string header(const UpstreamCall& call, std::string_view name) {

@@ -328,6 +328,73 @@ TEST(ConfigLoaderCommitments, AServerlessEndpointHasNoCommitments) {
 
 }  // namespace commitments
 
+namespace flex {
+
+constexpr const char* kCloudPrice = "{input: 0.15, cached_input: 0.075, output: 0.60}";
+constexpr const char* kRoutes =
+    "routes:\n  - {name: bulk, match: {model: [llama-8b]}, flex_for: [batch]}\n";
+
+TEST(ConfigLoaderFlex, AModelsFlexPricesReachItsTargetAndARouteNamesItsFlexClasses) {
+  const std::string text = valid_with(kCloudPrice,
+                                      "{input: 0.15, cached_input: 0.075, output: 0.60, "
+                                      "flex: {input: 0.075, output: 0.30}}") +
+                           kRoutes;
+  auto loaded = load_string(text, "test.yaml", env_with_key);
+  ASSERT_TRUE(loaded.has_value()) << loaded.error()[0].to_string();
+  const Target& cloud = loaded->find_alias("llama-8b")->targets[1];
+  EXPECT_EQ(cloud.price.input.micro_usd, 150'000);
+  ASSERT_TRUE(cloud.flex_price.has_value());
+  EXPECT_EQ(cloud.flex_price->input.micro_usd, 75'000);
+  EXPECT_EQ(cloud.flex_price->output.micro_usd, 300'000);
+  // Unstated cached and cache-write prices are the flex input price, as for the normal tier.
+  EXPECT_EQ(cloud.flex_price->cached_input.micro_usd, 75'000);
+  EXPECT_EQ(cloud.flex_price->cache_write_input.micro_usd, 75'000);
+  EXPECT_FALSE(loaded->find_alias("llama-8b")->targets[0].flex_price.has_value());
+  EXPECT_EQ(loaded->routes[0].flex_for, std::vector<std::size_t>{*loaded->find_slo_class("batch")});
+  EXPECT_TRUE(loaded->routes.back().flex_for.empty());  // the catch-all
+}
+
+TEST(ConfigLoaderFlex, AModelWithoutFlexPricesHasNone) {
+  auto loaded = load_string(std::string(kValid) + kRoutes, "test.yaml", env_with_key);
+  ASSERT_TRUE(loaded.has_value()) << loaded.error()[0].to_string();
+  EXPECT_FALSE(loaded->find_alias("llama-8b")->targets[1].flex_price.has_value());
+}
+
+TEST(ConfigLoaderFlex, EachMistakeIsReportedWhereItIs) {
+  const std::string text =
+      valid_with(kCloudPrice,
+                 "{input: 0.15, output: 0.60, flex: {input: 0.075, outptu: 0.30, "
+                 "flex: {input: 1, output: 1}}}") +
+      "routes:\n  - {name: bulk, flex_for: [batch, bulk, batch]}\n";
+  const auto issues = issues_of(text);
+  ASSERT_EQ(issues.size(), 5u);
+  EXPECT_EQ(issues[0].to_string(), "test.yaml:19:54: flex pricing of 'gpt-4o-mini' needs 'output'");
+  EXPECT_EQ(issues[1].line, 19);
+  EXPECT_NE(issues[1].message.find("unknown key 'outptu'"), std::string::npos);
+  EXPECT_EQ(issues[2].line, 19);
+  EXPECT_NE(issues[2].message.find("unknown key 'flex'"), std::string::npos);
+  EXPECT_EQ(issues[3].line, 24);
+  EXPECT_NE(issues[3].message.find("unknown SLO class 'bulk'"), std::string::npos);
+  EXPECT_EQ(issues[4].line, 24);
+  EXPECT_NE(issues[4].message.find("flex_for names SLO class 'batch' twice"), std::string::npos);
+}
+
+TEST(ConfigLoaderFlex, FlexPricesAreForOpenAisWireOnly) {
+  const std::string text = valid_with(
+      "    pricing:\n      gpt-4o-mini: {input: 0.15, cached_input: 0.075, output: 0.60}",
+      "    provider: azure\n    pricing:\n"
+      "      gpt-4o-mini: {input: 0.15, output: 0.60, flex: {input: 0.075, output: 0.30}}");
+  const auto issues = issues_of(text);
+  ASSERT_EQ(issues.size(), 1u);
+  EXPECT_EQ(issues[0].line, 20);
+  EXPECT_NE(issues[0].message.find("flex prices apply to provider openai endpoints"),
+            std::string::npos)
+      << issues[0].to_string();
+  EXPECT_NE(issues[0].message.find("endpoint 'cloud' is provider azure"), std::string::npos);
+}
+
+}  // namespace flex
+
 namespace bedrock {
 
 constexpr const char* kBedrock = R"(version: 1

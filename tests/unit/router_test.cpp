@@ -119,6 +119,64 @@ class RouterTest : public ::testing::Test {
   TimePoint now = core::Clock::now();
 };
 
+// OpenAI's flex tier: the route's flex_for classes are priced at a target's flex prices, so
+// cheapest-meeting-SLO prefers it for them; the other classes see the normal prices.
+TEST(RouterFlex, TheFlexClassIsPricedAtTheFlexTierAndOthersAtTheNormalOne) {
+  auto loaded = config::load_string(R"(version: 1
+endpoints:
+  openai:
+    kind: serverless
+    base_url: http://127.0.0.1:1/v1
+    pricing: {gpt-4o-mini: {input: 0.15, output: 0.60, flex: {input: 0.075, output: 0.30}}}
+  other:
+    kind: serverless
+    base_url: http://127.0.0.1:2/v1
+    pricing: {mini: {input: 0.10, output: 0.40}}
+models:
+  mini: {targets: [openai/gpt-4o-mini, other/mini]}
+routes:
+  - {name: bulk, match: {model: [mini]}, flex_for: [batch]}
+)",
+                                    "flex.yaml");
+  ASSERT_TRUE(loaded.has_value()) << loaded.error()[0].to_string();
+  const config::Config& config = *loaded;
+  LiveState live{config};
+  RouteInput in;
+  in.alias = config.find_alias("mini");
+  in.prompt.estimated_tokens = 20;
+  in.prompt.max_tokens = 50;
+  in.now = core::Clock::now();
+  in.wall_now = kWednesdayNoonUtc;
+
+  // standard: openai 20 x 0.15 + 50 x 0.60 = 33,000 nano-USD; other 20 x 0.10 + 50 x 0.40 =
+  // 22,000: other leads, nothing at flex.
+  Plan plan = choose(in, config, live);
+  ASSERT_EQ(plan.attempts.size(), 2u);
+  EXPECT_EQ(config.endpoints[plan.attempts[0].endpoint].name, "other");
+  EXPECT_EQ(plan.attempts[0].estimated_cost.nano_usd, 22'000);
+  EXPECT_EQ(plan.attempts[1].estimated_cost.nano_usd, 33'000);
+  EXPECT_FALSE(plan.attempts[0].flex);
+  EXPECT_FALSE(plan.attempts[1].flex);
+
+  // batch: openai at flex, 20 x 0.075 + 50 x 0.30 = 16,500, leads; other has no flex price.
+  in.slo_class = config.find_slo_class("batch");
+  plan = choose(in, config, live);
+  ASSERT_EQ(plan.attempts.size(), 2u);
+  EXPECT_EQ(config.endpoints[plan.attempts[0].endpoint].name, "openai");
+  EXPECT_TRUE(plan.attempts[0].flex);
+  EXPECT_EQ(plan.attempts[0].estimated_cost.nano_usd, 16'500);
+  EXPECT_FALSE(plan.attempts[1].flex);
+  EXPECT_EQ(plan.attempts[1].estimated_cost.nano_usd, 22'000);
+  EXPECT_EQ(plan.reason, "cheapest");
+
+  // realtime is not in flex_for: normal prices.
+  in.slo_class = config.find_slo_class("realtime");
+  plan = choose(in, config, live);
+  ASSERT_FALSE(plan.attempts.empty());
+  EXPECT_EQ(config.endpoints[plan.attempts[0].endpoint].name, "other");
+  EXPECT_FALSE(plan.attempts[0].flex || plan.attempts[1].flex);
+}
+
 TEST_F(RouterTest, ProvisionedWithRoomWinsAtZeroMarginalCostEvenWhenListedSecond) {
   const Plan plan = choose(input("llama-8b"), config, live);
   EXPECT_EQ(lead(plan).name, "gpu");
@@ -414,6 +472,20 @@ TEST_F(RouterTest, AFailedProbeReopensTheCircuit) {
   ASSERT_TRUE(breaker.try_acquire(now + 31s));
   EXPECT_TRUE(breaker.on_failure(now + 31s));
   EXPECT_EQ(breaker.state(now + 32s), CircuitBreaker::State::open);
+}
+
+// A flex attempt that timed out says nothing of the endpoint: its probe goes to the normal-tier
+// attempt after it, and neither count opens or closes the circuit.
+TEST_F(RouterTest, AnInconclusiveProbeHandsTheProbeOnAndLeavesTheCircuitAsItWas) {
+  CircuitBreaker& breaker = live.endpoint(endpoint("gpu")).breaker;
+  for (int i = 0; i < 5; ++i) breaker.on_failure(now);
+  ASSERT_TRUE(breaker.try_acquire(now + 31s));
+  EXPECT_FALSE(breaker.try_acquire(now + 31s));  // one probe at a time
+  breaker.on_inconclusive();
+  EXPECT_EQ(breaker.state(now + 31s), CircuitBreaker::State::half_open);
+  EXPECT_TRUE(breaker.try_acquire(now + 31s));
+  breaker.on_success();
+  EXPECT_EQ(breaker.state(now + 31s), CircuitBreaker::State::closed);
 }
 
 TEST_F(RouterTest, OffPeakWindowInTheRoutesTimeZoneChangesTheRoute) {

@@ -44,6 +44,7 @@ struct ParsedRequest {
   bool stream_options_empty = true;        // an object without members
   std::optional<BodySpan> include_usage;   // stream_options.include_usage's value
   std::size_t object_close = 0;            // the top-level object's closing brace
+  std::optional<BodySpan> service_tier;    // its value as the client sent it, any JSON type
 
   // Routing signals read on the way. Keyword hits need the route's keyword list and are
   // counted by prompt_features(), from the prompt's text strings kept here.
@@ -59,7 +60,9 @@ core::Expected<ParsedRequest, ApiError> parse_request(Operation op, std::string 
 
 // The body for one upstream: the client's bytes with `model` replaced and, for Chat and
 // Completions streams, usage requested, so the gateway can meter what it relays (the Responses
-// API always reports usage in its last event).
-std::string upstream_body(const ParsedRequest& request, std::string_view upstream_model);
+// API always reports usage in its last event). A `service_tier` ("flex") replaces the client's
+// own, or is added; "" leaves the client's as it sent it.
+std::string upstream_body(const ParsedRequest& request, std::string_view upstream_model,
+                          std::string_view service_tier = {});
 
 }  // namespace fulcrum::api

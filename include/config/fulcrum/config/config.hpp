@@ -308,6 +308,10 @@ struct Endpoint {
   CircuitBreakerPolicy circuit_breaker;
   Timeouts timeouts;
   std::map<std::string, Price, std::less<>> pricing;  // serverless: upstream model → price
+  // Provider openai only: upstream model → its price at OpenAI's flex tier (service_tier:
+  // flex, slower and sometimes refused with 429, priced like the Batch API). Only models whose
+  // `pricing` entry has a `flex` member are here.
+  std::map<std::string, Price, std::less<>> flex_pricing;
 };
 
 // One place an alias can be served: an endpoint (by index into Config::endpoints) and the
@@ -317,6 +321,9 @@ struct Target {
   std::string upstream_model;
   Price price;        // zero for provisioned targets: already paid for
   double weight = 1;  // for the weighted strategy
+  // The price at the flex tier, when the endpoint offers one for this model (flex_pricing):
+  // routes' flex_for classes are sent there at it.
+  std::optional<Price> flex_price;
 };
 
 struct ModelAlias {

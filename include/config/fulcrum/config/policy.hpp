@@ -98,6 +98,10 @@ struct Route {
   std::vector<std::size_t> fallback;  // aliases tried after the request's own alias's targets
   RetryPolicy retries;
   TimeoutOverrides timeouts;
+  // SLO classes (Config::slo_classes indexes) sent at the flex tier (service_tier: flex) on
+  // targets that have flex prices; a flex attempt refused with 429 or timing out before its
+  // first byte is tried once more on the same target at the normal tier.
+  std::vector<std::size_t> flex_for;
 };
 
 // The complexity scorer: score = Σ weight × feature; the tier is the last whose lower bound

@@ -80,10 +80,13 @@ class Provider {
   virtual ~Provider() = default;
 
   // The upstream request for `request` on `endpoint` as `upstream_model`, or the 400 a client
-  // gets for something this provider cannot do.
-  virtual core::Expected<UpstreamCall, api::ApiError> call(
-      const api::ParsedRequest& request, const config::Endpoint& endpoint,
-      std::string_view upstream_model) const = 0;
+  // gets for something this provider cannot do. `service_tier` ("flex", for a flex attempt)
+  // replaces the client's own where the wire has one; "" leaves the client's untouched. Only
+  // OpenAI's wire is sent a tier (the router makes flex candidates of provider openai only).
+  virtual core::Expected<UpstreamCall, api::ApiError> call(const api::ParsedRequest& request,
+                                                           const config::Endpoint& endpoint,
+                                                           std::string_view upstream_model,
+                                                           std::string_view service_tier) const = 0;
 
   // The headers that authenticate a request to `endpoint` (none when it has no key).
   virtual std::vector<Header> auth(const config::Endpoint& endpoint) const;

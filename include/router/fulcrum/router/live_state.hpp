@@ -70,6 +70,9 @@ class CircuitBreaker {
   void on_success();
   // Returns true when this failure opened the circuit.
   bool on_failure(TimePoint now);
+  // An attempt that says nothing of the endpoint's health (a flex attempt that timed out):
+  // neither counts; a half-open probe it held goes to the next caller.
+  void on_inconclusive() { probing_.store(false, std::memory_order_release); }
 
  private:
   std::atomic<unsigned> failure_threshold_{0};

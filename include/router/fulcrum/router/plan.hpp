@@ -54,6 +54,9 @@ struct Candidate {
   bool uses_headroom = false;  // served from capacity reserved for this request's class
   bool reserved = false;       // the request's class is one the endpoint keeps headroom for
   bool over_capacity = false;  // a last resort: every candidate within capacity failed
+  // Sent at the flex tier (service_tier: flex): the route's flex_for names the request's
+  // class and the target has flex prices; estimated_cost is at them.
+  bool flex = false;
 };
 
 struct Plan {

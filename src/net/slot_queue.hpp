@@ -26,7 +26,8 @@ class SlotQueue {
   // One request's place in the queue, on the worker thread that waits.
   class Waiter {
    public:
-    Waiter(net::executor on, core::Clock::time_point deadline) : timer_(on), deadline_(deadline) {}
+    Waiter(const net::executor& on, core::Clock::time_point deadline)
+        : timer_(on), deadline_(deadline) {}
     core::Clock::time_point deadline() const { return deadline_; }
     // Sleeps until woken, the deadline, or `recheck` from now, whichever comes first.
     awaitable<void> sleep(core::Duration recheck);

@@ -176,6 +176,8 @@ awaitable<void> ProxyRequest::wait_for_slot(std::size_t index, Held& held) {
   const config::SloClass& slo = config_.slo_classes[plan_.slo_class];
   const TimePoint deadline = started_ + std::chrono::duration_cast<core::Duration>(
                                             std::chrono::duration<double>(candidate.max_wait));
+  // Earlier attempts may have used the time the wait had (a later candidate).
+  if (core::Clock::now() >= deadline) co_return;
   // Releases on this gateway wake a waiter at once; a recheck now and then sees slots that
   // other replicas, or the engine's own count, gave back.
   constexpr core::Duration kRecheck = std::chrono::milliseconds(200);
@@ -346,7 +348,8 @@ void ProxyRequest::learn(const router::Candidate& candidate, TimePoint attempt_s
   const bool broke = result.answered
                          ? outcome_ == Outcome::upstream_error || outcome_ == Outcome::timeout
                          : !(result.failure.rate_limited() && (endpoint.spill_on_429 || flex));
-  if (flex && !result.answered && result.metric_reason == "first_byte_timeout") {
+  // Neither a flex 429 nor a flex slow start says whether the normal tier is healthy.
+  if (flex && flex_refused(result)) {
     state.breaker.on_inconclusive();
   } else if (broke) {
     if (state.breaker.on_failure(now)) {

@@ -180,7 +180,11 @@ void Gateway::meter(Flight& f) {
   if (!o.endpoint) return;
   const router::Candidate& candidate = f.plan.attempts[f.index];
   const config::Target& target = policy_.models[candidate.alias].targets[candidate.target];
-  o.cost = metering::marginal_cost(target.price, f.arrival->row->usage);
+  // As the gateway meters it: a flex attempt at the flex price (a flex 429's fallback to the
+  // normal tier is not replayed: every upstream answers).
+  const config::Price& price =
+      candidate.flex && target.flex_price ? *target.flex_price : target.price;
+  o.cost = metering::marginal_cost(price, f.arrival->row->usage);
   o.ttft_seconds = core::seconds_between(f.arrival->at, f.service.first_byte);
   o.e2e_seconds = core::seconds_between(f.arrival->at, now_);
   // Spillover is leaving paid-for capacity; a move to another unit is not.

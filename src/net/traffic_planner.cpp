@@ -6,6 +6,10 @@ namespace fulcrum::net {
 namespace {
 
 constexpr auto kTick = std::chrono::seconds(1);
+// A reload re-plans (prices or units may have changed), but reloads can come every few
+// seconds and each plan reads weeks of ledger: at most one plan a minute, the hour's first
+// excepted.
+constexpr auto kMinReplan = std::chrono::seconds(60);
 constexpr unsigned kProfileWeeks = 4;
 
 std::int64_t wall_ms() {
@@ -36,13 +40,16 @@ awaitable<void> traffic_plan_loop(Worker& worker, Runtime& runtime,
   steady_timer tick(worker.io);
   std::shared_ptr<const Snapshot> planned_for;
   std::int64_t planned_hour = -1;
+  core::Clock::time_point planned_at{};
   while (!stopping.load()) {
     const auto snapshot = runtime.snapshot();
     const std::int64_t now_ms = wall_ms();
     const std::int64_t hour = now_ms / metering::HourProfile::kHourMs;
-    if (snapshot->config.ledger.enabled && (snapshot != planned_for || hour != planned_hour)) {
+    const bool reloaded = snapshot != planned_for && core::Clock::now() - planned_at >= kMinReplan;
+    if (snapshot->config.ledger.enabled && (hour != planned_hour || reloaded)) {
       planned_for = snapshot;
       planned_hour = hour;
+      planned_at = core::Clock::now();
       const auto back = co_await asio::this_coro::executor;
       co_await resume_on(reader.get_executor());
       std::shared_ptr<const metering::TrafficPlan> plan;

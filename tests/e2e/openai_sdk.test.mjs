@@ -62,7 +62,7 @@ test('embeddings', async () => {
 test('model list', async () => {
   const ids = [];
   for await (const model of client.models.list()) ids.push(model.id);
-  assert.deepEqual(ids, ['llama-8b', 'gpt-4o-mini', 'text-embedding-3-small', 'tiny-first', 'flaky', 'limited', 'no-credit', 'claude-sonnet', 'claude-limited', 'bedrock-claude']);
+  assert.deepEqual(ids, ['llama-8b', 'gpt-4o-mini', 'text-embedding-3-small', 'tiny-first', 'tiny-units', 'flaky', 'limited', 'no-credit', 'claude-sonnet', 'claude-limited', 'bedrock-claude']);
 });
 
 test('one model retrieved, its id percent-encoded in the URL', async () => {

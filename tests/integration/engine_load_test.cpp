@@ -53,9 +53,12 @@ void inject(const Stack& stack, const json& load) {
   ASSERT_EQ(r.status, 200u) << r.body;
 }
 
+// Realtime requests: their class may not queue, so a full GPU spills them at once. (A class
+// that may queue waits at the engine while its predicted wait allows: router unit tests.)
 std::string served_by(const Stack& stack) {
   HttpClient client(stack.port());
-  const Response r = client.post("/v1/chat/completions", chat());
+  const Response r =
+      client.post("/v1/chat/completions", chat(), {{"x-fulcrum-priority", "realtime"}});
   EXPECT_EQ(r.status, 200u) << r.body;
   return r.header("x-fulcrum-endpoint") + " " + r.header("x-fulcrum-reason");
 }

@@ -51,7 +51,8 @@ RowCells cells_of(const LedgerRow& r) {
                   static_cast<std::int64_t>(r.attempts),
                   static_cast<std::int64_t>(r.estimated ? 1 : 0),
                   r.cache_write_tokens,
-                  r.reasoning_tokens};
+                  r.reasoning_tokens,
+                  r.queued_ms};
 }
 
 LedgerRow row_of(const RowCells& cells, const std::vector<std::string>& texts) {
@@ -89,6 +90,7 @@ LedgerRow row_of(const RowCells& cells, const std::vector<std::string>& texts) {
   r.estimated = integer(21) != 0;
   r.cache_write_tokens = integer(22);
   r.reasoning_tokens = integer(23);
+  r.queued_ms = real(24, 0);
   return r;
 }
 

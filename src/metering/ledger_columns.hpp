@@ -22,7 +22,7 @@ struct LedgerColumn {
   ColumnType type;
 };
 
-inline constexpr std::array<LedgerColumn, 24> kLedgerColumns{{
+inline constexpr std::array<LedgerColumn, 25> kLedgerColumns{{
     {"request_id", ColumnType::text},
     {"started_ms", ColumnType::integer},
     {"finished_ms", ColumnType::integer},
@@ -47,6 +47,7 @@ inline constexpr std::array<LedgerColumn, 24> kLedgerColumns{{
     {"estimated", ColumnType::integer},
     {"cache_write_tokens", ColumnType::integer},
     {"reasoning_tokens", ColumnType::integer},
+    {"queued_ms", ColumnType::real},
 }};
 
 // "request_id, started_ms, ...": every column, for SELECT and INSERT.

@@ -44,6 +44,7 @@ constexpr const char* kMigrations[] = {
        CREATE UNIQUE INDEX requests_once ON requests (request_id, endpoint, finished_ms);)",
     R"(ALTER TABLE requests ADD COLUMN cache_write_tokens BIGINT NOT NULL DEFAULT 0;
        ALTER TABLE requests ADD COLUMN reasoning_tokens BIGINT NOT NULL DEFAULT 0;)",
+    R"(ALTER TABLE requests ADD COLUMN queued_ms DOUBLE PRECISION NOT NULL DEFAULT 0;)",
 };
 static_assert(std::size(kMigrations) == PostgresLedger::kSchemaVersion);
 
@@ -372,7 +373,7 @@ void PostgresLedger::for_each_usage(std::int64_t since_ms, std::int64_t until_ms
       stream_rows(connection_->conn,
                   "SELECT started_ms, alias, endpoint, endpoint_kind, input_tokens, cached_tokens, "
                   "output_tokens, cost_nano_usd, amortized_nano_usd, cache_write_tokens, "
-                  "finished_ms, route, slo_class, outcome, ttft_ms, duration_ms "
+                  "finished_ms, route, slo_class, outcome, ttft_ms, duration_ms, queued_ms "
                   "FROM requests WHERE started_ms >= $1::bigint AND started_ms < $2::bigint "
                   "ORDER BY started_ms, id",
                   {std::to_string(since_ms), std::to_string(until_ms)}, [&](PGresult* row) {
@@ -395,6 +396,7 @@ void PostgresLedger::for_each_usage(std::int64_t since_ms, std::int64_t until_ms
                                     ? -1
                                     : std::strtod(libpq().PQgetvalue(row, 0, 14), nullptr);
                     r.duration_ms = std::strtod(libpq().PQgetvalue(row, 0, 15), nullptr);
+                    r.queued_ms = std::strtod(libpq().PQgetvalue(row, 0, 16), nullptr);
                     visit(r);
                   });
 }

@@ -39,6 +39,7 @@ constexpr const char* kMigrations[] = {
     // prompt token; cache writes and reasoning are parts of input and output, as cached is.
     R"(ALTER TABLE requests ADD COLUMN cache_write_tokens INTEGER NOT NULL DEFAULT 0;
        ALTER TABLE requests ADD COLUMN reasoning_tokens INTEGER NOT NULL DEFAULT 0;)",
+    R"(ALTER TABLE requests ADD COLUMN queued_ms REAL NOT NULL DEFAULT 0;)",
 };
 static_assert(std::size(kMigrations) == SqliteLedger::kSchemaVersion);
 
@@ -169,7 +170,7 @@ void SqliteLedger::for_each_usage(std::int64_t since_ms, std::int64_t until_ms,
                      "SELECT started_ms, alias, endpoint, endpoint_kind, input_tokens, "
                      "cached_tokens, output_tokens, cost_nano_usd, amortized_nano_usd, "
                      "cache_write_tokens, finished_ms, route, slo_class, outcome, ttft_ms, "
-                     "duration_ms "
+                     "duration_ms, queued_ms "
                      "FROM requests WHERE started_ms >= ?1 AND started_ms < ?2 "
                      "ORDER BY started_ms, rowid",
                      -1, &q, nullptr);
@@ -199,6 +200,7 @@ void SqliteLedger::for_each_usage(std::int64_t since_ms, std::int64_t until_ms,
     r.outcome = text(13);
     r.ttft_ms = sqlite3_column_type(q, 14) == SQLITE_NULL ? -1 : sqlite3_column_double(q, 14);
     r.duration_ms = sqlite3_column_double(q, 15);
+    r.queued_ms = sqlite3_column_double(q, 16);
     visit(r);
   }
   sqlite3_finalize(q);

@@ -110,7 +110,7 @@ awaitable<ProxyRequest::Held> ProxyRequest::take_slot(std::size_t index) {
   router::EndpointState& state = snapshot_->live->endpoint(candidate.endpoint);
   Held held;
   // The router saw a free slot; another thread, or another replica, may have taken it since.
-  unsigned limit = candidate.admit_limit;
+  unsigned limit = router::admit_limit_now(candidate, state);
   bool full = false;
   bool noted_locally = false;
   if (worker_.shared && candidate.class_limit > 0) {
@@ -165,28 +165,80 @@ awaitable<ProxyRequest::Held> ProxyRequest::take_slot(std::size_t index) {
   co_return held;
 }
 
+namespace {
+
+// A request's place in an endpoint's wait queue and in its gauge, given up however the wait
+// ends: its end, an exception, or the coroutine frame destroyed with its worker at shutdown
+// (then no timer of that worker stays in a queue other workers wake).
+class QueuePlace {
+ public:
+  QueuePlace(SlotQueue& queue, std::shared_ptr<SlotQueue::Waiter> waiter,
+             router::EndpointState& state, std::size_t slo_class, int priority,
+             const router::Candidate& candidate, metering::Metrics& metrics,
+             std::string_view endpoint, std::string_view slo_name)
+      : queue_(queue),
+        waiter_(std::move(waiter)),
+        state_(state),
+        metrics_(metrics),
+        endpoint_(endpoint),
+        slo_name_(slo_name) {
+    queue_.join(waiter_, state_, slo_class, priority, candidate);
+    metrics_.queue_joined(endpoint_, slo_name_);
+  }
+  QueuePlace(const QueuePlace&) = delete;
+  QueuePlace& operator=(const QueuePlace&) = delete;
+  // How the wait ended, for the histogram and the outcomes; a wake this waiter did not use
+  // goes on to the next.
+  void finish(double waited_seconds, bool served) {
+    leave();
+    metrics_.queue_left(endpoint_, slo_name_, waited_seconds, served);
+    if (!served) queue_.wake_next(state_);
+  }
+  ~QueuePlace() {
+    if (!left_) metrics_.queue_left(endpoint_, slo_name_, 0, false);
+    leave();
+  }
+
+ private:
+  void leave() {
+    if (std::exchange(left_, true)) return;
+    queue_.leave(*waiter_, state_);
+  }
+  SlotQueue& queue_;
+  std::shared_ptr<SlotQueue::Waiter> waiter_;
+  router::EndpointState& state_;
+  metering::Metrics& metrics_;
+  std::string_view endpoint_;
+  std::string_view slo_name_;
+  bool left_ = false;
+};
+
+}  // namespace
+
 // A full endpoint the router let this request wait for: in its queue, earliest deadline
 // first, until a slot of the class's share is free (held.slot) or the wait the router allowed
 // runs out (no slot: the walk spills to the next candidate). Nothing has been sent to the
 // client, so a stream can still go elsewhere.
 awaitable<void> ProxyRequest::wait_for_slot(std::size_t index, Held& held) {
   const router::Candidate& candidate = plan_.attempts[index];
-  router::EndpointState& state = snapshot_->live->endpoint(candidate.endpoint);
-  SlotQueue& queue = *snapshot_->slot_queues[candidate.endpoint];
-  const config::SloClass& slo = config_.slo_classes[plan_.slo_class];
   const TimePoint deadline = started_ + std::chrono::duration_cast<core::Duration>(
                                             std::chrono::duration<double>(candidate.max_wait));
   // Earlier attempts may have used the time the wait had (a later candidate).
   if (core::Clock::now() >= deadline) co_return;
+  router::EndpointState& state = snapshot_->live->endpoint(candidate.endpoint);
+  const config::SloClass& slo = config_.slo_classes[plan_.slo_class];
   // Releases on this gateway wake a waiter at once; a recheck now and then sees slots that
   // other replicas, or the engine's own count, gave back.
   constexpr core::Duration kRecheck = std::chrono::milliseconds(200);
   auto waiter = std::make_shared<SlotQueue::Waiter>(worker_.io.get_executor(), deadline);
-  queue.join(waiter, state, plan_.slo_class, slo.priority, candidate.admit_limit);
-  const std::string_view endpoint = config_.endpoints[candidate.endpoint].name;
-  runtime_.metrics().queue_joined(endpoint, slo.name);
+  QueuePlace place(*snapshot_->slot_queues[candidate.endpoint], waiter, state, plan_.slo_class,
+                   slo.priority, candidate, runtime_.metrics(),
+                   config_.endpoints[candidate.endpoint].name, slo.name);
+  const TimePoint joined = core::Clock::now();
+  // A slot given back between the first try and joining woke no one: try once more first.
+  bool first = true;
   while (core::Clock::now() < deadline) {
-    co_await waiter->sleep(kRecheck);
+    if (!std::exchange(first, false)) co_await waiter->sleep(kRecheck);
     Held taken = co_await take_slot(index);
     if (taken.slot) {
       held.slot.emplace(std::move(*taken.slot));
@@ -194,11 +246,9 @@ awaitable<void> ProxyRequest::wait_for_slot(std::size_t index, Held& held) {
       break;
     }
   }
-  queue.leave(*waiter, state);
-  const double waited = core::seconds_between(started_, core::Clock::now());
-  runtime_.metrics().queue_left(endpoint, slo.name, waited, held.slot.has_value());
-  // A slot this waiter was woken for but did not take is left to the next.
-  if (!held.slot) queue.wake_next(state);
+  const TimePoint now = core::Clock::now();
+  queued_ += now - joined;
+  place.finish(core::seconds_between(started_, now), held.slot.has_value());
 }
 
 // The attempts on candidate `index`: a capacity slot (waited for when the router allowed it)

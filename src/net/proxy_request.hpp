@@ -165,6 +165,7 @@ class ProxyRequest final : public AnswerListener {
   bool serving_flex_ = false;                   // and whether it asked for the flex tier
   TimePoint attempt_started_;
   unsigned attempts_ = 0;
+  core::Clock::duration queued_{};  // in wait queues for a provisioned slot, in all
   std::optional<Answer> answer_;
   std::optional<api::ApiError> failure_;  // when Fulcrum answered in the upstream's place
   metering::Outcome outcome_ = metering::Outcome::success;

@@ -61,6 +61,7 @@ void write_ledger_row(const MeterEvent& e, metering::Ledger& ledger, core::WallT
   row.amortized_cost = e.charge.charged;
   if (e.first_byte) row.ttft_ms = seconds_between(e.started, *e.first_byte) * 1000.0;
   row.duration_ms = seconds_between(e.started, e.finished) * 1000.0;
+  row.queued_ms = std::chrono::duration<double, std::milli>(e.queued).count();
   row.status = e.status;
   row.outcome = e.late ? "abandoned" : metering::to_string(e.outcome);
   row.attempts = e.attempts;
@@ -162,6 +163,7 @@ void ProxyRequest::meter() {
   e.charge = charge_;
   e.started = started_;
   e.finished = core::Clock::now();
+  e.queued = queued_;
   if (!e.first_byte && failure_) e.first_byte = e.finished;
   meter_event(e, runtime_, budget_, rate_, shared_holds_, worker_.shared.get());
   if (routed_) record_routing(e);

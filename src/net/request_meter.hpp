@@ -43,6 +43,7 @@ struct MeterEvent {
   core::Clock::time_point started;
   core::Clock::time_point finished;
   std::optional<core::Clock::time_point> first_byte;
+  core::Clock::duration queued{};  // waited in the gateway's queues for a provisioned slot
 };
 
 // Settles `budget` (or `shared`, when the request's holds are in Redis) with the marginal

@@ -21,9 +21,9 @@ bool SlotQueue::before(const Entry& a, const Entry& b) {
 }
 
 void SlotQueue::join(const std::shared_ptr<Waiter>& waiter, router::EndpointState& state,
-                     std::size_t slo_class, int priority, unsigned limit) {
+                     std::size_t slo_class, int priority, const router::Candidate& candidate) {
   const std::lock_guard lock(mutex_);
-  Entry entry{waiter, slo_class, priority, limit, arrivals_++};
+  Entry entry{waiter, slo_class, priority, candidate, arrivals_++};
   entries_.insert(std::upper_bound(entries_.begin(), entries_.end(), entry, before),
                   std::move(entry));
   state.join_waiting(slo_class);
@@ -46,7 +46,8 @@ void SlotQueue::wake_next(const router::EndpointState& state) {
   for (const Entry& entry : entries_) {
     // A batch waiter stays asleep while only reserved slots are free; a later realtime one
     // may take them.
-    if (claimed >= entry.limit) continue;
+    const unsigned limit = router::admit_limit_now(entry.candidate, state);
+    if (limit != 0 && claimed >= limit) continue;
     if (entry.waiter->woken_.exchange(true, std::memory_order_acq_rel)) {
       ++claimed;
       continue;

@@ -18,6 +18,7 @@
 
 #include "fulcrum/net/asio.hpp"
 #include "fulcrum/router/live_state.hpp"
+#include "fulcrum/router/plan.hpp"
 
 namespace fulcrum::net {
 
@@ -41,10 +42,11 @@ class SlotQueue {
     std::atomic<bool> woken_{false};
   };
 
-  // Joins the queue: woken by wake_next when `state` has fewer than `limit` slots taken and no
+  // Joins the queue: woken by wake_next when `state` has fewer slots taken than the candidate's
+  // limit allows now (router::admit_limit_now) and no
   // earlier deadline (then higher priority, then earlier arrival) waits for one.
   void join(const std::shared_ptr<Waiter>& waiter, router::EndpointState& state,
-            std::size_t slo_class, int priority, unsigned limit);
+            std::size_t slo_class, int priority, const router::Candidate& candidate);
   void leave(const Waiter& waiter, router::EndpointState& state);
   // After a slot was given back: wakes the first waiter that may take a slot now. Cheap when
   // nobody waits.
@@ -55,7 +57,7 @@ class SlotQueue {
     std::shared_ptr<Waiter> waiter;
     std::size_t slo_class = 0;
     int priority = 0;
-    unsigned limit = 0;
+    router::Candidate candidate;  // its limit is worked out at each wake (admit_limit_now)
     std::uint64_t arrival = 0;
   };
   static bool before(const Entry& a, const Entry& b);

@@ -95,26 +95,13 @@ std::vector<bool> roomy_rows(const std::vector<const RecordedRequest*>& rows,
   return roomy;
 }
 
-// Rows of classes the recorded run let wait in the gateway (max_queue_wait): their time to
-// first token may hold a wait for another endpoint's slot before they came here, which the
-// ledger does not record apart.
-std::vector<bool> may_have_waited(const std::vector<const RecordedRequest*>& rows,
-                                  const config::Config& recorded_run) {
-  std::vector<bool> waited(rows.size(), false);
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    const auto slo = recorded_run.find_slo_class(rows[i]->slo_class);
-    waited[i] = slo && recorded_run.slo_classes[*slo].max_queue_wait > core::Duration::zero();
-  }
-  return waited;
-}
-
+// Times to first token are learnt net of the wait in the gateway the ledger records apart
+// (queued_ms): a request that waited for a slot here, or for another endpoint's before it
+// spilled here, took no longer at this endpoint for it.
 void learn(EndpointModel& m, const std::vector<const RecordedRequest*>& rows,
-           const config::Endpoint& endpoint, const config::Endpoint* recorded,
-           const config::Config& recorded_run) {
+           const config::Endpoint& endpoint, const config::Endpoint* recorded) {
   const std::vector<bool> cold = cold_rows(rows, recorded);
-  std::vector<bool> roomy = roomy_rows(rows, general_share(endpoint, recorded));
-  const std::vector<bool> waited = may_have_waited(rows, recorded_run);
-  for (std::size_t i = 0; i < rows.size(); ++i) roomy[i] = roomy[i] && !waited[i];
+  const std::vector<bool> roomy = roomy_rows(rows, general_share(endpoint, recorded));
   std::size_t roomy_streams = 0;
   for (std::size_t i = 0; i < rows.size(); ++i) {
     roomy_streams += !cold[i] && roomy[i] && rows[i]->ttft_ms && rows[i]->stream() ? 1 : 0;
@@ -133,7 +120,7 @@ void learn(EndpointModel& m, const std::vector<const RecordedRequest*>& rows,
     }
     if (only_roomy && !roomy[i]) continue;
     if (r.stream()) {
-      ttft.push_back(*r.ttft_ms / 1000);
+      ttft.push_back(r.served_ttft_ms() / 1000);
     } else if (output > 0) {
       whole.push_back(&r);
     }
@@ -145,7 +132,7 @@ void learn(EndpointModel& m, const std::vector<const RecordedRequest*>& rows,
   if (per_token.empty()) {
     // Whole answers only: what their duration leaves after the first token's time.
     for (const RecordedRequest* r : whole) {
-      per_token.push_back(std::max(0.0, r->duration_ms / 1000 - m.ttft_seconds) /
+      per_token.push_back(std::max(0.0, (r->duration_ms - r->queued_ms) / 1000 - m.ttft_seconds) /
                           static_cast<double>(r->usage.output));
     }
   }
@@ -160,7 +147,7 @@ void learn(EndpointModel& m, const std::vector<const RecordedRequest*>& rows,
     const double warm = r.stream() ? m.ttft_seconds
                                    : m.ttft_seconds + static_cast<double>(r.usage.output) *
                                                           m.seconds_per_output_token;
-    excess.push_back(std::max(0.0, *r.ttft_ms / 1000 - warm));
+    excess.push_back(std::max(0.0, r.served_ttft_ms() / 1000 - warm));
   }
   if (m.cold_start && excess.size() >= kMinColdRows) {
     m.cold_start_seconds = *median(excess);
@@ -183,7 +170,7 @@ std::vector<EndpointModel> learn_models(const std::vector<RecordedRequest>& rows
   for (std::size_t i = 0; i < models.size(); ++i) {
     const auto recorded = recorded_run.find_endpoint(models[i].name);
     learn(models[i], served[i], policy.endpoints[i],
-          recorded ? &recorded_run.endpoints[*recorded] : nullptr, recorded_run);
+          recorded ? &recorded_run.endpoints[*recorded] : nullptr);
   }
   return models;
 }

@@ -74,7 +74,8 @@ Gateway::Step Gateway::attempts_on(std::size_t flight, std::size_t index) {
 bool Gateway::take_slot(std::size_t flight, std::size_t index) {
   Flight& f = flights_[flight];
   const router::Candidate& candidate = f.plan.attempts[index];
-  if (!live_.endpoint(candidate.endpoint).try_admit(candidate.admit_limit, candidate.reserved)) {
+  router::EndpointState& state = live_.endpoint(candidate.endpoint);
+  if (!state.try_admit(router::admit_limit_now(candidate, state), candidate.reserved)) {
     return false;
   }
   f.slot_taken = now_;
@@ -93,7 +94,7 @@ bool Gateway::wait_for_slot(std::size_t flight, std::size_t index) {
   router::EndpointState& state = live_.endpoint(candidate.endpoint);
   WaitQueue& queue = queues_[candidate.endpoint];
   queue.join(flight, f.plan.slo_class, deadline, policy_.slo_classes[f.plan.slo_class].priority,
-             candidate.admit_limit, state);
+             candidate, state);
   peak_waiting_[candidate.endpoint] = std::max(peak_waiting_[candidate.endpoint], queue.size());
   f.waiting = true;
   f.deadline = deadline;

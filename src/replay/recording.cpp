@@ -34,6 +34,7 @@ RecordedRequest recorded(const metering::UsageRecord& row) {
   r.cost = row.cost;
   if (row.ttft_ms >= 0) r.ttft_ms = row.ttft_ms;
   r.duration_ms = row.duration_ms;
+  r.queued_ms = row.queued_ms;
   r.success = row.outcome == "success";
   r.late_answer = row.outcome == "abandoned";
   return r;

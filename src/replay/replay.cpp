@@ -169,9 +169,9 @@ constexpr Assumption kAssumptions[] = {
      "and prompt features other than its size are not recorded: routes matching on them do not "
      "match"},
     {"endpoints",
-     "each endpoint answers after the median warm time to first token of its ledger rows that "
-     "found room there and whose class the recorded run did not let wait (they cannot have "
-     "waited for a slot, there or before) and the median time per output "
+     "each endpoint answers after the median warm time to first token, less the row's wait in "
+     "the gateway's queue (queued_ms), of its ledger rows that found room there (they cannot "
+     "have queued at the engine) and the median time per output "
      "token of its rows (the policy's latency seeds where it has none); a "
      "provisioned endpoint generates at most capacity.max_concurrency requests at once and "
      "queues the rest, first come first served; a scale-to-zero endpoint idle past "

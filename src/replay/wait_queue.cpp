@@ -6,8 +6,9 @@
 namespace fulcrum::replay {
 
 void WaitQueue::join(std::size_t flight, std::size_t slo_class, router::TimePoint deadline,
-                     int priority, unsigned limit, router::EndpointState& state) {
-  const Entry entry{flight, slo_class, deadline, priority, limit, arrivals_++};
+                     int priority, const router::Candidate& candidate,
+                     router::EndpointState& state) {
+  const Entry entry{flight, slo_class, deadline, priority, candidate, arrivals_++};
   const auto before = [](const Entry& a, const Entry& b) {
     return std::tuple(a.deadline, -a.priority, a.arrival) <
            std::tuple(b.deadline, -b.priority, b.arrival);
@@ -26,7 +27,8 @@ void WaitQueue::leave(std::size_t flight, router::EndpointState& state) {
 
 std::optional<std::size_t> WaitQueue::next_to_wake(const router::EndpointState& state) const {
   for (const Entry& entry : entries_) {
-    if (state.in_flight() < entry.limit) return entry.flight;
+    const unsigned limit = router::admit_limit_now(entry.candidate, state);
+    if (limit == 0 || state.in_flight() < limit) return entry.flight;
   }
   return std::nullopt;
 }

@@ -10,13 +10,14 @@
 #include <vector>
 
 #include "fulcrum/router/live_state.hpp"
+#include "fulcrum/router/plan.hpp"
 
 namespace fulcrum::replay {
 
 class WaitQueue {
  public:
   void join(std::size_t flight, std::size_t slo_class, router::TimePoint deadline, int priority,
-            unsigned limit, router::EndpointState& state);
+            const router::Candidate& candidate, router::EndpointState& state);
   void leave(std::size_t flight, router::EndpointState& state);
   // The waiter to wake after a slot was given back, if any may take one now.
   std::optional<std::size_t> next_to_wake(const router::EndpointState& state) const;
@@ -28,7 +29,7 @@ class WaitQueue {
     std::size_t slo_class = 0;
     router::TimePoint deadline;
     int priority = 0;
-    unsigned limit = 0;
+    router::Candidate candidate;  // its limit is worked out at each wake
     std::uint64_t arrival = 0;
   };
   std::vector<Entry> entries_;  // in waking order

@@ -106,15 +106,19 @@ class Assessor {
       const unsigned limit =
           reserved ? capacity : general_share + std::min(state.reserved_in_flight(), reserve);
       const unsigned others = in_flight - own;  // held by other replicas or other clients
+      if (!reserved && others < general_share) {
+        c.admit_base = general_share - others;
+        c.reserve_credit = reserve;
+      }
       if (in_flight < limit) {
         c.admit_limit = limit - others;
         c.class_limit = limit;
         c.uses_headroom = reserved && in_flight >= general_share;
       } else if (const auto wait = plan_wait(endpoint, state, in_flight, limit, ttft, per_token);
                  wait && others < limit) {
-        // Full for this class: it waits in the gateway for one of its own slots (never a
-        // reserved one: the limit stays the class's), and may still spill when the wait
-        // runs out.
+        // Full for this class: it waits in the gateway for one of its own slots, and may
+        // still spill when the wait runs out. Its limit is worked out again when it takes a
+        // slot (admit_limit_now): the reserved requests in flight now may be gone by then.
         queue_wait = wait->predicted;
         c.admit_limit = limit - others;
         c.class_limit = limit;

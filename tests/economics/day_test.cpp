@@ -96,12 +96,14 @@ struct Policy {
   bool unit = true;
   std::string standard_wait = "0ms";
   std::string batch_wait = "0ms";
+  std::string realtime_wait = "0ms";
 };
 
 std::string gateway_yaml(const Policy& policy) {
   std::ostringstream y;
   y << "slo_classes:\n"
-    << "  realtime: {priority: 100, ttft: 800ms, e2e: 30s, max_queue_wait: 0ms}\n"
+    << "  realtime: {priority: 100, ttft: 800ms, e2e: 30s, max_queue_wait: " << policy.realtime_wait
+    << "}\n"
     << "  standard: {priority: 50, ttft: 2s, e2e: 60s, max_queue_wait: " << policy.standard_wait
     << "}\n"
     << "  batch: {priority: 10, ttft: 15s, e2e: 120s, max_queue_wait: " << policy.batch_wait
@@ -303,9 +305,9 @@ TEST(Day, OneUnitWithWaitingHoldsTheSlosForUnder80PercentOfServerlessCost) {
   std::vector<DayResult> results;
   results.push_back(run_day({"all serverless", false}, trace));
   results.push_back(run_day({"1 unit, no waiting", true}, trace, no_waiting));
-  results.push_back(
-      run_day({"1 unit, waiting (standard 1.5s, batch 13.5s)", true, "1500ms", "13500ms"}, trace,
-              with_waiting));
+  results.push_back(run_day({"1 unit, waiting (realtime 300ms, standard 1.5s, batch 13.5s)", true,
+                             "1500ms", "13500ms", "300ms"},
+                            trace, with_waiting));
   const std::string text = table(results);
   std::cout << trace.size() << " requests\n" << text;
   std::ofstream("day-results.md") << trace.size() << " requests\n\n" << text;

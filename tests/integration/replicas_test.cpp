@@ -414,7 +414,8 @@ TEST(Replicas, EveryRowOfEveryReplicaIsInPostgresOnceAcrossAnOutage) {
   EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()), served);
   EXPECT_EQ(stack.metric("fulcrum_ledger_spool_rows", {}), 0);
   EXPECT_EQ(b.metric("fulcrum_ledger_spool_rows", {}), 0);
-  EXPECT_EQ(postgres.query("SELECT version FROM fulcrum_schema"), std::vector<std::string>{"2"});
+  EXPECT_EQ(postgres.query("SELECT version FROM fulcrum_schema"),
+            std::vector<std::string>{std::to_string(metering::PostgresLedger::kSchemaVersion)});
 
   // The CLI reads the same ledger through the config.
   Process exported(

@@ -126,6 +126,19 @@ TEST(WaitQueue, AStreamWhoseWaitRunsOutSpillsWithNothingSentBefore) {
   EXPECT_EQ(waiting(stack, "batch"), 0);
   EXPECT_EQ(stack.sim_release("gpu"), 1);
   EXPECT_EQ(first.response().status, 200u);
+
+  // The ledger keeps the wait apart from the time to first byte it is part of: the replay
+  // learns the cloud's own speed from the rest. The request that never waited shows 0.
+  ASSERT_TRUE(eventually([&] { return ledger_rows(stack.ledger_path()).size() == 2; }));
+  for (const json& row : ledger_rows(stack.ledger_path())) {
+    if (row["endpoint"] == "cloud") {
+      EXPECT_GE(row["queued_ms"].get<double>(), 1900) << row;  // from joining, after a try
+      EXPECT_LT(row["queued_ms"].get<double>(), 2500) << row;
+      EXPECT_GE(row["ttft_ms"].get<double>(), row["queued_ms"].get<double>()) << row;
+    } else {
+      EXPECT_EQ(row["queued_ms"].get<double>(), 0) << row;
+    }
+  }
 }
 
 // Spillover means leaving paid-for capacity: a request placed on a second unit because the

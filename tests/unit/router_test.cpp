@@ -411,8 +411,16 @@ TEST_F(RouterTest, AReservedClassesRequestInFlightStandsInTheReserve) {
   EXPECT_EQ(standard.attempts.front().admit_limit, 4u);
   occupy("gpu", 1);  // the third standard: the general share is used up
   EXPECT_EQ(lead(choose(input("llama-8b"), config, live)).name, "cloud");
+  // A batch request may wait. Its limit is worked out again when it takes a slot: the realtime
+  // request in flight may be gone by then, and its slot is then the reserve's again.
+  const Plan batch = choose(input("llama-8b", "batch"), config, live);
+  EXPECT_EQ(lead(batch).name, "gpu");
+  EXPECT_EQ(batch.reason, "queued");
+  EXPECT_EQ(batch.attempts.front().admit_limit, 4u);
+  EXPECT_EQ(router::admit_limit_now(batch.attempts.front(), gpu), 4u);
   gpu.release(true);  // the realtime request ends: its slot is the reserve again
   EXPECT_EQ(gpu.reserved_in_flight(), 0u);
+  EXPECT_EQ(router::admit_limit_now(batch.attempts.front(), gpu), 3u);
   EXPECT_EQ(lead(choose(input("llama-8b"), config, live)).name, "cloud");
   EXPECT_EQ(lead(choose(input("llama-8b", "realtime"), config, live)).name, "gpu");
 }

@@ -19,7 +19,9 @@ class SlotQueueTest : public ::testing::Test {
   // wakes (never by its deadline or recheck, both an hour away).
   void wait(const std::string& name, core::Duration deadline_in, int priority, unsigned limit) {
     auto waiter = std::make_shared<SlotQueue::Waiter>(io.get_executor(), now + deadline_in);
-    queue.join(waiter, state, 0, priority, limit);
+    router::Candidate candidate;
+    candidate.admit_limit = limit;
+    queue.join(waiter, state, 0, priority, candidate);
     asio::co_spawn(
         io,
         [this, waiter, name]() -> awaitable<void> {

@@ -51,6 +51,8 @@ struct LedgerRow {
   std::string_view outcome;
   unsigned attempts = 0;
   bool estimated = false;  // tokens estimated because the upstream reported no usage
+  // Of ttft_ms, the time it waited in Fulcrum for a provisioned slot (its queue).
+  double queued_ms = 0;
 
   std::string_view request_id() const { return {request_id_text.data(), request_id_size}; }
   void set_request_id(std::string_view id) {
@@ -81,6 +83,7 @@ struct UsageRecord {
   std::string_view outcome;
   double ttft_ms = -1;  // -1: no first byte
   double duration_ms = 0;
+  double queued_ms = 0;  // of ttft_ms, waited in Fulcrum's queue for a provisioned slot
 };
 
 // Where rows are kept: SQLite (embedded, the default) or PostgreSQL (shared by replicas).
@@ -124,7 +127,7 @@ struct StoredRow {
 
 class SqliteLedger final : public LedgerStore, public LedgerReader {
  public:
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
   // Opens or creates the file (WAL mode) and migrates its schema to kSchemaVersion.
   static core::Expected<std::unique_ptr<SqliteLedger>, std::string> open(const std::string& path);

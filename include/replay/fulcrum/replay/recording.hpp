@@ -22,6 +22,7 @@ struct RecordedRequest {
   core::Usage usage;
   core::Money cost;               // marginal, as charged
   std::optional<double> ttft_ms;  // from the request's start; none: no first byte
+  double queued_ms = 0;           // of it, waited in the gateway for a provisioned slot
   double duration_ms = 0;
   bool success = false;  // outcome "success": the requests SLO attainment is judged on
   // A late answer read after its attempt was given up ("abandoned"): the request has its
@@ -32,6 +33,9 @@ struct RecordedRequest {
   // the end; a whole answer's first byte is its end (within a few milliseconds of writing
   // it out), so a first byte clearly earlier than the end marks a stream.
   bool stream() const;
+  // Its time to first token less its wait in the gateway: what the endpoint that served it
+  // took (its prefill, and any queue of the engine's own).
+  double served_ttft_ms() const { return ttft_ms.value_or(0) - queued_ms; }
 };
 
 RecordedRequest recorded(const metering::UsageRecord& row);

@@ -1,6 +1,7 @@
 #pragma once
 // The routing decision: a pure function of the request's features, the configuration
 // snapshot, live endpoint state and the time. No I/O, no locks, no JSON.
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -43,6 +44,12 @@ struct Candidate {
   // proxy admits against it atomically, because another thread may have filled the slot
   // since the decision.
   unsigned admit_limit = 0;
+  // For a class outside the endpoint's headroom, the limit is its general share plus the
+  // reserved classes' requests in flight when the slot is taken (they stand in the reserve):
+  // admit_base + min(reserved in flight, reserve_credit). admit_limit is that at the decision;
+  // admit_limit_now() is what a slot taken later (after a wait) must go by.
+  unsigned admit_base = 0;
+  unsigned reserve_credit = 0;
   // The class's share of the capacity (0 = no limit): what replicas sharing state may have
   // in flight there together (a lease in Redis, taken before the attempt).
   unsigned class_limit = 0;
@@ -73,6 +80,12 @@ struct Plan {
   std::optional<std::size_t> spilled_from;
   std::string_view spill_reason;
 };
+
+// The in-flight limit `candidate`'s slot is taken against now (0 = no limit).
+inline unsigned admit_limit_now(const Candidate& candidate, const EndpointState& state) {
+  if (candidate.reserve_credit == 0) return candidate.admit_limit;
+  return candidate.admit_base + std::min(state.reserved_in_flight(), candidate.reserve_credit);
+}
 
 // `config` comes from the loader (its routes end with the catch-all "default").
 Plan choose(const RouteInput& input, const config::Config& config, const LiveState& live);

@@ -52,7 +52,7 @@ static_assert(std::size(kMigrations) == PostgresLedger::kSchemaVersion);
 constexpr const char* kMigrationLock = "SELECT pg_advisory_lock(7306531770)";
 constexpr const char* kMigrationUnlock = "SELECT pg_advisory_unlock(7306531770)";
 
-constexpr std::size_t kRowsPerInsert = 500;  // 500 x 24 parameters, well under 65535
+constexpr std::size_t kRowsPerInsert = 500;  // 500 x 25 parameters, well under 65535
 constexpr auto kRetryEvery = std::chrono::seconds(1);
 constexpr std::size_t kSpoolBatchesPerCall = 20;  // 10,000 rows
 

@@ -81,6 +81,10 @@ struct Gateway::Impl {
   std::thread control_thread;
   std::unique_ptr<ConfigWatcher> watcher;
   std::vector<std::unique_ptr<Worker>> workers;
+  // The traffic plan reads the ledger here, never on a worker. Declared after the workers, so
+  // destroyed (joined: a read under way finishes and posts its result) while their
+  // io_contexts can still take the post.
+  asio::thread_pool ledger_reader{1};
   std::vector<std::unique_ptr<ProxyHandler>> proxies;
   std::vector<tcp_acceptor> data_acceptors;
   std::unique_ptr<tcp_acceptor> admin_acceptor;
@@ -161,8 +165,10 @@ void Gateway::start() {
   // Always running: a reload may add prewarm windows or engine load sources.
   asio::co_spawn(g.workers[0]->io, prewarm_loop(*g.workers[0], g.runtime, g.draining),
                  log_if_thrown("prewarm_loop"));
-  asio::co_spawn(g.workers[0]->io, traffic_plan_loop(*g.workers[0], g.runtime, g.draining),
-                 log_if_thrown("traffic_plan_loop"));
+  asio::co_spawn(
+      g.workers[0]->io,
+      traffic_plan_loop(*g.workers[0], g.ledger_reader.get_executor(), g.runtime, g.draining),
+      log_if_thrown("traffic_plan_loop"));
   asio::co_spawn(g.workers[0]->io, engine_load_loop(*g.workers[0], g.runtime, g.draining),
                  log_if_thrown("engine_load_loop"));
 

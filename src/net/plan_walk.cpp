@@ -111,15 +111,16 @@ awaitable<ProxyRequest::Held> ProxyRequest::take_slot(std::size_t index) {
   Held held;
   // The router saw a free slot; another thread, or another replica, may have taken it since.
   unsigned limit = router::admit_limit_now(candidate, state);
+  const unsigned class_limit = router::class_limit_now(candidate, state);
   bool full = false;
   bool noted_locally = false;
-  if (worker_.shared && candidate.class_limit > 0) {
+  if (worker_.shared && class_limit > 0) {
     // The first target's slot was asked at admission, in the same round trip.
     SharedState::SlotAnswer answer;
     if (index == 0 && first_slot_) {
       answer = *std::exchange(first_slot_, std::nullopt);
     } else {
-      answer = co_await worker_.shared->acquire_slot(endpoint.name, candidate.class_limit);
+      answer = co_await worker_.shared->acquire_slot(endpoint.name, class_limit);
     }
     switch (answer.slot) {
       case SharedState::Slot::granted:
@@ -142,7 +143,7 @@ awaitable<ProxyRequest::Held> ProxyRequest::take_slot(std::size_t index) {
           full = true;
         } else {
           // This replica's share of the class's capacity, until Redis answers again.
-          limit = std::min(limit, std::max(1u, candidate.class_limit / local_share(config_.state)));
+          limit = std::min(limit, std::max(1u, class_limit / local_share(config_.state)));
           noted_locally = true;
         }
         break;
@@ -175,27 +176,30 @@ class QueuePlace {
   QueuePlace(SlotQueue& queue, std::shared_ptr<SlotQueue::Waiter> waiter,
              router::EndpointState& state, std::size_t slo_class, int priority,
              const router::Candidate& candidate, metering::Metrics& metrics,
-             std::string_view endpoint, std::string_view slo_name)
+             std::string_view endpoint, std::string_view slo_name, TimePoint arrival)
       : queue_(queue),
         waiter_(std::move(waiter)),
         state_(state),
         metrics_(metrics),
         endpoint_(endpoint),
-        slo_name_(slo_name) {
+        slo_name_(slo_name),
+        arrival_(arrival) {
     queue_.join(waiter_, state_, slo_class, priority, candidate);
     metrics_.queue_joined(endpoint_, slo_name_);
   }
   QueuePlace(const QueuePlace&) = delete;
   QueuePlace& operator=(const QueuePlace&) = delete;
-  // How the wait ended, for the histogram and the outcomes; a wake this waiter did not use
-  // goes on to the next.
-  void finish(double waited_seconds, bool served) {
+  // How the wait ended, for the histogram (from the request's arrival) and the outcomes; a
+  // wake this waiter did not use goes on to the next.
+  void finish(bool served) {
     leave();
-    metrics_.queue_left(endpoint_, slo_name_, waited_seconds, served);
+    metrics_.queue_left(endpoint_, slo_name_, waited(), served);
     if (!served) queue_.wake_next(state_);
   }
+  // Cut short (an exception, or shutdown): no slot taken. A wake it may have had is left to
+  // the others' recheck: at shutdown their workers may be gone.
   ~QueuePlace() {
-    if (!left_) metrics_.queue_left(endpoint_, slo_name_, 0, false);
+    if (!left_) metrics_.queue_left(endpoint_, slo_name_, waited(), false);
     leave();
   }
 
@@ -204,12 +208,14 @@ class QueuePlace {
     if (std::exchange(left_, true)) return;
     queue_.leave(*waiter_, state_);
   }
+  double waited() const { return core::seconds_between(arrival_, core::Clock::now()); }
   SlotQueue& queue_;
   std::shared_ptr<SlotQueue::Waiter> waiter_;
   router::EndpointState& state_;
   metering::Metrics& metrics_;
   std::string_view endpoint_;
   std::string_view slo_name_;
+  TimePoint arrival_;
   bool left_ = false;
 };
 
@@ -233,7 +239,7 @@ awaitable<void> ProxyRequest::wait_for_slot(std::size_t index, Held& held) {
   auto waiter = std::make_shared<SlotQueue::Waiter>(worker_.io.get_executor(), deadline);
   QueuePlace place(*snapshot_->slot_queues[candidate.endpoint], waiter, state, plan_.slo_class,
                    slo.priority, candidate, runtime_.metrics(),
-                   config_.endpoints[candidate.endpoint].name, slo.name);
+                   config_.endpoints[candidate.endpoint].name, slo.name, started_);
   const TimePoint joined = core::Clock::now();
   // A slot given back between the first try and joining woke no one: try once more first.
   bool first = true;
@@ -246,9 +252,8 @@ awaitable<void> ProxyRequest::wait_for_slot(std::size_t index, Held& held) {
       break;
     }
   }
-  const TimePoint now = core::Clock::now();
-  queued_ += now - joined;
-  place.finish(core::seconds_between(started_, now), held.slot.has_value());
+  queued_ += core::Clock::now() - joined;
+  place.finish(held.slot.has_value());
 }
 
 // The attempts on candidate `index`: a capacity slot (waited for when the router allowed it)

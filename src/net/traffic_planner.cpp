@@ -34,9 +34,8 @@ std::shared_ptr<const metering::TrafficPlan> plan_from_ledger(const Snapshot& sn
 
 }  // namespace
 
-awaitable<void> traffic_plan_loop(Worker& worker, Runtime& runtime,
-                                  const std::atomic<bool>& stopping) {
-  asio::thread_pool reader(1);  // the ledger is read here, never on a worker
+awaitable<void> traffic_plan_loop(Worker& worker, asio::thread_pool::executor_type reader,
+                                  Runtime& runtime, const std::atomic<bool>& stopping) {
   steady_timer tick(worker.io);
   std::shared_ptr<const Snapshot> planned_for;
   std::int64_t planned_hour = -1;
@@ -51,7 +50,7 @@ awaitable<void> traffic_plan_loop(Worker& worker, Runtime& runtime,
       planned_hour = hour;
       planned_at = core::Clock::now();
       const auto back = co_await asio::this_coro::executor;
-      co_await resume_on(reader.get_executor());
+      co_await resume_on(reader);
       std::shared_ptr<const metering::TrafficPlan> plan;
       try {
         plan = plan_from_ledger(*snapshot, now_ms);
@@ -69,7 +68,6 @@ awaitable<void> traffic_plan_loop(Worker& worker, Runtime& runtime,
     co_await tick.async_wait(as_result(ec));
     if (ec) break;
   }
-  reader.join();
 }
 
 }  // namespace fulcrum::net

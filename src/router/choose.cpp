@@ -247,6 +247,29 @@ std::pair<std::string_view, std::string_view> spill_reason(const Assessed& prefe
   return {"spill:slo", "slo"};
 }
 
+// A wait that runs out spills to another candidate, whose own time to first token then comes
+// on top of it: each wait ends early enough for the fastest of the others to stay inside the
+// class's target (its margin kept). With no such time left the endpoint is full for the
+// request, as if it could not wait at all.
+void end_waits_in_time_to_spill(std::vector<Assessed>& all, const config::SloClass& slo) {
+  const double horizon = seconds(slo.ttft) - seconds(slo.margin());
+  for (Assessed& waiting : all) {
+    if (waiting.candidate.max_wait <= 0) continue;
+    std::optional<double> then;
+    for (const Assessed& other : all) {
+      if (&other == &waiting || other.exclusion != Exclusion::none) continue;
+      then =
+          std::min(then.value_or(other.candidate.predicted_ttft), other.candidate.predicted_ttft);
+    }
+    if (!then) continue;  // nowhere to spill: the wait is all there is
+    waiting.candidate.max_wait = std::min(waiting.candidate.max_wait, horizon - *then);
+    if (waiting.candidate.max_wait <= 0) {
+      waiting.candidate.max_wait = 0;
+      waiting.exclusion = std::max(waiting.exclusion, Exclusion::capacity);
+    }
+  }
+}
+
 }  // namespace
 
 Plan choose(const RouteInput& input, const config::Config& config, const LiveState& live) {
@@ -299,6 +322,7 @@ Plan choose(const RouteInput& input, const config::Config& config, const LiveSta
   }
   for (std::size_t fallback : route.fallback) add_alias(fallback, true);
   if (all.empty()) return plan;
+  end_waits_in_time_to_spill(all, config.slo_classes[plan.slo_class]);
 
   std::vector<Assessed> ranked;
   ranked.reserve(all.size());
@@ -350,6 +374,7 @@ Plan choose(const RouteInput& input, const config::Config& config, const LiveSta
       ranked.push_back(a);
       ranked.back().candidate.over_capacity = true;
       ranked.back().candidate.admit_limit = 0;
+      ranked.back().candidate.reserve_credit = 0;
     }
   }
   if (ranked.empty()) {

@@ -329,11 +329,13 @@ TEST_F(RouterTest, AWaitIsPlannedFromTheLearntHoldTimeAndOnlyWhileItKeepsTheTarg
   EndpointState& gpu = live.endpoint(endpoint("gpu-q"));
   occupy("gpu-q", 4);
   for (int i = 0; i < 40; ++i) gpu.slot_hold.observe(1.0);
-  // standard: ttft 2 s, margin 0.2 s, prefill 0.1 s: up to 1.7 s of waiting. One release in
+  // standard: ttft 2 s, margin 0.2 s, prefill 0.1 s: up to 1.7 s of waiting, and 1.5 s so
+  // that the cloud's 0.3 s to first token still fits if the wait runs out. One release in
   // 1.0 / 4 s.
   Plan plan = choose(input("llama-q"), config, live);
   EXPECT_EQ(lead(plan).name, "gpu-q");
-  EXPECT_NEAR(plan.attempts.front().max_wait, 1.7, 1e-9);
+  EXPECT_NEAR(plan.attempts.front().max_wait, 1.5, 1e-9);
+
   EXPECT_NEAR(plan.attempts.front().predicted_ttft, 0.1 + 0.25, 1e-9);
   // Batch requests waiting there go after a standard one (their deadlines are later).
   const std::size_t batch = config.find_slo_class("batch").value();
@@ -353,6 +355,30 @@ TEST_F(RouterTest, AWaitIsPlannedFromTheLearntHoldTimeAndOnlyWhileItKeepsTheTarg
   // A full queue (capacity.max_waiting) takes no one more.
   config.endpoints[endpoint("gpu-q")].capacity.max_waiting = 12;
   EXPECT_EQ(lead(choose(input("llama-q", "batch"), config, live)).name, "cloud");
+}
+
+// A wait that runs out spills, and the spill target's own time to first token comes after it:
+// the wait ends in time for that to fit the target, or the request does not wait at all.
+TEST_F(RouterTest, AWaitEndsInTimeForTheSpillTargetToAnswerWithinTheTarget) {
+  config.slo_classes[config.find_slo_class("standard").value()].max_queue_wait = 5s;
+  occupy("gpu-q", 4);
+  for (int i = 0; i < 40; ++i) live.endpoint(endpoint("gpu-q")).slot_hold.observe(1.0);
+  // Up to 1.8 s to the first token (2 s less the margin): the cloud answers in 1.2 s, so the
+  // wait may take 0.6 s.
+  live.endpoint(endpoint("cloud")).ttft.observe(1.2, now);
+  Plan plan = choose(input("llama-q"), config, live);
+  EXPECT_EQ(lead(plan).name, "gpu-q");
+  EXPECT_EQ(plan.reason, "queued");
+  EXPECT_NEAR(plan.attempts.front().max_wait, 0.6, 1e-9);
+  // At 1.8 s nothing is left for waiting: the GPU is full for the request, which spills.
+  live.endpoint(endpoint("cloud")).ttft.observe(1.8, now);
+  plan = choose(input("llama-q"), config, live);
+  EXPECT_EQ(lead(plan).name, "cloud");
+  EXPECT_EQ(plan.reason, "spill:capacity");
+  EXPECT_EQ(plan.attempts.back().max_wait, 0);
+  EXPECT_TRUE(plan.attempts.back().over_capacity);
+  // Batch has a minute: its wait stays max_queue_wait.
+  EXPECT_EQ(choose(input("llama-q", "batch"), config, live).attempts.front().max_wait, 30);
 }
 
 TEST_F(RouterTest, ProvisionedWhosePredictedTtftBreaksTheSloLosesToFasterServerless) {
@@ -460,6 +486,8 @@ TEST_F(RouterTest, APinnedRequestSeesOnlyItsEndpointAssessedAsUsual) {
   ASSERT_EQ(plan.attempts.size(), 1u);
   EXPECT_TRUE(plan.attempts.front().over_capacity);  // queued there, never moved elsewhere
   EXPECT_EQ(plan.attempts.front().admit_limit, 0u);
+  // No limit when its slot is taken either, whatever the reserve holds then.
+  EXPECT_EQ(admit_limit_now(plan.attempts.front(), live.endpoint(endpoint("gpu"))), 0u);
 
   CircuitBreaker& breaker = live.endpoint(endpoint("gpu")).breaker;
   for (int i = 0; i < 5; ++i) breaker.on_failure(now);

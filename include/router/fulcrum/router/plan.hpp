@@ -83,8 +83,15 @@ struct Plan {
 
 // The in-flight limit `candidate`'s slot is taken against now (0 = no limit).
 inline unsigned admit_limit_now(const Candidate& candidate, const EndpointState& state) {
-  if (candidate.reserve_credit == 0) return candidate.admit_limit;
+  if (candidate.admit_limit == 0 || candidate.reserve_credit == 0) return candidate.admit_limit;
   return candidate.admit_base + std::min(state.reserved_in_flight(), candidate.reserve_credit);
+}
+
+// The class's share for replicas sharing state (class_limit), worked out now the same way.
+inline unsigned class_limit_now(const Candidate& candidate, const EndpointState& state) {
+  if (candidate.class_limit == 0 || candidate.admit_limit == 0) return candidate.class_limit;
+  // class_limit - admit_limit: the slots others held at the decision.
+  return candidate.class_limit - candidate.admit_limit + admit_limit_now(candidate, state);
 }
 
 // `config` comes from the loader (its routes end with the catch-all "default").

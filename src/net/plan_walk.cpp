@@ -241,10 +241,11 @@ awaitable<void> ProxyRequest::wait_for_slot(std::size_t index, Held& held) {
                    slo.priority, candidate, runtime_.metrics(),
                    config_.endpoints[candidate.endpoint].name, slo.name, started_);
   const TimePoint joined = core::Clock::now();
-  // A slot given back between the first try and joining woke no one: try once more first.
-  bool first = true;
+  // A slot free now (given back since the first try, or one the walk left to the queue) goes
+  // to the first waiter allowed to take it: this one, or one ahead that then takes it.
+  snapshot_->slot_queues[candidate.endpoint]->wake_next(state);
   while (core::Clock::now() < deadline) {
-    if (!std::exchange(first, false)) co_await waiter->sleep(kRecheck);
+    co_await waiter->sleep(kRecheck);
     Held taken = co_await take_slot(index);
     if (taken.slot) {
       held.slot.emplace(std::move(*taken.slot));
@@ -263,7 +264,14 @@ awaitable<bool> ProxyRequest::attempts_on(std::size_t index, Walk& walk) {
   const router::Candidate& candidate = plan_.attempts[index];
   const config::Endpoint& endpoint = config_.endpoints[candidate.endpoint];
   router::EndpointState& state = snapshot_->live->endpoint(candidate.endpoint);
-  Held held = co_await take_slot(index);
+  Held held;
+  // Requests already waiting there go first, earliest deadline first: one that may wait
+  // queues among them rather than take a slot freed for one of them.
+  if (candidate.max_wait <= 0 || state.waiting() == 0) {
+    Held taken = co_await take_slot(index);
+    if (taken.slot) held.slot.emplace(std::move(*taken.slot));
+    if (taken.lease) held.lease.emplace(std::move(*taken.lease));
+  }
   if (!held.slot && candidate.max_wait > 0) co_await wait_for_slot(index, held);
   if (!held.slot) {
     walk.tried.note(endpoint.name,

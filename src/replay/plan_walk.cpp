@@ -62,11 +62,17 @@ Gateway::Step Gateway::attempts_on(std::size_t flight, std::size_t index) {
   Flight& f = flights_[flight];
   f.index = index;
   const router::Candidate& candidate = f.plan.attempts[index];
-  if (take_slot(flight, index)) {
+  // Requests already waiting there go first: one that may wait queues among them, and a free
+  // slot goes to the first allowed to take it, as in the proxy.
+  const bool queue_first = candidate.max_wait > 0 && queues_[candidate.endpoint].size() > 0;
+  if (!queue_first && take_slot(flight, index)) {
     try_candidate(flight, index);
     return Step::serving;
   }
-  if (candidate.max_wait > 0 && wait_for_slot(flight, index)) return Step::waiting;
+  if (candidate.max_wait > 0 && wait_for_slot(flight, index)) {
+    if (queue_first) wake_next(candidate.endpoint);
+    return Step::waiting;
+  }
   if (!f.spilled_from) f.spilled_from = candidate.endpoint;
   return Step::next;
 }
@@ -173,7 +179,11 @@ void Gateway::release(Flight& f) {
   state.release(f.plan.attempts[f.index].reserved);
   if (!queues(policy_.endpoints[endpoint])) return;
   state.slot_hold.observe(core::seconds_between(f.slot_taken, now_));
-  if (const auto next = queues_[endpoint].next_to_wake(state)) woken(*next);
+  wake_next(endpoint);
+}
+
+void Gateway::wake_next(std::size_t endpoint) {
+  if (const auto next = queues_[endpoint].next_to_wake(live_.endpoint(endpoint))) woken(*next);
 }
 
 void Gateway::meter(Flight& f) {

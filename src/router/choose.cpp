@@ -110,11 +110,16 @@ class Assessor {
         c.admit_base = general_share - others;
         c.reserve_credit = reserve;
       }
-      if (in_flight < limit) {
+      // Requests already waiting there that go first (earlier deadlines) have a claim on the
+      // slots that free: a request that may wait takes a free slot only past them. (A class
+      // that may not wait has none ahead of it.)
+      const unsigned ahead = waiting_ahead(state);
+      if (in_flight + ahead < limit) {
         c.admit_limit = limit - others;
         c.class_limit = limit;
         c.uses_headroom = reserved && in_flight >= general_share;
-      } else if (const auto wait = plan_wait(endpoint, state, in_flight, limit, ttft, per_token);
+      } else if (const auto wait =
+                     plan_wait(endpoint, state, in_flight, ahead, limit, ttft, per_token);
                  wait && others < limit) {
         // Full for this class: it waits in the gateway for one of its own slots, and may
         // still spill when the wait runs out. Its limit is worked out again when it takes a
@@ -172,17 +177,19 @@ class Assessor {
   // Whether a request may wait for a slot on this full endpoint, and how long. Slots free as
   // requests finish: with n requests generating (at most the capacity), each holding its slot
   // for the learnt hold time, one frees every hold / n seconds, and this request needs as many
-  // as put the endpoint under its class's limit, plus one for each request waiting ahead of it.
+  // as put the endpoint under its class's limit once the `ahead` requests waiting before it
+  // are served (in_flight + ahead is at least `limit` here).
   // It waits only when that keeps its predicted time to first token (wait + prefill) a margin
   // inside the class's target, within max_queue_wait, and the queue has room.
   std::optional<Wait> plan_wait(const config::Endpoint& endpoint, const EndpointState& state,
-                                unsigned in_flight, unsigned limit, double ttft,
+                                unsigned in_flight, unsigned ahead, unsigned limit, double ttft,
                                 double per_token) const {
     if (limit == 0 || slo_.max_queue_wait <= core::Duration::zero()) return std::nullopt;
     if (state.waiting() >= endpoint.capacity.max_waiting) return std::nullopt;
-    const unsigned generating = std::min(in_flight, endpoint.capacity.max_concurrency);
+    const unsigned generating =
+        std::max(1u, std::min(in_flight, endpoint.capacity.max_concurrency));
     const double hold = state.slot_hold.mean().value_or(ttft + typical_output_ * per_token);
-    const double releases = static_cast<double>(in_flight - limit + 1 + waiting_ahead(state));
+    const double releases = static_cast<double>(in_flight + ahead + 1 - limit);
     Wait wait;
     wait.predicted = releases * hold / static_cast<double>(generating);
     wait.budget =

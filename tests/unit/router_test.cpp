@@ -357,6 +357,30 @@ TEST_F(RouterTest, AWaitIsPlannedFromTheLearntHoldTimeAndOnlyWhileItKeepsTheTarg
   EXPECT_EQ(lead(choose(input("llama-q", "batch"), config, live)).name, "cloud");
 }
 
+// A slot that frees while requests wait is theirs: an arrival that may wait does not take it
+// past a waiter with an earlier deadline, it queues behind. One that may not wait has nobody
+// ahead of it.
+TEST_F(RouterTest, AFreeSlotGoesToTheWaitersAheadBeforeANewArrival) {
+  config.slo_classes[config.find_slo_class("standard").value()].max_queue_wait = 5s;
+  EndpointState& gpu = live.endpoint(endpoint("gpu-q"));
+  occupy("gpu-q", 3);
+  for (int i = 0; i < 40; ++i) gpu.slot_hold.observe(1.0);
+  gpu.join_waiting(config.find_slo_class("standard").value());
+  // Standard (horizon 1.8 s) and batch (30 s) go after the standard waiter: one release, in
+  // 1.0 / 3 s (3 generate).
+  for (const char* slo : {"standard", "batch"}) {
+    const Plan plan = choose(input("llama-q", slo), config, live);
+    EXPECT_EQ(lead(plan).name, "gpu-q") << slo;
+    EXPECT_EQ(plan.reason, "queued") << slo;
+    EXPECT_NEAR(plan.attempts.front().predicted_ttft, 0.1 + 1.0 / 3, 1e-9) << slo;
+  }
+  // Realtime may not wait: the free slot is its to take.
+  const Plan realtime = choose(input("llama-q", "realtime"), config, live);
+  EXPECT_EQ(lead(realtime).name, "gpu-q");
+  EXPECT_EQ(realtime.reason, "cheapest");
+  EXPECT_EQ(realtime.attempts.front().max_wait, 0);
+}
+
 // A wait that runs out spills, and the spill target's own time to first token comes after it:
 // the wait ends in time for that to fit the target, or the request does not wait at all.
 TEST_F(RouterTest, AWaitEndsInTimeForTheSpillTargetToAnswerWithinTheTarget) {

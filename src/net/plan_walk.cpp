@@ -36,6 +36,12 @@ bool another_target(const router::Plan& plan, std::size_t index, const router::L
 
 // A flex attempt the flex tier did not serve: it refused (429: no flex capacity now) or was
 // too slow to start. The normal tier of the same target may still serve at once.
+// When a wait on `candidate` runs out: max_wait after the request's arrival.
+TimePoint wait_deadline(TimePoint arrival, const router::Candidate& candidate) {
+  return arrival + std::chrono::duration_cast<core::Duration>(
+                       std::chrono::duration<double>(candidate.max_wait));
+}
+
 bool flex_refused(const AttemptResult& result) {
   return result.failure.rate_limited() || result.metric_reason == "first_byte_timeout";
 }
@@ -227,8 +233,7 @@ class QueuePlace {
 // client, so a stream can still go elsewhere.
 awaitable<void> ProxyRequest::wait_for_slot(std::size_t index, Held& held) {
   const router::Candidate& candidate = plan_.attempts[index];
-  const TimePoint deadline = started_ + std::chrono::duration_cast<core::Duration>(
-                                            std::chrono::duration<double>(candidate.max_wait));
+  const TimePoint deadline = wait_deadline(started_, candidate);
   // Earlier attempts may have used the time the wait had (a later candidate).
   if (core::Clock::now() >= deadline) co_return;
   router::EndpointState& state = snapshot_->live->endpoint(candidate.endpoint);
@@ -265,9 +270,16 @@ awaitable<bool> ProxyRequest::attempts_on(std::size_t index, Walk& walk) {
   const config::Endpoint& endpoint = config_.endpoints[candidate.endpoint];
   router::EndpointState& state = snapshot_->live->endpoint(candidate.endpoint);
   Held held;
-  // Requests already waiting there go first, earliest deadline first: one that may wait
-  // queues among them rather than take a slot freed for one of them.
-  if (candidate.max_wait <= 0 || state.waiting() == 0) {
+  // Requests already waiting there go first, earliest deadline first: one that may still wait
+  // queues among them rather than take a slot freed for one of them. A slot asked of the
+  // fleet at admission is given back: the queue asks again when its turn comes.
+  const bool queues_first = candidate.max_wait > 0 && state.waiting() > 0 &&
+                            core::Clock::now() < wait_deadline(started_, candidate);
+  if (queues_first && index == 0) {
+    first_slot_.reset();
+    first_lease_.reset();
+  }
+  if (!queues_first) {
     Held taken = co_await take_slot(index);
     if (taken.slot) held.slot.emplace(std::move(*taken.slot));
     if (taken.lease) held.lease.emplace(std::move(*taken.lease));

@@ -82,6 +82,7 @@ class Gateway {
   void answered(std::size_t flight);
   void learn(Flight& f);
   void release(Flight& f);
+  static TimePoint wait_deadline(const Flight& f, const router::Candidate& candidate);
   // Wakes the first waiter on `endpoint` allowed to take a slot now, if any.
   void wake_next(std::size_t endpoint);
   void meter(Flight& f);

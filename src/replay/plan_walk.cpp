@@ -57,6 +57,13 @@ void Gateway::walk(std::size_t flight, std::size_t from) {
   meter(f);  // no candidate took it: a 503
 }
 
+// When a wait on `candidate` runs out: max_wait after the request's arrival, as the proxy
+// counts it.
+TimePoint Gateway::wait_deadline(const Flight& f, const router::Candidate& candidate) {
+  return f.arrival->at + std::chrono::duration_cast<core::Duration>(
+                             std::chrono::duration<double>(candidate.max_wait));
+}
+
 // A slot on the candidate, or a wait for one when the router allowed it, or the next one.
 Gateway::Step Gateway::attempts_on(std::size_t flight, std::size_t index) {
   Flight& f = flights_[flight];
@@ -64,7 +71,8 @@ Gateway::Step Gateway::attempts_on(std::size_t flight, std::size_t index) {
   const router::Candidate& candidate = f.plan.attempts[index];
   // Requests already waiting there go first: one that may wait queues among them, and a free
   // slot goes to the first allowed to take it, as in the proxy.
-  const bool queue_first = candidate.max_wait > 0 && queues_[candidate.endpoint].size() > 0;
+  const bool queue_first = candidate.max_wait > 0 && queues_[candidate.endpoint].size() > 0 &&
+                           now_ < wait_deadline(f, candidate);
   if (!queue_first && take_slot(flight, index)) {
     try_candidate(flight, index);
     return Step::serving;
@@ -93,9 +101,7 @@ bool Gateway::take_slot(std::size_t flight, std::size_t index) {
 bool Gateway::wait_for_slot(std::size_t flight, std::size_t index) {
   Flight& f = flights_[flight];
   const router::Candidate& candidate = f.plan.attempts[index];
-  // Whole milliseconds, as the proxy counts it.
-  const TimePoint deadline = f.arrival->at + std::chrono::duration_cast<core::Duration>(
-                                                 std::chrono::duration<double>(candidate.max_wait));
+  const TimePoint deadline = wait_deadline(f, candidate);
   if (deadline <= now_) return false;
   router::EndpointState& state = live_.endpoint(candidate.endpoint);
   WaitQueue& queue = queues_[candidate.endpoint];

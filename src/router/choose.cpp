@@ -17,7 +17,8 @@ struct Assessed {
   Exclusion exclusion = Exclusion::none;
   bool meets_slo = false;
   bool meets_slo_if_warm = false;
-  double latency = 0;  // the ranking signal: TTFT for streams, end-to-end otherwise
+  double latency = 0;     // the ranking signal: TTFT for streams, end-to-end otherwise
+  double queue_wait = 0;  // predicted wait for a slot, part of the candidate's predicted TTFT
   double weight = 1;
   std::size_t order = 0;  // configured order
 };
@@ -113,7 +114,12 @@ class Assessor {
       // Requests already waiting there that go first (earlier deadlines) have a claim on the
       // slots that free: a request that may wait takes a free slot only past them. (A class
       // that may not wait has none ahead of it.)
-      const unsigned ahead = waiting_ahead(state);
+      // When only the reserve has room, waiters outside it could not take the slot.
+      const unsigned ahead = waiting_ahead(
+          state,
+          reserved && in_flight >= general_share + std::min(state.reserved_in_flight(), reserve)
+              ? &endpoint
+              : nullptr);
       if (in_flight + ahead < limit) {
         c.admit_limit = limit - others;
         c.class_limit = limit;
@@ -165,6 +171,7 @@ class Assessor {
     a.meets_slo_if_warm = c.predicted_ttft - cold_penalty <= ttft_target &&
                           c.predicted_e2e - cold_penalty <= e2e_target;
     a.latency = input_.prompt.stream ? c.predicted_ttft : c.predicted_e2e;
+    a.queue_wait = queue_wait;
     return a;
   }
 
@@ -205,13 +212,16 @@ class Assessor {
   }
 
   // Requests already waiting on the endpoint that will likely be woken before this one: those
-  // of classes whose horizon is no longer than its own.
-  unsigned waiting_ahead(const EndpointState& state) const {
+  // of classes whose horizon is no longer than its own (of the classes `reserve_of` keeps
+  // headroom for only, when given: only reserved slots are free).
+  unsigned waiting_ahead(const EndpointState& state,
+                         const config::Endpoint* reserve_of = nullptr) const {
     unsigned ahead = 0;
     const double own = horizon(slo_);
     const std::size_t counted =
         std::min(config_.slo_classes.size(), EndpointState::kWaitingClasses);
     for (std::size_t c = 0; c < counted; ++c) {
+      if (reserve_of != nullptr && !reserved_for(*reserve_of, c)) continue;
       if (horizon(config_.slo_classes[c]) <= own) ahead += state.waiting(c);
     }
     return ahead;
@@ -256,23 +266,32 @@ std::pair<std::string_view, std::string_view> spill_reason(const Assessed& prefe
 
 // A wait that runs out spills to another candidate, whose own time to first token then comes
 // on top of it: each wait ends early enough for the fastest of the others to stay inside the
-// class's target (its margin kept). With no such time left the endpoint is full for the
-// request, as if it could not wait at all.
+// class's target (its margin kept). When that leaves less than the wait predicted, the
+// endpoint is full for the request, as if it could not wait at all. When no other candidate
+// could meet the target after any wait, the wait keeps its whole budget: spilling would not
+// help. Budgets are worked out from the candidates as assessed, then applied.
 void end_waits_in_time_to_spill(std::vector<Assessed>& all, const config::SloClass& slo) {
   const double horizon = seconds(slo.ttft) - seconds(slo.margin());
-  for (Assessed& waiting : all) {
-    if (waiting.candidate.max_wait <= 0) continue;
+  std::vector<std::optional<double>> budgets(all.size());
+  for (std::size_t w = 0; w < all.size(); ++w) {
+    if (all[w].candidate.max_wait <= 0) continue;
     std::optional<double> then;
-    for (const Assessed& other : all) {
-      if (&other == &waiting || other.exclusion != Exclusion::none) continue;
-      then =
-          std::min(then.value_or(other.candidate.predicted_ttft), other.candidate.predicted_ttft);
+    for (std::size_t o = 0; o < all.size(); ++o) {
+      if (o == w || all[o].exclusion != Exclusion::none) continue;
+      const double ttft = all[o].candidate.predicted_ttft;
+      then = std::min(then.value_or(ttft), ttft);
     }
-    if (!then) continue;  // nowhere to spill: the wait is all there is
-    waiting.candidate.max_wait = std::min(waiting.candidate.max_wait, horizon - *then);
-    if (waiting.candidate.max_wait <= 0) {
+    if (!then || *then >= horizon) continue;  // nowhere better to spill: the wait is all there is
+    budgets[w] = std::min(all[w].candidate.max_wait, horizon - *then);
+  }
+  for (std::size_t w = 0; w < all.size(); ++w) {
+    if (!budgets[w]) continue;
+    Assessed& waiting = all[w];
+    if (*budgets[w] < waiting.queue_wait) {
       waiting.candidate.max_wait = 0;
       waiting.exclusion = std::max(waiting.exclusion, Exclusion::capacity);
+    } else {
+      waiting.candidate.max_wait = *budgets[w];
     }
   }
 }
@@ -379,9 +398,13 @@ Plan choose(const RouteInput& input, const config::Config& config, const LiveSta
   for (const Assessed& a : all) {
     if (a.exclusion == Exclusion::capacity) {
       ranked.push_back(a);
-      ranked.back().candidate.over_capacity = true;
-      ranked.back().candidate.admit_limit = 0;
-      ranked.back().candidate.reserve_credit = 0;
+      Candidate& last_resort = ranked.back().candidate;
+      last_resort.over_capacity = true;
+      last_resort.max_wait = 0;
+      last_resort.admit_limit = 0;  // no limit, here or in the fleet
+      last_resort.class_limit = 0;
+      last_resort.admit_base = 0;
+      last_resort.reserve_credit = 0;
     }
   }
   if (ranked.empty()) {

@@ -45,6 +45,7 @@ core::Expected<SimConfig, std::string> load_sim_config(const std::string& path) 
                                               "retry_after",
                                               "code_429",
                                               "flex_429",
+                                              "flex_ttft",
                                               "fail_delay",
                                               "cut_after_chunks",
                                               "failed_after_chunks",
@@ -115,6 +116,7 @@ core::Expected<SimConfig, std::string> load_sim_config(const std::string& path) 
       if (n["retry_after"]) e.retry_after = n["retry_after"].as<unsigned>();
       if (n["code_429"]) e.code_429 = n["code_429"].as<std::string>();
       if (n["flex_429"]) e.flex_429 = n["flex_429"].as<bool>();
+      if (n["flex_ttft"]) e.flex_ttft = duration_of(n["flex_ttft"], "flex_ttft");
       if (n["fail_delay"]) e.fail_delay = duration_of(n["fail_delay"], "fail_delay");
       if (n["cut_after_chunks"]) e.cut_after_chunks = n["cut_after_chunks"].as<int>();
       if (n["failed_after_chunks"]) e.failed_after_chunks = n["failed_after_chunks"].as<int>();

@@ -58,6 +58,8 @@ struct SimEndpoint {
   // OpenAI's flex tier has no room: a request with service_tier "flex" answers 429
   // (resource_unavailable), one without it is served.
   bool flex_429 = false;
+  // The flex tier is slower: a flex request's first token comes this much later than ttft.
+  core::Duration flex_ttft{0};
   core::Duration fail_delay{0};       // injected failures answer after this long
   int cut_after_chunks = -1;          // drop the connection after K content chunks
   int stall_after_chunks = -1;        // stop sending after K content chunks (never resume)

@@ -691,7 +691,7 @@ awaitable<bool> SimServer::Impl::generate(EndpointState& e, const WireRoute& rou
     co_return co_await write_response(client, res, timeout) && keep_alive;
   }
 
-  co_await sleep_for(spec.ttft);
+  co_await sleep_for(flex ? spec.ttft + spec.flex_ttft : spec.ttft);
   const core::Duration gap = per_token(spec);
   // Bedrock's latencies (metrics.latencyMs, invocationMetrics): from the request's arrival.
   const auto latency_ms = [&] {

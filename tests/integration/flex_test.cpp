@@ -16,10 +16,12 @@ namespace {
 using nlohmann::json;
 
 // `tight` has no flex capacity: every flex request answers 429, normal ones are served.
+// `slow` starts a flex answer 3 s late, past the gateway's first-byte timeout.
 constexpr const char* kSim =
     "endpoints:\n"
     "  cloud: {listen: 127.0.0.1:0}\n"
-    "  tight: {listen: 127.0.0.1:0, flex_429: true}\n";
+    "  tight: {listen: 127.0.0.1:0, flex_429: true}\n"
+    "  slow: {listen: 127.0.0.1:0, flex_ttft: 3s}\n";
 
 // Per million tokens: normal 0.15 in / 0.60 out, flex 0.075 / 0.30; in nano-USD per token:
 // 150 / 600 and 75 / 300.
@@ -32,11 +34,17 @@ constexpr const char* kGateway = R"(endpoints:
     kind: serverless
     base_url: http://${tight}/v1
     pricing: {gpt-4o-mini: {input: 0.15, output: 0.60, flex: {input: 0.075, output: 0.30}}}
+  slow:
+    kind: serverless
+    base_url: http://${slow}/v1
+    timeouts: {first_byte: 500ms}
+    pricing: {gpt-4o-mini: {input: 0.15, output: 0.60, flex: {input: 0.075, output: 0.30}}}
 models:
   mini: {targets: [cloud/gpt-4o-mini]}
   tight: {targets: [tight/gpt-4o-mini]}
+  slow: {targets: [slow/gpt-4o-mini]}
 routes:
-  - {name: bulk, match: {model: [mini, tight]}, flex_for: [batch]}
+  - {name: bulk, match: {model: [mini, tight, slow]}, flex_for: [batch]}
 )";
 
 std::string chat(const std::string& model, const std::string& extra) {
@@ -134,6 +142,25 @@ TEST(Flex, AFlexRefusalIsServedAtTheNormalTierOnTheSameTargetAndChargedNormally)
   EXPECT_EQ(row["attempts"], 2);
   // The flex tier's refusal is not the endpoint failing: its circuit stays closed.
   EXPECT_EQ(stack.metric("fulcrum_circuit_breaker_open", {{"endpoint", "tight"}}).value_or(0), 0);
+}
+
+TEST(Flex, AFlexAttemptPastItsFirstByteTimeoutIsServedAtTheNormalTier) {
+  Stack stack(kSim, kGateway);
+  HttpClient client(stack.port());
+  const Response res = client.post("/v1/chat/completions", chat("slow", ""), kBatch);
+  ASSERT_EQ(res.status, 200u) << res.body;
+  EXPECT_EQ(res.header("x-fulcrum-reason"), "flex-fallback:timeout");
+  EXPECT_EQ(res.header("x-fulcrum-service-tier"), "");
+  EXPECT_EQ(json::parse(res.body)["service_tier"], "default");
+  EXPECT_EQ(stack.sim_stats()["slow"]["requests"], 2);  // the flex attempt given up, then normal
+  const json row = row_of(stack, res.header("x-fulcrum-request-id"));
+  EXPECT_EQ(row["attempts"], 2);
+  const json answer = json::parse(res.body);
+  EXPECT_EQ(row["cost_nano_usd"],
+            answer["usage"]["prompt_tokens"].get<std::int64_t>() * 150 +
+                answer["usage"]["completion_tokens"].get<std::int64_t>() * 600);
+  // The flex tier's slowness says nothing of the normal tier: the circuit stays closed.
+  EXPECT_EQ(stack.metric("fulcrum_circuit_breaker_open", {{"endpoint", "slow"}}).value_or(0), 0);
 }
 
 }  // namespace

@@ -394,13 +394,21 @@ TEST_F(RouterTest, AWaitEndsInTimeForTheSpillTargetToAnswerWithinTheTarget) {
   EXPECT_EQ(lead(plan).name, "gpu-q");
   EXPECT_EQ(plan.reason, "queued");
   EXPECT_NEAR(plan.attempts.front().max_wait, 0.6, 1e-9);
-  // At 1.8 s nothing is left for waiting: the GPU is full for the request, which spills.
-  live.endpoint(endpoint("cloud")).ttft.observe(1.8, now);
+  // At 1.6 s, 0.2 s is left, less than the 0.25 s the wait would take: the GPU is full for the
+  // request, which spills (the GPU a last resort, without limits).
+  live.endpoint(endpoint("cloud")).ttft.observe(1.6, now);
   plan = choose(input("llama-q"), config, live);
   EXPECT_EQ(lead(plan).name, "cloud");
   EXPECT_EQ(plan.reason, "spill:capacity");
   EXPECT_EQ(plan.attempts.back().max_wait, 0);
   EXPECT_TRUE(plan.attempts.back().over_capacity);
+  EXPECT_EQ(plan.attempts.back().class_limit, 0u);
+  // At 2.5 s the cloud would miss the target whatever the wait: spilling would not help, and
+  // the wait keeps its whole 1.7 s.
+  live.endpoint(endpoint("cloud")).ttft.observe(2.5, now);
+  plan = choose(input("llama-q"), config, live);
+  EXPECT_EQ(lead(plan).name, "gpu-q");
+  EXPECT_NEAR(plan.attempts.front().max_wait, 1.7, 1e-9);
   // Batch has a minute: its wait stays max_queue_wait.
   EXPECT_EQ(choose(input("llama-q", "batch"), config, live).attempts.front().max_wait, 30);
 }
@@ -510,8 +518,9 @@ TEST_F(RouterTest, APinnedRequestSeesOnlyItsEndpointAssessedAsUsual) {
   ASSERT_EQ(plan.attempts.size(), 1u);
   EXPECT_TRUE(plan.attempts.front().over_capacity);  // queued there, never moved elsewhere
   EXPECT_EQ(plan.attempts.front().admit_limit, 0u);
-  // No limit when its slot is taken either, whatever the reserve holds then.
+  // No limit when its slot is taken either, whatever the reserve holds then, nor in the fleet.
   EXPECT_EQ(admit_limit_now(plan.attempts.front(), live.endpoint(endpoint("gpu"))), 0u);
+  EXPECT_EQ(class_limit_now(plan.attempts.front(), live.endpoint(endpoint("gpu"))), 0u);
 
   CircuitBreaker& breaker = live.endpoint(endpoint("gpu")).breaker;
   for (int i = 0; i < 5; ++i) breaker.on_failure(now);

@@ -34,14 +34,14 @@ bool another_target(const router::Plan& plan, std::size_t index, const router::L
   return false;
 }
 
-// A flex attempt the flex tier did not serve: it refused (429: no flex capacity now) or was
-// too slow to start. The normal tier of the same target may still serve at once.
 // When a wait on `candidate` runs out: max_wait after the request's arrival.
 TimePoint wait_deadline(TimePoint arrival, const router::Candidate& candidate) {
   return arrival + std::chrono::duration_cast<core::Duration>(
                        std::chrono::duration<double>(candidate.max_wait));
 }
 
+// A flex attempt the flex tier did not serve: it refused (429: no flex capacity now) or was
+// too slow to start. The normal tier of the same target may still serve at once.
 bool flex_refused(const AttemptResult& result) {
   return result.failure.rate_limited() || result.metric_reason == "first_byte_timeout";
 }

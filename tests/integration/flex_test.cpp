@@ -70,6 +70,12 @@ json row_of(const Stack& stack, const std::string& request_id) {
   return found;
 }
 
+// What `answer`'s usage costs at `input` and `output` nano-USD per token.
+std::int64_t nano_usd(const json& answer, std::int64_t input, std::int64_t output) {
+  return answer["usage"]["prompt_tokens"].get<std::int64_t>() * input +
+         answer["usage"]["completion_tokens"].get<std::int64_t>() * output;
+}
+
 TEST(Flex, ABatchRequestGoesAtTheFlexTierAndIsChargedItsPrice) {
   Stack stack(kSim, kGateway);
   HttpClient client(stack.port());
@@ -87,14 +93,11 @@ TEST(Flex, ABatchRequestGoesAtTheFlexTierAndIsChargedItsPrice) {
   expected.replace(expected.find(R"("auto")"), 6, R"("flex")");
   EXPECT_EQ(stack.sim_stats()["cloud"]["last_body"], expected);
 
-  const std::int64_t prompt = answer["usage"]["prompt_tokens"].get<std::int64_t>();
-  const std::int64_t completion = answer["usage"]["completion_tokens"].get<std::int64_t>();
-  EXPECT_EQ(completion, 20);
+  EXPECT_EQ(answer["usage"]["completion_tokens"], 20);
   const json row = row_of(stack, res.header("x-fulcrum-request-id"));
   EXPECT_EQ(row["slo_class"], "batch");
-  EXPECT_EQ(row["cost_nano_usd"], prompt * 75 + completion * 300);
-  EXPECT_EQ(res.header("x-fulcrum-cost-usd"),
-            core::Money{prompt * 75 + completion * 300}.to_decimal());
+  EXPECT_EQ(row["cost_nano_usd"], nano_usd(answer, 75, 300));
+  EXPECT_EQ(res.header("x-fulcrum-cost-usd"), core::Money{nano_usd(answer, 75, 300)}.to_decimal());
 }
 
 TEST(Flex, AStandardRequestOnTheSameRouteGoesAsTheClientSentItAtTheNormalPrice) {
@@ -115,10 +118,8 @@ TEST(Flex, AStandardRequestOnTheSameRouteGoesAsTheClientSentItAtTheNormalPrice) 
             std::string::npos);
   const json answer = json::parse(plain.body);
   EXPECT_EQ(answer["service_tier"], "default");
-  const std::int64_t prompt = answer["usage"]["prompt_tokens"].get<std::int64_t>();
-  const std::int64_t completion = answer["usage"]["completion_tokens"].get<std::int64_t>();
   const json row = row_of(stack, plain.header("x-fulcrum-request-id"));
-  EXPECT_EQ(row["cost_nano_usd"], prompt * 150 + completion * 600);
+  EXPECT_EQ(row["cost_nano_usd"], nano_usd(answer, 150, 600));
 }
 
 TEST(Flex, AFlexRefusalIsServedAtTheNormalTierOnTheSameTargetAndChargedNormally) {
@@ -135,10 +136,8 @@ TEST(Flex, AFlexRefusalIsServedAtTheNormalTierOnTheSameTargetAndChargedNormally)
 
   const json answer = json::parse(res.body);
   EXPECT_EQ(answer["service_tier"], "default");
-  const std::int64_t prompt = answer["usage"]["prompt_tokens"].get<std::int64_t>();
-  const std::int64_t completion = answer["usage"]["completion_tokens"].get<std::int64_t>();
   const json row = row_of(stack, res.header("x-fulcrum-request-id"));
-  EXPECT_EQ(row["cost_nano_usd"], prompt * 150 + completion * 600);
+  EXPECT_EQ(row["cost_nano_usd"], nano_usd(answer, 150, 600));
   EXPECT_EQ(row["attempts"], 2);
   // The flex tier's refusal is not the endpoint failing: its circuit stays closed.
   EXPECT_EQ(stack.metric("fulcrum_circuit_breaker_open", {{"endpoint", "tight"}}).value_or(0), 0);
@@ -156,9 +155,7 @@ TEST(Flex, AFlexAttemptPastItsFirstByteTimeoutIsServedAtTheNormalTier) {
   const json row = row_of(stack, res.header("x-fulcrum-request-id"));
   EXPECT_EQ(row["attempts"], 2);
   const json answer = json::parse(res.body);
-  EXPECT_EQ(row["cost_nano_usd"],
-            answer["usage"]["prompt_tokens"].get<std::int64_t>() * 150 +
-                answer["usage"]["completion_tokens"].get<std::int64_t>() * 600);
+  EXPECT_EQ(row["cost_nano_usd"], nano_usd(answer, 150, 600));
   // The flex tier's slowness says nothing of the normal tier: the circuit stays closed.
   EXPECT_EQ(stack.metric("fulcrum_circuit_breaker_open", {{"endpoint", "slow"}}).value_or(0), 0);
 }

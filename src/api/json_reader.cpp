@@ -5,6 +5,10 @@
 #include <cstdlib>
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace fulcrum::api {
 namespace {
 
@@ -207,9 +211,7 @@ bool JsonReader::escape() {
 
 namespace {
 
-// Whether eight bytes hold no quote, backslash, control byte or UTF-8 byte: plain text the
-// string scanner may step over at once. Strings are most of a chat request's bytes, and byte
-// by byte their scan was 3.5% of a worker's CPU. (A false "not plain" only costs the slow path.)
+// Whether eight bytes hold no quote, backslash, control byte or UTF-8 byte.
 bool plain_ascii8(const char* at) {
   std::uint64_t v = 0;
   std::memcpy(&v, at, sizeof v);
@@ -222,6 +224,32 @@ bool plain_ascii8(const char* at) {
   return special == 0;
 }
 
+// How many of the `n` bytes at `at` are plain text (no quote, backslash, control byte or UTF-8
+// byte) before the first that is not, or about that many: the string scanner steps over them
+// at once and reads the rest byte by byte. Strings are most of a chat request's bytes; byte by
+// byte their scan was 3.5% of a worker's CPU, eight bytes at a time still a tenth of its
+// instructions. Sixteen at a time (SSE2, every x86-64) it is a few instructions per block.
+std::size_t plain_run(const char* at, std::size_t n) {
+  std::size_t i = 0;
+#if defined(__SSE2__)
+  const __m128i quote = _mm_set1_epi8('"');
+  const __m128i backslash = _mm_set1_epi8('\\');
+  const __m128i space = _mm_set1_epi8(0x20);
+  for (; i + 16 <= n; i += 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(at + i));
+    // A signed compare: bytes from 0x80 up are negative, so one test finds control bytes and
+    // UTF-8 bytes alike.
+    const __m128i special =
+        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+                     _mm_cmplt_epi8(v, space));
+    const auto mask = static_cast<unsigned>(_mm_movemask_epi8(special));
+    if (mask != 0) return i + static_cast<std::size_t>(__builtin_ctz(mask));
+  }
+#endif
+  while (i + 8 <= n && plain_ascii8(at + i)) i += 8;
+  return i;
+}
+
 }  // namespace
 
 bool JsonReader::string(Span& raw, bool& escaped) {
@@ -229,7 +257,7 @@ bool JsonReader::string(Span& raw, bool& escaped) {
   raw.begin = at_;
   escaped = false;
   while (at_ < text_.size()) {
-    while (text_.size() - at_ >= 8 && plain_ascii8(text_.data() + at_)) at_ += 8;
+    at_ += plain_run(text_.data() + at_, text_.size() - at_);
     if (at_ >= text_.size()) break;
     const auto c = static_cast<unsigned char>(text_[at_]);
     if (c == '"') {

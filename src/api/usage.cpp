@@ -73,10 +73,10 @@ std::size_t last_usage_key(std::string_view text) {
   return std::string_view::npos;
 }
 
-// The `usage` object of a response sits at its end; parsing just that object spares a full
-// parse of large responses (embeddings). Returns the object's text, or nullopt when the
-// shortcut does not apply and the caller should parse the whole document.
-std::optional<std::string_view> trailing_usage_object(std::string_view json_text) {
+// Where the value of the last `"usage"` key starts when it is an object: a response's usage
+// sits at its end, and reading just that object spares a full parse of large responses
+// (embeddings). nullopt when the shortcut does not apply and the whole document is parsed.
+std::optional<std::size_t> trailing_usage_start(std::string_view json_text) {
   const auto key = last_usage_key(json_text);
   // A quote escaped inside some string value is not a key.
   if (key == std::string_view::npos || key == 0 || json_text[key - 1] == '\\') return std::nullopt;
@@ -87,10 +87,15 @@ std::optional<std::string_view> trailing_usage_object(std::string_view json_text
     ++i;
   }
   if (i >= json_text.size() || json_text[i] != '{') return std::nullopt;
+  return i;
+}
+
+// The object that starts `text`, up to its closing brace, or nullopt when it does not close.
+std::optional<std::string_view> balanced_object(std::string_view text) {
   int depth = 0;
   bool in_string = false;
-  for (std::size_t j = i; j < json_text.size(); ++j) {
-    const char c = json_text[j];
+  for (std::size_t j = 0; j < text.size(); ++j) {
+    const char c = text[j];
     if (in_string) {
       if (c == '\\')
         ++j;
@@ -100,7 +105,7 @@ std::optional<std::string_view> trailing_usage_object(std::string_view json_text
     }
     if (c == '"') in_string = true;
     if (c == '{') ++depth;
-    if (c == '}' && --depth == 0) return json_text.substr(i, j - i + 1);
+    if (c == '}' && --depth == 0) return text.substr(0, j + 1);
   }
   return std::nullopt;
 }
@@ -108,10 +113,13 @@ std::optional<std::string_view> trailing_usage_object(std::string_view json_text
 }  // namespace
 
 std::optional<Usage> usage_in_document(std::string_view json_text) {
-  if (const auto object = trailing_usage_object(json_text)) {
-    if (auto plain = read_plain_usage(*object)) return plain;
-    const auto usage = nlohmann::json::parse(*object, nullptr, /*allow_exceptions=*/false);
-    if (auto parsed = usage_from(usage)) return parsed;
+  if (const auto start = trailing_usage_start(json_text)) {
+    const std::string_view from = json_text.substr(*start);
+    if (auto plain = read_plain_usage_prefix(from)) return plain;
+    if (const auto object = balanced_object(from)) {
+      const auto usage = nlohmann::json::parse(*object, nullptr, /*allow_exceptions=*/false);
+      if (auto parsed = usage_from(usage)) return parsed;
+    }
   }
   const auto document = nlohmann::json::parse(json_text, nullptr, /*allow_exceptions=*/false);
   if (!document.is_object()) return std::nullopt;

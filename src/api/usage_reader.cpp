@@ -16,8 +16,9 @@ class PlainReader {
  public:
   explicit PlainReader(std::string_view text) : text_(text) {}
 
-  // Chat Completions name the counts prompt_tokens / completion_tokens / prompt_tokens_details,
-  // the Responses API input_tokens / output_tokens / input_tokens_details; an object that mixes
+  // The usage object at the start of the text; what follows it is left unread. Chat
+  // Completions name the counts prompt_tokens / completion_tokens / prompt_tokens_details, the
+  // Responses API input_tokens / output_tokens / input_tokens_details; an object that mixes
   // the two is left to the full parser.
   std::optional<Usage> usage() {
     Usage out;
@@ -28,34 +29,78 @@ class PlainReader {
     bool chat_names = false;
     bool responses_names = false;
     object(0, [&](std::string_view key) {
-      const bool chat = key == "prompt_tokens" || key == "completion_tokens" ||
-                        key == "prompt_tokens_details" || key == "completion_tokens_details";
-      const bool responses = key == "input_tokens" || key == "output_tokens" ||
-                             key == "input_tokens_details" || key == "output_tokens_details";
-      chat_names = chat_names || chat;
-      responses_names = responses_names || responses;
-      if (key == "prompt_tokens" || key == "input_tokens") {
-        take_once(saw_input) && count(out.input);
-      } else if (key == "completion_tokens" || key == "output_tokens") {
-        take_once(saw_output) && count(out.output);
-      } else if (key == "prompt_tokens_details" || key == "input_tokens_details") {
-        take_once(saw_details) && details({{"cached_tokens", &out.cached_input},
-                                           {"cache_write_tokens", &out.cache_write}});
-      } else if (key == "completion_tokens_details" || key == "output_tokens_details") {
-        take_once(saw_output_details) && details({{"reasoning_tokens", &out.reasoning}});
-      } else {
-        value(1);
+      const CountKey named = count_key(key);
+      chat_names = chat_names || named.chat;
+      responses_names = responses_names || named.responses;
+      switch (named.count) {
+        case Count::input:
+          take_once(saw_input) && count(out.input);
+          break;
+        case Count::output:
+          take_once(saw_output) && count(out.output);
+          break;
+        case Count::input_details:
+          take_once(saw_details) && details({{"cached_tokens", &out.cached_input},
+                                             {"cache_write_tokens", &out.cache_write}});
+          break;
+        case Count::output_details:
+          take_once(saw_output_details) && details({{"reasoning_tokens", &out.reasoning}});
+          break;
+        case Count::none:
+          value(1);
+          break;
       }
     });
-    skip_space();
-    if (!ok_ || at_ != text_.size() || (chat_names && responses_names)) return std::nullopt;
+    if (!ok_ || (chat_names && responses_names)) return std::nullopt;
     out.cached_input = std::min(out.cached_input, out.input);
     out.cache_write = std::min(out.cache_write, out.input - out.cached_input);
     out.reasoning = std::min(out.reasoning, out.output);
     return out;
   }
 
+  // Whether nothing but whitespace is left.
+  bool at_end() {
+    skip_space();
+    return at_ == text_.size();
+  }
+
  private:
+  enum class Count { none, input, output, input_details, output_details };
+  struct CountKey {
+    Count count = Count::none;
+    bool chat = false;
+    bool responses = false;
+  };
+  // Which count a key of the usage object names, in which API's words. By length first: every
+  // key of every answer passes here, and eight string compares per key were most of this read.
+  static CountKey count_key(std::string_view key) {
+    switch (key.size()) {
+      case 12:
+        if (key == "input_tokens") return {Count::input, false, true};
+        break;
+      case 13:
+        if (key == "prompt_tokens") return {Count::input, true, false};
+        if (key == "output_tokens") return {Count::output, false, true};
+        break;
+      case 17:
+        if (key == "completion_tokens") return {Count::output, true, false};
+        break;
+      case 20:
+        if (key == "input_tokens_details") return {Count::input_details, false, true};
+        break;
+      case 21:
+        if (key == "prompt_tokens_details") return {Count::input_details, true, false};
+        if (key == "output_tokens_details") return {Count::output_details, false, true};
+        break;
+      case 25:
+        if (key == "completion_tokens_details") return {Count::output_details, true, false};
+        break;
+      default:
+        break;
+    }
+    return {};
+  }
+
   bool fail() { return ok_ = false; }
   bool more() const { return ok_ && at_ < text_.size(); }
   char peek() const { return at_ < text_.size() ? text_[at_] : '\0'; }
@@ -240,7 +285,13 @@ class PlainReader {
 }  // namespace
 
 std::optional<Usage> read_plain_usage(std::string_view object_text) {
-  return PlainReader(object_text).usage();
+  PlainReader reader(object_text);
+  auto usage = reader.usage();
+  return reader.at_end() ? usage : std::nullopt;
+}
+
+std::optional<Usage> read_plain_usage_prefix(std::string_view text) {
+  return PlainReader(text).usage();
 }
 
 }  // namespace fulcrum::api

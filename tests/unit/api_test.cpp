@@ -89,6 +89,25 @@ TEST(PlainUsage, ReadsTheShapesUpstreamsSendWithoutAParser) {
             2);
 }
 
+TEST(PlainUsage, ReadsTheUsageWhereItLiesWhateverFollowsIt) {
+  // OpenAI's answers go on after usage (service_tier, system_fingerprint); the usage is read
+  // from its opening brace, without finding its end first.
+  const std::string answer =
+      R"({"id":"c","choices":[],"usage":{"prompt_tokens":256,"completion_tokens":48,)"
+      R"("prompt_tokens_details":{"cached_tokens":6}},"service_tier":"default",)"
+      R"("system_fingerprint":"fp_x"})";
+  const Usage expected{.input = 256, .cached_input = 6, .output = 48};
+  EXPECT_EQ(usage_in_document(answer), expected);
+  EXPECT_EQ(read_plain_usage_prefix(answer.substr(answer.find("{\"prompt"))), expected);
+  // Not plain (an escape): the full parser reads the same object, up to its closing brace.
+  const std::string escaped =
+      R"({"usage":{"prompt_tokens":3,"completion_tokens":2,"note":"a\"}b"},"x":"}"})";
+  EXPECT_FALSE(read_plain_usage_prefix(escaped.substr(9)));
+  EXPECT_EQ(usage_in_document(escaped), (Usage{.input = 3, .output = 2}));
+  // An object that never closes is not a usage.
+  EXPECT_FALSE(read_plain_usage_prefix(R"({"prompt_tokens":3,"completion_tokens":2)"));
+}
+
 TEST(PlainUsage, LeavesAnythingItDoesNotFullyUnderstandToTheFullParser) {
   for (const char* text : {
            R"({"prompt_tokens":-1,"completion_tokens":2})",               // negative
@@ -262,6 +281,28 @@ TEST(Request, InvalidBodiesBecome400InOpenAiShape) {
     EXPECT_EQ(parsed.error().status, 400u);
     EXPECT_EQ(parsed.error().type, "invalid_request_error");
     EXPECT_EQ(parsed.error().param, c.param);
+  }
+}
+
+// The string scanner steps over plain text sixteen and eight bytes at a time: whatever byte
+// ends the plain run, wherever it falls in a block, the body is accepted exactly when a full
+// JSON parser accepts it, and the content reaches the upstream unchanged.
+TEST(Request, StringsAreCheckedByteForByteWhereverTheirSpecialBytesFall) {
+  for (const char* special : {"\\\"", "\\n", "\\u00e9", "\\u", "\\x", "\xc3\xa9", "\xc3", "\xff",
+                              "\x01", "\t", "\"", "\\"}) {
+    for (std::size_t at = 0; at <= 40; ++at) {
+      const std::string content =
+          std::string(at, 'a') + std::string(special) + std::string(40 - at, 'b');
+      const std::string body =
+          R"({"model":"m","messages":[{"role":"user","content":")" + content + R"("}]})";
+      const bool valid = nlohmann::json::accept(body);
+      auto parsed = parse_request(Operation::chat_completions, body);
+      ASSERT_EQ(static_cast<bool>(parsed), valid) << "special " << special << " at " << at;
+      if (!valid) continue;
+      const auto sent = nlohmann::json::parse(upstream_body(*parsed, "m2"));
+      EXPECT_EQ(sent["messages"][0]["content"],
+                nlohmann::json::parse(body)["messages"][0]["content"]);
+    }
   }
 }
 

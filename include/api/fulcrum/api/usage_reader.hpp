@@ -16,5 +16,8 @@ namespace fulcrum::api {
 // this returns a usage, usage_from on the parsed object returns the same (a fuzz target
 // checks it).
 std::optional<Usage> read_plain_usage(std::string_view object_text);
+// The same for the object at the start of `text`, whatever follows it: a response's usage read
+// where it lies, without first finding where the object ends.
+std::optional<Usage> read_plain_usage_prefix(std::string_view text);
 
 }  // namespace fulcrum::api

@@ -1,6 +1,7 @@
 #include "access_log.hpp"
 
 #include <fmt/chrono.h>
+#include <fmt/compile.h>
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -24,19 +25,21 @@ void AccessLog::append(const AccessRecord& r) {
     fmt::format_to_n(stamp_, sizeof stamp_, "{:%Y-%m-%dT%H:%M:%S}",
                      fmt::gmtime(static_cast<std::time_t>(second)));
   }
-  fmt::format_to(
-      fmt::appender(buffer_),
-      "{}.{:03}Z info access request_id={} op={} model={} endpoint={} "
-      "route={} slo_class={} reason=\"{}\" status={} outcome={} stream={} attempts={} tokens_in={} "
-      "tokens_cached={} "
-      "tokens_out={} usage={} cost_usd={} duration_ms={:.2f} ttft_ms=",
-      std::string_view(stamp_, 19), millis_since_epoch % 1000, r.request_id, r.operation,
-      r.alias.empty() ? "-" : r.alias, r.endpoint.empty() ? "-" : r.endpoint,
-      r.route.empty() ? "-" : r.route, r.slo_class.empty() ? "-" : r.slo_class, r.reason, r.status,
-      metering::to_string(r.outcome), r.stream, r.attempts, usage.input, usage.cached_input,
-      usage.output, r.usage ? "reported" : "missing", r.cost.decimal().view(), r.duration_ms);
+  // Compiled formats: parsing the format string at run time was a third of this line's cost.
+  fmt::format_to(fmt::appender(buffer_),
+                 FMT_COMPILE("{}.{:03}Z info access request_id={} op={} model={} endpoint={} "
+                             "route={} slo_class={} reason=\"{}\" status={} outcome={} stream={} "
+                             "attempts={} tokens_in={} "
+                             "tokens_cached={} "
+                             "tokens_out={} usage={} cost_usd={} duration_ms={:.2f} ttft_ms="),
+                 std::string_view(stamp_, 19), millis_since_epoch % 1000, r.request_id, r.operation,
+                 r.alias.empty() ? "-" : r.alias, r.endpoint.empty() ? "-" : r.endpoint,
+                 r.route.empty() ? "-" : r.route, r.slo_class.empty() ? "-" : r.slo_class, r.reason,
+                 r.status, metering::to_string(r.outcome), r.stream, r.attempts, usage.input,
+                 usage.cached_input, usage.output, r.usage ? "reported" : "missing",
+                 r.cost.decimal().view(), r.duration_ms);
   if (r.ttft_ms) {
-    fmt::format_to(fmt::appender(buffer_), "{:.2f}\n", *r.ttft_ms);
+    fmt::format_to(fmt::appender(buffer_), FMT_COMPILE("{:.2f}\n"), *r.ttft_ms);
   } else {
     buffer_.append(std::string_view("-\n"));
   }

@@ -109,7 +109,7 @@ awaitable<AttemptResult> Attempt::exchange(UpstreamConnection& connection, bool 
   error_code ec;
   const TimePoint first_byte_deadline =
       core::Clock::now() + bounded(timeouts_.first_byte, deadline_);
-  connection.tcp().expires_after(left_until(first_byte_deadline));
+  expire_in(connection.tcp(), left_until(first_byte_deadline));
   const std::array<asio::const_buffer, 2> bytes{asio::buffer(upstream_head_),
                                                 asio::buffer(upstream_body_)};
   const std::size_t written = co_await asio::async_write(connection, bytes, as_result(ec));
@@ -161,7 +161,7 @@ void Attempt::note_reported_load(const http::response_header<>& head) {
 awaitable<std::optional<AttemptResult>> Attempt::read_head(UpstreamConnection& connection,
                                                            Parser& parser,
                                                            TimePoint first_byte_deadline) {
-  connection.tcp().expires_after(left_until(deadline_));
+  expire_in(connection.tcp(), left_until(deadline_));
   // Shared with the timer's handler, which may run after this frame is gone (expired just as
   // the head arrived): it touches the connection only while the head is awaited.
   struct HeadWait {

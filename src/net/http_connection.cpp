@@ -90,8 +90,12 @@ awaitable<ReadResult> read_request(ClientStream& stream, beast::flat_buffer& buf
     if (ec) result.quiet_close = true;
     if (ec) co_return result;
   }
-  stream.expires_after(limits.idle_timeout);
-  co_await http::async_read(stream, buffer, parser, as_result(ec));
+  // The body usually came with the head: then it is parsed where it lies, with no async hop.
+  ec = parse_buffered(parser, buffer);
+  if (!ec && !parser.is_done()) {
+    stream.expires_after(limits.idle_timeout);
+    co_await http::async_read(stream, buffer, parser, as_result(ec));
+  }
   if (ec == http::error::body_limit) {
     result.refusal = api::ApiError::body_too_large(limits.max_body_bytes);
   } else if (ec && is_quiet_close(ec)) {

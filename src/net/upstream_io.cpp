@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "fulcrum/net/http_util.hpp"
+
 namespace fulcrum::net {
 namespace {
 
@@ -39,8 +41,12 @@ awaitable<error_code> read_body(UpstreamConnection& connection,
     out.resize(used + step);
     parser.get().body().data = out.data() + used;
     parser.get().body().size = step;
-    connection.tcp().expires_after(bounded(idle, deadline));
-    co_await http::async_read(connection, connection.buffer, parser, as_result(ec));
+    // What came with the head (usually the whole body) first, with no async hop.
+    ec = parse_buffered(parser, connection.buffer);
+    if (!ec && !parser.is_done()) {
+      expire_in(connection.tcp(), bounded(idle, deadline));
+      co_await http::async_read(connection, connection.buffer, parser, as_result(ec));
+    }
     if (ec == http::error::need_buffer) ec = {};
     out.resize(used + step - parser.get().body().size);
     if (ec) co_return ec;

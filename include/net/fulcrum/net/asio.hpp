@@ -35,6 +35,13 @@ using tcp_resolver = asio::ip::basic_resolver<tcp, executor>;
 using tcp_stream = beast::basic_stream<tcp, executor>;
 using stream_descriptor = asio::posix::basic_stream_descriptor<executor>;
 
+// Arms both of a stream's deadlines (its read and its write) `timeout` from now with one
+// clock read; Beast's expires_after reads the clock once per timer, and a request arms a
+// deadline four times.
+inline void expire_in(tcp_stream& stream, std::chrono::steady_clock::duration timeout) {
+  stream.expires_at(std::chrono::steady_clock::now() + timeout);
+}
+
 // Clang 14 with Boost 1.74 has no co_await support in Asio; only the fuzz build
 // (scripts/fuzz), which compiles the HTTP parsing helpers and no coroutine, uses it.
 #if defined(BOOST_ASIO_HAS_CO_AWAIT)

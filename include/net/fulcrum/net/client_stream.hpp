@@ -45,7 +45,7 @@ class ClientStream {
 
   // The deadline of the operations that follow (a test stream has none: it fails on cue).
   void expires_after(core::Duration timeout) {
-    if (auto* tcp = std::get_if<tcp_stream>(&stream_)) tcp->expires_after(timeout);
+    if (auto* tcp = std::get_if<tcp_stream>(&stream_)) expire_in(*tcp, timeout);
   }
   // Ends a pending read at once (operation_aborted, or eof for a test stream).
   void close() {

@@ -24,6 +24,13 @@ std::optional<std::string> framing_problem(const http::header<true, Fields>& hea
 // and a bare CR. Returns why, or nullopt.
 std::optional<std::string> raw_head_problem(std::string_view head);
 
+// Feeds what `buffer` already holds to `parser` (eagerly: the body too), with no I/O, and
+// returns need_buffer, a parse error, or success; a message that goes on past the buffer is
+// not an error. Called before Beast's async_read, which would otherwise post its completion
+// when nothing needs reading: one more trip through the scheduler per message.
+template <bool isRequest>
+error_code parse_buffered(http::basic_parser<isRequest>& parser, beast::flat_buffer& buffer);
+
 // The request path without its query string.
 std::string_view path_of(std::string_view target);
 // A path segment with "%2F" and friends decoded; an invalid escape is kept as written.

@@ -3,6 +3,19 @@
 
 namespace fulcrum::net {
 
+template <bool isRequest>
+error_code parse_buffered(http::basic_parser<isRequest>& parser, beast::flat_buffer& buffer) {
+  parser.eager(true);
+  error_code ec;
+  while (!parser.is_done() && buffer.size() > 0) {
+    const std::size_t used = parser.put(buffer.data(), ec);
+    buffer.consume(used);
+    if (ec == http::error::need_more) return {};
+    if (ec || used == 0) break;
+  }
+  return ec;
+}
+
 template <class Fields>
 std::optional<std::string> framing_problem(const http::header<true, Fields>& head) {
   std::size_t content_lengths = 0;

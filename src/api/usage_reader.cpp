@@ -58,6 +58,9 @@ class PlainReader {
     return out;
   }
 
+  // How far the reader got: after a usage, the end of its object.
+  std::size_t position() const { return at_; }
+
   // Whether nothing but whitespace is left.
   bool at_end() {
     skip_space();
@@ -290,8 +293,11 @@ std::optional<Usage> read_plain_usage(std::string_view object_text) {
   return reader.at_end() ? usage : std::nullopt;
 }
 
-std::optional<Usage> read_plain_usage_prefix(std::string_view text) {
-  return PlainReader(text).usage();
+std::optional<Usage> read_plain_usage_prefix(std::string_view text, std::size_t* end) {
+  PlainReader reader(text);
+  auto usage = reader.usage();
+  if (usage && end != nullptr) *end = reader.position();
+  return usage;
 }
 
 }  // namespace fulcrum::api

@@ -1,7 +1,9 @@
 // SHA256_Init and friends are deprecated in OpenSSL 3 in favour of EVP, and kept on purpose:
 // they compute the same digest without starting OpenSSL's provider machinery. Hashing the
 // config through EVP at startup touched 2 MiB of libcrypto's pages, an eighth of the
-// gateway's idle memory, in a process that may never use OpenSSL again.
+// gateway's idle memory, in a process that may never use OpenSSL again. (Defined before any
+// header: OpenSSL reads it once. An OpenSSL built without deprecated APIs, or one that must
+// route every digest through a FIPS provider, would need EVP here again.)
 #define OPENSSL_SUPPRESS_DEPRECATED
 
 #include "fulcrum/auth/authenticator.hpp"

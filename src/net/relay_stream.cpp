@@ -92,7 +92,7 @@ class Attempt::StreamRelay {
   awaitable<void> read_events(TimePoint deadline) {
     parser_.get().body().data = buffer_.data();
     parser_.get().body().size = buffer_.size();
-    connection_.tcp().expires_after(bounded(a_.timeouts_.idle, deadline));
+    expire_in(connection_.tcp(), bounded(a_.timeouts_.idle, deadline));
     co_await http::async_read_some(connection_, connection_.buffer, parser_,
                                    as_result(upstream_ec_));
     if (upstream_ec_ == http::error::need_buffer) upstream_ec_ = {};

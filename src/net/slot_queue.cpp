@@ -6,7 +6,10 @@ namespace fulcrum::net {
 
 awaitable<void> SlotQueue::Waiter::sleep(core::Duration recheck) {
   if (woken_.exchange(false, std::memory_order_acq_rel)) co_return;
-  timer_.expires_at(std::min(deadline_, core::Clock::now() + recheck));
+  // Armed with a duration: the deadline is on core::Clock, which a test may move forward, and
+  // the timer runs on the real steady clock.
+  const auto left = std::max(core::Clock::duration::zero(), deadline_ - core::Clock::now());
+  timer_.expires_after(std::min<core::Clock::duration>(left, recheck));
   error_code ec;
   co_await timer_.async_wait(as_result(ec));  // operation_aborted: woken
   woken_.store(false, std::memory_order_release);

@@ -17,7 +17,8 @@ namespace fulcrum::api {
 // checks it).
 std::optional<Usage> read_plain_usage(std::string_view object_text);
 // The same for the object at the start of `text`, whatever follows it: a response's usage read
-// where it lies, without first finding where the object ends.
-std::optional<Usage> read_plain_usage_prefix(std::string_view text);
+// where it lies, without first finding where the object ends. With `end`, sets it to the
+// length of the object read.
+std::optional<Usage> read_plain_usage_prefix(std::string_view text, std::size_t* end = nullptr);
 
 }  // namespace fulcrum::api

@@ -76,6 +76,26 @@ std::int64_t nano_usd(const json& answer, std::int64_t input, std::int64_t outpu
          answer["usage"]["completion_tokens"].get<std::int64_t>() * output;
 }
 
+// A batch request whose flex attempt on `endpoint` fell back (`reason`): served by the same
+// endpoint at the normal tier, in two attempts, charged the normal price, its circuit closed
+// (the flex tier's refusal or slowness says nothing of the normal tier).
+void expect_normal_tier_fallback(Stack& stack, const Response& res, const std::string& endpoint,
+                                 const std::string& reason) {
+  ASSERT_EQ(res.status, 200u) << res.body;
+  EXPECT_EQ(res.header("x-fulcrum-reason"), reason);
+  EXPECT_EQ(res.header("x-fulcrum-endpoint"), endpoint);
+  EXPECT_EQ(res.header("x-fulcrum-service-tier"), "");
+  const json stats = stack.sim_stats()[endpoint];
+  EXPECT_EQ(stats["requests"], 2);  // the flex attempt, then the normal one
+  EXPECT_EQ(stats["last_body"].get<std::string>().find("service_tier"), std::string::npos);
+  const json answer = json::parse(res.body);
+  EXPECT_EQ(answer["service_tier"], "default");
+  const json row = row_of(stack, res.header("x-fulcrum-request-id"));
+  EXPECT_EQ(row["cost_nano_usd"], nano_usd(answer, 150, 600));
+  EXPECT_EQ(row["attempts"], 2);
+  EXPECT_EQ(stack.metric("fulcrum_circuit_breaker_open", {{"endpoint", endpoint}}).value_or(0), 0);
+}
+
 TEST(Flex, ABatchRequestGoesAtTheFlexTierAndIsChargedItsPrice) {
   Stack stack(kSim, kGateway);
   HttpClient client(stack.port());
@@ -126,38 +146,14 @@ TEST(Flex, AFlexRefusalIsServedAtTheNormalTierOnTheSameTargetAndChargedNormally)
   Stack stack(kSim, kGateway);
   HttpClient client(stack.port());
   const Response res = client.post("/v1/chat/completions", chat("tight", ""), kBatch);
-  ASSERT_EQ(res.status, 200u) << res.body;
-  EXPECT_EQ(res.header("x-fulcrum-service-tier"), "");
-  EXPECT_EQ(res.header("x-fulcrum-reason"), "flex-fallback:429");
-  EXPECT_EQ(res.header("x-fulcrum-endpoint"), "tight");
-  const json stats = stack.sim_stats()["tight"];
-  EXPECT_EQ(stats["requests"], 2);  // the flex attempt, then the normal one
-  EXPECT_EQ(stats["last_body"].get<std::string>().find("service_tier"), std::string::npos);
-
-  const json answer = json::parse(res.body);
-  EXPECT_EQ(answer["service_tier"], "default");
-  const json row = row_of(stack, res.header("x-fulcrum-request-id"));
-  EXPECT_EQ(row["cost_nano_usd"], nano_usd(answer, 150, 600));
-  EXPECT_EQ(row["attempts"], 2);
-  // The flex tier's refusal is not the endpoint failing: its circuit stays closed.
-  EXPECT_EQ(stack.metric("fulcrum_circuit_breaker_open", {{"endpoint", "tight"}}).value_or(0), 0);
+  expect_normal_tier_fallback(stack, res, "tight", "flex-fallback:429");
 }
 
 TEST(Flex, AFlexAttemptPastItsFirstByteTimeoutIsServedAtTheNormalTier) {
   Stack stack(kSim, kGateway);
   HttpClient client(stack.port());
   const Response res = client.post("/v1/chat/completions", chat("slow", ""), kBatch);
-  ASSERT_EQ(res.status, 200u) << res.body;
-  EXPECT_EQ(res.header("x-fulcrum-reason"), "flex-fallback:timeout");
-  EXPECT_EQ(res.header("x-fulcrum-service-tier"), "");
-  EXPECT_EQ(json::parse(res.body)["service_tier"], "default");
-  EXPECT_EQ(stack.sim_stats()["slow"]["requests"], 2);  // the flex attempt given up, then normal
-  const json row = row_of(stack, res.header("x-fulcrum-request-id"));
-  EXPECT_EQ(row["attempts"], 2);
-  const json answer = json::parse(res.body);
-  EXPECT_EQ(row["cost_nano_usd"], nano_usd(answer, 150, 600));
-  // The flex tier's slowness says nothing of the normal tier: the circuit stays closed.
-  EXPECT_EQ(stack.metric("fulcrum_circuit_breaker_open", {{"endpoint", "slow"}}).value_or(0), 0);
+  expect_normal_tier_fallback(stack, res, "slow", "flex-fallback:timeout");
 }
 
 }  // namespace

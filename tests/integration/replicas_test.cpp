@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -64,9 +65,11 @@ models:
          rest;
 }
 
+// A call that times out is admitted on the replica's own share, by design, which the tests
+// below would count as a miss; 250 ms leaves room for a sanitizer build on a loaded machine.
 std::string shared(const RedisServer& redis) {
   return "state:\n  redis: {url: " + redis.url() +
-         ", lease_ttl: 2s, timeout: 50ms}\n  replicas: 3\n";
+         ", lease_ttl: 2s, timeout: 250ms}\n  replicas: 3\n";
 }
 
 // Runs `count` requests at once, request i on ports[i % ports.size()], each on its own
@@ -99,6 +102,17 @@ int slots_in_redis(const RedisServer& redis, const std::string& endpoint) {
     if (lines[i].starts_with("h:")) total += std::stoi(lines[i + 1]);
   }
   return total;
+}
+
+// The budget `name`'s spend in Redis, in USD; none while Redis has no spend for its period (a
+// renewal can create the budget's key with a holder's field alone, and redis-cli prints a
+// missing field as an empty line).
+std::optional<double> spent_in_redis(const RedisServer& redis, const std::string& name) {
+  const auto keys = redis.cli({"KEYS", "fulcrum:budget:" + name + ":*"});
+  if (keys.size() != 1) return std::nullopt;
+  const auto value = redis.cli({"HGET", keys[0], "spent"});
+  if (value.empty() || value[0].empty()) return std::nullopt;
+  return std::stod(value[0]) / 1e9;
 }
 
 constexpr const char* kSlowGpu =
@@ -176,22 +190,29 @@ budgets:
   const auto keys = redis.cli({"KEYS", "fulcrum:budget:all:*"});
   ASSERT_EQ(keys.size(), 1u);
   EXPECT_TRUE(eventually([&] {
-    const auto value = redis.cli({"HGET", keys[0], "spent"});
-    return !value.empty() && std::abs(std::stod(value[0]) / 1e9 - spent) < 1e-8;
+    const auto in_redis = spent_in_redis(redis, "all");
+    return in_redis && std::abs(*in_redis - spent) < 1e-8;
   }));
 
-  // Redis restarted empty does not forget the period: the next admission tells it the spend
-  // the replica knows of (its own, and the fleet's as Redis last reported it).
+  // Redis restarted empty does not forget the period: the first admission that reaches it
+  // again tells it the spend the replica knows of (its own, and the fleet's as Redis last
+  // reported it). That may not be the very next request: a renewal that ran while Redis was
+  // down opens the circuit for a moment, and a request admitted then follows
+  // on_state_unavailable (its replica's share of the budget).
   const double known = *b.metric("fulcrum_budget_spend_usd", {{"budget", "all"}});
   EXPECT_GT(known, 0.05);
   redis.kill();
   redis.start();
   HttpClient client(b.port());
-  const Response after = client.post("/v1/chat/completions", chat(10));
-  EXPECT_TRUE(after.status == 200u || after.status == 429u) << after.body;
-  const auto restored = redis.cli({"HGET", keys[0], "spent"});
-  ASSERT_FALSE(restored.empty());
-  EXPECT_GE(std::stod(restored[0]) / 1e9, known - 1e-9);
+  std::optional<double> restored;
+  EXPECT_TRUE(eventually([&] {
+    const Response after = client.post("/v1/chat/completions", chat(10));
+    EXPECT_TRUE(after.status == 200u || after.status == 429u) << after.body;
+    restored = spent_in_redis(redis, "all");
+    return restored.has_value();
+  }));
+  ASSERT_TRUE(restored);
+  EXPECT_GE(*restored, known - 1e-9);
 }
 
 TEST(Replicas, AnRpmLimitHoldsAcrossReplicas) {
@@ -271,10 +292,8 @@ budgets:
   }));
   // The spend the replicas' own books admitted meanwhile reaches Redis too.
   EXPECT_TRUE(eventually([&] {
-    const auto keys = redis.cli({"KEYS", "fulcrum:budget:all:*"});
-    if (keys.size() != 1) return false;
-    const auto value = redis.cli({"HGET", keys[0], "spent"});
-    return !value.empty() && std::stod(value[0]) / 1e9 >= spent_meanwhile - 1e-9;
+    const auto in_redis = spent_in_redis(redis, "all");
+    return in_redis && *in_redis >= spent_meanwhile - 1e-9;
   }));
   ASSERT_EQ(stack.sim_release("gpu"), 6);
   for (auto& request : held) {

@@ -343,6 +343,56 @@ TEST_F(LedgerStoreTest, UsageRecordsCarryClassOutcomeAndTimings) {
   EXPECT_DOUBLE_EQ(read[1].duration_ms, 40);
 }
 
+// A batch goes in 16 rows per statement, the rest one by one: every row lands once, in order,
+// with its own values (a missing TTFT among them stays NULL); a row SQLite refuses leaves
+// none of its batch, in either part.
+TEST_F(LedgerStoreTest, ABatchIsStoredWholeInOrderOrNotAtAll) {
+  auto store = metering::SqliteLedger::open(path());
+  ASSERT_TRUE(store) << store.error();
+  const auto batch = [](const std::string& prefix, int count) {
+    std::vector<metering::LedgerRow> rows;
+    for (int i = 0; i < count; ++i) {
+      rows.push_back(row(prefix + std::to_string(i), 1000 + i, i % 2 ? "a" : "b", 100 + i));
+      rows.back().ttft_ms = i % 3 == 0 ? -1 : 10.0 + i;
+    }
+    return rows;
+  };
+  ASSERT_TRUE((*store)->append(batch("r", 37)));  // two statements of 16, then 5 of one
+  std::ostringstream out;
+  EXPECT_EQ((*store)->export_rows(0, metering::ExportFormat::jsonl, out), 37u);
+  std::istringstream lines(out.str());
+  std::string line;
+  for (int i = 0; std::getline(lines, line); ++i) {
+    const auto stored = nlohmann::json::parse(line);
+    EXPECT_EQ(stored["request_id"], "r" + std::to_string(i)) << line;
+    EXPECT_EQ(stored["key_id"], i % 2 ? "a" : "b") << line;
+    EXPECT_EQ(stored["cost_nano_usd"], 100 + i) << line;
+    if (i % 3 == 0) {
+      EXPECT_TRUE(stored["ttft_ms"].is_null()) << line;
+    } else {
+      EXPECT_DOUBLE_EQ(stored["ttft_ms"].get<double>(), 10.0 + i) << line;
+    }
+  }
+
+  // SQLite refuses one row: in a statement of 16, then among the rows after them.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_exec(db,
+                   "CREATE TRIGGER refuse BEFORE INSERT ON requests "
+                   "WHEN NEW.request_id IN ('x3', 'y17') BEGIN SELECT RAISE(ABORT, 'no'); END",
+                   nullptr, nullptr, nullptr),
+      SQLITE_OK);
+  sqlite3_close(db);
+  EXPECT_FALSE((*store)->append(batch("x", 20)));
+  EXPECT_FALSE((*store)->append(batch("y", 20)));
+  std::ostringstream after;
+  EXPECT_EQ((*store)->export_rows(0, metering::ExportFormat::jsonl, after), 37u);
+  EXPECT_TRUE((*store)->append(batch("z", 17)));
+  std::ostringstream last;
+  EXPECT_EQ((*store)->export_rows(0, metering::ExportFormat::jsonl, last), 54u);
+}
+
 TEST_F(LedgerStoreTest, TheWriterCommitsEverythingQueuedWhenClosed) {
   auto store = metering::SqliteLedger::open(path());
   ASSERT_TRUE(store);

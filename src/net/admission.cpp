@@ -2,6 +2,7 @@
 // key's rate limits and the budgets that cover it.
 #include <algorithm>
 
+#include "fulcrum/net/http_util.hpp"
 #include "proxy_request.hpp"
 
 namespace fulcrum::net {
@@ -97,10 +98,10 @@ std::optional<Refusal> ProxyRequest::admit() {
   // Anthropic's SDKs send the key as x-api-key (or, newer, as a bearer token); it is read
   // here and, like Authorization, never forwarded.
   std::string anthropic_key;
-  std::string_view authorization = http_request_[http::field::authorization];
+  std::string_view authorization = field_value(http_request_, http::field::authorization);
   if (authorization.empty() && request_.operation == api::Operation::messages &&
-      !http_request_["x-api-key"].empty()) {
-    anthropic_key = "Bearer " + std::string(http_request_["x-api-key"]);
+      !field_value(http_request_, "x-api-key").empty()) {
+    anthropic_key = "Bearer " + std::string(field_value(http_request_, "x-api-key"));
     authorization = anthropic_key;
   }
   auto principal = auth::authenticate(authorization, config_);
@@ -132,7 +133,8 @@ std::optional<Refusal> ProxyRequest::admit() {
   if (!request_.previous_response_id.empty()) {
     if (auto refused = pin_to_stored_response()) return refused;
   }
-  if (const std::string_view priority = http_request_["x-fulcrum-priority"]; !priority.empty()) {
+  if (const std::string_view priority = field_value(http_request_, "x-fulcrum-priority");
+      !priority.empty()) {
     slo_class_ = config_.find_slo_class(priority);
     if (!slo_class_) {
       return Refusal{api::ApiError::invalid_request(

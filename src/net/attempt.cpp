@@ -9,6 +9,7 @@
 #include "fulcrum/api/responses.hpp"
 #include "fulcrum/api/usage.hpp"
 #include "fulcrum/metering/provisioned.hpp"
+#include "fulcrum/net/http_util.hpp"
 #include "upstream_headers.hpp"
 #include "upstream_io.hpp"
 #include "wire.hpp"
@@ -217,7 +218,7 @@ awaitable<AttemptResult> Attempt::refused(UpstreamConnection& connection, Parser
   result.failure.retry_after = retry_after_of(parser.get());
   UpstreamRefusal refusal;
   refusal.status = status;
-  refusal.content_type = parser.get()[http::field::content_type];
+  refusal.content_type = field_value(parser.get(), http::field::content_type);
   // Named: a range-for keeps only fields()'s span alive, not the PassedHeaders it views.
   const PassedHeaders passed(parser.get());
   for (const Field& field : passed.fields()) {
@@ -245,9 +246,10 @@ awaitable<AttemptResult> Attempt::pass_client_error(UpstreamConnection& connecti
   listener_.on_answer(answer);
   const std::string head = response_head(
       answer.status, reply_.version(), reply_.keep_alive(),
-      {{"Content-Type", provider_.translates(request_)
-                            ? std::string_view("application/json")
-                            : content_type_or_json(parser.get()[http::field::content_type])},
+      {{"Content-Type",
+        provider_.translates(request_)
+            ? std::string_view("application/json")
+            : content_type_or_json(field_value(parser.get(), http::field::content_type))},
        {"x-fulcrum-request-id", labels_.request_id},
        {"x-fulcrum-endpoint", endpoint_.name},
        {"x-fulcrum-route", labels_.route},
@@ -290,9 +292,10 @@ awaitable<AttemptResult> Attempt::relay_whole(UpstreamConnection& connection, Pa
   const core::DecimalText marginal = charge.marginal.decimal();
   const std::string head = response_head(
       answer.status, reply_.version(), reply_.keep_alive(),
-      {{"Content-Type", provider_.translates(request_)
-                            ? std::string_view("application/json")
-                            : content_type_or_json(parser.get()[http::field::content_type])},
+      {{"Content-Type",
+        provider_.translates(request_)
+            ? std::string_view("application/json")
+            : content_type_or_json(field_value(parser.get(), http::field::content_type))},
        {"x-fulcrum-request-id", labels_.request_id},
        {"x-fulcrum-endpoint", endpoint_.name},
        {"x-fulcrum-route", labels_.route},

@@ -83,7 +83,7 @@ awaitable<ReadResult> read_request(ClientStream& stream, beast::flat_buffer& buf
   }
   if (result.refusal || result.quiet_close) co_return result;
 
-  if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
+  if (beast::iequals(field_value(parser.get(), http::field::expect), "100-continue")) {
     http::response<http::empty_body> go_on{http::status::continue_, result.version};
     stream.expires_after(limits.header_timeout);
     co_await http::async_write(stream, go_on, as_result(ec));

@@ -75,7 +75,7 @@ awaitable<void> ProxyRequest::stages() {
 std::optional<Refusal> ProxyRequest::route() {
   std::vector<std::string_view> header_values(config_.route_headers.size());
   for (std::size_t i = 0; i < header_values.size(); ++i) {
-    header_values[i] = http_request_[config_.route_headers[i]];
+    header_values[i] = field_value(http_request_, config_.route_headers[i]);
   }
   const core::WallTime wall_now = core::WallClock::now();
   const metering::BudgetAdmission soft =

@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "fulcrum/net/http_util.hpp"
+
 namespace fulcrum::net {
 namespace {
 
@@ -33,10 +35,10 @@ PassedHeaders::PassedHeaders(const http::response_header<>& head) {
 
 std::optional<core::Duration> retry_after_of(const http::response_header<>& head) {
   constexpr std::uint64_t kDay = 86'400'000;
-  if (const auto ms = digits(head["retry-after-ms"])) {
+  if (const auto ms = digits(field_value(head, "retry-after-ms"))) {
     return core::Duration(std::min<std::uint64_t>(*ms, kDay));
   }
-  if (const auto seconds = digits(head[http::field::retry_after])) {
+  if (const auto seconds = digits(field_value(head, http::field::retry_after))) {
     return core::Duration(std::min<std::uint64_t>(*seconds, kDay / 1000) * 1000);
   }
   return std::nullopt;

@@ -98,7 +98,7 @@ awaitable<Fetched> fetch(UpstreamPool& pool, std::string_view head, std::string_
 }
 
 bool is_event_stream(const http::response_header<>& head) {
-  const std::string_view type = head[http::field::content_type];
+  const std::string_view type = field_value(head, http::field::content_type);
   return beast::iequals(type.substr(0, 17), "text/event-stream") ||
          beast::iequals(type.substr(0, 34), "application/vnd.amazon.eventstream");
 }

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "fulcrum/net/http_util.hpp"
+
 namespace fulcrum::net {
 namespace {
 
@@ -14,6 +16,33 @@ config::Endpoint endpoint_with(config::Provider provider, std::string key) {
 
 std::vector<provider::Header> auth_of(const config::Endpoint& endpoint) {
   return provider::provider_of(endpoint.provider.kind).auth(endpoint);
+}
+
+// field_value walks the fields instead of searching Beast's tree; it must answer as the tree
+// does: any case, the first of repeated fields, "" for one absent.
+TEST(Wire, AFieldIsFoundAsBeastFindsIt) {
+  http::request_parser<http::string_body> parser;
+  error_code ec;
+  const std::string raw =
+      "POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nAUTHORIZATION: Bearer a\r\n"
+      "X-Api-Key: first\r\nx-api-key: second\r\ncontent-TYPE: application/json\r\n"
+      "X-Fulcrum-Priority: high\r\nContent-Length: 0\r\n\r\n";
+  parser.put(asio::buffer(raw), ec);
+  ASSERT_FALSE(ec) << ec.message();
+  const auto& head = parser.get();
+  EXPECT_EQ(field_value(head, http::field::authorization), "Bearer a");
+  EXPECT_EQ(field_value(head, http::field::content_type), "application/json");
+  EXPECT_EQ(field_value(head, "x-api-key"), "first");
+  EXPECT_EQ(field_value(head, "X-FULCRUM-PRIORITY"), "high");
+  EXPECT_EQ(field_value(head, "content-type"), "application/json");
+  EXPECT_EQ(field_value(head, http::field::expect), "");
+  EXPECT_EQ(field_value(head, "x-api-ke"), "");
+  for (const auto& field : head) {
+    EXPECT_EQ(field_value(head, field.name_string()), head[field.name_string()]);
+    if (field.name() != http::field::unknown) {
+      EXPECT_EQ(field_value(head, field.name()), head[field.name()]);
+    }
+  }
 }
 
 TEST(Wire, UpstreamRequestHeadCarriesExactlyWhatTheUpstreamNeeds) {

@@ -19,6 +19,16 @@ void set_nodelay(tcp_socket& socket);
 template <class Fields>
 std::optional<std::string> framing_problem(const http::header<true, Fields>& head);
 
+// The first value of the field `name` in `fields` (a message or its fields), or "" when there
+// is none. A walk in arrival order comparing the name each field was tagged with when parsed:
+// for the dozen fields of a message, a fraction of the cost of basic_fields::operator[], whose
+// case-insensitive tree search the profile showed at some 300 instructions a lookup.
+template <class Fields>
+std::string_view field_value(const Fields& fields, http::field name);
+// The same for a name Beast has no constant for (x-api-key), compared without case.
+template <class Fields>
+std::string_view field_value(const Fields& fields, std::string_view name);
+
 // What Beast's parser would silently accept in the raw bytes of a request head (the bytes up
 // to and including the blank line): obsolete line folding, which Beast joins into one value,
 // and a bare CR. Returns why, or nullopt.

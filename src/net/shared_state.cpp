@@ -253,6 +253,7 @@ void SharedState::settle_budget(std::vector<SharedBudget> budgets, core::Money h
     holdings_[budget.key].amount -= held.nano_usd;
     keys.push_back(budget.key);
     args.push_back(std::to_string(budget.expire_at));
+    args.push_back(std::to_string(budget.known_spent.nano_usd));
   }
   redis_.eval_in_background(
       scripts::settle_budget(), keys, args,
@@ -261,9 +262,10 @@ void SharedState::settle_budget(std::vector<SharedBudget> budgets, core::Money h
         // Owed, and sent again by the next renewal. If the call did reach Redis and only its
         // reply was lost, the spend counts twice there: budgets err towards refusing.
         for (const SharedBudget& budget : budgets) {
-          auto& owed = owed_[budget.key];
-          owed.first += actual.nano_usd;
-          owed.second = budget.expire_at;
+          Owed& owed = owed_[budget.key];
+          owed.amount += actual.nano_usd;
+          owed.expire_at = budget.expire_at;
+          owed.known = std::max(owed.known, budget.known_spent.nano_usd);
         }
       });
 }
@@ -300,16 +302,18 @@ awaitable<std::optional<std::vector<std::pair<std::string, unsigned>>>> SharedSt
   auto sending = std::exchange(owed_, {});
   for (auto it = sending.begin(); it != sending.end(); it = sending.erase(it)) {
     const std::vector<std::string> owed_keys{it->first};
-    const std::vector<std::string> owed_args{holder_, "0", std::to_string(it->second.first),
-                                             std::to_string(it->second.second)};
+    const std::vector<std::string> owed_args{holder_, "0", std::to_string(it->second.amount),
+                                             std::to_string(it->second.expire_at),
+                                             std::to_string(it->second.known)};
     const RedisResult settled =
         co_await redis_.eval(scripts::settle_budget(), owed_keys, owed_args);
     if (!settled) break;
   }
   for (const auto& [key, owed] : sending) {
-    auto& back = owed_[key];
-    back.first += owed.first;
-    back.second = owed.second;
+    Owed& back = owed_[key];
+    back.amount += owed.amount;
+    back.expire_at = owed.expire_at;
+    back.known = std::max(back.known, owed.known);
   }
   co_return fleet;
 }
@@ -332,6 +336,8 @@ void SharedHolds::settle(core::Money actual, std::uint64_t used_tokens) {
     state->settle_rate(*key_, tokens_, used_tokens);
   }
   if (SharedState* state = std::exchange(budget_state_, nullptr)) {
+    // The book knew this much at admission; this request's spend comes on top.
+    for (SharedBudget& budget : budgets_) budget.known_spent += actual;
     state->settle_budget(std::move(budgets_), held_, actual);
   }
 }

@@ -94,7 +94,8 @@ class SharedState {
   // Gives back what was reserved and takes what was used, in the background.
   void settle_rate(const config::ApiKey& key, std::uint64_t reserved, std::uint64_t used);
 
-  // Releases `held` and adds `actual` to each budget's spend, in the background. Spend Redis
+  // Releases `held` and adds `actual` to each budget's spend, in the background; each
+  // budget's known_spent must include `actual` (it seeds a period Redis has lost). Spend Redis
   // did not take is kept and sent again at the next renewal, so it is not lost.
   void settle_budget(std::vector<SharedBudget> budgets, core::Money held, core::Money actual);
 
@@ -127,8 +128,13 @@ class SharedState {
   std::int64_t ttl_ms_;
   std::unordered_map<std::string, Holding> holdings_;  // by Redis key
   bool closed_ = false;
-  // Spend Redis has not confirmed, by budget key: (nano-USD, expiry).
-  std::unordered_map<std::string, std::pair<std::int64_t, std::int64_t>> owed_;
+  // Spend Redis has not confirmed, by budget key.
+  struct Owed {
+    std::int64_t amount = 0;  // nano-USD
+    std::int64_t expire_at = 0;
+    std::int64_t known = 0;  // the book's spend when last owed, that spend included
+  };
+  std::unordered_map<std::string, Owed> owed_;
 };
 
 // A capacity slot held in Redis (granted, or noted while Redis was away), given back when

@@ -130,8 +130,18 @@ for i = 1, #KEYS do
     local left = redis.call('HINCRBY', KEYS[i], field, ARGV[2])
     if left <= 0 then redis.call('HDEL', KEYS[i], field) end
   end
-  spent[i] = tostring(redis.call('HINCRBY', KEYS[i], 'spent', ARGV[3]))
-  redis.call('EXPIREAT', KEYS[i], ARGV[3 + i])
+  if redis.call('HEXISTS', KEYS[i], 'spent') == 1 then
+    spent[i] = tostring(redis.call('HINCRBY', KEYS[i], 'spent', ARGV[3]))
+  else
+    -- A period Redis has no spend for (it restarted empty, or the period just began) starts
+    -- from what the replica's book knows, this spend included, as in reserve_budget: a settle
+    -- (one owed from the outage, say) may reach a restarted Redis before any admission does.
+    local known = ARGV[3 + 2 * i]
+    if tonumber(known) < tonumber(ARGV[3]) then known = ARGV[3] end
+    redis.call('HSET', KEYS[i], 'spent', known)
+    spent[i] = known
+  end
+  redis.call('EXPIREAT', KEYS[i], ARGV[2 + 2 * i])
 end
 return spent
 )lua");

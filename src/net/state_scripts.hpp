@@ -32,7 +32,8 @@ const LuaScript& renew();
 // → {1, 0, spent...} when held in all; {0, refusing budget (1-based), its spent, its held}
 const LuaScript& reserve_budget();
 // KEYS: n budget keys. ARGV: holder, held to release, actual spend, then per budget its
-// expiry (Unix seconds). → spent per budget
+// expiry (Unix seconds) and the spend the replica knows of, this one included (where Redis
+// has none, it starts from that). → spent per budget
 const LuaScript& settle_budget();
 // KEYS: rate. ARGV: rpm, tpm, tokens (0 for no limit of that kind).
 // → {1 allowed | 0, 1 requests or 2 tokens exhausted, wait ms, requests level, tokens level}

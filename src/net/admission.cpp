@@ -99,10 +99,11 @@ std::optional<Refusal> ProxyRequest::admit() {
   // here and, like Authorization, never forwarded.
   std::string anthropic_key;
   std::string_view authorization = field_value(http_request_, http::field::authorization);
-  if (authorization.empty() && request_.operation == api::Operation::messages &&
-      !field_value(http_request_, "x-api-key").empty()) {
-    anthropic_key = "Bearer " + std::string(field_value(http_request_, "x-api-key"));
-    authorization = anthropic_key;
+  if (authorization.empty() && request_.operation == api::Operation::messages) {
+    if (const std::string_view key = field_value(http_request_, "x-api-key"); !key.empty()) {
+      anthropic_key = "Bearer " + std::string(key);
+      authorization = anthropic_key;
+    }
   }
   auto principal = auth::authenticate(authorization, config_);
   if (!principal) {

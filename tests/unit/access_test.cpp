@@ -343,9 +343,10 @@ TEST_F(LedgerStoreTest, UsageRecordsCarryClassOutcomeAndTimings) {
   EXPECT_DOUBLE_EQ(read[1].duration_ms, 40);
 }
 
-// A batch goes in 16 rows per statement, the rest one by one: every row lands once, in order,
-// with its own values (a missing TTFT among them stays NULL); a row SQLite refuses leaves
-// none of its batch, in either part.
+// A batch goes in 16 rows per statement, the rest one by one: every row lands once, in order
+// (all start in the same millisecond, so the export's order is the rows'), with its own values
+// (a missing TTFT among them stays NULL); a row SQLite refuses leaves none of its batch, in
+// either part.
 TEST_F(LedgerStoreTest, ABatchIsStoredWholeInOrderOrNotAtAll) {
   auto store = metering::SqliteLedger::open(path());
   ASSERT_TRUE(store) << store.error();
@@ -353,6 +354,7 @@ TEST_F(LedgerStoreTest, ABatchIsStoredWholeInOrderOrNotAtAll) {
     std::vector<metering::LedgerRow> rows;
     for (int i = 0; i < count; ++i) {
       rows.push_back(row(prefix + std::to_string(i), 1000 + i, i % 2 ? "a" : "b", 100 + i));
+      rows.back().started_ms = 500;
       rows.back().ttft_ms = i % 3 == 0 ? -1 : 10.0 + i;
     }
     return rows;

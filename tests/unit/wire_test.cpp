@@ -25,8 +25,8 @@ TEST(Wire, AFieldIsFoundAsBeastFindsIt) {
   error_code ec;
   const std::string raw =
       "POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nAUTHORIZATION: Bearer a\r\n"
-      "X-Api-Key: first\r\nx-api-key: second\r\ncontent-TYPE: application/json\r\n"
-      "X-Fulcrum-Priority: high\r\nContent-Length: 0\r\n\r\n";
+      "X-Api-Key: first\r\ncontent-TYPE: application/json\r\nx-api-key: second\r\n"
+      "X-Fulcrum-Priority: high\r\nAccept: a\r\nContent-Length: 0\r\nACCEPT: b\r\n\r\n";
   parser.put(asio::buffer(raw), ec);
   ASSERT_FALSE(ec) << ec.message();
   const auto& head = parser.get();
@@ -35,6 +35,7 @@ TEST(Wire, AFieldIsFoundAsBeastFindsIt) {
   EXPECT_EQ(field_value(head, "x-api-key"), "first");
   EXPECT_EQ(field_value(head, "X-FULCRUM-PRIORITY"), "high");
   EXPECT_EQ(field_value(head, "content-type"), "application/json");
+  EXPECT_EQ(field_value(head, http::field::accept), "a");  // repeats apart: still the first
   EXPECT_EQ(field_value(head, http::field::expect), "");
   EXPECT_EQ(field_value(head, "x-api-ke"), "");
   for (const auto& field : head) {

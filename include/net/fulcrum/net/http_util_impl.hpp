@@ -18,6 +18,7 @@ error_code parse_buffered(http::basic_parser<isRequest>& parser, beast::flat_buf
 
 template <class Fields>
 std::string_view field_value(const Fields& fields, http::field name) {
+  BOOST_ASSERT(name != http::field::unknown);
   for (const auto& field : fields) {
     if (field.name() == name) return field.value();
   }

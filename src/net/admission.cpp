@@ -301,6 +301,7 @@ std::optional<Refusal> ProxyRequest::shared_budget_verdict(const SharedState::Ad
   const SharedBudgetVerdict& verdict = *answer.budgets;
   for (std::size_t i = 0; i < verdict.spent.size(); ++i) {
     snapshot_->budgets->observe_spent(covering[i].index, verdict.spent[i], now);
+    covering[i].known_spent = std::max(covering[i].known_spent, verdict.spent[i]);
   }
   if (!verdict.allowed) {
     const std::size_t index = *verdict.refused_by;

@@ -131,7 +131,7 @@ void meter_event(const MeterEvent& e, Runtime& runtime, metering::BudgetReservat
                        e.principal.id(), e.principal.team(), wall_finished),
         core::Money{}, e.charge.marginal);
   }
-  shared.settle(e.charge.marginal, used_tokens);
+  shared.settle(e.charge.marginal, used_tokens, &*snapshot.budgets, wall_finished);
   rate.settle(used_tokens, e.finished);
   // Only requests that reached an upstream have a row.
   if (metering::Ledger* ledger = runtime.ledger(); ledger != nullptr && e.target && e.route) {

@@ -331,13 +331,20 @@ void SharedHolds::hold_budgets(SharedState& state, std::vector<SharedBudget> bud
   held_ = estimate;
 }
 
-void SharedHolds::settle(core::Money actual, std::uint64_t used_tokens) {
+void SharedHolds::settle(core::Money actual, std::uint64_t used_tokens, metering::BudgetBook* book,
+                         core::WallTime now) {
   if (SharedState* state = std::exchange(rate_state_, nullptr)) {
     state->settle_rate(*key_, tokens_, used_tokens);
   }
   if (SharedState* state = std::exchange(budget_state_, nullptr)) {
-    // The book knew this much at admission; this request's spend comes on top.
-    for (SharedBudget& budget : budgets_) budget.known_spent += actual;
+    // The book knew this much at admission; this request's spend comes on top, and the book
+    // may have learnt more since (at a period's turn it restarts low: the larger counts).
+    for (SharedBudget& budget : budgets_) {
+      budget.known_spent += actual;
+      if (book != nullptr) {
+        budget.known_spent = std::max(budget.known_spent, book->spent(budget.index, now));
+      }
+    }
     state->settle_budget(std::move(budgets_), held_, actual);
   }
 }

@@ -174,7 +174,10 @@ class SharedHolds {
   void hold_budgets(SharedState& state, std::vector<SharedBudget> budgets, core::Money estimate);
   bool holds_budgets() const { return budget_state_ != nullptr; }
   // Once: the rate limit's tokens and the budgets' money, with what the request used.
-  void settle(core::Money actual, std::uint64_t used_tokens);
+  // `book`, settled already with `actual`, says what the replica knows of each budget's spend
+  // now, for a Redis that lost the period; without it, what it knew at admission.
+  void settle(core::Money actual, std::uint64_t used_tokens, metering::BudgetBook* book = nullptr,
+              core::WallTime now = {});
 
  private:
   SharedState* rate_state_ = nullptr;

@@ -330,7 +330,7 @@ budgets:
     HttpClient client(port);
     const Response r = client.post("/v1/chat/completions", chat());
     ASSERT_EQ(r.status, 200u) << r.body;
-    spent_before += std::stod(r.header("x-fulcrum-cost-usd"));
+    spent_before += std::stod(r.header("x-fulcrum-marginal-cost-usd"));
     ASSERT_TRUE(eventually([&] {
       const auto in_redis = spent_in_redis(redis, "all");
       return in_redis && *in_redis >= spent_before - 1e-9;
@@ -344,7 +344,7 @@ budgets:
     HttpClient client(b.port());
     const Response r = client.post("/v1/chat/completions", chat());
     ASSERT_EQ(r.status, 200u) << r.body;
-    spent_meanwhile += std::stod(r.header("x-fulcrum-cost-usd"));
+    spent_meanwhile += std::stod(r.header("x-fulcrum-marginal-cost-usd"));
   }
   EXPECT_GT(b.metric("fulcrum_state_unavailable_total", {{"feature", "budgets"}}).value_or(0), 0);
 
@@ -358,6 +358,49 @@ budgets:
   })) << "before "
       << spent_before << ", meanwhile " << spent_meanwhile << ", in Redis "
       << in_redis.value_or(-1);
+}
+
+// The same when the settle is that of a request admitted through Redis and still in flight
+// when Redis restarted: it starts the period from the replica's book as it is when the
+// request ends, not as it was when the request was admitted.
+TEST(Replicas, AnInFlightRequestsSettleStartsARestartedRedisFromTheBookAsItIsThen) {
+  REQUIRE_REDIS();
+  RedisServer redis;
+  Stack stack(kGatedGpu, gateway(shared(redis), R"(
+budgets:
+  - {name: all, scope: global, period: daily, hard_usd: 1000}
+)"));
+  Replica b(stack, 2);
+  Replica c(stack, 3);
+  // b holds all 8 of the GPU's slots at its gate, admitted through Redis.
+  std::vector<std::unique_ptr<Background>> held;
+  for (int i = 0; i < 8; ++i) held.push_back(std::make_unique<Background>(b.port(), chat()));
+  ASSERT_TRUE(eventually([&] { return stack.sim_held("gpu") == 8; }));
+  // Then the fleet spends in the cloud, b last, so that b's book knows it all.
+  double spent = 0;
+  for (const std::uint16_t port : {stack.port(), c.port(), b.port()}) {
+    HttpClient client(port);
+    const Response r = client.post("/v1/chat/completions", chat());
+    ASSERT_EQ(r.status, 200u) << r.body;
+    ASSERT_EQ(r.header("x-fulcrum-endpoint"), "cloud");
+    spent += std::stod(r.header("x-fulcrum-marginal-cost-usd"));
+    ASSERT_TRUE(eventually([&] {
+      const auto in_redis = spent_in_redis(redis, "all");
+      return in_redis && *in_redis >= spent - 1e-9;
+    }));
+  }
+
+  redis.kill();
+  redis.start();
+  // b's requests end: their settles are the first spend to reach the new Redis.
+  ASSERT_EQ(stack.sim_release("gpu"), 8);
+  for (auto& request : held) EXPECT_EQ(request->response().status, 200u);
+  std::optional<double> in_redis;
+  EXPECT_TRUE(eventually([&] {
+    in_redis = spent_in_redis(redis, "all");
+    return in_redis && *in_redis >= spent - 1e-9;
+  })) << "spent "
+      << spent << ", in Redis " << in_redis.value_or(-1);
 }
 
 TEST(Replicas, AReplicaKilledWhileHoldingSlotsGivesThemBackWithinTheLeaseTime) {
